@@ -1,0 +1,46 @@
+/**
+ * `npm run bench [-- --suite NAME ...] [--rounds N] [--max-time S]`: runs the suites, prints a
+ * table and writes bench/results/latest.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatTable, runSuite, type CaseResult } from './harness.js';
+import { SUITES } from './suites/index.js';
+
+const { values } = parseArgs({
+  options: {
+    suite: { type: 'string', multiple: true },
+    rounds: { type: 'string', default: '3' },
+    'max-time': { type: 'string', default: '0.5' },
+    out: { type: 'string' },
+  },
+});
+const rounds = Number(values.rounds);
+const maxTime = Number(values['max-time']);
+if (!Number.isInteger(rounds) || rounds < 1 || !(maxTime > 0)) {
+  process.stderr.write('bench: --rounds must be a positive integer and --max-time a positive number of seconds\n');
+  process.exit(2);
+}
+const unknown = (values.suite ?? []).filter((s) => !SUITES.some((x) => x.name === s));
+if (unknown.length) {
+  process.stderr.write(`bench: unknown suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}\n`);
+  process.exit(2);
+}
+const chosen = SUITES.filter((s) => !values.suite || values.suite.includes(s.name));
+const results: CaseResult[] = [];
+for (const s of chosen) {
+  process.stderr.write(`bench: ${s.name} (${s.cases.length} cases x ${rounds} rounds)\n`);
+  results.push(...runSuite(s, { rounds, maxTime }));
+}
+process.stdout.write(formatTable(results) + '\n');
+const here = dirname(fileURLToPath(import.meta.url));
+// dist/bench/run.js -> <root>/bench/results
+const outFile = values.out ?? join(here, '..', '..', 'bench', 'results', 'latest.json');
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(
+  outFile,
+  JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds, max_time_s: maxTime, results }, null, 2) + '\n',
+);
+process.stderr.write(`bench: wrote ${outFile}\n`);

@@ -1,0 +1,51 @@
+/** `shadow-mmu eval`: batch evaluation of oracle records, streaming stdin to stdout. */
+import { createInterface } from 'node:readline';
+import { evalFnNames, evalKindNames, evaluateLine } from '../../eval/index.js';
+import { parse } from '../args.js';
+import type { Command } from '../command.js';
+import { write } from '../io.js';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'evaluate oracle records (JSON Lines on stdin) and write them back with "out"',
+  usage: `usage: shadow-mmu eval [--list]
+
+Reads one JSON object per line from stdin and writes one line per input, in order:
+  {"profile","fn","in"}           -> the same object with "out" filled (golden/roles, spte, cpu)
+  {"kind":...,"id"} / access recs -> {"id","out"} (golden/kvm, golden/access)
+A line that cannot be evaluated gets "error" in place of "out"; the other lines still run and
+the exit code is 1 at the end. Blank lines are skipped.
+
+  --list    print the fns and record kinds eval knows, one per line`,
+  async run(argv, io) {
+    const { values } = parse('eval', argv, { list: { type: 'boolean', default: false } }, false);
+    if (values.help) {
+      await write(io.stdout, this.usage + '\n');
+      return 0;
+    }
+    if (values.list) {
+      const lines = [...evalFnNames().map((f) => `fn ${f}`), ...evalKindNames().map((k) => `kind ${k}`)];
+      await write(io.stdout, lines.join('\n') + (lines.length ? '\n' : ''));
+      return 0;
+    }
+    const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
+    let failed = 0;
+    let buf = '';
+    for await (const raw of rl) {
+      if (raw.trim() === '') continue;
+      const { ok, line } = evaluateLine(raw);
+      if (!ok) failed++;
+      buf += line + '\n';
+      if (buf.length > 1 << 16) {
+        await write(io.stdout, buf);
+        buf = '';
+      }
+    }
+    if (buf) await write(io.stdout, buf);
+    if (failed) {
+      await write(io.stderr, `shadow-mmu eval: ${failed} record(s) could not be evaluated\n`);
+      return 1;
+    }
+    return 0;
+  },
+};

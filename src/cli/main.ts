@@ -1,0 +1,40 @@
+/**
+ * The `shadow-mmu` command. Errors print one line to stderr: exit 2 for bad input or usage, 1
+ * for an internal failure (never a stack trace).
+ */
+import { ShadowMmuError } from '../bits/errors.js';
+import type { Io } from './io.js';
+import { processIo, write } from './io.js';
+import { COMMANDS } from './commands/index.js';
+
+function topUsage(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: shadow-mmu COMMAND [ARGS...]   (shadow-mmu COMMAND --help for details)',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    await write(io.stdout, topUsage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  try {
+    if (!cmd) throw new ShadowMmuError('EUSAGE', `unknown command ${JSON.stringify(name)} (see: shadow-mmu --help)`);
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (e instanceof ShadowMmuError) {
+      await write(io.stderr, `shadow-mmu: ${e.message}\n`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    await write(io.stderr, `shadow-mmu: internal error: ${msg.split('\n')[0]}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The `shadow-mmu eval` contract: one JSON object per line in, the same object with `out` (or
+ * `error`) out. Domains contribute handlers; see ./index.ts for the registry.
+ */
+import type { Profile } from '../profiles/index.js';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+/** A `{profile, fn, in}` record's evaluator: returns the `out` object. */
+export type FnEvaluator = (profile: Profile, input: JsonObject) => JsonObject;
+
+/** An `{id, kind, ...}` or access record's evaluator: returns the `out` object. */
+export type RecordEvaluator = (record: JsonObject) => JsonObject;
+
+/** The handlers one domain contributes. */
+export interface EvalTable {
+  /** By `fn` name. The same name may be served by one domain only. */
+  readonly fns?: Readonly<Record<string, FnEvaluator>>;
+  /** By record `kind` (kvm records); `access` handles the kvm-unit-tests access records. */
+  readonly kinds?: Readonly<Record<string, RecordEvaluator>>;
+}

@@ -1,0 +1,3 @@
+/** The library API. */
+export * from './bits/index.js';
+export { getProfile, PROFILE_NAMES, CHANGES, type Profile, type ChangeName } from './profiles/index.js';

@@ -1,0 +1,9 @@
+/**
+ * Every domain whose behaviour differs between kernels registers its traits here, one line per
+ * domain. The Profile type is derived from this table.
+ */
+import { generalTraits } from './traits/general.js';
+
+export const DOMAINS = {
+  general: generalTraits,
+} as const;
