@@ -3,7 +3,9 @@
  * domain. The Profile type is derived from this table.
  */
 import { generalTraits } from './traits/general.js';
+import { roleTraits } from './traits/roles.js';
 
 export const DOMAINS = {
   general: generalTraits,
+  roles: roleTraits,
 } as const;

@@ -1,0 +1,3 @@
+export * from './layout.js';
+export * from './format.js';
+export * from './hash.js';
