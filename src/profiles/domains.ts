@@ -4,8 +4,10 @@
  */
 import { generalTraits } from './traits/general.js';
 import { roleTraits } from './traits/roles.js';
+import { walkerTraits } from './traits/walker.js';
 
 export const DOMAINS = {
   general: generalTraits,
   roles: roleTraits,
+  walker: walkerTraits,
 } as const;

@@ -1,0 +1,218 @@
+/**
+ * Guest physical memory: memslots (gfn ranges, optionally read-only) over sparse 4 KiB pages.
+ * Pages are Uint32Arrays allocated on first write; a page that was never written reads as zero.
+ * Guest-physical addresses are plain numbers (< 2^52, exact in a double); 64-bit contents move
+ * as two 32-bit halves, so no BigInt is used on the read/write path. Little-endian, as x86.
+ */
+import { ShadowMmuError, badInput } from '../bits/errors.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+/** Largest guest-physical address the model accepts (MAXPHYADDR 52). */
+export const GPA_LIMIT = 2 ** 52;
+
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new ShadowMmuError('EAUDIT', 'guest memory: the host is not little-endian');
+}
+
+/** A 64-bit word as two halves; the walker reuses one of these instead of allocating. */
+export interface Word {
+  lo: number;
+  hi: number;
+}
+
+/** struct kvm_memory_slot, reduced to what the walker needs. */
+export interface Memslot {
+  readonly id: number;
+  readonly base_gfn: number;
+  readonly npages: number;
+  /** KVM_MEM_READONLY: the walker reads it but does not set A/D bits in it. */
+  readonly readonly: boolean;
+}
+
+export class GuestMemory {
+  private readonly slots: Memslot[] = [];
+  private readonly pages = new Map<number, Uint32Array>();
+  private readonly pool: Uint32Array[] = [];
+  private last: Memslot | undefined;
+
+  /** Add a memslot of `size` bytes at `base` (both page-aligned); overlapping slots are refused. */
+  addSlot(base: number, size: number, opts: { readonly?: boolean } = {}): Memslot {
+    if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) badInput('memslot.base', `0x${base.toString(16)} is not a page-aligned guest-physical address`);
+    if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) badInput('memslot.size', `${size} is not a positive multiple of 4 KiB`);
+    if (base + size > GPA_LIMIT) badInput('memslot', `0x${base.toString(16)}+0x${size.toString(16)} extends past 2^52`);
+    const base_gfn = base / PAGE_SIZE;
+    const npages = size / PAGE_SIZE;
+    for (const s of this.slots) {
+      if (base_gfn < s.base_gfn + s.npages && s.base_gfn < base_gfn + npages) {
+        badInput('memslot', `gfns 0x${base_gfn.toString(16)}..0x${(base_gfn + npages - 1).toString(16)} overlap slot ${s.id}`);
+      }
+    }
+    const slot: Memslot = { id: this.slots.length, base_gfn, npages, readonly: opts.readonly === true };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  get memslots(): readonly Memslot[] {
+    return this.slots;
+  }
+
+  /** kvm_vcpu_gfn_to_memslot: the slot holding gfn, or undefined (MMIO / no memory). */
+  gfnToMemslot(gfn: number): Memslot | undefined {
+    const l = this.last;
+    if (l !== undefined && gfn >= l.base_gfn && gfn < l.base_gfn + l.npages) return l;
+    for (const s of this.slots) {
+      if (gfn >= s.base_gfn && gfn < s.base_gfn + s.npages) {
+        this.last = s;
+        return s;
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether gpa lies in a memslot. */
+  isRam(gpa: number): boolean {
+    return this.gfnToMemslot(Math.floor(gpa / PAGE_SIZE)) !== undefined;
+  }
+
+  /** Drop every page's contents (slots stay); pages are pooled for reuse. */
+  clear(): void {
+    for (const p of this.pages.values()) this.pool.push(p);
+    this.pages.clear();
+  }
+
+  /** Number of pages that hold data (bytes = 4096 x this). */
+  get residentPages(): number {
+    return this.pages.size;
+  }
+
+  private page(gfn: number, where: string): Uint32Array {
+    let p = this.pages.get(gfn);
+    if (p === undefined) {
+      if (this.gfnToMemslot(gfn) === undefined) badInput(where, `gpa 0x${(gfn * PAGE_SIZE).toString(16)} is not in any memslot`);
+      p = this.pool.pop();
+      if (p) p.fill(0);
+      else p = new Uint32Array(PAGE_SIZE / 4);
+      this.pages.set(gfn, p);
+    }
+    return p;
+  }
+
+  /**
+   * Read an aligned 8-byte word into `out`. Returns false (and leaves `out` alone) when the
+   * address is outside every memslot. The walker's hot path.
+   */
+  read64(gpa: number, out: Word): boolean {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (this.gfnToMemslot(gfn) === undefined) return false;
+    const p = this.pages.get(gfn);
+    if (p === undefined) {
+      out.lo = 0;
+      out.hi = 0;
+    } else {
+      const i = (gpa - gfn * PAGE_SIZE) >>> 2;
+      out.lo = p[i]!;
+      out.hi = p[i + 1]!;
+    }
+    return true;
+  }
+
+  /** Read an aligned 4-byte word into out.lo (out.hi = 0). False when not RAM. */
+  read32(gpa: number, out: Word): boolean {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (this.gfnToMemslot(gfn) === undefined) return false;
+    const p = this.pages.get(gfn);
+    out.lo = p === undefined ? 0 : p[(gpa - gfn * PAGE_SIZE) >>> 2]!;
+    out.hi = 0;
+    return true;
+  }
+
+  /** Write an aligned 8-byte word from halves. Throws outside memslots. */
+  write64(gpa: number, lo: number, hi: number): void {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const p = this.page(gfn, 'write64');
+    const i = (gpa - gfn * PAGE_SIZE) >>> 2;
+    p[i] = lo;
+    p[i + 1] = hi;
+  }
+
+  /** Write an aligned 4-byte word. Throws outside memslots. */
+  write32(gpa: number, v: number): void {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    this.page(gfn, 'write32')[(gpa - gfn * PAGE_SIZE) >>> 2] = v;
+  }
+
+  /**
+   * Read `size` (1, 2, 4 or 8) bytes at any alignment (a crossing of a page boundary reads both
+   * pages) into `out`. False when any byte is outside memory.
+   */
+  read(gpa: number, size: 1 | 2 | 4 | 8, out: Word): boolean {
+    checkAccess(gpa, size, 'read');
+    if ((gpa & (size - 1)) === 0) {
+      if (size === 8) return this.read64(gpa, out);
+      if (!this.read32(gpa - (gpa & 3), out)) return false;
+      const shift = (gpa & 3) * 8;
+      out.lo = size === 4 ? out.lo : (out.lo >>> shift) & (size === 1 ? 0xff : 0xffff);
+      return true;
+    }
+    let lo = 0;
+    let hi = 0;
+    for (let k = 0; k < size; k++) {
+      const b = this.byteAt(gpa + k);
+      if (b < 0) return false;
+      if (k < 4) lo |= b << (8 * k);
+      else hi |= b << (8 * (k - 4));
+    }
+    out.lo = lo >>> 0;
+    out.hi = hi >>> 0;
+    return true;
+  }
+
+  /** Write `size` bytes (little-endian from lo, hi) at any alignment. Throws outside memory. */
+  write(gpa: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): void {
+    checkAccess(gpa, size, 'write');
+    for (let k = 0; k < size; k++) {
+      if (!this.isRam(gpa + k)) badInput('write', `gpa 0x${(gpa + k).toString(16)} is not in any memslot`);
+    }
+    if ((gpa & 7) === 0 && size === 8) return this.write64(gpa, lo, hi);
+    if ((gpa & 3) === 0 && size === 4) return this.write32(gpa, lo);
+    for (let k = 0; k < size; k++) {
+      const b = k < 4 ? (lo >>> (8 * k)) & 0xff : (hi >>> (8 * (k - 4))) & 0xff;
+      const a = gpa + k;
+      const gfn = Math.floor(a / PAGE_SIZE);
+      const p = this.page(gfn, 'write');
+      const off = a - gfn * PAGE_SIZE;
+      const i = off >>> 2;
+      const sh = (off & 3) * 8;
+      p[i] = ((p[i]! & ~(0xff << sh)) | (b << sh)) >>> 0;
+    }
+  }
+
+  /** BigInt convenience for edges and tests. */
+  readBig(gpa: number, size: 1 | 2 | 4 | 8 = 8): bigint {
+    const w: Word = { lo: 0, hi: 0 };
+    if (!this.read(gpa, size, w)) badInput('read', `gpa 0x${gpa.toString(16)} is not in any memslot`);
+    return (BigInt(w.hi >>> 0) << 32n) | BigInt(w.lo >>> 0);
+  }
+
+  /** BigInt convenience for edges and tests. */
+  writeBig(gpa: number, value: bigint, size: 1 | 2 | 4 | 8 = 8): void {
+    const v = BigInt.asUintN(64, value);
+    if (size < 8 && v >> BigInt(size * 8) !== 0n) badInput('write', `value 0x${v.toString(16)} does not fit in ${size} bytes`);
+    this.write(gpa, size, Number(v & 0xffffffffn) >>> 0, Number(v >> 32n) >>> 0);
+  }
+
+  private byteAt(gpa: number): number {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (this.gfnToMemslot(gfn) === undefined) return -1;
+    const p = this.pages.get(gfn);
+    if (p === undefined) return 0;
+    const off = gpa - gfn * PAGE_SIZE;
+    return (p[off >>> 2]! >>> ((off & 3) * 8)) & 0xff;
+  }
+}
+
+function checkAccess(gpa: number, size: number, where: string): void {
+  if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa + size > GPA_LIMIT) badInput(where, `gpa ${gpa} is not a guest-physical address`);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) badInput(where, `size ${size} is not 1, 2, 4 or 8`);
+}
