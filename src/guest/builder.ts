@@ -107,6 +107,8 @@ export class PageTableBuilder {
       this.root = opts.root;
     } else {
       this.root = this.alloc([]);
+      this.next += 4096;
+      for (let o = 0; o < 4096; o += 8) mem.write64(this.root + o, 0, 0);
     }
   }
 
@@ -199,10 +201,19 @@ export class PageTableBuilder {
     const flagsFor = (level: number, dflt: bigint): bigint => opts.levels?.[level] ?? dflt;
     const isPdpte = (level: number) => f.name === 'pae' && level === 3;
     const checkFlags = (level: number, bits: bigint, leaf: boolean) => {
-      const addrMask = f.pte_size === 4 ? 0xfffff000n : 0x000ffffffffff000n;
-      let allowed = ~addrMask;
-      if (leaf && page !== '4k') allowed |= 1n << 12n; // PAT of a large page
-      if (bits & addrMask & ~allowed) badInput(`map.level${level}`, `flags ${hex(bits)} overlap the address bits of the entry`);
+      // The entry's address field; below it a large page has PAT and reserved bits, which flags
+      // may set (a guest can), but the address field comes from the mapping only.
+      const addrMask =
+        f.pte_size === 4
+          ? leaf && page === '4m'
+            ? 0xffc1e000n // 31:22 plus PSE-36's 16:13
+            : 0xfffff000n
+          : leaf && page === '2m'
+            ? 0x000fffffffe00000n
+            : leaf && page === '1g'
+              ? 0x000fffffc0000000n
+              : 0x000ffffffffff000n;
+      if (bits & addrMask) badInput(`map.level${level}`, `flags ${hex(bits)} overlap the address bits of the entry`);
       if (f.pte_size === 4 && bits >= 1n << 32n) badInput(`map.level${level}`, `flags ${hex(bits)} do not fit a 4-byte entry`);
       if (isPdpte(level) && bits & PDPTE_RSVD) badInput(`map.level3`, `PDPTE flags ${hex(bits)} set reserved bits (2:1, 8:5)`);
       if (isPdpte(level) && bits & 0xfff0000000000000n) badInput(`map.level3`, `PDPTE flags ${hex(bits)} set reserved bits (63:52)`);

@@ -350,6 +350,8 @@ function update_accessed_dirty_bits(
   write_fault: boolean,
   tracer: WalkTracer | null,
 ): void {
+  // No A/D bits in this format (EPT without A/D): nothing to update.
+  if (!mmu.have_ad) return;
   const a = mmu.accessed_mask;
   const d = a << 1;
   for (let level = walker.max_level; level >= walker.level; --level) {
