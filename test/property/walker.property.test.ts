@@ -36,9 +36,13 @@ const DATA = 0x2000000n;
 
 /** Random low flag bits (P, RW, US, PWT, PCD, A, D, PS, G) and high bits (XD, keys, bit 51, 52). */
 const entryBits = fc.record({
-  lo: fc.integer({ min: 0, max: 0x1ff }),
-  p: fc.boolean().map((b) => (b ? 1 : 0)), // bias towards present entries
-  xd: fc.boolean(),
+  // Mostly P|RW|US with random A/D/PWT/PCD/G, sometimes any low bits at all.
+  lo: fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 0, max: 0x1ff }).map((n) => (n & 0x178) | 0x7) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1ff }) },
+  ),
+  p: fc.integer({ min: 0, max: 7 }).map((n) => (n === 0 ? 0 : 1)), // rarely not present
+  xd: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
   pkey: fc.integer({ min: 0, max: 15 }),
   rsvd51: fc.integer({ min: 0, max: 15 }).map((n) => n === 0), // rare
 });
@@ -69,8 +73,8 @@ function build(s: Scenario, mem: GuestMemory, b: PageTableBuilder): number[] {
     const cur = mem.readBig(gpa);
     const e = s.levels[4 - level]!;
     const addr = cur & 0x000ffffffffff000n;
-    let lo = BigInt((e.lo & ~0x81) | e.p | 0x1); // present by default, PS from the layout only
-    if (e.p === 0 && e.lo & 1) lo &= ~1n; // sometimes not present
+    let lo = BigInt((e.lo & ~0x81) | 0x1); // PS comes from the layout only
+    if (e.p === 0) lo &= ~1n; // sometimes not present
     if (level === top && top === 2) lo |= 0x80n;
     const hi = (e.xd ? 1n << 63n : 0n) | (level === top ? BigInt(e.pkey) << 59n : 0n) | (e.rsvd51 ? 1n << 51n : 0n);
     mem.writeBig(gpa, addr | lo | hi);
@@ -120,7 +124,7 @@ describe('walker properties', () => {
       }),
       { numRuns: 400 },
     );
-    expect(hits, 'successful walks among the runs').toBeGreaterThan(20);
+    expect(hits, 'successful walks among the runs').toBeGreaterThan(10);
   });
 
   it('a fault leaves the leaf entry (and every other entry) unchanged', () => {
