@@ -15,3 +15,4 @@ export * from './rfc.js';
 export * from './root-role.js';
 export * from './sp-role.js';
 export * from './tdp-mmu-role.js';
+export * from './inputs.js';
