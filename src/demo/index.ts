@@ -2,6 +2,7 @@
  * The built-in demonstration (`npm start`): a list of sections, each owned by the domain it
  * shows. A section returns its text report and a JSON value for `--format json`.
  */
+import { rolesDemo } from './roles.js';
 import { walkerDemo } from './walker.js';
 
 export interface DemoSection {
@@ -10,4 +11,4 @@ export interface DemoSection {
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [walkerDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, walkerDemo];

@@ -1,7 +1,27 @@
 /**
  * Architectural constants the walker uses: #PF error-code bits (PFERR_*), ACC_* access bits,
- * page-table entry bits, and the control-register bits that select a paging mode.
+ * page-table entry bits, and the control-register bits that select a paging mode (those the
+ * role code already defines are shared from src/roles/regs.ts).
  */
+export {
+  ACC_ALL,
+  EFER_LMA,
+  EFER_LME,
+  EFER_NX,
+  PT32E_ROOT_LEVEL,
+  PT32_ROOT_LEVEL,
+  PT64_ROOT_4LEVEL,
+  PT64_ROOT_5LEVEL,
+  X86_CR0_PE,
+  X86_CR0_PG,
+  X86_CR0_WP,
+  X86_CR4_LA57,
+  X86_CR4_PAE,
+  X86_CR4_PKE,
+  X86_CR4_PSE,
+  X86_CR4_SMAP,
+  X86_CR4_SMEP,
+} from '../roles/regs.js';
 
 /** #PF error code / walker access bits (kvm_host.h PFERR_*_MASK). */
 export const PFERR_PRESENT_MASK = 0x1;
@@ -17,7 +37,6 @@ export const PFERR_SGX_MASK = 0x8000;
 export const ACC_EXEC_MASK = 1;
 export const ACC_WRITE_MASK = 2;
 export const ACC_USER_MASK = 4;
-export const ACC_ALL = 7;
 
 /** x86 page-table entry bits (low half). */
 export const PT_PRESENT_MASK = 1 << 0;
@@ -50,27 +69,9 @@ export const EPT_VIOLATION_PROT_SHIFT = 3;
 export const EPT_VIOLATION_GVA_IS_VALID = 1 << 7;
 export const EPT_VIOLATION_GVA_TRANSLATED = 1 << 8;
 
-/** Control registers (uapi processor-flags.h). */
-export const X86_CR0_PE = 1 << 0;
-export const X86_CR0_WP = 1 << 16;
-export const X86_CR0_PG = 1 << 31;
-export const X86_CR4_PSE = 1 << 4;
-export const X86_CR4_PAE = 1 << 5;
-export const X86_CR4_LA57 = 1 << 12;
-export const X86_CR4_SMEP = 1 << 20;
-export const X86_CR4_SMAP = 1 << 21;
-export const X86_CR4_PKE = 1 << 22;
+/** Control and flag bits not in the role code (uapi processor-flags.h). */
 export const X86_CR4_LAM_SUP = 1 << 28;
-export const EFER_LME = 1 << 8;
-export const EFER_LMA = 1 << 10;
-export const EFER_NX = 1 << 11;
 export const X86_EFLAGS_AC = 1 << 18;
-
-/** Paging levels (mmu.h). */
-export const PT32_ROOT_LEVEL = 2;
-export const PT32E_ROOT_LEVEL = 3;
-export const PT64_ROOT_4LEVEL = 4;
-export const PT64_ROOT_5LEVEL = 5;
 
 /** Exception vectors the access path can raise. */
 export const PF_VECTOR = 14;
