@@ -7,19 +7,19 @@
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import {
-  EFER_LMA,
-  EFER_NX,
-  PT_ACCESSED_MASK,
-  VMX_EPT_ACCESS_BIT,
-  X86_CR0_PG,
-  X86_CR0_WP,
-  X86_CR4_LA57,
-  X86_CR4_PAE,
-  X86_CR4_PKE,
-  X86_CR4_PSE,
-  X86_CR4_SMAP,
-  X86_CR4_SMEP,
-} from './constants.js';
+  ____is_cr0_pg,
+  ____is_cr0_wp,
+  ____is_cr4_la57,
+  ____is_cr4_pae,
+  ____is_cr4_pke,
+  ____is_cr4_pse,
+  ____is_cr4_smap,
+  ____is_cr4_smep,
+  ____is_efer_lma,
+  ____is_efer_nx,
+  role_regs_to_root_level,
+} from '../roles/regs.js';
+import { PT_ACCESSED_MASK, VMX_EPT_ACCESS_BIT } from './constants.js';
 import { update_permission_bitmask, update_pkru_bitmask, type PermissionTables } from './permissions.js';
 import { __reset_rsvds_bits_mask, __reset_rsvds_bits_mask_ept, type RsvdCheck } from './rsvd.js';
 
@@ -100,21 +100,22 @@ function features(f: GuestFeatures) {
  */
 export function kvm_init_walk_mmu(profile: Profile, regs: GuestRegs, feat: GuestFeatures = {}, npt = false): WalkMmu {
   const f = features(feat);
-  const pg = (regs.cr0 & X86_CR0_PG) !== 0;
-  const pae = (regs.cr4 & X86_CR4_PAE) !== 0;
-  const lma = (regs.efer & EFER_LMA) !== 0;
-  const la57 = (regs.cr4 & X86_CR4_LA57) !== 0;
+  // The paging mode as the CPU role records it (shared with the role code in src/roles).
+  const pg = ____is_cr0_pg(regs);
+  const pae = ____is_cr4_pae(regs);
+  const lma = ____is_efer_lma(regs);
+  const la57 = ____is_cr4_la57(regs);
   if (lma && !pg) badInput('efer', 'EFER.LMA=1 needs CR0.PG=1');
   if (lma && !pae) badInput('cr4', 'long mode needs CR4.PAE=1');
-  const kind: PagingKind = !pg ? 'nonpaging' : lma ? 'pt64' : pae ? 'pae' : 'pt32';
-  const root_level = kind === 'nonpaging' ? 0 : kind === 'pt64' ? (la57 ? 5 : 4) : kind === 'pae' ? 3 : 2;
-  const efer_nx = (regs.efer & EFER_NX) !== 0;
-  const cr0_wp = (regs.cr0 & X86_CR0_WP) !== 0;
-  const cr4_smep = (regs.cr4 & X86_CR4_SMEP) !== 0;
-  const cr4_smap = (regs.cr4 & X86_CR4_SMAP) !== 0;
+  const root_level = role_regs_to_root_level(regs);
+  const kind: PagingKind = root_level === 0 ? 'nonpaging' : lma ? 'pt64' : pae ? 'pae' : 'pt32';
+  const efer_nx = ____is_efer_nx(regs);
+  const cr0_wp = ____is_cr0_wp(regs);
+  const cr4_smep = ____is_cr4_smep(regs);
+  const cr4_smap = ____is_cr4_smap(regs);
   // kvm_calc_cpu_role: PKE only counts in long mode.
-  const cr4_pke = lma && (regs.cr4 & X86_CR4_PKE) !== 0;
-  const cr4_pse = (regs.cr4 & X86_CR4_PSE) !== 0;
+  const cr4_pke = lma && ____is_cr4_pke(regs);
+  const cr4_pse = ____is_cr4_pse(regs);
   const cr3 = regs.cr3;
   if (!Number.isSafeInteger(cr3) || cr3 < 0 || cr3 >= 2 ** 52) badInput('cr3', `not a guest-physical address: ${cr3}`);
   const pgd =

@@ -158,3 +158,23 @@ describe('walker events (shadow-mmu.md §i.2)', () => {
     expect(log.lines()).toEqual(['kvm_mmu_walker_error: pferr 25 P|U|0x20', 'kvm_mmu_pagetable_walk: addr 0 pferr 0 ']);
   });
 });
+
+describe('regressions', () => {
+  it('a builder that allocates its own root gives the first table a different page (root was reused)', () => {
+    const g = guest('pt64-4');
+    g.b.map(0x1000n, 0x5000n);
+    expect(g.b.entryGpa(0x1000n, 3)).not.toBe(g.b.root);
+    expect(g.mem.readBig(g.b.root) & ~0xfffn).not.toBe(BigInt(g.b.root));
+  });
+
+  it('EPT without A/D (EPTP bit 6 clear) never writes A/D bits (update_accessed_dirty_bits returns early)', () => {
+    const mem = new GuestMemory();
+    mem.addSlot(0, 16 << 20);
+    const b = new PageTableBuilder(mem, 'ept-4', { alloc_base: 0x100000 });
+    b.map(0x7000n, 0x9000n);
+    const w = new GuestWalker();
+    expect(walk_addr_generic(w, kvm_init_ept_walk_mmu(getProfile('v6.18'), b.root + (3 << 3) + 6), mem, 0x7000, 0, PFERR_WRITE_MASK)).toBe(true);
+    expect(w.n_accessed + w.n_dirty).toBe(0);
+    expect(mem.readBig(b.entryGpa(0x7000n, 4)!)).toBe(BigInt(b.entryGpa(0x7000n, 3)! & ~0xfff) | 0x7n);
+  });
+});
