@@ -10,6 +10,7 @@ import { halves } from '../../src/bits/u64.js';
 import {
   EFER_LMA,
   EFER_LME,
+  EFER_NX,
   X86_CR4_PKE,
   X86_CR4_PSE,
   X86_CR4_SMAP,
@@ -20,6 +21,7 @@ import {
   INVALID_GPA,
   PageTableBuilder,
   kvm_arch_vcpu_ioctl_translate,
+  kvm_init_walk_mmu,
   update_permission_bitmask,
   update_pkru_bitmask,
 } from '../../src/guest/index.js';
@@ -213,6 +215,21 @@ describe('error code (paging_tmpl.h walk_addr_generic error path; AR step 6)', (
     expect(access(g, nx, VA, 'fetch', true).error_code).toBe(0x14);
     expect(access(g, mmuFor(g, 'pt64-4', { efer: EFER_LME | EFER_LMA }), VA, 'fetch', true).error_code).toBe(0x4);
     expect(access(g, nx, VA, 'write', true).error_code).toBe(0x6);
+  });
+
+  it('32-bit paging with EFER.NX: no XD bit exists, yet KVM reports I/D on fetch faults (cpu role efer_nx)', () => {
+    const g = guest('pt32');
+    const r = access(g, mmuFor(g, 'pt32', { efer: EFER_NX }), 0x1000n, 'fetch');
+    expect(r.error_code).toBe(0x10);
+    expect(access(g, mmuFor(g, 'pt32'), 0x1000n, 'fetch').error_code).toBe(0x0);
+  });
+
+  it('without paging gva_to_gpa is the identity and nothing is walked (nonpaging_gva_to_gpa)', () => {
+    const g = guest('pt64-4');
+    const m = kvm_init_walk_mmu(getProfile('v6.18'), { cr0: 0x11, cr3: 0, cr4: 0, efer: 0 });
+    expect(m.kind).toBe('nonpaging');
+    const r = access(g, m, 0x12345678n, 'write', true);
+    expect(r).toMatchObject({ ok: true, gpa: 0x12345678, events: [] });
   });
 
   it('a table outside guest memory stops the walk as not-present', () => {
