@@ -7,7 +7,7 @@
 import { hex64Halves } from '../bits/hex.js';
 import type { Profile } from '../profiles/index.js';
 import { ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK, GP_VECTOR, PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, X86_EFLAGS_AC } from './constants.js';
-import { accessBits, guest_access, type AccessKind } from './access.js';
+import { INVALID_GPA, accessBits, guest_access, kvm_arch_vcpu_ioctl_translate, type AccessKind, type GuestAccessResult } from './access.js';
 import { WalkEventLog, formatPferrFlags } from './events.js';
 import type { GuestMemory } from './memory.js';
 import type { WalkMmu } from './mmu.js';
@@ -26,7 +26,15 @@ export interface WalkExplanation {
   readonly profile: string;
   readonly mode: string;
   readonly addr: string;
-  readonly access: { readonly kind: AccessKind; readonly user: boolean; readonly implicit: boolean; readonly pferr: number; readonly flags: string };
+  readonly access: {
+    readonly kind: AccessKind;
+    readonly user: boolean;
+    readonly implicit: boolean;
+    /** KVM_TRANSLATE rather than a guest access (supervisor read, no canonical check). */
+    readonly translate: boolean;
+    readonly pferr: number;
+    readonly flags: string;
+  };
   readonly levels: readonly LevelExplanation[];
   readonly result:
     | { readonly ok: true; readonly gpa: string; readonly translation: string }
@@ -116,7 +124,10 @@ function permissionReasons(mmu: WalkMmu, acc: number, pkey: number, pferr: numbe
   return r;
 }
 
-/** Walk `addr` for one access and explain it. Guest memory's A/D bits change as in KVM. */
+/**
+ * Walk `addr` for one access (or, with `translate`, as KVM_TRANSLATE: a supervisor read without
+ * the canonical check) and explain it. Guest memory's A/D bits change as in KVM.
+ */
 export function explainWalk(
   profile: Profile,
   mmu: WalkMmu,
@@ -126,11 +137,23 @@ export function explainWalk(
   kind: AccessKind,
   user: boolean,
   implicit = false,
+  translate = false,
 ): WalkExplanation {
   const walker = new GuestWalker();
   const log = new WalkEventLog(profile);
+  if (translate) {
+    kind = 'read';
+    user = false;
+    implicit = false;
+  }
   const pferr = accessBits(kind, user);
-  const res = guest_access(walker, mmu, mem, addr_lo, addr_hi, pferr, log, { implicit });
+  let res: GuestAccessResult;
+  if (translate) {
+    const t = kvm_arch_vcpu_ioctl_translate(walker, mmu, mem, addr_lo, addr_hi, log);
+    res = t.valid
+      ? { ok: true, gpa: t.physical_address, vector: 0, error_code: 0 }
+      : { ok: false, gpa: INVALID_GPA, vector: walker.fault_vector, error_code: walker.fault_error_code };
+  } else res = guest_access(walker, mmu, mem, addr_lo, addr_hi, pferr, log, { implicit });
   const names = NAMES[mmu.kind] ?? [];
   const levels: LevelExplanation[] = [];
   let acc = 7;
@@ -182,7 +205,7 @@ export function explainWalk(
     profile: profile.name,
     mode: modeName(mmu),
     addr: hex64Halves(addr_lo, addr_hi),
-    access: { kind, user, implicit, pferr, flags: formatPferrFlags(profile, pferr) },
+    access: { kind, user, implicit, translate, pferr, flags: formatPferrFlags(profile, pferr) },
     levels,
     result,
     set_accessed: gpas(walker.accessed_gpa, walker.n_accessed),

@@ -42,11 +42,21 @@ describe('shadow-mmu walk', () => {
     expect(r.stdout).toMatch(/#GP\(0\)/);
   });
 
+  it('--translate walks as KVM_TRANSLATE: no canonical check, A bits set', async () => {
+    const r = await runCli(['walk', ...LONG, '--gva', '0xffff008080604000', '--translate', '--format', 'json', guestFile]);
+    expect(r.code).toBe(0);
+    const x = JSON.parse(r.stdout);
+    expect(x.access).toMatchObject({ translate: true, pferr: 0 });
+    expect(x.result).toMatchObject({ ok: true, gpa: '0x300000' });
+    expect(x.set_accessed).toHaveLength(4);
+  });
+
   it('bad input: one line on stderr, exit 2', async () => {
     for (const argv of [
       ['walk', ...LONG, '--access', 'read', guestFile],
       ['walk', ...LONG, '--gva', '0x0', '--access', 'exec', guestFile],
       ['walk', ...LONG, '--gva', '0x0', '--access', 'read', join(dir, 'missing.json')],
+      ['walk', ...LONG, '--gva', '0x0', '--access', 'read', '--translate', guestFile],
       ['walk', '--cr0', '0x80010033', '--cr4', '0x0', '--efer', '0xd00', '--gva', '0x0', '--access', 'read', guestFile],
     ]) {
       const r = await runCli(argv);

@@ -14,7 +14,7 @@ export const walkCommand: Command = {
   name: 'walk',
   summary: 'walk one guest address through GUEST.json\'s page tables and explain every level',
   usage: `usage: shadow-mmu walk --cr0 X --cr4 X --efer X [--cr3 X] [--pkru X] [--ac] [--cpl N]
-                       --gva ADDR --access read|write|fetch [--user] [--implicit]
+                       --gva ADDR (--access read|write|fetch [--user] [--implicit] | --translate)
                        [--profile P] [--format text|json] GUEST.json
 
 Loads the guest described by GUEST.json (memory, tables; see README.md), sets up the walker for
@@ -26,6 +26,8 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
   --pkru X      PKRU (used with CR4.PKE in long mode)       --ac       EFLAGS.AC=1
   --cpl N       current privilege level (default 3 with --user, else 0)
   --user        a user-mode (CPL 3) access                   --implicit an implicit supervisor access
+  --translate   walk as the KVM_TRANSLATE ioctl does: a supervisor read (A bits set on success,
+                SMAP per EFLAGS.AC), no canonical check
   --profile P   kernel profile (default v6.18)`,
   async run(argv, io) {
     const { values, positionals } = parse('walk', argv, {
@@ -38,6 +40,7 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
       access: { type: 'string' },
       user: { type: 'boolean', default: false },
       implicit: { type: 'boolean', default: false },
+      translate: { type: 'boolean', default: false },
       ac: { type: 'boolean', default: false },
       cpl: { type: 'string' },
       profile: { type: 'string', default: 'v6.18' },
@@ -48,8 +51,10 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
     }
     const format = formatOf('walk', values.format);
     const profile = profileOf('walk', values.profile);
-    for (const k of ['cr0', 'cr4', 'efer', 'gva', 'access'] as const) if (values[k] === undefined) usageError('walk', `--${k} is required`);
-    const kind = values.access as AccessKind;
+    for (const k of ['cr0', 'cr4', 'efer', 'gva'] as const) if (values[k] === undefined) usageError('walk', `--${k} is required`);
+    if (values.translate && (values.access !== undefined || values.user || values.implicit)) usageError('walk', '--translate takes no --access, --user or --implicit');
+    if (!values.translate && values.access === undefined) usageError('walk', '--access (or --translate) is required');
+    const kind = (values.translate ? 'read' : values.access) as AccessKind;
     if (kind !== 'read' && kind !== 'write' && kind !== 'fetch') usageError('walk', `--access must be read, write or fetch, got ${JSON.stringify(kind)}`);
     if (positionals.length !== 1) usageError('walk', 'expected exactly one GUEST.json');
     const cr0 = Number(parseUnsigned(values.cr0, '--cr0', 32));
@@ -82,13 +87,14 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
     );
     if (mmu.kind === 'pae') load_pdptrs(mmu, spec.mem);
     const a = halves(gva);
-    const x = explainWalk(profile, mmu, spec.mem, a.lo, a.hi, kind, values.user, values.implicit);
+    const x = explainWalk(profile, mmu, spec.mem, a.lo, a.hi, kind, values.user, values.implicit, values.translate);
     if (format === 'json') {
       await write(io.stdout, JSON.stringify(x, null, 2) + '\n');
       return 0;
     }
     const o = new Out();
-    o.line(`walk ${x.addr}: ${x.access.user ? 'user' : 'supervisor'} ${kind}${x.access.implicit ? ' (implicit)' : ''}, pferr 0x${x.access.pferr.toString(16)} ${x.access.flags}`);
+    const what = x.access.translate ? 'KVM_TRANSLATE (supervisor read)' : `${x.access.user ? 'user' : 'supervisor'} ${kind}${x.access.implicit ? ' (implicit)' : ''}`;
+    o.line(`walk ${x.addr}: ${what}, pferr 0x${x.access.pferr.toString(16)} ${x.access.flags}`);
     o.line(`  ${x.mode}, profile ${x.profile}`);
     for (const l of x.levels) {
       o.line(`  L${l.level} ${l.name.padEnd(9)} @${l.gpa.padEnd(12)} ${l.value}  ${l.bits}`);
