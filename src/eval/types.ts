@@ -17,6 +17,12 @@ export type RecordEvaluator = (record: JsonObject) => JsonObject;
 export interface EvalTable {
   /** By `fn` name. The same name may be served by one domain only. */
   readonly fns?: Readonly<Record<string, FnEvaluator>>;
+  /**
+   * For a fn name that more than one domain's golden set uses with different inputs (e.g.
+   * `tdp_level` in golden/roles and golden/cpu): this table serves only the records for which
+   * `when[fn]` holds; the other table serves the rest.
+   */
+  readonly when?: Readonly<Record<string, (input: JsonObject) => boolean>>;
   /** By record `kind` (kvm records); `access` handles the kvm-unit-tests access records. */
   readonly kinds?: Readonly<Record<string, RecordEvaluator>>;
 }
