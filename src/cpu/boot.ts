@@ -4,11 +4,10 @@
  * leaf >= 7 and CPUID.(7,0):ECX[16].
  */
 import type { Profile } from '../profiles/index.js';
+import { X86_CR4_LA57 } from './cr.js';
 
 /** CPUID.(7,0):ECX bit of X86_FEATURE_LA57 (16*32+16). */
 export const LA57_BIT = 16;
-/** CR4.LA57. */
-export const X86_CR4_LA57 = 1n << 12n;
 
 /** arch/x86/boot/cmdline.c myisspace: every byte <= 0x20 counts as white space. */
 function myisspace(c: number): boolean {

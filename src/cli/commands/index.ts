@@ -3,5 +3,19 @@ import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
+import { canonicalCommand } from './canonical.js';
+import { cpuidCommand } from './cpuid.js';
+import { lamCommand } from './lam.js';
+import { migrateCheckCommand } from './migrate-check.js';
+import { tdpCheckCommand } from './tdp-check.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, evalCommand, profilesCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  evalCommand,
+  profilesCommand,
+  canonicalCommand,
+  cpuidCommand,
+  lamCommand,
+  migrateCheckCommand,
+  tdpCheckCommand,
+];
