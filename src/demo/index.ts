@@ -1,3 +1,5 @@
+import { cpuDemo } from './cpu.js';
+
 /**
  * The built-in demonstration (`npm start`): a list of sections, each owned by the domain it
  * shows. A section returns its text report and a JSON value for `--format json`.
@@ -8,4 +10,4 @@ export interface DemoSection {
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [];
+export const DEMO_SECTIONS: readonly DemoSection[] = [cpuDemo];

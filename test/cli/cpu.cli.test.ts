@@ -81,6 +81,17 @@ describe('cpu commands: results', () => {
   });
 });
 
+describe('demo section cpu', () => {
+  it('is deterministic and shows the seed-002 loop and the explicit exit', async () => {
+    const a = await runCli(['demo', '--section', 'cpu']);
+    const b = await runCli(['demo', '--section', 'cpu']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout).toMatch(/guest loops on the same fault/);
+    expect(a.stdout).toMatch(/KVM_EXIT_MEMORY_FAULT/);
+  });
+});
+
 describe('cpu commands: bad input is one line on stderr, exit 2', () => {
   it('addresses over 64 bits', async () => {
     await oneLineError(['canonical', '0x10000000000000000'], /does not fit in 64 bits/);
