@@ -4,6 +4,7 @@
  */
 import { hex64 } from '../../bits/hex.js';
 import {
+  is_noncanonical_address,
   X86EMUL_F_DT_LOAD,
   X86EMUL_F_FETCH,
   X86EMUL_F_IMPLICIT,
@@ -45,7 +46,8 @@ const USAGE = `usage: shadow-mmu lam untag ADDR --cr3 X --cr4 X [--la57] [--acce
 untag: the address KVM uses after LAM untagging (vmx_get_untagged_addr) and the canonical
   verdict. User vs supervisor is ADDR bit 63 alone; CR3 bit 61 = LAM_U57, bit 62 = LAM_U48,
   CR4 bit 28 = LAM_SUP, --la57 sets CR4 bit 12. KIND: read (default), write, fetch, implicit,
-  invlpg, msr, dt-load (only read/write are untagged). --mode: 64-bit (default), compatibility or
+  invlpg, msr, dt-load (only read/write are untagged; the others get the legacy check, which
+  6.x does with the host width: --host-la57, default 1). --mode: 64-bit (default), compatibility or
   legacy mode (no untagging outside 64-bit mode). The guest has LAM in CPUID unless --no-guest-lam.
 cr3: whether MOV CR3 / MOV CR4 would accept the LAM bits (guest LAM, MAXPHYADDR, default 52),
   and the shadow-paging root GFN, root pgd and hardware CR3 (root HPA default 0x123456000).
@@ -74,6 +76,7 @@ export const lamCommand: Command = {
       'no-guest-lam': { type: 'boolean', default: false },
       maxphyaddr: { type: 'string', default: '52' },
       'root-hpa': { type: 'string', default: '0x123456000' },
+      'host-la57': { type: 'string', default: '1' },
       profile: { type: 'string', multiple: true },
     });
     if (values.help) {
@@ -91,9 +94,17 @@ export const lamCommand: Command = {
       const ctx = lamCtx(values, 'lam untag');
       const flags = ACCESS[values.access];
       if (flags === undefined) usageError('lam untag', `--access must be one of ${Object.keys(ACCESS).join(', ')}, got ${JSON.stringify(values.access)}`);
+      const hostLa57 = values['host-la57'];
+      if (hostLa57 !== '0' && hostLa57 !== '1') usageError('lam untag', `--host-la57 must be 0 or 1, got ${JSON.stringify(hostLa57)}`);
+      // Fetches, implicit accesses and INVLPG operands are never untagged (the hook returns them
+      // as is); MSR values and descriptor-table bases never reach the hook at all and get the
+      // legacy check (6.x: host width).
+      const neverUntagged = (flags & (X86EMUL_F_FETCH | X86EMUL_F_IMPLICIT | X86EMUL_F_INVLPG | X86EMUL_F_MSR | X86EMUL_F_DT_LOAD)) !== 0;
       const rows = profiles.map((p) => {
-        const mode = flags & (X86EMUL_F_FETCH | X86EMUL_F_IMPLICIT | X86EMUL_F_INVLPG | X86EMUL_F_MSR | X86EMUL_F_DT_LOAD) ? null : lamModeOf(p, la, ctx);
-        const r = untagThenCheck(p, la, ctx, flags);
+        const mode = neverUntagged ? null : lamModeOf(p, la, ctx);
+        const r = neverUntagged
+          ? { untagged: la, canonical: !is_noncanonical_address(p, la, { cr4: ctx.cr4, kvm_la57: hostLa57 === '1' }, flags) }
+          : untagThenCheck(p, la, ctx, flags);
         const seed = lamCanonicalCheck(p, la, ctx);
         return {
           profile: p.name,
@@ -107,9 +118,10 @@ export const lamCommand: Command = {
       json = { address: hex64(la), cr3: hex64(ctx.cr3), cr4: hex64(ctx.cr4), pointer: la >> 63n ? 'supervisor' : 'user', access: values.access, profiles: rows };
       o.line(`address ${hex64(la)} (${la >> 63n ? 'supervisor' : 'user'} pointer: bit 63), access ${values.access}, CR3 ${hex64(ctx.cr3)}, CR4 ${hex64(ctx.cr4)}`);
       for (const r of rows) {
-        const lam = r.lam_mode === null ? 'LAM off for this access' : `${r.lam_mode}: sign-extend from bit ${r.lam_bit}, keep bit 63`;
+        const lam = neverUntagged ? `LAM does not apply to a ${values.access} access` : r.lam_mode === null ? 'LAM off for this pointer' : `${r.lam_mode}: sign-extend from bit ${r.lam_bit}, keep bit 63`;
         o.line(`  ${r.profile.padEnd(11)} ${lam}`);
-        o.line(`  ${''.padEnd(11)} untagged ${r.untagged}  canonical (${ctx.cr4 & X86_CR4_LA57 ? 57 : 48}-bit): ${r.canonical ? 'yes' : 'no -> #GP'}`);
+        const verdict = r.canonical ? 'yes' : values.access === 'invlpg' ? 'no -> INVLPG is a NOP' : 'no -> #GP';
+        o.line(`  ${''.padEnd(11)} ${neverUntagged ? 'not untagged' : 'untagged'} ${r.untagged}  canonical: ${verdict}`);
       }
     } else if (sub === 'cr3') {
       if (rest.length !== 0) usageError('lam cr3', 'takes no positional arguments');
