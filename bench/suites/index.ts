@@ -1,4 +1,5 @@
 /** Every benchmark suite, one line each. */
 import type { BenchSuite } from '../harness.js';
+import { cpuSuite } from './cpu.js';
 
-export const SUITES: readonly BenchSuite[] = [];
+export const SUITES: readonly BenchSuite[] = [cpuSuite];

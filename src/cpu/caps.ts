@@ -58,3 +58,15 @@ export function kvm_set_cpu_caps(profile: Profile, inp: CapsInput): KvmCaps {
     max_host_virt_addr_bits: hasLa57 ? 57 : 48,
   };
 }
+
+/** Feature numbers (cpufeatures.h: word * 32 + bit) the CPU-feature model uses, with their CPUID location. */
+export const X86_FEATURES = {
+  LA57: { number: 16 * 32 + 16, leaf: 'CPUID.(EAX=7,ECX=0):ECX', bit: 16 },
+  LAM: { number: 12 * 32 + 26, leaf: 'CPUID.(EAX=7,ECX=1):EAX', bit: 26 },
+  FSGSBASE: { number: 9 * 32 + 0, leaf: 'CPUID.(EAX=7,ECX=0):EBX', bit: 0 },
+} as const;
+
+/** @kernel cpuid.h feature_bit: 1 << (feature number & 31), the bit inside its CPUID register. */
+export function feature_bit(number: number): number {
+  return (1 << (number & 31)) >>> 0;
+}

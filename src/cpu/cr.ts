@@ -215,3 +215,15 @@ export function shadowRootOfCr3(profile: Profile, cr3: bigint, cr4: bigint, gues
   const hw_cr3 = root_hpa | pcid | kvm_get_active_cr3_lam_bits(profile, cr3, guest_lam);
   return { root_gfn, pgd: cr3, hw_cr3 };
 }
+
+/** mmu.h KVM_MMU_CR4_ROLE_BITS (5.16 and 6.18): PSE, PAE, LA57, SMEP, SMAP, PKE. */
+export const KVM_MMU_CR4_ROLE_BITS = X86_CR4_PSE | X86_CR4_PAE | X86_CR4_LA57 | X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_PKE;
+
+/**
+ * @kernel x86.c kvm_post_set_cr4 (the MMU part): a change of a CR4 role bit resets the MMU
+ * context. CR4.LA57 is one (a 5-level guest gets a new root level); CR4.LAM_SUP is not, and needs
+ * no emulated TLB flush either (seed 004 lines 73-75).
+ */
+export function cr4ChangeResetsMmu(old_cr4: bigint, cr4: bigint): boolean {
+  return ((old_cr4 ^ cr4) & KVM_MMU_CR4_ROLE_BITS) !== 0n;
+}

@@ -117,3 +117,27 @@ export const LAM_APPLIES: readonly { readonly use: string; readonly untagged: bo
   { use: 'WRMSR (FS/GS base, LSTAR, ...)', untagged: false, why: 'legacy canonical check (v5 changelog, seed 004 line 170)' },
   { use: 'LGDT/LIDT base', untagged: false, why: 'descriptor-table base load: host-width check' },
 ];
+
+/** The LAM bit per pointer kind for a vCPU state (0 = LAM off), computed once per CR3/CR4 change. */
+export interface LamConfig {
+  readonly user: 0 | 47 | 56;
+  readonly sup: 0 | 47 | 56;
+}
+
+/** The per-vCPU LAM configuration for data accesses (the mode choice of vmx_get_untagged_addr). */
+export function lamConfigOf(profile: Profile, ctx: LamCtx): LamConfig {
+  const u = lamModeOf(profile, 0n, ctx);
+  const s = lamModeOf(profile, BIT63, ctx);
+  return { user: u === null ? 0 : lamBit(u), sup: s === null ? 0 : lamBit(s) };
+}
+
+/**
+ * Hot-path untag on 32-bit halves: the high half of the untagged address (the low half never
+ * changes, the LAM bit is 47 or 56). Same result as get_untagged_addr for a data access.
+ */
+export function untagHighHalf(cfg: LamConfig, hi: number): number {
+  const bit = hi < 0 || hi >>> 31 ? cfg.sup : cfg.user;
+  if (bit === 0) return hi >>> 0;
+  const sh = 63 - bit; // bit (in the high half at bit-32) moves to bit 31
+  return ((((hi << sh) >> sh) & 0x7fffffff) | (hi & 0x80000000)) >>> 0;
+}

@@ -105,3 +105,18 @@ describe('CPUID lookup properties (section 1.2)', () => {
     );
   });
 });
+
+describe('hot-path untag on halves (cpu-features.md 5.2)', async () => {
+  const { lamConfigOf, untagHighHalf } = await import('../../src/cpu/lam.js');
+  it('agrees with the BigInt get_untagged_addr for data accesses', () => {
+    fc.assert(
+      fc.property(addr, ctx, (a, c) => {
+        const cfg = lamConfigOf(v618, c);
+        const hi = untagHighHalf(cfg, Number(a >> 32n) | 0);
+        const lo = Number(a & 0xffffffffn);
+        expect((BigInt(hi) << 32n) | BigInt(lo)).toBe(get_untagged_addr(v618, a, c, 0));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -81,3 +81,17 @@ describe('shadow-paging root of a CR3 (seed 004 lines 84-92; cpu-features.md 5.4
     expect(shadowRootOfCr3(v516, 0x1005n, 0x20n | X86_CR4_PCIDE, false, 0x123456000n).hw_cr3).toBe(0x123456005n);
   });
 });
+
+describe('CR4 role bits (seed 004 lines 73-75; cpu-features.md 1.4)', async () => {
+  const { cr4ChangeResetsMmu } = await import('../../src/cpu/cr.js');
+  const { X86_FEATURES, feature_bit } = await import('../../src/cpu/caps.js');
+  it('toggling LA57 resets the MMU context, toggling LAM_SUP does not', () => {
+    expect(cr4ChangeResetsMmu(0x20n, 0x20n | X86_CR4_LA57)).toBe(true);
+    expect(cr4ChangeResetsMmu(0x20n, 0x20n | X86_CR4_LAM_SUP)).toBe(false);
+  });
+  it('feature numbers: LA57 16*32+16, LAM 12*32+26, FSGSBASE 9*32+0 (section 1.4; seed 000 line 27)', () => {
+    expect(feature_bit(X86_FEATURES.LA57.number)).toBe(1 << 16);
+    expect(feature_bit(X86_FEATURES.LAM.number)).toBe(1 << 26);
+    expect(feature_bit(X86_FEATURES.FSGSBASE.number)).toBe(1);
+  });
+});
