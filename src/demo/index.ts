@@ -1,13 +1,14 @@
-import { cpuDemo } from './cpu.js';
-
 /**
  * The built-in demonstration (`npm start`): a list of sections, each owned by the domain it
  * shows. A section returns its text report and a JSON value for `--format json`.
  */
+import { rolesDemo } from './roles.js';
+import { cpuDemo } from './cpu.js';
+
 export interface DemoSection {
   readonly id: string;
   readonly title: string;
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [cpuDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo];

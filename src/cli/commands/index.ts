@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
+import { rolesCommand } from './roles.js';
 import { canonicalCommand } from './canonical.js';
 import { cpuidCommand } from './cpuid.js';
 import { lamCommand } from './lam.js';
@@ -13,6 +14,7 @@ export const COMMANDS: readonly Command[] = [
   demoCommand,
   evalCommand,
   profilesCommand,
+  rolesCommand,
   canonicalCommand,
   cpuidCommand,
   lamCommand,
