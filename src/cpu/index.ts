@@ -1,6 +1,7 @@
 export * from './canonical.js';
 export * from './cpuid.js';
 export * from './set-cpuid.js';
+export * from './get-cpuid.js';
 export * from './caps.js';
 export * from './boot.js';
 export * from './cr.js';

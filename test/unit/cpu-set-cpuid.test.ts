@@ -91,3 +91,20 @@ describe('KVM_SET_CPUID / KVM_SET_CPUID2 (cpu-features.md 1.3; seed 000 lines 19
     expect(kvm_vcpu_ioctl_set_cpuid2(getProfile('v6.18'), freshCpuidVcpu(getProfile('v6.18')), 6, t).rc).toBe(EINVAL);
   });
 });
+
+describe('KVM_GET_CPUID2 and KVM_GET_SUPPORTED/EMULATED_CPUID size handling (cpu-features.md 1.3, C1)', async () => {
+  const { kvm_vcpu_ioctl_get_cpuid2, kvm_dev_ioctl_get_cpuid } = await import('../../src/cpu/get-cpuid.js');
+  it('a short buffer is -E2BIG and userspace never sees the required count', () => {
+    for (const p of PROFILES) expect(kvm_vcpu_ioctl_get_cpuid2(p, TABLE, 3)).toMatchObject({ rc: E2BIG, nent: 3 });
+  });
+  it('on success 6.18 reports the count, 5.16 leaves the buffer size', () => {
+    expect(kvm_vcpu_ioctl_get_cpuid2(getProfile('v5.16'), TABLE, 10).nent).toBe(10);
+    expect(kvm_vcpu_ioctl_get_cpuid2(getProfile('v6.18'), TABLE, 10).nent).toBe(TABLE.length);
+  });
+  it('system ioctls: nent < 1 is -E2BIG, > 256 is clamped, EMULATED refuses non-zero padding', () => {
+    expect(kvm_dev_ioctl_get_cpuid(TABLE, 0, false).rc).toBe(E2BIG);
+    expect(kvm_dev_ioctl_get_cpuid(TABLE, 1000, false)).toMatchObject({ rc: 0, nent: TABLE.length });
+    expect(kvm_dev_ioctl_get_cpuid(TABLE, 5, false).rc).toBe(E2BIG);
+    expect(kvm_dev_ioctl_get_cpuid(TABLE, 10, true, true).rc).toBe(-22);
+  });
+});

@@ -19,6 +19,8 @@ export interface CpuTraits {
     readonly internal_lookup_any_index: boolean;
     /** Functions KVM reports with KVM_CPUID_FLAG_SIGNIFCANT_INDEX (cpuid_function_is_indexed). */
     readonly indexed_functions: readonly number[];
+    /** A successful KVM_GET_CPUID2 writes the entry count to the header's nent (6.x; 5.16 leaves it). */
+    readonly get_cpuid2_reports_count: boolean;
     /** The runtime CPUID update masks SGX CPUID.(0x12,1) ECX/EDX (XFRM) by the guest's XCR0 (5.16). */
     readonly runtime_masks_sgx_xfrm: boolean;
   };
@@ -96,6 +98,7 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
       internal_lookup_any_index: false,
       indexed_functions: [0x4, 0x7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1f, 0x8000001d],
       runtime_masks_sgx_xfrm: true,
+      get_cpuid2_reports_count: false,
     },
     caps: {
       cpuid_7_ecx_features: V516_CPUID_7_ECX >>> 0,
@@ -126,6 +129,7 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
         internal_lookup_any_index: true,
         indexed_functions: [0x4, 0x7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x1f, 0x24, 0x8000001d],
         runtime_masks_sgx_xfrm: false,
+        get_cpuid2_reports_count: true,
       },
       caps: {
         cpuid_7_ecx_features: V618_CPUID_7_ECX >>> 0,
