@@ -76,6 +76,9 @@ describe('cpu commands: results', () => {
     expect(f.stdout).toMatch(/#GP/);
     const s = await runCli(['cpuid', 'set', '--table', TABLE, '--nent', '300', '--profile', 'v5.16']);
     expect(s.stdout).toMatch(/-E2BIG/);
+    const n = await runCli(['cpuid', 'caps', '--host', 'npt5', '--no-config-5level', '--profile', 'v5.16', '--profile', 'v6.18', '--format', 'json']);
+    // A.5 B7 (5.16 without CONFIG_X86_5LEVEL) vs B13 (6.18 has no such option)
+    expect(JSON.parse(n.stdout).profiles.map((p: { l5_required: boolean }) => p.l5_required)).toEqual([false, true]);
     const c = await runCli(['cpuid', 'caps', '--host', 'npt5-no5lvl', '--profile', 'v6.18', '--format', 'json']);
     expect(JSON.parse(c.stdout).profiles[0]).toMatchObject({ l5_required: false, kvm_la57: true, max_tdp_level: 4 });
   });

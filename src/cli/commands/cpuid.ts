@@ -18,7 +18,7 @@ import { getProfile } from '../../profiles/index.js';
 
 const USAGE = `usage: shadow-mmu cpuid query --table FILE --leaf N [--subleaf N] [--cpl N] [--cpuid-fault] [--tsx-ctrl X]
        shadow-mmu cpuid set --table FILE [--legacy] [--prior FILE] [--has-run] [--nent N]
-       shadow-mmu cpuid caps (--host HOST | --cpuinfo [FILE])
+       shadow-mmu cpuid caps (--host HOST | --cpuinfo) [--cmdline STR] [--no-config-5level]
        (each also takes [--profile P]... [--format text|json]; default profiles: all)
 
 FILE is JSON: a list of kvm_cpuid_entry2 objects {"function","index","flags","eax","ebx","ecx","edx"}
@@ -32,7 +32,9 @@ set: KVM_SET_CPUID2 (or the legacy KVM_SET_CPUID with --legacy: index and flags 
 caps: the host's boot-time 5-level decision, the host kernel's LA57 flag, KVM's LA57/LAM
   capabilities and TDP levels. HOST is a name (ept4, ept4-52, ept5, ept5-no5lvl, npt4, npt5,
   npt5-no5lvl) or a file (JSON {"leaves": [raw CPUID leaves], "cmdline", "ept_caps", ...});
-  --cpuinfo reads /proc/cpuinfo flags (default /proc/cpuinfo).`;
+  --cpuinfo reads this machine's /proc/cpuinfo flags (a cpuinfo text file also works as --host FILE).
+  --cmdline replaces the host's kernel command line (e.g. "quiet no5lvl"); --no-config-5level
+  models a 5.16 kernel built without CONFIG_X86_5LEVEL (6.18 has no such option).`;
 
 export const cpuidCommand: Command = {
   name: 'cpuid',
@@ -52,6 +54,8 @@ export const cpuidCommand: Command = {
       nent: { type: 'string' },
       host: { type: 'string' },
       cpuinfo: { type: 'boolean', default: false },
+      cmdline: { type: 'string' },
+      'no-config-5level': { type: 'boolean', default: false },
       profile: { type: 'string', multiple: true },
     });
     if (values.help) {
@@ -104,7 +108,12 @@ export const cpuidCommand: Command = {
     } else if (sub === 'caps') {
       if (rest.length) usageError('cpuid caps', 'takes no positional arguments (use --cpuinfo FILE as --host FILE)');
       if ((values.host === undefined) === !values.cpuinfo) usageError('cpuid caps', 'give exactly one of --host HOST and --cpuinfo');
-      const host = values.cpuinfo ? parseCpuinfo(readText('/proc/cpuinfo', 'cpuid caps --cpuinfo'), '/proc/cpuinfo') : loadHost(values.host, 'cpuid caps --host');
+      const loaded = values.cpuinfo ? parseCpuinfo(readText('/proc/cpuinfo', 'cpuid caps --cpuinfo'), '/proc/cpuinfo') : loadHost(values.host, 'cpuid caps --host');
+      const host = {
+        ...loaded,
+        cmdline: values.cmdline ?? loaded.cmdline,
+        config_x86_5level: loaded.config_x86_5level && !values['no-config-5level'],
+      };
       const rows = profiles.map((p) => hostFacts(p, host));
       json = {
         host: host.label,
