@@ -136,3 +136,22 @@ describe('kvm_mmu_get_tdp_level agrees with golden/roles tdp_level vectors (the 
     });
   }
 });
+
+describe('src/cpu and src/roles model kvm_mmu_get_tdp_level the same way', async () => {
+  const roles = await import('../../src/roles/host.js');
+  it('over every forced/max level, guest width, GuestPhysBits and VM type, in every profile', () => {
+    for (const pn of ['v5.16', 'rfc-base', 'rfc-v1', 'v6.18']) {
+      const p = getProfile(pn);
+      for (const [tdp_root_level, max_tdp_level] of [[0, 4], [0, 5], [3, 3], [4, 4], [5, 5]] as const) {
+        for (let maxphyaddr = 32; maxphyaddr <= 52; maxphyaddr++) {
+          for (const guest_maxphyaddr of [0, 48, 52]) {
+            for (const vm_type of [0, 5]) {
+              const h = roles.customHost({ name: 'x', tdp_root_level, max_tdp_level, maxphyaddr, ad_enabled: true, vm_type, guest_maxphyaddr });
+              expect(kvm_mmu_get_tdp_level(p, { tdp_root_level, max_tdp_level }, g(maxphyaddr, guest_maxphyaddr, vm_type))).toBe(roles.kvm_mmu_get_tdp_level(p, h));
+            }
+          }
+        }
+      }
+    }
+  });
+});
