@@ -15,7 +15,7 @@ export type RecordEvaluator = (record: JsonObject) => JsonObject;
 
 /** The handlers one domain contributes. */
 export interface EvalTable {
-  /** By `fn` name. The same name may be served by one domain only. */
+  /** By `fn` name. A name is served by one domain, unless `when` splits its records. */
   readonly fns?: Readonly<Record<string, FnEvaluator>>;
   /**
    * For a fn name that more than one domain's golden set uses with different inputs (e.g.
