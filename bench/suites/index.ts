@@ -1,6 +1,7 @@
 /** Every benchmark suite, one line each. */
 import type { BenchSuite } from '../harness.js';
+import { cpuSuite } from './cpu.js';
 import { rolesSuite } from './roles.js';
 import { walkerSuite } from './walker.js';
 
-export const SUITES: readonly BenchSuite[] = [rolesSuite, walkerSuite];
+export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite];

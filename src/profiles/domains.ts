@@ -4,10 +4,12 @@
  */
 import { generalTraits } from './traits/general.js';
 import { roleTraits } from './traits/roles.js';
+import { cpuTraits } from './traits/cpu.js';
 import { walkerTraits } from './traits/walker.js';
 
 export const DOMAINS = {
   general: generalTraits,
   roles: roleTraits,
+  cpu: cpuTraits,
   walker: walkerTraits,
 } as const;
