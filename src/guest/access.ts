@@ -3,6 +3,7 @@
  * access (linear-address checks first: a non-canonical address is #GP(0) before any walk).
  */
 import { isCanonicalHalves } from '../cpu/canonical.js';
+import { untagHighHalf } from '../cpu/lam.js';
 import { GP_VECTOR, PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from './constants.js';
 import type { GuestMemory } from './memory.js';
 import type { WalkMmu } from './mmu.js';
@@ -76,12 +77,15 @@ export interface GuestAccessResult {
   /** 14 (#PF) or 13 (#GP, non-canonical) when not ok. */
   readonly vector: number;
   readonly error_code: number;
+  /** The linear address used, high half (differs from the input when LAM untagged it). */
+  readonly la_hi: number;
 }
 
 /**
- * One guest access as the CPU (or KVM's emulator) performs it: in 64-bit mode a non-canonical
- * address (48 or 57 bits per CR4.LA57) is #GP(0) without a walk; otherwise the walk decides.
- * 32-bit modes use the low 32 bits of the address.
+ * One guest access as the CPU (or KVM's emulator) performs it: in 64-bit mode a data pointer is
+ * first untagged per LAM (cpu-features.md §5.2; never fetches or implicit accesses), then a
+ * non-canonical address (48 or 57 bits per CR4.LA57) is #GP(0) without a walk; otherwise the
+ * walk decides. 32-bit modes use the low 32 bits of the address.
  */
 export function guest_access(
   walker: GuestWalker,
@@ -93,12 +97,15 @@ export function guest_access(
   tracer: WalkTracer | null = null,
   flags: WalkFlags | null = null,
 ): GuestAccessResult {
-  if (mmu.long_mode && mmu.kind !== 'ept' && !isCanonicalHalves(addr_lo, addr_hi, mmu.cr4_la57 ? 57 : 48)) {
-    walker.reset();
-    return { ok: false, gpa: INVALID_GPA, vector: GP_VECTOR, error_code: 0 };
+  if (mmu.long_mode && mmu.kind !== 'ept') {
+    if (!(access & PFERR_FETCH_MASK) && !(flags !== null && flags.implicit === true)) addr_hi = untagHighHalf(mmu.lam, addr_hi);
+    if (!isCanonicalHalves(addr_lo, addr_hi, mmu.cr4_la57 ? 57 : 48)) {
+      walker.reset();
+      return { ok: false, gpa: INVALID_GPA, vector: GP_VECTOR, error_code: 0, la_hi: addr_hi };
+    }
   }
   if (!mmu.long_mode) addr_hi = 0;
   const gpa = gva_to_gpa(walker, mmu, mem, addr_lo, addr_hi, access, tracer, flags);
-  if (gpa === INVALID_GPA) return { ok: false, gpa, vector: walker.fault_vector, error_code: walker.fault_error_code };
-  return { ok: true, gpa, vector: 0, error_code: 0 };
+  if (gpa === INVALID_GPA) return { ok: false, gpa, vector: walker.fault_vector, error_code: walker.fault_error_code, la_hi: addr_hi };
+  return { ok: true, gpa, vector: 0, error_code: 0, la_hi: addr_hi };
 }

@@ -26,6 +26,8 @@ export interface WalkExplanation {
   readonly profile: string;
   readonly mode: string;
   readonly addr: string;
+  /** The address walked, when LAM untagging changed it. */
+  readonly untagged?: string;
   readonly access: {
     readonly kind: AccessKind;
     readonly user: boolean;
@@ -151,8 +153,8 @@ export function explainWalk(
   if (translate) {
     const t = kvm_arch_vcpu_ioctl_translate(walker, mmu, mem, addr_lo, addr_hi, log);
     res = t.valid
-      ? { ok: true, gpa: t.physical_address, vector: 0, error_code: 0 }
-      : { ok: false, gpa: INVALID_GPA, vector: walker.fault_vector, error_code: walker.fault_error_code };
+      ? { ok: true, gpa: t.physical_address, vector: 0, error_code: 0, la_hi: addr_hi }
+      : { ok: false, gpa: INVALID_GPA, vector: walker.fault_vector, error_code: walker.fault_error_code, la_hi: addr_hi };
   } else res = guest_access(walker, mmu, mem, addr_lo, addr_hi, pferr, log, { implicit });
   const names = NAMES[mmu.kind] ?? [];
   const levels: LevelExplanation[] = [];
@@ -193,7 +195,8 @@ export function explainWalk(
   if (res.ok) result = { ok: true, gpa: '0x' + res.gpa.toString(16), translation: ACC(walker.pte_access) };
   else {
     let reason: string;
-    if (res.vector === GP_VECTOR) reason = `non-canonical address for ${mmu.cr4_la57 ? 57 : 48}-bit linear addresses: #GP(0), no walk`;
+    if (res.vector === GP_VECTOR)
+      reason = `${res.la_hi !== addr_hi >>> 0 ? `after LAM untagging (${hex64Halves(addr_lo, res.la_hi)}), ` : ''}non-canonical address for ${mmu.cr4_la57 ? 57 : 48}-bit linear addresses: #GP(0), no walk`;
     else if (walker.stop === WalkStop.Permission) reason = permissionReasons(mmu, walker.pte_access, walker.pte_pkey, pferr, implicit).join('; ') || 'permission fault';
     else if (walker.stop === WalkStop.Reserved) reason = `reserved bits in the level-${walker.stop_level} entry`;
     else if (walker.stop === WalkStop.NoMemory) reason = `the level-${walker.stop_level} table is outside guest memory`;
@@ -205,6 +208,7 @@ export function explainWalk(
     profile: profile.name,
     mode: modeName(mmu),
     addr: hex64Halves(addr_lo, addr_hi),
+    ...(res.la_hi !== addr_hi >>> 0 && mmu.long_mode ? { untagged: hex64Halves(addr_lo, res.la_hi) } : {}),
     access: { kind, user, implicit, translate, pferr, flags: formatPferrFlags(profile, pferr) },
     levels,
     result,

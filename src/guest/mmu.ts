@@ -19,6 +19,8 @@ import {
   ____is_efer_nx,
   role_regs_to_root_level,
 } from '../roles/regs.js';
+import { X86_CR3_LAM_U48, X86_CR3_LAM_U57 } from '../cpu/cr.js';
+import { lamConfigOf, type LamConfig } from '../cpu/lam.js';
 import { PT_ACCESSED_MASK, VMX_EPT_ACCESS_BIT } from './constants.js';
 import { update_permission_bitmask, update_pkru_bitmask, type PermissionTables } from './permissions.js';
 import { __reset_rsvds_bits_mask, __reset_rsvds_bits_mask_ept, type RsvdCheck } from './rsvd.js';
@@ -38,6 +40,8 @@ export interface GuestRegs {
   readonly rflags?: number;
   /** Current privilege level (5.16's SMAP rule uses it). Default 0. */
   readonly cpl?: number;
+  /** CR3's LAM bits (62 LAM_U48, 61 LAM_U57), which `cr3` (an address) cannot hold. */
+  readonly cr3_lam?: { readonly u48: boolean; readonly u57: boolean };
 }
 
 /** Guest CPUID facts the walker depends on. */
@@ -50,6 +54,8 @@ export interface GuestFeatures {
   readonly pse36?: boolean;
   /** AMD-compatible CPUID (reserves bit 8 in non-leaf PML4Es/PML5Es). Default false. */
   readonly amd?: boolean;
+  /** Guest CPUID enumerates LAM (and KVM supports it). Default false. */
+  readonly lam?: boolean;
 }
 
 /** struct kvm_mmu, walk side. */
@@ -85,12 +91,16 @@ export interface WalkMmu {
   readonly pse36: boolean;
   readonly tables: PermissionTables;
   readonly rsvd: RsvdCheck;
+  /** LAM bits for data pointers (user / supervisor; 0 = off), from src/cpu/lam.ts. */
+  readonly lam: LamConfig;
 }
+
+const NO_LAM: LamConfig = { user: 0, sup: 0 };
 
 function features(f: GuestFeatures) {
   const maxphyaddr = f.maxphyaddr ?? 46;
   if (!Number.isInteger(maxphyaddr) || maxphyaddr < 32 || maxphyaddr > 52) badInput('maxphyaddr', `${maxphyaddr} is not in 32..52`);
-  return { maxphyaddr, gbpages: f.gbpages ?? false, pse36: f.pse36 ?? true, amd: f.amd ?? false };
+  return { maxphyaddr, gbpages: f.gbpages ?? false, pse36: f.pse36 ?? true, amd: f.amd ?? false, lam: f.lam ?? false };
 }
 
 /**
@@ -156,6 +166,14 @@ export function kvm_init_walk_mmu(profile: Profile, regs: GuestRegs, feat: Guest
       pse36: f.pse36,
       amd: f.amd,
     }),
+    // Long mode is taken as 64-bit code (CS.L=1) for untagging.
+    lam: lamConfigOf(profile, {
+      cr3: BigInt(cr3) | (regs.cr3_lam?.u48 ? X86_CR3_LAM_U48 : 0n) | (regs.cr3_lam?.u57 ? X86_CR3_LAM_U57 : 0n),
+      cr4: BigInt(regs.cr4 >>> 0),
+      efer: BigInt(regs.efer >>> 0),
+      cs_l: lma,
+      guest_lam: f.lam,
+    }),
   };
 }
 
@@ -203,6 +221,7 @@ export function kvm_init_ept_walk_mmu(profile: Profile, eptp: number, feat: EptF
     pse36: false,
     tables: { permissions: update_permission_bitmask({ cr0_wp: true, cr4_smep: false, cr4_smap: false, efer_nx: true }, true), pkru_mask: 0 },
     rsvd: __reset_rsvds_bits_mask_ept({ maxphyaddr, execonly: feat.execonly ?? true, ept_1g: feat.ept_1g ?? true }),
+    lam: NO_LAM,
   };
 }
 

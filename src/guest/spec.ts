@@ -15,6 +15,8 @@ export interface GuestSpec {
   readonly maxphyaddr: number;
   readonly gbpages: boolean;
   readonly amd: boolean;
+  /** Guest CPUID enumerates LAM. */
+  readonly lam: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -48,7 +50,7 @@ export function tableFormatFor(kind: PagingKind, la57: boolean): TableFormatName
 /** Load a GUEST.json value; `format` is the table format the registers select. */
 export function loadGuestSpec(json: unknown, format: TableFormatName): GuestSpec {
   if (!isObj(json)) badInput('GUEST.json', 'expected a JSON object');
-  const known = new Set(['memory', 'maxphyaddr', 'gbpages', 'amd', 'cr3', 'alloc', 'map', 'write', 'comment']);
+  const known = new Set(['memory', 'maxphyaddr', 'gbpages', 'amd', 'lam', 'cr3', 'alloc', 'map', 'write', 'comment']);
   for (const k of Object.keys(json)) if (!known.has(k)) badInput('GUEST.json', `unknown key ${JSON.stringify(k)}`);
   const mem = new GuestMemory();
   const slots = json['memory'] === undefined ? [{ base: 0, size: 32 << 20 }] : list(json['memory'], 'memory');
@@ -89,5 +91,5 @@ export function loadGuestSpec(json: unknown, format: TableFormatName): GuestSpec
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) badInput(`write[${i}].size`, `${size} is not 1, 2, 4 or 8`);
     mem.writeBig(Number(parseUnsigned(w['gpa'], `write[${i}].gpa`, 52)), parseUnsigned(w['value'], `write[${i}].value`, size * 8), size);
   });
-  return { mem, cr3, maxphyaddr, gbpages: json['gbpages'] === true, amd: json['amd'] === true };
+  return { mem, cr3, maxphyaddr, gbpages: json['gbpages'] === true, amd: json['amd'] === true, lam: json['lam'] === true };
 }

@@ -51,6 +51,17 @@ describe('shadow-mmu walk', () => {
     expect(x.set_accessed).toHaveLength(4);
   });
 
+  it('LAM: with "lam": true and CR3.LAM_U48, a tagged user pointer is untagged before the walk', async () => {
+    const lamFile = join(dir, 'lam.json');
+    writeFileSync(lamFile, JSON.stringify({ lam: true, cr3: '0x100000', map: [{ va: '0x123456789000', gpa: '0x300000' }] }));
+    const args = ['walk', ...LONG, '--gva', '0x7eab123456789000', '--access', 'read', '--user', '--format', 'json'];
+    const x = JSON.parse((await runCli([...args, '--cr3', '0x4000000000100000', lamFile])).stdout);
+    expect(x.untagged).toBe('0x0000123456789000');
+    expect(x.result).toMatchObject({ ok: true, gpa: '0x300000' });
+    const y = JSON.parse((await runCli([...args, '--cr3', '0x100000', lamFile])).stdout);
+    expect(y.result).toMatchObject({ ok: false, vector: 13 });
+  });
+
   it('bad input: one line on stderr, exit 2', async () => {
     for (const argv of [
       ['walk', ...LONG, '--access', 'read', guestFile],

@@ -22,7 +22,8 @@ the registers (paging mode from CR0.PG, CR4.PAE/LA57, EFER.LMA), performs one ac
 KVM's FNAME(walk_addr_generic) does, and prints each entry read with its bits and verdict, the
 result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu walker events.
 
-  --cr3 X       root table (default: GUEST.json's "cr3", or the root its "map" built)
+  --cr3 X       CR3: the root table (default: GUEST.json's "cr3", or the root its "map" built);
+                bits 62/61 are LAM_U48/LAM_U57 (used when GUEST.json says "lam": true)
   --pkru X      PKRU (used with CR4.PKE in long mode)       --ac       EFLAGS.AC=1
   --cpl N       current privilege level (default 3 with --user, else 0)
   --user        a user-mode (CPL 3) access                   --implicit an implicit supervisor access
@@ -78,12 +79,14 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
     // The registers pick the table format; a probe MMU tells which one.
     const probe = kvm_init_walk_mmu(profile, { cr0, cr3: 0, cr4, efer });
     const spec = loadGuestSpec(json, tableFormatFor(probe.kind, (cr4 & X86_CR4_LA57) !== 0));
-    const cr3 = values.cr3 !== undefined ? Number(parseUnsigned(values.cr3, '--cr3', 52)) : spec.cr3;
+    const cr3v = values.cr3 !== undefined ? parseUnsigned(values.cr3, '--cr3') : null;
+    const cr3 = cr3v !== null ? Number(cr3v & ((1n << 52n) - 1n)) : spec.cr3;
+    const cr3_lam = { u48: cr3v !== null && ((cr3v >> 62n) & 1n) === 1n, u57: cr3v !== null && ((cr3v >> 61n) & 1n) === 1n };
     if (cr3 === null) usageError('walk', 'no root table: give --cr3 or "cr3"/"map" in GUEST.json');
     const mmu = kvm_init_walk_mmu(
       profile,
-      { cr0, cr3, cr4, efer, pkru, rflags: 0x2 | (values.ac ? X86_EFLAGS_AC : 0), cpl },
-      { maxphyaddr: spec.maxphyaddr, gbpages: spec.gbpages, amd: spec.amd },
+      { cr0, cr3, cr4, efer, pkru, rflags: 0x2 | (values.ac ? X86_EFLAGS_AC : 0), cpl, cr3_lam },
+      { maxphyaddr: spec.maxphyaddr, gbpages: spec.gbpages, amd: spec.amd, lam: spec.lam },
     );
     if (mmu.kind === 'pae') load_pdptrs(mmu, spec.mem);
     const a = halves(gva);
@@ -95,7 +98,7 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
     const o = new Out();
     const what = x.access.translate ? 'KVM_TRANSLATE (supervisor read)' : `${x.access.user ? 'user' : 'supervisor'} ${kind}${x.access.implicit ? ' (implicit)' : ''}`;
     o.line(`walk ${x.addr}: ${what}, pferr 0x${x.access.pferr.toString(16)} ${x.access.flags}`);
-    o.line(`  ${x.mode}, profile ${x.profile}`);
+    o.line(`  ${x.mode}, profile ${x.profile}${x.untagged ? `; LAM untags the pointer to ${x.untagged}` : ''}`);
     for (const l of x.levels) {
       o.line(`  L${l.level} ${l.name.padEnd(9)} @${l.gpa.padEnd(12)} ${l.value}  ${l.bits}`);
       o.line(`     ${l.verdict}`);
