@@ -112,7 +112,7 @@ export class GuestWalker {
   }
 }
 
-/** PT_INDEX for the format at `level`. */
+/** @kernel paging_tmpl.h PT_INDEX: the entry index of the address at `level`. */
 function pt_index(mmu: WalkMmu, lo: number, hi: number, level: number): number {
   if (mmu.pte_size === 4) return level === 1 ? (lo >>> 12) & 1023 : lo >>> 22;
   const s = 3 + 9 * level;
@@ -121,7 +121,7 @@ function pt_index(mmu: WalkMmu, lo: number, hi: number, level: number): number {
   return ((lo >>> s) | (hi << (32 - s))) & 511;
 }
 
-/** gpte_to_gfn(pte) << PAGE_SHIFT: the next table's guest-physical address. */
+/** @kernel paging_tmpl.h gpte_to_gfn (<< PAGE_SHIFT): the next table's guest-physical address. */
 function table_gpa(mmu: WalkMmu, lo: number, hi: number): number {
   if (mmu.pte_size === 4) return (lo & 0xfffff000) >>> 0;
   return (hi & 0xfffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
@@ -159,6 +159,7 @@ function gpte_access(mmu: WalkMmu, lo: number, nx: boolean): number {
 }
 
 /**
+ * @kernel paging_tmpl.h gpte_to_gfn_lvl (with pse36_gfn_delta)
  * The leaf's guest-physical address: gpte_to_gfn_lvl(pte, level) plus the address bits below
  * the page size (for a 4 MiB page with PSE-36, pse36_gfn_delta adds PDE bits 16:13 as 35:32).
  */
@@ -284,6 +285,7 @@ export function walk_addr_generic(
     } while (!is_last_gpte(mmu, walker.level, pte_lo));
 
     const level = walker.level;
+    // FNAME(gpte_pkeys): the leaf's bits 62:59 (64-bit formats only).
     const pte_pkey = nxOn ? (pte_hi >>> 27) & 15 : 0;
     walker.pte_pkey = pte_pkey;
     const accessed_mask = mmu.accessed_mask;
