@@ -155,7 +155,9 @@ async function calc(argv: string[], io: Parameters<Command['run']>[1]): Promise<
     regs: { cr0: hex32(regs.cr0), cr4: hex32(regs.cr4), efer: hex32(regs.efer), smm: vcpu.smm ? 1 : 0, guest_mode: vcpu.guest_mode ? 1 : 0 },
     root_role: { word: hex32(r.word), fields: decodeRole(l, r.word), trace: formatRole(profile, r.word) },
     ext: { word: hex32(r.ext), fields: decodeRole(x, r.ext) },
-    cpu_role: { word: hex32(cpu.base), fields: decodeRole(l, cpu.base), ext: hex32(cpu.ext), ext_fields: decodeRole(x, cpu.ext) },
+    cpu_role: {
+      kernel: profile.roles.pipeline === 'cpu_role' ? 'kvm_calc_cpu_role' : 'kvm_calc_nested_mmu_role',
+      word: hex32(cpu.base), fields: decodeRole(l, cpu.base), ext: hex32(cpu.ext), ext_fields: decodeRole(x, cpu.ext) },
     root_level: r.root_level,
     shadow_root_level: r.shadow_root_level,
     direct_map: r.direct_map ? 1 : 0,

@@ -32,7 +32,11 @@ export interface RoleTraits {
    * direct or TDP page) or `has_4_byte_gpte` (>= 5.17: 1 only for 32-bit non-PAE guest tables).
    */
   readonly gpte_bit: 'gpte_is_8_bytes' | 'has_4_byte_gpte';
-  /** 6.x: shadow and TDP root roles have efer_nx = 1 whatever the guest's EFER.NX. */
+  /**
+   * Shadow and TDP root roles have efer_nx = 1 whatever the guest's EFER.NX (every 5.19+ kernel
+   * read: it came with the CPU-role/root-role split). Consulted by the 6.x pipeline only; with it
+   * off, a TDP root would copy the CPU role's efer_nx (a what-if: no kernel or vector has that).
+   */
   readonly root_efer_nx_forced: boolean;
   /** 6.x: a TDX VM (vm_type 5) picks the TDP level from CPUID GuestPhysBits, not MAXPHYADDR. */
   readonly tdx_gpaw_tdp_level: boolean;
