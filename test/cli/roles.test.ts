@@ -83,4 +83,20 @@ describe('shadow-mmu roles', () => {
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'decode']));
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'cpu_role']));
   });
+
+  it('eval: a role fn of the other pipeline, or a bad input, is a per-line error naming it', async () => {
+    const lines = [
+      '{"profile":"v6.18","fn":"sp_role","in":{}}',
+      '{"profile":"v5.16","fn":"cpu_role","in":{"cr0":"0x0","cr4":"0x0","efer":"0x0","smm":0,"guest_mode":0}}',
+      '{"profile":"v5.16","fn":"shadow_root_role","in":{"cr0":"zz","cr4":"0x0","efer":"0x0","smm":0,"guest_mode":0}}',
+      '{"profile":"v5.16","fn":"root_level","in":{"cr0":"0x80000001","cr4":"0x20","efer":"0x0"}}',
+    ];
+    const r = await runCli(['eval'], lines.join('\n') + '\n');
+    expect(r.code).toBe(1);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out[0].error).toMatch(/sp_role models 5.x kernel code; profile v6.18 does not have it/);
+    expect(out[1].error).toMatch(/cpu_role models 5.19\+ kernel code/);
+    expect(out[2].error).toMatch(/in.cr0/);
+    expect(out[3].out).toEqual({ root_level: 3 });
+  });
 });
