@@ -50,12 +50,13 @@ function flatten(out: JsonObject): Map<string, Json> {
   return m;
 }
 
-function changesOf(oa: Map<string, Json>, ob: Map<string, Json>): DiffChange[] {
+function changesOf(oa: Map<string, Json>, ob: Map<string, Json>, commonOnly: boolean): DiffChange[] {
   const out: DiffChange[] = [];
   const keys = [...oa.keys(), ...[...ob.keys()].filter((k) => !oa.has(k))];
   for (const k of keys) {
     const a = oa.has(k) ? oa.get(k)! : null;
     const b = ob.has(k) ? ob.get(k)! : null;
+    if (commonOnly && (a === null || b === null)) continue;
     if ((a ?? 0) !== (b ?? 0)) out.push({ field: k, a, b });
   }
   return out;
@@ -159,8 +160,13 @@ function evaluator(fn: string, p: Profile): (input: JsonObject) => JsonObject {
   return (input) => f(p, input);
 }
 
+export interface DiffOptions {
+  /** Compare only fields both layouts have (hides renamed and dropped fields). */
+  readonly commonOnly?: boolean;
+}
+
 /** Compare `fn` under profiles `a` and `b` over its whole valid input space. */
-export function diffRoles(a: Profile, b: Profile, fn: string): DiffReport {
+export function diffRoles(a: Profile, b: Profile, fn: string, opts: DiffOptions = {}): DiffReport {
   if (!DIFF_FNS.includes(fn)) {
     throw new ShadowMmuError('EUSAGE', `roles diff: fn ${JSON.stringify(fn)} cannot be enumerated; expected one of ${DIFF_FNS.join(', ')}`);
   }
@@ -171,7 +177,7 @@ export function diffRoles(a: Profile, b: Profile, fn: string): DiffReport {
   for (const c of casesOf(fn, a, b)) {
     const id = all.length;
     all.push(c);
-    const ch = changesOf(flatten(ea(c.inA)), flatten(eb(c.inB)));
+    const ch = changesOf(flatten(ea(c.inA)), flatten(eb(c.inB)), opts.commonOnly === true);
     if (!ch.length) continue;
     const s = sigOf(ch);
     const g = bySig.get(s);

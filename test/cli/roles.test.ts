@@ -78,6 +78,15 @@ describe('shadow-mmu roles', () => {
     expect(nx.reduce((s: number, g: { count: number }) => s + g.count, 0)).toBe(4096 + 768);
   });
 
+  it('diff --common-fields: v5.16 vs v6.18 shadow roots differ only by the forced efer_nx', async () => {
+    const j = JSON.parse((await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'shadow_root_role', '--common-fields', '--format', 'json'])).stdout);
+    expect(j.differing).toBe(4096 + 768);
+    expect(j.groups.map((g: { when: string[]; count: number }) => [g.when.join(' '), g.count])).toEqual([
+      ['CR0.PG=0', 4096],
+      ['CR0.PG=1 EFER.NX=0', 768],
+    ]);
+  });
+
   it('diff: needs two profiles and an enumerable fn', async () => {
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--fn', 'shadow_root_role']));
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'decode']));

@@ -38,10 +38,11 @@ const USAGE = `usage: shadow-mmu roles SUBCOMMAND [ARGS...] --profile P [--forma
       the root role the MMU's init function computes, decoded, plus the guest's CPU role.
       npt: the registers are L1's. ept: only --ept-level/--ept-ad/--execonly/--smm matter.
       --host (tdp, npt; default ept4 / npt4): ${HOST_NAMES.join(', ')}
-  roles diff --profile A --profile B --fn F
+  roles diff --profile A --profile B --fn F [--common-fields]
       run F over its whole valid input space under both profiles; print the inputs whose
       outputs differ, grouped by the input bits that select them, with counts. Fields are
-      compared by name; a field missing from one layout counts as 0 and prints as "-".
+      compared by name; a field missing from one layout counts as 0 and prints as "-"
+      (--common-fields: compare only the fields both layouts have).
       F: ${DIFF_FNS.join(', ')}`;
 
 const CMD = 'roles';
@@ -188,12 +189,17 @@ export function diffText(r: DiffReport): string[] {
 }
 
 async function diff(argv: string[], io: Parameters<Command['run']>[1]): Promise<number> {
-  const { values } = parse(`${CMD} diff`, argv, { profile: { type: 'string', multiple: true }, fn: { type: 'string' } }, false);
+  const { values } = parse(
+    `${CMD} diff`,
+    argv,
+    { profile: { type: 'string', multiple: true }, fn: { type: 'string' }, 'common-fields': { type: 'boolean', default: false } },
+    false,
+  );
   const format = formatOf(CMD, values.format);
   const ps = values.profile ?? [];
   if (ps.length !== 2) usageError(`${CMD} diff`, `expected --profile twice, got ${ps.length}`);
   if (typeof values.fn !== 'string') usageError(`${CMD} diff`, `--fn is required (${DIFF_FNS.join(', ')})`);
-  const r = diffRoles(profileOf(CMD, ps[0]), profileOf(CMD, ps[1]), values.fn);
+  const r = diffRoles(profileOf(CMD, ps[0]), profileOf(CMD, ps[1]), values.fn, { commonOnly: values['common-fields'] === true });
   return emit(io, format, r, diffText(r));
 }
 
