@@ -154,10 +154,17 @@ function explain(space: Space, ids: readonly number[], depth = 0): { k: Conj; ex
   return best.parts.flatMap((p) => explain(space, p, depth + 1));
 }
 
-function evaluator(fn: string, p: Profile): (input: JsonObject) => JsonObject {
+/** The eval adapter for `fn` under `p`, flattened, evaluated once per distinct input. */
+function evaluator(fn: string, p: Profile): (input: JsonObject) => Map<string, Json> {
   const f = rolesEval.fns?.[fn];
   if (!f) throw new ShadowMmuError('EUSAGE', `roles diff: unknown fn ${JSON.stringify(fn)}`);
-  return (input) => f(p, input);
+  const memo = new Map<string, Map<string, Json>>();
+  return (input) => {
+    const key = JSON.stringify(input);
+    let out = memo.get(key);
+    if (!out) memo.set(key, (out = flatten(f(p, input))));
+    return out;
+  };
 }
 
 export interface DiffOptions {
@@ -177,7 +184,7 @@ export function diffRoles(a: Profile, b: Profile, fn: string, opts: DiffOptions 
   for (const c of casesOf(fn, a, b)) {
     const id = all.length;
     all.push(c);
-    const ch = changesOf(flatten(ea(c.inA)), flatten(eb(c.inB)), opts.commonOnly === true);
+    const ch = changesOf(ea(c.inA), eb(c.inB), opts.commonOnly === true);
     if (!ch.length) continue;
     const s = sigOf(ch);
     const g = bySig.get(s);
