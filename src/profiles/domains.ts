@@ -4,8 +4,10 @@
  */
 import { generalTraits } from './traits/general.js';
 import { roleTraits } from './traits/roles.js';
+import { cpuTraits } from './traits/cpu.js';
 
 export const DOMAINS = {
   general: generalTraits,
   roles: roleTraits,
+  cpu: cpuTraits,
 } as const;
