@@ -6,10 +6,11 @@ import { ShadowMmuError } from '../bits/errors.js';
 import { getProfile } from '../profiles/index.js';
 import type { EvalTable, FnEvaluator, JsonObject, RecordEvaluator } from './types.js';
 import { rolesEval } from './roles.js';
+import { spteEval } from './spte.js';
 
 export type { EvalTable, FnEvaluator, Json, JsonObject, RecordEvaluator } from './types.js';
 
-const TABLES: readonly EvalTable[] = [rolesEval];
+const TABLES: readonly EvalTable[] = [rolesEval, spteEval];
 
 function mergeTables(tables: readonly EvalTable[]): {
   fns: Map<string, FnEvaluator>;

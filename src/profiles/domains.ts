@@ -4,8 +4,12 @@
  */
 import { generalTraits } from './traits/general.js';
 import { roleTraits } from './traits/roles.js';
+import { spteTraits } from './traits/spte.js';
+import { cacheTraits } from './traits/cache.js';
 
 export const DOMAINS = {
   general: generalTraits,
   roles: roleTraits,
+  spte: spteTraits,
+  cache: cacheTraits,
 } as const;
