@@ -4,12 +4,14 @@
  */
 import { generalTraits } from './traits/general.js';
 import { roleTraits } from './traits/roles.js';
+import { mmuTraits } from './traits/mmu.js';
 import { spteTraits } from './traits/spte.js';
 import { cacheTraits } from './traits/cache.js';
 
 export const DOMAINS = {
   general: generalTraits,
   roles: roleTraits,
+  mmu: mmuTraits,
   spte: spteTraits,
   cache: cacheTraits,
 } as const;

@@ -3,5 +3,6 @@ import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
+import { runCommand } from './run.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, evalCommand, profilesCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, evalCommand, profilesCommand, runCommand];

@@ -1,0 +1,83 @@
+/**
+ * Shadow-page traits: where kvm_mmu_page bookkeeping (mmu.c) differs between the kernels the
+ * profiles model. One code path in src/mmu consults these values.
+ */
+import type { DomainTraits } from './index.js';
+
+export interface MmuTraits {
+  /**
+   * What a get_page hit tests before the unsync/write-flooding handling: 5.x skips it when the
+   * MMU is direct (`mmu->direct_map`), 6.x when the found page is direct (`sp->role.direct`).
+   */
+  readonly hit_skips_unsync_when: 'mmu_direct' | 'sp_direct';
+  /**
+   * 5.x kvm_sync_page returns false both on failure and on a clean sync that needed no flush, and
+   * get_page then breaks out of the bucket walk and creates a second page with the same gfn and
+   * role (fixed in 5.19 by "Don't rebuild page when the page is synced and no tlb flushing is
+   * required"). 6.x breaks only when the sync failed.
+   */
+  readonly noflush_sync_creates_duplicate: boolean;
+  /** 6.x counts the miss and commits the local invalid list before allocating (find step). */
+  readonly commit_before_alloc: boolean;
+  /**
+   * pte_list (parent_ptes) descriptor policy. 5.x: add to the first non-full descriptor,
+   * appending new ones at the tail; removal fills the hole from the same descriptor.
+   * 6.x: new descriptors pushed at the head (tails always full); holes filled from the head.
+   */
+  readonly pte_list_head_push: boolean;
+  /** The RFC's PAE root as a shadow page with role.pae_root, backed by the PAE-root cache. */
+  readonly pae_root_shadow_page: boolean;
+  /** The RFC 5/6 default_pae_pdpte: written into fresh PAE roots and restored by drop_parent_pte. */
+  readonly default_pae_pdpte: boolean;
+  /**
+   * When the fast PGD switch may use prev_roots. '5.16': shadow root level >= 4 and guest root
+   * level >= 4; 'guest-level' (RFC 1/6): guest root level >= 4; 'root-has-sp' (6.x): the current
+   * root has a shadow page (special roots are freed first).
+   */
+  readonly fast_pgd_switch: '5.16' | 'guest-level' | 'root-has-sp';
+  /**
+   * Highest level whose indirect pages get a per-entry gfn array: 5.x `gfns` for every indirect
+   * page; 6.x `shadowed_translation` only up to KVM_MAX_HUGEPAGE_LEVEL (3).
+   */
+  readonly gfn_array_max_level: number;
+  /** 6.x mmu_alloc_shadow_roots installs a dummy root for an invisible root gfn (5.x: triple fault). */
+  readonly dummy_root: boolean;
+  /** 5.16 mmu_alloc_shadow_roots drops the error of make_mmu_pages_available and returns 0. */
+  readonly shadow_roots_drop_error: boolean;
+  /** 5.x default n_max_mmu_pages: permille of memslot pages (20/1000); 6.x: pages / 50. */
+  readonly default_mmu_pages: { readonly num: number; readonly den: number };
+}
+
+export const mmuTraits: DomainTraits<MmuTraits> = {
+  root: {
+    hit_skips_unsync_when: 'mmu_direct',
+    noflush_sync_creates_duplicate: true,
+    commit_before_alloc: false,
+    pte_list_head_push: false,
+    pae_root_shadow_page: false,
+    default_pae_pdpte: false,
+    fast_pgd_switch: '5.16',
+    gfn_array_max_level: 5,
+    dummy_root: false,
+    shadow_roots_drop_error: true,
+    default_mmu_pages: { num: 20, den: 1000 },
+  },
+  patches: {
+    'rfc-pae-root-v1': {
+      pae_root_shadow_page: true,
+      default_pae_pdpte: true,
+      fast_pgd_switch: 'guest-level',
+    },
+    'mainline-v6.18': {
+      hit_skips_unsync_when: 'sp_direct',
+      noflush_sync_creates_duplicate: false,
+      commit_before_alloc: true,
+      pte_list_head_push: true,
+      fast_pgd_switch: 'root-has-sp',
+      gfn_array_max_level: 3,
+      dummy_root: true,
+      shadow_roots_drop_error: false,
+      default_mmu_pages: { num: 1, den: 50 },
+    },
+  },
+};

@@ -1,0 +1,4 @@
+export * from './parse.js';
+export * from './run.js';
+export * from './journal.js';
+export * from './render.js';
