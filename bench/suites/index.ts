@@ -1,4 +1,5 @@
 /** Every benchmark suite, one line each. */
 import type { BenchSuite } from '../harness.js';
+import { cacheSuite } from './cache.js';
 
-export const SUITES: readonly BenchSuite[] = [];
+export const SUITES: readonly BenchSuite[] = [cacheSuite];
