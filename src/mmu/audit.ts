@@ -3,13 +3,12 @@
  * test). Each violation names the invariant, the page and the step.
  */
 import { fromHalves } from '../bits/u64.js';
-import { spteToPfn } from './arena.js';
-import { INVALID_PAE_ROOT, INVALID_PAGE, SPTE_ENT_PER_PAGE } from './constants.js';
+import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from './constants.js';
 import { gfnHash } from './kvm.js';
-import { is_last_spte } from './link.js';
+import { is_last_spte, is_mmio_spte, is_shadow_present_pte, spte_to_pfn } from './spte.js';
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from './page.js';
-import { root_to_sp, specialEntry } from './roots.js';
+import { paeRootTargets, root_to_sp } from './roots.js';
 
 export interface Violation {
   readonly invariant: string;
@@ -19,10 +18,10 @@ export interface Violation {
   readonly step: string;
 }
 
-const NORMAL_BASE_PFN = 0x100000;
+const DMA32_END_PFN = 0x100000;
 
 export function audit(m: Machine, step: string): Violation[] {
-  const { kvm, vcpu, host, mem } = m;
+  const { kvm, vcpu, mem, caches } = m;
   const out: Violation[] = [];
   const name = (sp: KvmMmuPage) => `sp ${sp.id} gfn ${sp.gfn.toString(16)} l${kvm.level(sp)}`;
   const bad = (invariant: string, page: string, detail: string) => out.push({ invariant, page, detail, step });
@@ -39,12 +38,7 @@ export function audit(m: Machine, step: string): Violation[] {
   const rootSp = root_to_sp(kvm, mmu.root_hpa);
   if (mmu.root_hpa !== INVALID_PAGE && rootSp) ref(mmu.root_hpa, 'root_hpa');
   mmu.prev_roots.forEach((r, i) => ref(r.hpa, `prev_roots[${i}]`));
-  if (mmu.pae_root) {
-    for (let i = 0; i < 4; i++) {
-      const e = specialEntry(kvm, mmu.pae_root, i);
-      if (e !== BigInt(INVALID_PAE_ROOT)) ref(Number(e & 0xffffffffff000n), `pae_root[${i}]`);
-    }
-  }
+  if (mmu.pae_root) for (const { index, pa } of paeRootTargets(mmu.pae_root)) ref(pa, `pae_root[${index}]`);
 
   // Links: every present non-leaf SPTE points at a live page that lists it as a parent.
   const seenParents = new Map<KvmMmuPage, Set<number>>();
@@ -53,12 +47,12 @@ export function audit(m: Machine, step: string): Violation[] {
     const level = kvm.level(sp);
     for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
       const sptep = kvm.sptep(sp, i);
-      const lo = kvm.spteLo(sptep);
-      const hi = kvm.spteHi(sptep);
-      if (!kvm.spte.is_shadow_present_pte(lo, hi) || is_last_spte(lo, level)) continue;
+      const lo = sp.spt[2 * i]!;
+      const hi = sp.spt[2 * i + 1]!;
+      if (!is_shadow_present_pte(lo) || is_last_spte(lo, level)) continue;
       const child = kvm.spte_to_child(lo, hi);
       if (!child || !live.has(child)) {
-        bad('spte-points-at-live-page', name(sp), `SPTE ${i} = ${fromHalves(lo, hi).toString(16)} points at pfn ${spteToPfn(lo, hi).toString(16)}, not a live page`);
+        bad('spte-points-at-live-page', name(sp), `SPTE ${i} = ${fromHalves(lo, hi).toString(16)} points at pfn ${spte_to_pfn(lo, hi).toString(16)}, not a live page`);
         continue;
       }
       if (!child.parent_ptes.has(sptep)) bad('parent-list-holds-spte', name(child), `parent ${name(sp)} SPTE ${i} is not in parent_ptes`);
@@ -150,52 +144,50 @@ export function audit(m: Machine, step: string): Violation[] {
   // PAE roots: DMA32, decrypted for shadow paging; default_pae_pdpte never present or MMIO.
   const paePfns: number[] = [];
   for (const sp of live) if (kvm.traits.pae_root_shadow_page && (sp.role & kvm.rb.pae_root) !== 0) paePfns.push(sp.pfn);
-  const cachedPae = mem.pae_root_cached();
+  const cachedPae = caches.pae_root_cached();
   if (cachedPae !== null) paePfns.push(cachedPae);
   if (mmu.pae_root?.dma32) paePfns.push(mmu.pae_root.pfn);
   for (const pfn of paePfns) {
-    const info = host.info(pfn);
-    if (pfn >= NORMAL_BASE_PFN) bad('pae-root-below-4g', `pfn ${pfn.toString(16)}`, 'PAE root above 4 GiB');
+    const info = mem.info(pfn);
+    if (pfn >= DMA32_END_PFN) bad('pae-root-below-4g', `pfn ${pfn.toString(16)}`, 'PAE root above 4 GiB');
     if (!kvm.tdp_enabled && !info?.decrypted) bad('pae-root-decrypted', `pfn ${pfn.toString(16)}`, 'PAE root not decrypted with TDP off');
   }
-  const dflt = kvm.spte.default_pae_pdpte;
-  if (dflt !== null) {
-    if (kvm.spte.is_shadow_present_pte(Number(dflt & 0xffffffffn), Number(dflt >> 32n)) || kvm.spte.is_mmio_spte(dflt)) {
-      bad('default-pae-pdpte-not-present', 'default_pae_pdpte', `value ${dflt.toString(16)}`);
-    }
+  const d = kvm.default_pae_pdpte;
+  if (d !== null && (is_shadow_present_pte(d.lo) || is_mmio_spte(kvm.masks, d.lo, d.hi))) {
+    bad('default-pae-pdpte-not-present', 'default_pae_pdpte', `value ${fromHalves(d.lo, d.hi).toString(16)}`);
   }
 
   // Caches within capacity.
-  for (const [cname, lv] of Object.entries(mem.levels())) {
+  for (const [cname, lv] of Object.entries(caches.levels())) {
     if (lv.nobjs < 0 || lv.nobjs > lv.capacity) bad('cache-within-capacity', cname, `${lv.nobjs} of ${lv.capacity}`);
   }
 
-  // No leak: every allocated page is a live page's spt/gfns, cached, a special root or the default page.
+  // No leak: every allocated page or object is a live page's spt/gfns/header, a parent-list
+  // descriptor, held by a cache, a special root, or the default_pae_pdpte page.
   const owned = new Map<number, string>();
-  const own = (pfn: number, what: string) => {
-    if (owned.has(pfn)) bad('page-owned-once', `pfn ${pfn.toString(16)}`, `${owned.get(pfn)} and ${what}`);
-    owned.set(pfn, what);
+  const own = (id: number, what: string) => {
+    if (owned.has(id)) bad('object-owned-once', `object ${id.toString(16)}`, `${owned.get(id)} and ${what}`);
+    owned.set(id, what);
   };
   for (const sp of live) {
     own(sp.pfn, `${name(sp)} spt`);
+    own(sp.header, `${name(sp)} header`);
     if (sp.gfns >= 0) own(sp.gfns, `${name(sp)} gfns`);
+    for (const dsc of sp.parent_ptes.descs ?? []) own(dsc.obj, `${name(sp)} parent_ptes descriptor`);
   }
-  const held = mem.held();
-  for (const p of held.pages) own(p, 'vcpu cache');
   for (const p of [mmu.pae_root, mmu.pml4_root, mmu.pml5_root]) if (p) own(p.pfn, 'special root');
-  if (kvm.default_pae_pdpte_pfn >= 0) own(kvm.default_pae_pdpte_pfn, 'default_pae_pdpte page');
+  if (d !== null) own(d.pfn, 'default_pae_pdpte page');
+  for (const id of caches.ownedObjects()) own(id, 'cache objects array');
   const allocated = new Set<number>();
-  for (const p of host.allocated()) {
-    allocated.add(p.pfn);
-    if (!owned.has(p.pfn)) bad('no-leaked-page', `pfn ${p.pfn.toString(16)}`, `allocated by ${p.owner}, reachable from nothing`);
+  for (const o of mem.allocated()) {
+    allocated.add(o.id);
+    if (o.cached) {
+      if (owned.has(o.id)) bad('cached-objects-unused', `object ${o.id.toString(16)}`, `cached but also ${owned.get(o.id)}`);
+      continue;
+    }
+    if (!owned.has(o.id)) bad('no-leaked-object', `object ${o.id.toString(16)}`, `${o.kind} from ${o.site}, reachable from nothing`);
   }
-  for (const [pfn, what] of owned) if (!allocated.has(pfn)) bad('owned-pages-allocated', `pfn ${pfn.toString(16)}`, `${what} uses a free page`);
-  let descs = 0;
-  for (const sp of live) descs += sp.parent_ptes.descs?.length ?? 0;
-  const hdr = host.objects_allocated('mmu_page_header');
-  if (hdr !== live.size + held.objs.mmu_page_header) bad('no-leaked-header', 'mmu_page_header', `${hdr} allocated, ${live.size} pages + ${held.objs.mmu_page_header} cached`);
-  const pld = host.objects_allocated('pte_list_desc');
-  if (pld !== descs + held.objs.pte_list_desc) bad('no-leaked-pte-list-desc', 'pte_list_desc', `${pld} allocated, ${descs} in lists + ${held.objs.pte_list_desc} cached`);
+  for (const [id, what] of owned) if (!allocated.has(id)) bad('owned-objects-allocated', `object ${id.toString(16)}`, `${what} is not allocated`);
   return out;
 }
 

@@ -3,6 +3,7 @@
  * kvm_mmu_alloc_shadow_page and __kvm_mmu_get_shadow_page in 6.x) and its allocation.
  */
 import { SPTE_ENT_PER_PAGE } from './constants.js';
+import { is_shadow_present_pte } from './spte.js';
 import { account_shadowed } from './account.js';
 import { gfnHash } from './kvm.js';
 import { KvmMmuPage } from './page.js';
@@ -23,7 +24,7 @@ export function sync_page(vcpu: Vcpu, sp: KvmMmuPage): number {
   const ign = kvm.rb.levelMask | kvm.rb.accessMask | kvm.rb.quadrantMask | kvm.rb.level_promoted | kvm.rb.pae_root | kvm.rb.passthrough;
   if (((sp.role ^ vcpu.mmu.ctx.mmu_role) & ~ign) !== 0) return -1;
   if (scripted !== undefined) return scripted;
-  for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) if (kvm.isPresent(kvm.sptep(sp, i))) return 1;
+  for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) if (is_shadow_present_pte(sp.spt[2 * i]!)) return 1;
   return 0;
 }
 
@@ -55,12 +56,10 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
   const level = role & kvm.rb.levelMask;
   const needGfns = !direct && !promoted && level <= kvm.traits.gfn_array_max_level;
   const gfns = needGfns ? vcpu.mem.alloc('mmu_gfn_array_cache') : -1;
-  // A fresh spt holds SHADOW_NONPRESENT_VALUE (6.x init_value) or zeroes; a PAE-root page keeps
-  // what its top-up wrote (the RFC's default PDPTEs).
-  let slot = kvm.arena.slotOf(pfn);
-  if (slot === undefined) slot = kvm.arena.attach(pfn, kvm.spte.nonpresent_lo, kvm.spte.nonpresent_hi);
-  const sp = new KvmMmuPage(kvm.newPageId(), gfn, role, pfn, slot, gfns, header, kvm.mmu_valid_gen);
-  kvm.pageBySlot[slot] = sp;
+  // spt holds what its cache put there: zeroes (5.x __GFP_ZERO), SHADOW_NONPRESENT_VALUE (6.x
+  // init_value), or for a PAE root the RFC's default PDPTEs; set_page_private links it back.
+  const sp = new KvmMmuPage(kvm.newPageId(), gfn, role, pfn, kvm.mem.words(pfn), gfns, header, kvm.mmu_valid_gen);
+  kvm.pageByPfn.set(pfn, sp);
   kvm.activeAddHead(sp);
   kvm.n_used_mmu_pages++;
   kvm.pages.add(sp);

@@ -1,16 +1,21 @@
 /**
  * The VM-wide shadow-MMU state (struct kvm_arch parts): the page hash, active_mmu_pages,
- * mmu_valid_gen, page counts, write tracking, statistics, and the table arena.
+ * mmu_valid_gen, page counts, write tracking and statistics. Page tables are the host pages
+ * themselves (HostMemory.words(pfn): 512 entries as 1024 32-bit halves); an SPTE pointer
+ * (`sptep`) is `pfn * 512 + index`.
  */
 import { ShadowMmuError } from '../bits/errors.js';
+import { fromHalves } from '../bits/u64.js';
+import type { HostMemory } from '../cache/host_memory.js';
 import type { Profile } from '../profiles/index.js';
 import type { MmuTraits } from '../profiles/traits/mmu.js';
 import { KVM_NUM_MMU_PAGES, hash_64_halves, KVM_MMU_HASH_SHIFT } from '../roles/hash.js';
 import { NO_TRACE, type TraceEvent, type TraceSink } from '../trace/events.js';
-import { SptArena, spteToPfn } from './arena.js';
 import { KVM_MIN_ALLOC_MMU_PAGES, SPTE_ENT_PER_PAGE } from './constants.js';
 import { KvmMmuPage, roleBits, type RoleBits } from './page.js';
-import type { HostMemory, SpteOps } from './ports.js';
+import type { DefaultPaePdpte } from './pae_pdpte.js';
+import { is_shadow_present_pte, spte_to_pfn } from './spte.js';
+import type { SpteMasks } from './spte_masks.js';
 
 export interface KvmStats {
   mmu_cache_miss: number;
@@ -36,20 +41,20 @@ export class Kvm {
   readonly traits: MmuTraits;
   readonly rb: RoleBits;
   readonly tdp_enabled: boolean;
-  readonly host: HostMemory;
-  readonly spte: SpteOps;
-  readonly arena = new SptArena();
+  readonly mem: HostMemory;
+  readonly masks: SpteMasks;
+  /** RFC 5/6 default_pae_pdpte (module init); null when the profile has none. */
+  readonly default_pae_pdpte: DefaultPaePdpte | null;
   /** mmu_page_hash: bucket heads; pages link through hash_next/hash_prev, newest first. */
   readonly mmu_page_hash: (KvmMmuPage | null)[] = new Array<KvmMmuPage | null>(KVM_NUM_MMU_PAGES).fill(null);
   /** active_mmu_pages: head = newest. */
   active_head: KvmMmuPage | null = null;
   active_tail: KvmMmuPage | null = null;
-  /** sptep_to_sp by arena slot (page_private of the spt page). */
-  readonly pageBySlot: (KvmMmuPage | null)[] = [];
+  /** page_private of spt pages: the shadow page a pfn backs. */
+  readonly pageByPfn = new Map<number, KvmMmuPage>();
   mmu_valid_gen = 0;
   n_used_mmu_pages = 0;
   n_max_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
-  n_requested_mmu_pages = 0;
   indirect_shadow_pages = 0;
   /** KVM_PAGE_TRACK_WRITE counts per gfn. */
   readonly write_track = new Map<number, number>();
@@ -66,18 +71,19 @@ export class Kvm {
   readonly vcpus: VcpuRequests[] = [];
   /** Every live page (allocated, not yet freed), for the auditor. */
   readonly pages = new Set<KvmMmuPage>();
-  /** The RFC's default_pae_pdpte zero page (module init), -1 when none. */
-  default_pae_pdpte_pfn = -1;
+  /** RFC: how a pae_root page is freed (the vCPU caches' mmu_free_pae_root). */
+  free_pae_root: (pfn: number) => void = (pfn) => this.mem.free_page(pfn);
   private nextId = 1;
   trace: TraceSink = NO_TRACE;
 
-  constructor(profile: Profile, tdp_enabled: boolean, host: HostMemory, spte: SpteOps) {
+  constructor(profile: Profile, tdp_enabled: boolean, mem: HostMemory, masks: SpteMasks, default_pae_pdpte: DefaultPaePdpte | null) {
     this.profile = profile;
     this.traits = profile.mmu;
     this.rb = roleBits(profile);
     this.tdp_enabled = tdp_enabled;
-    this.host = host;
-    this.spte = spte;
+    this.mem = mem;
+    this.masks = masks;
+    this.default_pae_pdpte = default_pae_pdpte;
   }
 
   emit(ev: TraceEvent): void {
@@ -90,10 +96,6 @@ export class Kvm {
 
   level(sp: KvmMmuPage): number {
     return sp.role & this.rb.levelMask;
-  }
-
-  isDirect(role: number): boolean {
-    return (role & this.rb.direct) !== 0;
   }
 
   /** 5.x !direct; 6.x sp_has_gptes: !direct && !passthrough. */
@@ -150,40 +152,42 @@ export class Kvm {
 
   /** sptep_to_sp */
   sptep_to_sp(sptep: number): KvmMmuPage | null {
-    return this.pageBySlot[Math.floor(sptep / SPTE_ENT_PER_PAGE)] ?? null;
+    return this.pageByPfn.get(Math.floor(sptep / SPTE_ENT_PER_PAGE)) ?? null;
   }
 
-  /** to_shadow_page of a physical address (spt page), or null when no page backs it. */
+  /** to_shadow_page of a physical address (any offset within the page). */
   to_shadow_page(pa: number): KvmMmuPage | null {
-    const slot = this.arena.slotOf(Math.floor(pa / 4096));
-    return slot === undefined ? null : (this.pageBySlot[slot] ?? null);
+    return this.pageByPfn.get(Math.floor(pa / 4096)) ?? null;
   }
 
-  /** The shadow page an SPTE's address bits point at. */
+  /** The shadow page an SPTE's address bits (51:12) point at. */
   spte_to_child(lo: number, hi: number): KvmMmuPage | null {
-    const slot = this.arena.slotOf(spteToPfn(lo, hi));
-    return slot === undefined ? null : (this.pageBySlot[slot] ?? null);
+    return this.pageByPfn.get(spte_to_pfn(lo, hi)) ?? null;
   }
 
   sptep(sp: KvmMmuPage, index: number): number {
-    return sp.slot * SPTE_ENT_PER_PAGE + index;
+    return sp.pfn * SPTE_ENT_PER_PAGE + index;
+  }
+
+  /** The page an SPTE pointer lives in, and the offset of its low half. */
+  words(sptep: number): Uint32Array {
+    return this.mem.words(Math.floor(sptep / SPTE_ENT_PER_PAGE));
   }
 
   spteLo(sptep: number): number {
-    return this.arena.u32[2 * sptep]!;
+    return this.words(sptep)[2 * (sptep % SPTE_ENT_PER_PAGE)]!;
   }
 
   spteHi(sptep: number): number {
-    return this.arena.u32[2 * sptep + 1]!;
+    return this.words(sptep)[2 * (sptep % SPTE_ENT_PER_PAGE) + 1]!;
   }
 
-  spteSet(sptep: number, lo: number, hi: number): void {
-    this.arena.u32[2 * sptep] = lo;
-    this.arena.u32[2 * sptep + 1] = hi;
+  spte64(sptep: number): bigint {
+    return fromHalves(this.spteLo(sptep), this.spteHi(sptep));
   }
 
   isPresent(sptep: number): boolean {
-    return this.spte.is_shadow_present_pte(this.spteLo(sptep), this.spteHi(sptep));
+    return is_shadow_present_pte(this.spteLo(sptep));
   }
 
   /** kvm_flush_remote_tlbs (counted only: the model keeps no TLB). */

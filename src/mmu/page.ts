@@ -11,9 +11,9 @@ export class KvmMmuPage {
   readonly id: number;
   gfn: number;
   role: number;
-  /** Host pfn of spt and its arena slot. */
+  /** Host pfn of spt, and spt itself: 512 SPTEs as 1024 halves (HostMemory.words). */
   readonly pfn: number;
-  readonly slot: number;
+  readonly spt: Uint32Array;
   /** Host pfn of the gfns page (5.x, indirect pages), -1 when none. */
   gfns: number;
   /** The kmem object of the header (mmu_page_header_cache). */
@@ -37,12 +37,12 @@ export class KvmMmuPage {
   /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
   freed = false;
 
-  constructor(id: number, gfn: number, role: number, pfn: number, slot: number, gfns: number, header: number, gen: number) {
+  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number) {
     this.id = id;
     this.gfn = gfn;
     this.role = role;
     this.pfn = pfn;
-    this.slot = slot;
+    this.spt = spt;
     this.gfns = gfns;
     this.header = header;
     this.mmu_valid_gen = gen;

@@ -5,7 +5,7 @@
  */
 import type { Profile } from '../profiles/index.js';
 import { getField, hasField, roleLayout, setField } from '../roles/layout.js';
-import type { MmuContext } from './ports.js';
+import type { MmuContext } from './vcpu.js';
 
 /** 5.x: the role of a page requested by kvm_mmu_get_page(gfn, gaddr, level, direct, access). */
 export function sp_role(profile: Profile, ctx: MmuContext, level: number, direct: boolean, access: number, gaddr: bigint): number {

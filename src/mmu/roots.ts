@@ -4,7 +4,11 @@
  * fast PGD switch, kvm_mmu_load / kvm_mmu_unload.
  */
 import { ACC_ALL, INVALID_PAE_ROOT, INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS, PT32E_ROOT_LEVEL, PT64_ROOT_4LEVEL } from './constants.js';
+import { fromHalves } from '../bits/u64.js';
+import { GFP_KERNEL_ACCOUNT, __GFP_DMA32, __GFP_ZERO } from '../cache/gfp.js';
 import type { Kvm } from './kvm.js';
+import { make_pae_root_entry } from './pae_pdpte.js';
+import { spte_to_pfn } from './spte.js';
 import type { KvmMmuPage } from './page.js';
 import { sp_role, sp_root_role } from './role_port.js';
 import { kvm_mmu_get_page } from './get_page.js';
@@ -15,34 +19,40 @@ export const KVM_MMU_ROOT_CURRENT = 1;
 export const KVM_MMU_ROOT_PREVIOUS = (i: number): number => 1 << (i + 1);
 export const KVM_MMU_ROOTS_ALL = 0xf;
 
-const PT_ACCESSED_WRITABLE_USER = 0x26n; // A | U | W, added to special-root entries
-
 function isV6(kvm: Kvm): boolean {
   return kvm.traits.commit_before_alloc;
 }
 
 /** Allocate a page-table page that is not a shadow page (mainline special roots). */
-function allocSpecialPage(kvm: Kvm, owner: string, dma32: boolean): SpecialPage | null {
-  const pfn = kvm.host.alloc_page(owner, dma32);
+function allocSpecialPage(kvm: Kvm, site: string, dma32: boolean): SpecialPage | null {
+  // __kvm_mmu_create: GFP_KERNEL_ACCOUNT | __GFP_DMA32 (not zeroed); special roots: zeroed.
+  const gfp = dma32 ? GFP_KERNEL_ACCOUNT | __GFP_DMA32 : GFP_KERNEL_ACCOUNT | __GFP_ZERO;
+  const pfn = kvm.mem.alloc_page(gfp, site);
   if (pfn === null) return null;
-  const slot = kvm.arena.attach(pfn, 0, 0);
-  kvm.pageBySlot[slot] = null;
-  return { pfn, slot, dma32 };
+  return { pfn, words: kvm.mem.words(pfn), dma32 };
 }
 
 function freeSpecialPage(kvm: Kvm, p: SpecialPage | null): void {
-  if (!p) return;
-  kvm.arena.detach(p.pfn);
-  kvm.host.free_page(p.pfn);
+  if (p) kvm.mem.free_page(p.pfn);
 }
 
-/** Entry i of a special page. */
-export function specialEntry(kvm: Kvm, p: SpecialPage, i: number): bigint {
-  return kvm.arena.get(p.slot * 512 + i);
+/** Entry i of a special page, as a physical address with its flag bits (0 = INVALID_PAE_ROOT). */
+export function specialEntry(p: SpecialPage, i: number): bigint {
+  return fromHalves(p.words[2 * i]!, p.words[2 * i + 1]!);
 }
 
-function setSpecialEntry(kvm: Kvm, p: SpecialPage, i: number, v: bigint): void {
-  kvm.arena.set(p.slot * 512 + i, v);
+/** The page an entry of a special page points at (its physical address). */
+function specialTarget(p: SpecialPage, i: number): number {
+  return spte_to_pfn(p.words[2 * i]!, p.words[2 * i + 1]!) * 4096;
+}
+
+function specialValid(p: SpecialPage, i: number): boolean {
+  return (p.words[2 * i]! | p.words[2 * i + 1]!) !== INVALID_PAE_ROOT;
+}
+
+function clearSpecialEntry(p: SpecialPage, i: number): void {
+  p.words[2 * i] = INVALID_PAE_ROOT;
+  p.words[2 * i + 1] = 0;
 }
 
 /**
@@ -57,15 +67,15 @@ export function __kvm_mmu_create(vcpu: Vcpu, tdp_level: number): number {
   if (kvm.tdp_enabled && tdp_level > PT32E_ROOT_LEVEL) return 0;
   const p = allocSpecialPage(kvm, 'pae_root', true);
   if (!p) return -12;
-  for (let i = 0; i < 4; i++) setSpecialEntry(kvm, p, i, BigInt(INVALID_PAE_ROOT));
-  if (!kvm.tdp_enabled) kvm.host.set_memory_decrypted(p.pfn);
+  for (let i = 0; i < 4; i++) clearSpecialEntry(p, i);
+  if (!kvm.tdp_enabled) kvm.mem.set_memory_decrypted(p.pfn);
   mmu.pae_root = p;
   return 0;
 }
 
 /** @kernel mmu.c free_mmu_pages */
 export function free_mmu_pages(kvm: Kvm, mmu: KvmMmu): void {
-  if (mmu.pae_root && !kvm.tdp_enabled && mmu.pae_root.dma32) kvm.host.set_memory_encrypted(mmu.pae_root.pfn);
+  if (mmu.pae_root && !kvm.tdp_enabled && mmu.pae_root.dma32) kvm.mem.set_memory_encrypted(mmu.pae_root.pfn);
   freeSpecialPage(kvm, mmu.pae_root);
   freeSpecialPage(kvm, mmu.pml4_root);
   freeSpecialPage(kvm, mmu.pml5_root);
@@ -90,10 +100,6 @@ export function mmu_alloc_root(vcpu: Vcpu, gfn: number, slot: number, level: num
   return sp.pfn * 4096;
 }
 
-function paeEntry(kvm: Kvm, root_pa: number, extra: bigint): bigint {
-  return BigInt(root_pa) | 1n | kvm.spte.pae_entry_me_bits | extra;
-}
-
 /** @kernel mmu.c mmu_alloc_direct_roots */
 export function mmu_alloc_direct_roots(vcpu: Vcpu): number {
   const kvm = vcpu.kvm;
@@ -107,7 +113,7 @@ export function mmu_alloc_direct_roots(vcpu: Vcpu): number {
     if (!mmu.pae_root) return -5;
     for (let i = 0; i < 4; i++) {
       const root = mmu_alloc_root(vcpu, i << 18, i, 2, true);
-      setSpecialEntry(kvm, mmu.pae_root, i, paeEntry(kvm, root, 0n));
+      make_pae_root_entry(kvm.masks, root, false, mmu.pae_root.words, 2 * i);
     }
     mmu.root_hpa = mmu.pae_root.pfn * 4096;
   } else {
@@ -165,28 +171,35 @@ export function mmu_alloc_shadow_roots(vcpu: Vcpu, cr3: number): number {
     return 0;
   }
   if (!mmu.pae_root) return -5;
-  let pm = 1n | kvm.spte.pae_entry_me_bits;
-  if (L >= PT64_ROOT_4LEVEL) {
+  // pm_mask: P | me, plus A | W | U when the PAE table hangs below pml4/pml5 special roots.
+  const special = L >= PT64_ROOT_4LEVEL;
+  if (special) {
     if (!mmu.pml4_root || (L === 5 && !mmu.pml5_root)) return -5;
-    pm |= PT_ACCESSED_WRITABLE_USER;
-    setSpecialEntry(kvm, mmu.pml4_root, 0, BigInt(mmu.pae_root.pfn * 4096) | pm);
-    if (L === 5) setSpecialEntry(kvm, mmu.pml5_root!, 0, BigInt(mmu.pml4_root.pfn * 4096) | pm);
+    make_pae_root_entry(kvm.masks, mmu.pae_root.pfn * 4096, true, mmu.pml4_root.words, 0);
+    if (L === 5) make_pae_root_entry(kvm.masks, mmu.pml4_root.pfn * 4096, true, mmu.pml5_root!.words, 0);
   }
   for (let i = 0; i < 4; i++) {
     if (mmu.ctx.root_level === PT32E_ROOT_LEVEL) {
       const pdptr = mmu.pdptrs[i]!;
       if (!(pdptr & 1n)) {
-        setSpecialEntry(kvm, mmu.pae_root, i, BigInt(INVALID_PAE_ROOT));
+        clearSpecialEntry(mmu.pae_root, i);
         continue;
       }
       root_gfn = Number(pdptr >> 12n);
     }
     const root = mmu_alloc_root(vcpu, root_gfn, i, 2, false);
-    setSpecialEntry(kvm, mmu.pae_root, i, BigInt(root) | pm);
+    make_pae_root_entry(kvm.masks, root, special, mmu.pae_root.words, 2 * i);
   }
   mmu.root_hpa = (L === 5 ? mmu.pml5_root! : L === 4 ? mmu.pml4_root! : mmu.pae_root).pfn * 4096;
   mmu.root_pgd = root_pgd;
   return 0;
+}
+
+/** Valid entries of mainline's pae_root and where they point (for the auditor and demo). */
+export function paeRootTargets(p: SpecialPage): { index: number; pa: number }[] {
+  const out: { index: number; pa: number }[] = [];
+  for (let i = 0; i < 4; i++) if (specialValid(p, i)) out.push({ index: i, pa: specialTarget(p, i) });
+  return out;
 }
 
 /** to_shadow_page of a root's physical address (entries carry P/me bits: masked here). */
@@ -229,10 +242,9 @@ export function kvm_mmu_free_roots(vcpu: Vcpu, roots_to_free: number): void {
       mmu.root_hpa = mmu_free_root_page(kvm, mmu.root_hpa, invalid_list);
     } else if (mmu.pae_root) {
       for (let i = 0; i < 4; i++) {
-        const e = specialEntry(kvm, mmu.pae_root, i);
-        if (e === BigInt(INVALID_PAE_ROOT)) continue;
-        mmu_free_root_page(kvm, Number(e & 0xffffffffff000n), invalid_list);
-        setSpecialEntry(kvm, mmu.pae_root, i, BigInt(INVALID_PAE_ROOT));
+        if (!specialValid(mmu.pae_root, i)) continue;
+        mmu_free_root_page(kvm, specialTarget(mmu.pae_root, i), invalid_list);
+        clearSpecialEntry(mmu.pae_root, i);
       }
     }
     mmu.root_hpa = INVALID_PAGE;
@@ -350,9 +362,8 @@ export function kvm_mmu_free_obsolete_roots(vcpu: Vcpu): void {
 
 function paeRootsObsolete(kvm: Kvm, mmu: KvmMmu): boolean {
   for (let i = 0; i < 4; i++) {
-    const e = specialEntry(kvm, mmu.pae_root!, i);
-    if (e === 0n) continue;
-    const sp = root_to_sp(kvm, Number(e & 0xffffffffff000n));
+    if (!specialValid(mmu.pae_root!, i)) continue;
+    const sp = root_to_sp(kvm, specialTarget(mmu.pae_root!, i));
     if (sp && kvm.is_obsolete_sp(sp)) return true;
   }
   return false;

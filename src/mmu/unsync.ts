@@ -4,7 +4,8 @@
  */
 import { KVM_PAGE_ARRAY_NR, SPTE_ENT_PER_PAGE } from './constants.js';
 import { gfnHash, type Kvm } from './kvm.js';
-import { is_last_spte, kvm_mmu_mark_parents_unsync } from './link.js';
+import { kvm_mmu_mark_parents_unsync } from './link.js';
+import { is_last_spte, is_shadow_present_pte } from './spte.js';
 import type { KvmMmuPage } from './page.js';
 import { pageFields } from './trace.js';
 
@@ -75,10 +76,9 @@ function __mmu_unsync_walk(kvm: Kvm, sp: KvmMmuPage, pvec: PageVecEntry[]): numb
   let nr_unsync_leaf = 0;
   for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
     if (!sp.testUnsyncChild(i)) continue;
-    const sptep = kvm.sptep(sp, i);
-    const lo = kvm.spteLo(sptep);
-    const hi = kvm.spteHi(sptep);
-    if (!kvm.spte.is_shadow_present_pte(lo, hi) || is_last_spte(lo, kvm.level(sp))) {
+    const lo = sp.spt[2 * i]!;
+    const hi = sp.spt[2 * i + 1]!;
+    if (!is_shadow_present_pte(lo) || is_last_spte(lo, kvm.level(sp))) {
       clear_unsync_child_bit(kvm, sp, i);
       continue;
     }

@@ -2,19 +2,30 @@
  * The vCPU side: struct kvm_mmu (root_hpa/root_pgd, prev_roots, mainline's pae_root /
  * pml4_root / pml5_root special pages) and the vCPU's memory caches and requests.
  */
+import type { VcpuMmuCaches } from '../cache/vcpu_caches.js';
 import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS } from './constants.js';
 import type { Kvm } from './kvm.js';
-import type { MmuContext, VcpuMemory } from './ports.js';
+
+/** The MMU context page roles come from (vcpu->arch.mmu). */
+export interface MmuContext {
+  readonly kind: 'tdp' | 'shadow' | 'shadow_npt' | 'shadow_ept';
+  /** 5.x mmu_role.base word; 6.x root_role word. */
+  readonly mmu_role: number;
+  readonly direct_map: boolean;
+  /** Guest paging levels (0 = paging off). */
+  readonly root_level: number;
+  readonly shadow_root_level: number;
+}
 
 export interface RootInfo {
   pgd: number;
   hpa: number;
 }
 
-/** A special root page (not a shadow page): its host pfn and arena slot. */
+/** A special root page (not a shadow page): its host pfn and contents. */
 export interface SpecialPage {
   readonly pfn: number;
-  readonly slot: number;
+  readonly words: Uint32Array;
   /** Allocated from DMA32 at vCPU creation (mainline pae_root) rather than on demand. */
   readonly dma32: boolean;
 }
@@ -34,7 +45,7 @@ export class KvmMmu {
   }
 }
 
-export type VcpuRequest = 'KVM_REQ_MMU_RELOAD' | 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' | 'KVM_REQ_LOAD_MMU_PGD' | 'KVM_REQ_TRIPLE_FAULT';
+export type VcpuRequest = 'KVM_REQ_MMU_RELOAD' | 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' | 'KVM_REQ_LOAD_MMU_PGD';
 
 export class Vcpu {
   readonly requests = new Set<VcpuRequest>();
@@ -43,7 +54,7 @@ export class Vcpu {
   constructor(
     readonly id: number,
     readonly kvm: Kvm,
-    readonly mem: VcpuMemory,
+    readonly mem: VcpuMmuCaches,
     readonly mmu: KvmMmu,
   ) {}
 }

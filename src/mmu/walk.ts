@@ -5,15 +5,14 @@
  * shadow page like any other page.
  */
 import { INVALID_PAGE, PT32E_ROOT_LEVEL, PT64_ROOT_4LEVEL } from './constants.js';
-import { spteToPfn } from './arena.js';
-import { is_last_spte } from './link.js';
+import { is_last_spte, is_shadow_present_pte, spte_to_pfn } from './spte.js';
 import type { Kvm } from './kvm.js';
 import type { Vcpu } from './vcpu.js';
 
 export interface WalkStep {
   readonly level: number;
   readonly index: number;
-  /** The SPTE's arena pointer. */
+  /** The SPTE pointer (pfn * 512 + index). */
   readonly sptep: number;
   readonly spte: bigint;
 }
@@ -36,8 +35,8 @@ export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr: bigi
   if (it.level === PT32E_ROOT_LEVEL) {
     const pae = mmu.pae_root;
     if (root !== mmu.root_hpa || !pae) return kvm.bug('shadow_walk_init_using_root: a PAE-shaped walk must start at the current root');
-    const e = kvm.arena.get(pae.slot * 512 + Number((addr >> 30n) & 3n));
-    it.shadow_addr = Number(e & 0xffffffffff000n);
+    const i = Number((addr >> 30n) & 3n);
+    it.shadow_addr = spte_to_pfn(pae.words[2 * i]!, pae.words[2 * i + 1]!) * 4096;
     it.level--;
     if (!it.shadow_addr) it.level = 0;
   }
@@ -48,9 +47,8 @@ export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr: bigi
 export function shadow_walk_okay(kvm: Kvm, it: ShadowWalkIterator): boolean {
   if (it.level < 1) return false;
   it.index = Number((it.addr >> BigInt(12 + 9 * (it.level - 1))) & 511n);
-  const slot = kvm.arena.slotOf(Math.floor(it.shadow_addr / 4096));
-  if (slot === undefined) kvm.bug(`shadow walk: ${it.shadow_addr.toString(16)} is not a page table`);
-  it.sptep = slot * 512 + it.index;
+  it.sptep = Math.floor(it.shadow_addr / 4096) * 512 + it.index;
+  if (!kvm.mem.isAllocated(Math.floor(it.shadow_addr / 4096))) kvm.bug(`shadow walk: ${it.shadow_addr.toString(16)} is not a page table`);
   return true;
 }
 
@@ -58,11 +56,11 @@ export function shadow_walk_okay(kvm: Kvm, it: ShadowWalkIterator): boolean {
 export function shadow_walk_next(kvm: Kvm, it: ShadowWalkIterator): void {
   const lo = kvm.spteLo(it.sptep);
   const hi = kvm.spteHi(it.sptep);
-  if (!kvm.spte.is_shadow_present_pte(lo, hi) || is_last_spte(lo, it.level)) {
+  if (!is_shadow_present_pte(lo) || is_last_spte(lo, it.level)) {
     it.level = 0;
     return;
   }
-  it.shadow_addr = spteToPfn(lo, hi) * 4096;
+  it.shadow_addr = spte_to_pfn(lo, hi) * 4096;
   it.level--;
 }
 
@@ -73,7 +71,7 @@ export function shadowWalk(vcpu: Vcpu, addr: bigint): WalkStep[] {
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return out;
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
   while (shadow_walk_okay(kvm, it)) {
-    out.push({ level: it.level, index: it.index, sptep: it.sptep, spte: kvm.arena.get(it.sptep) });
+    out.push({ level: it.level, index: it.index, sptep: it.sptep, spte: kvm.spte64(it.sptep) });
     shadow_walk_next(kvm, it);
   }
   return out;

@@ -84,12 +84,11 @@ export function kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list:
 export function kvm_mmu_free_page(kvm: Kvm, sp: KvmMmuPage): void {
   kvm.hashDel(sp);
   sp.on = null;
-  kvm.pageBySlot[sp.slot] = null;
-  kvm.arena.detach(sp.pfn);
-  if (kvm.traits.pae_root_shadow_page && (sp.role & kvm.rb.pae_root) !== 0) kvm.host.free_pae_root(sp.pfn);
-  else kvm.host.free_page(sp.pfn);
-  if (sp.gfns >= 0) kvm.host.free_page(sp.gfns);
-  kvm.host.free_obj('mmu_page_header');
+  kvm.pageByPfn.delete(sp.pfn);
+  if (kvm.traits.pae_root_shadow_page && (sp.role & kvm.rb.pae_root) !== 0) kvm.free_pae_root(sp.pfn);
+  else kvm.mem.free_page(sp.pfn);
+  if (sp.gfns >= 0) kvm.mem.free_page(sp.gfns);
+  kvm.mem.kmem_cache_free('mmu_page_header', sp.header);
   kvm.pages.delete(sp);
   sp.freed = true;
 }

@@ -46,7 +46,7 @@ export function snapshot(m: Machine): ControlPlane {
     };
   }
   const caches: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m.mem.levels())) caches[k] = v.nobjs;
+  for (const [k, v] of Object.entries(m.caches.levels())) caches[k] = v.nobjs;
   return {
     pages,
     roots: {

@@ -8,7 +8,7 @@ import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import { encodeRole, roleLayout } from '../roles/layout.js';
 import { DEFAULT_HOST, type HostConfig } from '../mmu/machine.js';
-import type { MmuContext } from '../mmu/ports.js';
+import type { MmuContext } from '../mmu/vcpu.js';
 
 export type Step =
   | { op: 'load' }
@@ -162,15 +162,14 @@ export function parseScenario(v: unknown, where = 'scenario'): Scenario {
   onlyKeys(o, where, ['profile', 'tdp', 'host', 'vcpu', 'steps', 'comment']);
   const profile = getProfile(str(o, 'profile', where));
   const h = o['host'] === undefined ? {} : obj(o['host'], `${where}.host`);
-  onlyKeys(h, `${where}.host`, ['vendor', 'tdp_level', 'maxphyaddr', 'sme_c_bit', 'dma32_pages', 'normal_pages', 'nr_mmu_pages']);
+  onlyKeys(h, `${where}.host`, ['vendor', 'cpu', 'tdp_level', 'dma32_pages', 'normal_pages', 'nr_mmu_pages']);
   const vendor = h['vendor'] ?? DEFAULT_HOST.vendor;
   if (vendor !== 'intel' && vendor !== 'amd') badInput(`${where}.host.vendor`, 'expected intel or amd');
   const host: HostConfig = {
     vendor,
     tdp: bool(o, 'tdp', where, false),
     tdp_level: num(h, 'tdp_level', `${where}.host`, DEFAULT_HOST.tdp_level),
-    maxphyaddr: num(h, 'maxphyaddr', `${where}.host`, DEFAULT_HOST.maxphyaddr),
-    sme_c_bit: num(h, 'sme_c_bit', `${where}.host`, DEFAULT_HOST.sme_c_bit),
+    cpu: h['cpu'] === undefined ? (vendor === 'amd' ? 'amd-48' : DEFAULT_HOST.cpu) : str(h, 'cpu', `${where}.host`),
     dma32_pages: num(h, 'dma32_pages', `${where}.host`, DEFAULT_HOST.dma32_pages),
     normal_pages: num(h, 'normal_pages', `${where}.host`, DEFAULT_HOST.normal_pages),
     nr_mmu_pages: num(h, 'nr_mmu_pages', `${where}.host`, DEFAULT_HOST.nr_mmu_pages),

@@ -10,7 +10,8 @@ import { checkPaeRoot, type PaeRootVerdict } from '../mmu/archcheck.js';
 import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../mmu/constants.js';
 import { kvm_mmu_get_page } from '../mmu/get_page.js';
 import { drop_parent_pte, link_shadow_page } from '../mmu/link.js';
-import { createMachine, destroyMachine, type Machine } from '../mmu/machine.js';
+import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/machine.js';
+import { is_shadow_present_pte } from '../mmu/spte.js';
 import type { KvmMmuPage } from '../mmu/page.js';
 import { sp_child_role, sp_role, sp_root_role } from '../mmu/role_port.js';
 import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_reload, root_to_sp } from '../mmu/roots.js';
@@ -92,9 +93,9 @@ export class ScenarioRunner {
     const mmu = vcpu.mmu;
     if (mmu.root_hpa === INVALID_PAGE || mmu.ctx.shadow_root_level !== 3) return null;
     if (kvm.tdp_enabled && cfg.vendor === 'intel') return null; // EPT: GUEST_PDPTRn come from the guest
-    const slot = kvm.arena.slotOf(Math.floor(mmu.root_hpa / 4096))!;
-    const pdptes = [0, 1, 2, 3].map((i) => kvm.arena.get(slot * SPTE_ENT_PER_PAGE + i));
-    return checkPaeRoot(cfg.vendor, kvm.spte.host_maxphyaddr, mmu.root_hpa, pdptes);
+    const base = Math.floor(mmu.root_hpa / 4096) * SPTE_ENT_PER_PAGE;
+    const pdptes = [0, 1, 2, 3].map((i) => kvm.spte64(base + i));
+    return checkPaeRoot(cfg.vendor, this.m.spteCfg.maxphyaddr, mmu.root_hpa, pdptes);
   }
 
   private apply(s: Step): Record<string, unknown> {
@@ -121,17 +122,17 @@ export class ScenarioRunner {
         const parent = this.page(s.parent, 'link.parent');
         const child = this.page(s.child, 'link.child');
         link_shadow_page(vcpu, kvm.sptep(parent, s.index), child);
-        return { spte: hex64(kvm.arena.get(kvm.sptep(parent, s.index))) };
+        return { spte: hex64(kvm.spte64(kvm.sptep(parent, s.index))) };
       }
       case 'drop': {
         const parent = this.page(s.parent, 'drop.parent');
         const sptep = kvm.sptep(parent, s.index);
         const lo = kvm.spteLo(sptep);
         const hi = kvm.spteHi(sptep);
-        const child = kvm.spte.is_shadow_present_pte(lo, hi) ? kvm.spte_to_child(lo, hi) : null;
+        const child = is_shadow_present_pte(lo) ? kvm.spte_to_child(lo, hi) : null;
         if (!child) throw new ShadowMmuError('ESTATE', `drop: SPTE ${s.index} of ${s.parent} links no shadow page`);
         drop_parent_pte(kvm, child, sptep);
-        return { spte: hex64(kvm.arena.get(sptep)) };
+        return { spte: hex64(kvm.spte64(sptep)) };
       }
       case 'zap': {
         const sp = this.page(s.page, 'zap.page');
@@ -168,7 +169,7 @@ export class ScenarioRunner {
         return { cr3_check: v ? verdictJson(v) : null };
       }
       case 'fail':
-        this.m.host.fail(s.site, s.count);
+        failNext(this.m, s.site, s.count);
         return {};
       case 'destroy':
         destroyMachine(this.m);

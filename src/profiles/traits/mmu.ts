@@ -25,10 +25,12 @@ export interface MmuTraits {
    * 6.x: new descriptors pushed at the head (tails always full); holes filled from the head.
    */
   readonly pte_list_head_push: boolean;
-  /** The RFC's PAE root as a shadow page with role.pae_root, backed by the PAE-root cache. */
+  /**
+   * The RFC's PAE root as a shadow page with role.pae_root, backed by the PAE-root cache; link
+   * writes make_pae_pdpte into a pae_root parent and drop restores default_pae_pdpte (when the
+   * SPTE module allocated one: rfc-v1 as posted).
+   */
   readonly pae_root_shadow_page: boolean;
-  /** The RFC 5/6 default_pae_pdpte: written into fresh PAE roots and restored by drop_parent_pte. */
-  readonly default_pae_pdpte: boolean;
   /**
    * When the fast PGD switch may use prev_roots. '5.16': shadow root level >= 4 and guest root
    * level >= 4; 'guest-level' (RFC 1/6): guest root level >= 4; 'root-has-sp' (6.x): the current
@@ -55,7 +57,6 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     commit_before_alloc: false,
     pte_list_head_push: false,
     pae_root_shadow_page: false,
-    default_pae_pdpte: false,
     fast_pgd_switch: '5.16',
     gfn_array_max_level: 5,
     dummy_root: false,
@@ -65,7 +66,6 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
   patches: {
     'rfc-pae-root-v1': {
       pae_root_shadow_page: true,
-      default_pae_pdpte: true,
       fast_pgd_switch: 'guest-level',
     },
     'mainline-v6.18': {
