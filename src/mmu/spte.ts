@@ -380,7 +380,8 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
   let wrprot = false;
   let lo = SPTE_MMU_PRESENT_LO;
   let hi = 0;
-  const mmio = (): boolean => ctx.kvm_is_mmio_pfn(a.pfn);
+  // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
+  let isMmio = -1;
 
   if (v6) {
     // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access).
@@ -422,7 +423,10 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
     hi |= m.user.hi;
   }
   if (level > PG_LEVEL_4K) lo |= PT_PAGE_SIZE_LO;
-  if (m.memtype) lo |= mmio() ? m.memtype[1] : m.memtype[0];
+  if (m.memtype) {
+    if (isMmio < 0) isMmio = ctx.kvm_is_mmio_pfn(a.pfn) ? 1 : 0;
+    lo |= m.memtype[isMmio]!;
+  }
 
   if (a.host_writable) {
     lo |= m.host_writable.lo;
@@ -431,7 +435,7 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
     pte_access &= ~ACC_WRITE_MASK;
   }
 
-  if ((m.me_bits.lo | m.me_bits.hi) !== 0 && !mmio()) {
+  if ((m.me_bits.lo | m.me_bits.hi) !== 0 && (isMmio < 0 ? (isMmio = ctx.kvm_is_mmio_pfn(a.pfn) ? 1 : 0) : isMmio) === 0) {
     lo |= m.me_bits.lo;
     hi |= m.me_bits.hi;
   }
