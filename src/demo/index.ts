@@ -2,10 +2,12 @@
  * The built-in demonstration (`npm start`): a list of sections, each owned by the domain it
  * shows. A section returns its text report and a JSON value for `--format json`.
  */
+import { mmuDemo } from './mmu.js';
+
 export interface DemoSection {
   readonly id: string;
   readonly title: string;
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [];
+export const DEMO_SECTIONS: readonly DemoSection[] = [mmuDemo];

@@ -29,6 +29,14 @@ export interface PaeRootVerdict {
   readonly exit_qualification?: number;
 }
 
+/** One line: `intel vmentry-fail (exit reason 0x80000021, qualification 2): PDPTEs ...`. */
+export function formatVerdict(v: PaeRootVerdict): string {
+  const h = (x: bigint) => '0x' + x.toString(16);
+  const ent = v.pdptes.map((p) => `${h(p.pdpte)}${p.reserved ? ` (reserved ${h(p.reserved)})` : ''}`).join(' ');
+  const exit = v.exit_reason !== undefined ? ` (exit reason 0x${v.exit_reason.toString(16)}, qualification ${v.exit_qualification})` : '';
+  return `${v.vendor} ${v.verdict}${exit}: root 0x${v.root_pa.toString(16)}, PDPTEs ${ent}`;
+}
+
 /** Reserved bits of a present PAE PDPTE: 63, 62..MAXPHYADDR, 8:5, 2:1 (x86.c pdptr_rsvd_bits). */
 export function pdpteReservedMask(maxphyaddr: number): bigint {
   return genmask(63, maxphyaddr) | genmask(8, 5) | genmask(2, 1);

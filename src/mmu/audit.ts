@@ -176,7 +176,8 @@ export function audit(m: Machine, step: string): Violation[] {
     for (const dsc of sp.parent_ptes.descs ?? []) own(dsc.obj, `${name(sp)} parent_ptes descriptor`);
   }
   for (const p of [mmu.pae_root, mmu.pml4_root, mmu.pml5_root]) if (p) own(p.pfn, 'special root');
-  if (d !== null) own(d.pfn, 'default_pae_pdpte page');
+  const dpage = m.mod.default_pae_pdpte;
+  if (dpage !== null) own(dpage.pfn, 'default_pae_pdpte page');
   for (const id of caches.ownedObjects()) own(id, 'cache objects array');
   const allocated = new Set<number>();
   for (const o of mem.allocated()) {

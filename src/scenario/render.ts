@@ -6,6 +6,7 @@
 import type { Profile } from '../profiles/index.js';
 import { eventJson, formatEventText } from '../trace/format.js';
 import { formatViolation } from '../mmu/audit.js';
+import { formatVerdict } from '../mmu/archcheck.js';
 import type { RunResult } from './run.js';
 
 function brief(v: unknown): string {
@@ -15,8 +16,11 @@ function brief(v: unknown): string {
 export function renderText(profile: Profile, r: RunResult): string {
   const out: string[] = [];
   for (const s of r.steps) {
-    out.push(`# step ${s.step}: ${s.op}${Object.keys(s.result).length ? ' ' + brief(s.result) : ''}`);
+    const { cr3_check: _c, ...rest } = s.result;
+    void _c;
+    out.push(`# step ${s.step}: ${s.op}${Object.keys(rest).length ? ' ' + brief(rest) : ''}`);
     for (const ev of s.events) out.push(formatEventText(profile, ev));
+    if (s.cr3) out.push(`# cr3 check: ${formatVerdict(s.cr3)}`);
   }
   if (r.violations.length) for (const v of r.violations) out.push(`# ${formatViolation(v)}`);
   else out.push(`# audit: ok after ${r.steps.length} step${r.steps.length === 1 ? '' : 's'}`);

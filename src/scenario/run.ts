@@ -32,6 +32,8 @@ import type { Patch } from 'immer';
 export interface StepResult {
   readonly step: number;
   readonly op: string;
+  /** The CPU's verdict on the PAE root loaded by this step, if any. */
+  readonly cr3?: PaeRootVerdict;
   readonly events: TraceEvent[];
   /** What the operation returned or found, as plain data. */
   readonly result: Record<string, unknown>;
@@ -56,6 +58,7 @@ export class ScenarioRunner {
   private events: TraceEvent[] = [];
   private readonly journal: Journal;
   private destroyed = false;
+  private lastVerdict: PaeRootVerdict | undefined;
   constructor(readonly sc: Scenario) {
     this.m = createMachine(sc.profile, sc.host, sc.ctx);
     this.m.vcpu.mmu.pdptrs = [...sc.pdptrs];
@@ -106,7 +109,10 @@ export class ScenarioRunner {
         const r = kvm_mmu_reload(vcpu, this.cr3);
         const out: Record<string, unknown> = { ret: errnoName(r), root_hpa: vcpu.mmu.root_hpa < 0 ? 'INVALID' : '0x' + vcpu.mmu.root_hpa.toString(16) };
         const v = r === 0 ? this.checkCr3() : null;
-        if (v) out['cr3_check'] = verdictJson(v);
+        if (v) {
+          out['cr3_check'] = verdictJson(v);
+          this.lastVerdict = v;
+        }
         return out;
       }
       case 'free_roots':
@@ -166,6 +172,7 @@ export class ScenarioRunner {
         return { walk: shadowWalk(vcpu, s.addr).map((w) => ({ level: w.level, index: w.index, spte: hex64(w.spte) })) };
       case 'check_cr3': {
         const v = this.checkCr3();
+        if (v) this.lastVerdict = v;
         return { cr3_check: v ? verdictJson(v) : null };
       }
       case 'fail':
@@ -180,10 +187,12 @@ export class ScenarioRunner {
 
   step(i: number, s: Step): StepResult {
     this.events = [];
+    this.lastVerdict = undefined;
     const result = this.apply(s);
     const patches = this.journal.record(i, snapshot(this.m));
     const violations = audit(this.m, `step ${i} (${s.op})`);
-    return { step: i, op: s.op, events: this.events, result, patches, violations };
+    const base = { step: i, op: s.op, events: this.events, result, patches, violations };
+    return this.lastVerdict ? { ...base, cr3: this.lastVerdict } : base;
   }
 }
 
