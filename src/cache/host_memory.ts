@@ -289,9 +289,12 @@ export class HostMemory {
     return this.live.has(id);
   }
 
-  /** Every live page and object, in allocation order. */
+  /**
+   * Every live page and object, in allocation order (a Map keeps insertion order, and an entry
+   * is inserted exactly when it is allocated, so no sort is needed).
+   */
   allocated(): Readonly<HostObject>[] {
-    return [...this.live.values()].sort((a, b) => a.seq - b.seq);
+    return [...this.live.values()];
   }
 
   /** Live objects per kind: pages by zone, slab objects by cache name. */
