@@ -84,6 +84,16 @@ describe('HostMemory', () => {
     m.set_cached(b, true);
     expect(m.unreachable((o) => o.id === a).map((o) => o.id)).toEqual([c]);
   });
+  it('lists live objects in allocation order, also after a freed pfn is reused', () => {
+    const m = mem();
+    const a = m.alloc_page(GFP_KERNEL, 'a')!;
+    const b = m.alloc_page(GFP_KERNEL, 'b')!;
+    m.free_page(a);
+    const c = m.alloc_page(GFP_KERNEL, 'c')!;
+    expect(c).toBe(a);
+    expect(m.allocated().map((o) => o.site)).toEqual(['b', 'c']);
+    expect(m.allocated().map((o) => o.id)).toEqual([b, c]);
+  });
   it('fails a chosen attempt at a chosen site', () => {
     const f = new SiteFaults().failAt('x', 1);
     const m = new HostMemory({ dma32_pages: 4, normal_pages: 4, faults: f });
