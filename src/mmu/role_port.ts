@@ -13,7 +13,9 @@ export function sp_role(profile: Profile, ctx: MmuContext, level: number, direct
   let r = ctx.mmu_role;
   r = setField(l, r, 'level', level);
   r = setField(l, r, 'direct', direct ? 1 : 0);
-  if (direct) r = hasField(l, 'has_4_byte_gpte') ? setField(l, r, 'has_4_byte_gpte', 0) : setField(l, r, 'gpte_is_8_bytes', 1);
+  // 5.16 forces gpte_is_8_bytes on direct pages; the v5.17-rc role code (has_4_byte_gpte) leaves
+  // the bit as the MMU role has it (golden sp_role vectors).
+  if (direct && hasField(l, 'gpte_is_8_bytes')) r = setField(l, r, 'gpte_is_8_bytes', 1);
   r = setField(l, r, 'access', access);
   if (!ctx.direct_map && ctx.root_level <= 2) {
     let q = Number((gaddr >> BigInt(12 + 9 * level)) & 0xffffn);

@@ -87,7 +87,7 @@ function roleWord(profile: Profile, v: unknown, where: string): number {
 
 const ROOTS: Record<string, number> = { current: 1, prev0: 2, prev1: 4, prev2: 8, all: 0xf };
 
-function parseStep(profile: Profile, v: unknown, i: number): Step {
+export function parseStep(profile: Profile, v: unknown, i: number): Step {
   const where = `steps[${i}]`;
   const o = obj(v, where);
   const op = str(o, 'op', where);
@@ -145,7 +145,12 @@ function parseStep(profile: Profile, v: unknown, i: number): Step {
       return { op, gfn: num(o, 'gfn', where) };
     case 'sync_result':
       keys('gfn', 'result');
-      return { op, gfn: num(o, 'gfn', where), result: parseInt_(o['result'], `${where}.result`, -1, 1) };
+      {
+        const r = o['result'];
+        const v = r === 'fail' ? -1 : r === 'clean' ? 0 : r === 'flush' ? 1 : null;
+        if (v === null) badInput(`${where}.result`, 'expected fail, clean or flush');
+        return { op, gfn: num(o, 'gfn', where), result: v };
+      }
     case 'walk':
       keys('addr');
       return { op, addr: parseUnsigned(o['addr'], `${where}.addr`) };
