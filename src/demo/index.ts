@@ -3,6 +3,7 @@
  * shows. A section returns its text report and a JSON value for `--format json`.
  */
 import { mmuDemo } from './mmu.js';
+import { rolesDemo } from './roles.js';
 
 export interface DemoSection {
   readonly id: string;
@@ -10,4 +11,4 @@ export interface DemoSection {
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [mmuDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, mmuDemo];

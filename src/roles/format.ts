@@ -4,7 +4,7 @@
  */
 import { hexPlain } from '../bits/hex.js';
 import type { Profile } from '../profiles/index.js';
-import { getField, hasField, roleLayout } from './layout.js';
+import { getField, hasField, roleLayout, type RoleLayout } from './layout.js';
 
 /** Access strings indexed by role.access (bit 0 exec, bit 1 write, bit 2 user). */
 export const ACCESS_STR: readonly string[] = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'];
@@ -42,4 +42,13 @@ export function formatPage(profile: Profile, p: PageTraceFields): string {
     `sp gen ${p.mmu_valid_gen & 0xff} gfn ${hexPlain(p.gfn)} ${formatRole(profile, p.role)}` +
     ` root ${p.root_count >>> 0} ${p.unsync ? 'unsync' : 'sync'}`
   );
+}
+
+/** `name=value` for each named field of `word`; with `nonzero`, only the fields that are set. */
+export function formatFields(layout: RoleLayout, word: number, nonzero = false): string {
+  return layout.fields
+    .map((f) => [f.name, ((word & f.mask) >>> f.shift) >>> 0] as const)
+    .filter(([, v]) => !nonzero || v !== 0)
+    .map(([n, v]) => `${n}=${v}`)
+    .join(' ');
 }

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
+import { rolesCommand } from './roles.js';
 import { runCommand } from './run.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, evalCommand, profilesCommand, runCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, evalCommand, profilesCommand, rolesCommand, runCommand];

@@ -8,9 +8,36 @@ import type { DomainTraits } from './index.js';
 
 export type FieldSpec = readonly [name: string | null, width: number];
 
+/** Which role pipeline the kernel has: 5.x `union kvm_mmu_role`, or 5.19+ CPU role vs root role. */
+export type RolePipeline = 'mmu_role' | 'cpu_role';
+
+/**
+ * The RFC's shadow-root `level_promoted` condition: the CR4 bit whose clear value marks a
+ * promoted root (CR0.PG=1, EFER.LMA=0). As posted the RFC tests PSE; the levels need PAE.
+ */
+export type PromotedTest = 'pse' | 'pae';
+
+export interface RfcPaeRootRules {
+  /** Shadow-root `level_promoted` = CR0.PG && !CR4.<promoted_test> (inside the !EFER.LMA case). */
+  readonly promoted_test: PromotedTest;
+}
+
 export interface RoleTraits {
   readonly page_role: readonly FieldSpec[];
   readonly ext_role: readonly FieldSpec[];
+  /** 5.x computes one 64-bit MMU role; 5.19+ a CPU role (guest mode) and a separate root role. */
+  readonly pipeline: RolePipeline;
+  /**
+   * Bit 4's polarity: `gpte_is_8_bytes` (<= 5.16: 1 for PAE/64-bit guest tables and every
+   * direct or TDP page) or `has_4_byte_gpte` (>= 5.17: 1 only for 32-bit non-PAE guest tables).
+   */
+  readonly gpte_bit: 'gpte_is_8_bytes' | 'has_4_byte_gpte';
+  /** 6.x: shadow and TDP root roles have efer_nx = 1 whatever the guest's EFER.NX. */
+  readonly root_efer_nx_forced: boolean;
+  /** 6.x: a TDX VM (vm_type 5) picks the TDP level from CPUID GuestPhysBits, not MAXPHYADDR. */
+  readonly tdx_gpaw_tdp_level: boolean;
+  /** The RFC's role rules (pae_root, level_promoted), or null without the RFC. */
+  readonly rfc_pae_root: RfcPaeRootRules | null;
 }
 
 const V516_PAGE_ROLE: readonly FieldSpec[] = [
@@ -54,13 +81,29 @@ const V516_EXT_ROLE: readonly FieldSpec[] = [
 ];
 
 export const roleTraits: DomainTraits<RoleTraits> = {
-  root: { page_role: V516_PAGE_ROLE, ext_role: V516_EXT_ROLE },
+  root: {
+    page_role: V516_PAGE_ROLE,
+    ext_role: V516_EXT_ROLE,
+    pipeline: 'mmu_role',
+    gpte_bit: 'gpte_is_8_bytes',
+    root_efer_nx_forced: false,
+    tdx_gpaw_tdp_level: false,
+    rfc_pae_root: null,
+  },
   patches: {
-    'has-4-byte-gpte': { page_role: V517_PAGE_ROLE },
-    'rfc-pae-root-v1': { page_role: withBits18_19(V517_PAGE_ROLE, 'level_promoted', 'pae_root') },
+    'has-4-byte-gpte': { page_role: V517_PAGE_ROLE, gpte_bit: 'has_4_byte_gpte' },
+    'rfc-pae-root-v1': {
+      page_role: withBits18_19(V517_PAGE_ROLE, 'level_promoted', 'pae_root'),
+      rfc_pae_root: { promoted_test: 'pse' },
+    },
+    // The whole of the corrected RFC: one condition.
+    'rfc-pae-root-pae-fix': { rfc_pae_root: { promoted_test: 'pae' } },
     'mainline-v6.18': {
       page_role: withBits18_19(V517_PAGE_ROLE, 'passthrough', 'is_mirror'),
       ext_role: V516_EXT_ROLE.filter(([n]) => n !== 'cr0_pg' && n !== 'cr4_pae'),
+      pipeline: 'cpu_role',
+      root_efer_nx_forced: true,
+      tdx_gpaw_tdp_level: true,
     },
   },
 };
