@@ -394,8 +394,10 @@ export const HOSTS: Readonly<Record<string, Omit<HostConfig, 'mode' | 'tdp' | 'm
   'intel-39-l1tf-cache44': { maxphyaddr: 39, x86_phys_bits: 39, x86_cache_bits: 44, l1tf: true, sme_c_bit: 0 },
   'intel-36-l1tf': { maxphyaddr: 36, x86_phys_bits: 36, x86_cache_bits: 36, l1tf: true, sme_c_bit: 0 },
   'intel-52': { maxphyaddr: 52, x86_phys_bits: 52, x86_cache_bits: 52, l1tf: false, sme_c_bit: 0 },
+  'intel-52-l1tf': { maxphyaddr: 52, x86_phys_bits: 52, x86_cache_bits: 52, l1tf: true, sme_c_bit: 0 },
   'intel-46-mktme6': { maxphyaddr: 46, x86_phys_bits: 40, x86_cache_bits: 40, l1tf: false, sme_c_bit: 0 },
   'amd-48': { maxphyaddr: 48, x86_phys_bits: 48, x86_cache_bits: 48, l1tf: false, sme_c_bit: 0 },
   'amd-48-sme47': { maxphyaddr: 48, x86_phys_bits: 43, x86_cache_bits: 43, l1tf: false, sme_c_bit: 47 },
+  'amd-48-sme47-phys47': { maxphyaddr: 48, x86_phys_bits: 47, x86_cache_bits: 47, l1tf: false, sme_c_bit: 47 },
   'amd-52-sme51': { maxphyaddr: 52, x86_phys_bits: 47, x86_cache_bits: 47, l1tf: false, sme_c_bit: 51 },
 };

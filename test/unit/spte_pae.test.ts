@@ -57,3 +57,24 @@ describe('PAE PDPTEs', () => {
     expect(mem.allocated()).toHaveLength(0);
   });
 });
+
+describe('named hosts', () => {
+  it('HOSTS matches the host part of every golden/spte configuration', async () => {
+    const { goldenFiles, readGolden } = await import('../support/golden.js');
+    const seen = new Set<string>();
+    for (const f of goldenFiles('spte', /\.(masks|encoders)\.jsonl\.gz$/)) {
+      for (const rec of readGolden(f)) {
+        const c = (rec['in'] as { cfg?: Record<string, unknown> }).cfg;
+        if (!c) continue;
+        const name = String(c['name']).split('/')[0]!;
+        seen.add(name);
+        const h = HOSTS[name];
+        expect(h, name).toBeDefined();
+        expect({ ...h, l1tf: h!.l1tf ? 1 : 0 }).toEqual({
+          maxphyaddr: c['maxphyaddr'], x86_phys_bits: c['x86_phys_bits'], x86_cache_bits: c['x86_cache_bits'], l1tf: c['l1tf'], sme_c_bit: c['sme_c_bit'],
+        });
+      }
+    }
+    expect([...seen].sort()).toEqual(Object.keys(HOSTS).sort());
+  });
+});
