@@ -2,8 +2,8 @@
  * Fault injection: every allocation the model makes names its site, and a FaultInjector decides
  * whether that attempt fails (the kernel's allocator returning NULL). Sites are plain strings,
  * e.g. `memory_cache:mmu_shadow_page_cache`, `memory_cache_atomic:mmu_page_header_cache`,
- * `pae_root_cache`, `default_pae_pdpte`, `kvmalloc_array:<cache>`; `ALLOC_SITES` lists the ones
- * src/cache itself uses. Scripts count attempts (0-based) either over every site (`fail` lists as
+ * `pae_root_cache`, `default_pae_pdpte`, `kvmalloc_array:<cache>`; `VcpuMmuCaches.allocSites()`
+ * lists the ones a vCPU's caches use. Scripts count attempts (0-based) either over every site (`fail` lists as
  * in the golden vectors) or per site.
  */
 import { ShadowMmuError } from '../bits/errors.js';

@@ -10,7 +10,7 @@ import type { Profile } from '../profiles/index.js';
 import type { VcpuCacheKey, VcpuCacheSpec } from '../profiles/traits/cache.js';
 import type { HostMemory, VmAccount } from './host_memory.js';
 import { KvmMmuMemoryCache } from './memory_cache.js';
-import { PaeRootCache } from './pae_root_cache.js';
+import { PAE_ROOT_SITE, PaeRootCache } from './pae_root_cache.js';
 import { WarnLog } from './warn.js';
 
 export type { VcpuCacheKey } from '../profiles/traits/cache.js';
@@ -148,6 +148,17 @@ export class VcpuMmuCaches {
     if (this.pae_root_cache) out['mmu_pae_root_cache'] = { nobjs: this.pae_root_cache.slot === null ? 0 : 1, capacity: 1 };
     return out;
   }
+  /** Every allocation site these caches use (fault-injection keys), in top-up order. */
+  allocSites(): string[] {
+    const sites: string[] = [];
+    for (const c of this.caches.values()) {
+      if (c.variant === '6.x') sites.push(`kvmalloc_array:${c.name}`);
+      sites.push(c.site, c.atomicSite);
+      if (this.pae_root_cache && this.caches.get(this.paeAfter!) === c) sites.push(PAE_ROOT_SITE);
+    }
+    return sites;
+  }
+
   /** Host objects the caches themselves own (6.x objects arrays), for the leak query. */
   ownedObjects(): number[] {
     const ids: number[] = [];

@@ -98,6 +98,16 @@ describe('vCPU caches per profile', () => {
     });
     expect(v.specs.map((s) => s.min)).toEqual([14, 5, 5, 5]);
   });
+  it('lists its allocation sites for fault injection', () => {
+    const v = new VcpuMmuCaches(getProfile('rfc-v1'), mem(), env);
+    expect(v.allocSites()).toEqual([
+      'memory_cache:mmu_pte_list_desc_cache', 'memory_cache_atomic:mmu_pte_list_desc_cache',
+      'memory_cache:mmu_shadow_page_cache', 'memory_cache_atomic:mmu_shadow_page_cache', 'pae_root_cache',
+      'memory_cache:mmu_gfn_array_cache', 'memory_cache_atomic:mmu_gfn_array_cache',
+      'memory_cache:mmu_page_header_cache', 'memory_cache_atomic:mmu_page_header_cache',
+    ]);
+    expect(new VcpuMmuCaches(getProfile('v6.18'), mem(), env).allocSites()[0]).toBe('kvmalloc_array:mmu_pte_list_desc_cache');
+  });
   it('the first failure stops the top-up', () => {
     const m = mem(new SiteFaults().failAt('memory_cache:mmu_shadow_page_cache', 0));
     const v = new VcpuMmuCaches(getProfile('v5.16'), m, env);
