@@ -25,7 +25,8 @@
  *   (`mmu_pte_list_desc_cache`, `mmu_shadow_page_cache`, `mmu_gfn_array_cache` (6.x
  *   mmu_shadowed_info_cache), `mmu_page_header_cache`); `mmu_topup_memory_caches(maybe_indirect,
  *   shadow_root_level)`, `mmu_free_memory_caches()`, `alloc(key)`, `release(key, obj)`,
- *   `take_pae_root()`, `free_pae_root(pfn)` (= mmu_free_pae_root), `levels()`.
+ *   `take_pae_root()`, `free_pae_root(pfn)` (= mmu_free_pae_root), `levels()`, `allocSites()`
+ *   (every fault-injection key of the vCPU's caches), `ownedObjects()` (6.x objects arrays).
  * - `PaeRootCache` (RFC): `mmu_topup_pae_root_cache(level)`, `take()`, `mmu_free_pae_root(pfn)`.
  * - `WarnLog`: kernel WARNs counted (`count`, `events`), shared by everything of one vCPU/VM.
  * - `hostMemoryPort(mem, account?)`: src/mmu/ports.ts's HostMemory over a real HostMemory;
