@@ -76,6 +76,11 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
   const parent = kvm.sptep_to_sp(sptep);
   if (parent === null) return kvm.bug(`link_shadow_page: sptep ${sptep} is not inside a shadow page`);
   const index = sptep % SPTE_ENT_PER_PAGE;
+  // States FNAME(fetch) / __direct_map never create; the model refuses them before any change.
+  if (kvm.level(sp) !== kvm.level(parent) - 1) {
+    kvm.bug(`link_shadow_page: a level-${kvm.level(sp)} page cannot hang below a level-${kvm.level(parent)} page`);
+  }
+  if ((sp.role & kvm.rb.invalid) !== 0 || (parent.role & kvm.rb.invalid) !== 0) kvm.bug('link_shadow_page: invalid (zapped) page');
   if (kvm.isPresent(sptep)) {
     kvm.bug(`link_shadow_page: SPTE ${index} of sp ${parent.id} is already present (0x${kvm.spte64(sptep).toString(16)})`);
   }

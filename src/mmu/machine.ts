@@ -66,8 +66,7 @@ export function failNext(m: Machine, site: string, count: number): void {
 }
 
 /** Create the VM and its vCPU (module init, kvm_create_vm, kvm_arch_vcpu_create). */
-export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext): Machine {
-  const faults = new SiteFaults();
+export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext, faults = new SiteFaults()): Machine {
   const mem = new HostMemory({ dma32_pages: cfg.dma32_pages, normal_pages: cfg.normal_pages, faults });
   const spteCfg = spteHostConfig(cfg);
   const mod = kvm_mmu_module_init(profile, spteCfg, hostZeroPage(mem));

@@ -12,6 +12,7 @@ import type { MmuContext } from '../mmu/vcpu.js';
 
 export type Step =
   | { op: 'load' }
+  | { op: 'topup' }
   | { op: 'free_roots'; roots: number }
   | { op: 'get_page'; name: string | null; gfn: number; level: number; direct: boolean; access: number; gaddr: bigint; role: number | null }
   | { op: 'link'; parent: string; index: number; child: string }
@@ -94,6 +95,7 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
   const keys = (...ks: string[]) => onlyKeys(o, where, ['op', 'comment', ...ks]);
   switch (op) {
     case 'load':
+    case 'topup':
     case 'zap_all_fast':
     case 'zap_all':
     case 'check_cr3':

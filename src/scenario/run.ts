@@ -67,6 +67,12 @@ export class ScenarioRunner {
     this.journal = new Journal(snapshot(this.m));
   }
 
+  /** The page a scenario named, if it is still alive. */
+  pageNamed(name: string): KvmMmuPage | undefined {
+    const sp = this.names.get(name);
+    return sp && !sp.freed ? sp : undefined;
+  }
+
   private page(name: string, where: string): KvmMmuPage {
     if (name === 'root') {
       const sp = root_to_sp(this.m.kvm, this.m.vcpu.mmu.root_hpa);
@@ -114,6 +120,10 @@ export class ScenarioRunner {
           this.lastVerdict = v;
         }
         return out;
+      }
+      case 'topup': {
+        const mmu = vcpu.mmu;
+        return { ret: errnoName(vcpu.mem.topup(!mmu.ctx.direct_map, mmu.ctx.shadow_root_level)) };
       }
       case 'free_roots':
         kvm_mmu_free_roots(vcpu, s.roots);
