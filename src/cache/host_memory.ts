@@ -126,7 +126,9 @@ export class HostMemory {
   private readonly live = new Map<number, HostObject>();
   private readonly siteAttempts = new Map<string, number>();
   private readonly pageSlot = new Map<number, Uint32Array>();
+  /** Slots of freed pages (touched) and slots never handed out (still zero). */
   private readonly freeSlots: Uint32Array[] = [];
+  private readonly freshSlots: Uint32Array[] = [];
   private nextSlab = SLAB_ID_BASE;
   private seq = 0;
 
@@ -184,8 +186,9 @@ export class HostMemory {
       this.stats.alloc_failures++;
       return null;
     }
-    const words = this.slotFor(pfn);
-    words.fill(gfp & __GFP_ZERO ? 0 : POISON_U32);
+    const zero = (gfp & __GFP_ZERO) !== 0;
+    const words = this.slotFor(pfn, zero);
+    if (words !== null) words.fill(zero ? 0 : POISON_U32);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
     this.live.set(pfn, {
@@ -318,15 +321,31 @@ export class HostMemory {
     return this.allocated().filter((o) => !o.cached && !isReachable(o));
   }
 
-  private slotFor(pfn: number): Uint32Array {
-    let s = this.freeSlots.pop();
+  /**
+   * Storage for a new page. Returns the slot when the caller must initialise it, or null when a
+   * never-used (hence already zero) slot was handed out for a zeroed page — that keeps the host
+   * from touching, and so committing, memory a sparse table never writes.
+   */
+  private slotFor(pfn: number, zero: boolean): Uint32Array | null {
+    let s: Uint32Array | undefined;
+    let fresh = false;
+    if (zero) {
+      s = this.freshSlots.pop();
+      fresh = s !== undefined;
+    }
+    s ??= this.freeSlots.pop();
+    if (!s) {
+      s = this.freshSlots.pop();
+      fresh = s !== undefined;
+    }
     if (!s) {
       const chunk = new Uint32Array(PAGE_HALVES * CHUNK_PAGES);
-      for (let i = CHUNK_PAGES - 1; i > 0; i--) this.freeSlots.push(chunk.subarray(i * PAGE_HALVES, (i + 1) * PAGE_HALVES));
+      for (let i = CHUNK_PAGES - 1; i > 0; i--) this.freshSlots.push(chunk.subarray(i * PAGE_HALVES, (i + 1) * PAGE_HALVES));
       s = chunk.subarray(0, PAGE_HALVES);
+      fresh = true;
     }
     this.pageSlot.set(pfn, s);
-    return s;
+    return fresh && zero ? null : s;
   }
 
   private mustLive(id: number, op: string): HostObject {
@@ -338,10 +357,11 @@ export class HostMemory {
   }
 
   private checkReleasable(o: HostObject, op: string): void {
+    if (o.refs === 0 && !o.cached && !o.decrypted) return;
     const what = `${op}(${hexId(o.id)}) [${o.site}]`;
     if (o.refs > 0) throw new ShadowMmuError('ESTATE', `${what}: still referenced (${o.refs} reference${o.refs > 1 ? 's' : ''})`);
     if (o.cached) throw new ShadowMmuError('ESTATE', `${what}: still held by a memory cache`);
-    if (o.decrypted) throw new ShadowMmuError('ESTATE', `${what}: page is still decrypted (set_memory_encrypted first)`);
+    throw new ShadowMmuError('ESTATE', `${what}: page is still decrypted (set_memory_encrypted first)`);
   }
 }
 
