@@ -47,6 +47,16 @@ describe('HostMemory', () => {
     expect(m.words(m.alloc_page(GFP_KERNEL | __GFP_ZERO, 't')!).every((w) => w === 0)).toBe(true);
     expect(m.words(m.alloc_page(GFP_KERNEL, 't')!).every((w) => w === POISON_U32)).toBe(true);
   });
+  it('a reused slot is re-initialised: zeroed after holding poison, poisoned after holding zeros', () => {
+    const m = mem(0, 256);
+    const pages = Array.from({ length: 64 }, () => m.alloc_page(GFP_KERNEL, 't')!); // one whole storage chunk
+    m.free_page(pages[0]!);
+    expect(m.words(m.alloc_page(GFP_KERNEL | __GFP_ZERO, 't')!).every((w) => w === 0)).toBe(true);
+    const z = m.alloc_page(GFP_KERNEL | __GFP_ZERO, 't')!; // a never-used slot
+    m.words(z)[5] = 7;
+    m.free_page(z);
+    expect(m.words(m.alloc_page(GFP_KERNEL, 't')!).every((w) => w === POISON_U32)).toBe(true);
+  });
   it('charges __GFP_ACCOUNT allocations to the VM and uncharges on free', () => {
     const m = mem();
     const vm = new VmAccount('vm0');
