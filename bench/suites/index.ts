@@ -2,5 +2,6 @@
 import type { BenchSuite } from '../harness.js';
 import { cacheSuite } from './cache.js';
 import { rolesSuite } from './roles.js';
+import { mmuSuite } from './mmu.js';
 
-export const SUITES: readonly BenchSuite[] = [rolesSuite, cacheSuite];
+export const SUITES: readonly BenchSuite[] = [rolesSuite, cacheSuite, mmuSuite];

@@ -90,6 +90,11 @@ export class Kvm {
     this.trace(ev);
   }
 
+  /** Whether anyone listens (hot paths skip building records otherwise). */
+  get tracing(): boolean {
+    return this.trace !== NO_TRACE;
+  }
+
   newPageId(): number {
     return this.nextId++;
   }

@@ -10,7 +10,7 @@ import type { Kvm } from './kvm.js';
 import { make_pae_root_entry } from './pae_pdpte.js';
 import { spte_to_pfn } from './spte.js';
 import type { KvmMmuPage } from './page.js';
-import { sp_role, sp_root_role } from './role_port.js';
+import { kvm_mmu_get_page_role, mmu_alloc_root_role } from '../roles/sp-role.js';
 import { kvm_mmu_get_page } from './get_page.js';
 import type { KvmMmu, RootInfo, SpecialPage, Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page, make_mmu_pages_available } from './zap.js';
@@ -88,9 +88,9 @@ export function rootRole(vcpu: Vcpu, level: number, direct: boolean, slot: numbe
   const ctx = vcpu.mmu.ctx;
   if (isV6(kvm)) {
     const quadrant = ctx.root_level === 2 && level === 2 ? slot : 0;
-    return sp_root_role(kvm.profile, ctx.mmu_role, level, quadrant);
+    return mmu_alloc_root_role(kvm.profile, ctx.mmu_role, level, quadrant);
   }
-  return sp_role(kvm.profile, ctx, level, direct, ACC_ALL, BigInt(slot) << 30n);
+  return kvm_mmu_get_page_role(kvm.profile, ctx, { level, direct, access: ACC_ALL, gaddr: BigInt(slot) << 30n });
 }
 
 /** @kernel mmu.c mmu_alloc_root: get the page, pin it; returns its physical address. */

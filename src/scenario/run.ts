@@ -13,7 +13,7 @@ import { drop_parent_pte, link_shadow_page } from '../mmu/link.js';
 import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/machine.js';
 import { is_shadow_present_pte } from '../mmu/spte.js';
 import type { KvmMmuPage } from '../mmu/page.js';
-import { sp_child_role, sp_role, sp_root_role } from '../mmu/role_port.js';
+import { kvm_mmu_child_role, kvm_mmu_get_page_role, mmu_alloc_root_role } from '../roles/sp-role.js';
 import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_reload, root_to_sp } from '../mmu/roots.js';
 import { mmu_try_to_unsync_pages } from '../mmu/unsync.js';
 import { shadowWalk } from '../mmu/walk.js';
@@ -89,11 +89,11 @@ export class ScenarioRunner {
     if (s.role !== null) return s.role;
     const { kvm, vcpu } = this.m;
     const ctx = vcpu.mmu.ctx;
-    if (!kvm.traits.commit_before_alloc) return sp_role(kvm.profile, ctx, s.level, s.direct, s.access, s.gaddr);
+    if (!kvm.traits.commit_before_alloc) return kvm_mmu_get_page_role(kvm.profile, ctx, { level: s.level, direct: s.direct, access: s.access, gaddr: s.gaddr });
     const quadrant = ctx.root_level === 2 ? Number((s.gaddr >> BigInt(12 + 9 * s.level)) & 3n) : 0;
-    if (s.level === ctx.shadow_root_level) return sp_root_role(kvm.profile, ctx.mmu_role, s.level, quadrant);
-    const parent = sp_root_role(kvm.profile, ctx.mmu_role, s.level + 1, 0);
-    return sp_child_role(kvm.profile, parent, s.direct, s.access, quadrant);
+    if (s.level === ctx.shadow_root_level) return mmu_alloc_root_role(kvm.profile, ctx.mmu_role, s.level, quadrant);
+    const parent = mmu_alloc_root_role(kvm.profile, ctx.mmu_role, s.level + 1, 0);
+    return kvm_mmu_child_role(kvm.profile, parent, quadrant, s.direct, s.access);
   }
 
   /** The PAE root the model would load into CR3 now, checked as the CPU would. */

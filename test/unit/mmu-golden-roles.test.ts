@@ -1,11 +1,11 @@
 /**
  * The shadow-page code's page roles and hash against the kernel-computed vectors: the hash of a
  * gfn as the page hash uses it (gfnHash, 64-bit kernels), and the roles get_page/mmu_alloc_root
- * request (src/mmu/role_port.ts) for sp_role (5.x), sp_root_role and sp_child_role (6.18).
+ * request (src/roles/sp-role.ts) for sp_role (5.x), sp_root_role and sp_child_role (6.18).
  */
 import { describe, expect, it } from 'vitest';
 import { gfnHash } from '../../src/mmu/kvm.js';
-import { sp_child_role, sp_role, sp_root_role } from '../../src/mmu/role_port.js';
+import { kvm_mmu_child_role, kvm_mmu_get_page_role, mmu_alloc_root_role } from '../../src/roles/sp-role.js';
 import { getProfile } from '../../src/profiles/index.js';
 import { goldenFiles, readGolden } from '../support/golden.js';
 
@@ -28,7 +28,7 @@ describe('golden page_hash through the page hash', () => {
   }
 });
 
-describe('golden page roles through the role port', () => {
+describe('golden page roles as get_page requests them', () => {
   for (const f of goldenFiles('roles', /\.sp-roles\.jsonl\.gz$/)) {
     it(f, () => {
       const recs = readGolden(f) as Rec[];
@@ -41,11 +41,11 @@ describe('golden page roles through the role port', () => {
         let got: number | null = null;
         if (r.fn === 'sp_role') {
           const ctx = { kind: i['kind'] as 'tdp', mmu_role: num('mmu_role'), direct_map: i['direct_map'] === 1, root_level: i['root_level'] as number, shadow_root_level: i['shadow_root_level'] as number };
-          got = sp_role(p, ctx, i['level'] as number, i['direct'] === 1, i['access'] as number, BigInt(i['gaddr'] as string));
+          got = kvm_mmu_get_page_role(p, ctx, { level: i['level'] as number, direct: i['direct'] === 1, access: i['access'] as number, gaddr: BigInt(i['gaddr'] as string) });
         } else if (r.fn === 'sp_root_role') {
-          got = sp_root_role(p, num('root_role'), i['level'] as number, i['quadrant'] as number);
+          got = mmu_alloc_root_role(p, num('root_role'), i['level'] as number, i['quadrant'] as number);
         } else if (r.fn === 'sp_child_role') {
-          got = sp_child_role(p, num('parent'), i['direct'] === 1, i['access'] as number, i['spte_index'] as number);
+          got = kvm_mmu_child_role(p, num('parent'), i['spte_index'] as number, i['direct'] === 1, i['access'] as number);
         } else continue;
         n++;
         if (got !== Number(BigInt(r.out['word'] as string))) bad.push(`${JSON.stringify(i)}: got 0x${got.toString(16)}, want ${String(r.out['word'])}`);
