@@ -2,3 +2,5 @@
 export * from './bits/index.js';
 export { getProfile, PROFILE_NAMES, CHANGES, type Profile, type ChangeName } from './profiles/index.js';
 export * from './roles/index.js';
+/** CPU features (CPUID, LA57, LAM, canonical checks, TDP level): a namespace, its constants overlap the roles ones. */
+export * as cpu from './cpu/index.js';

@@ -4,6 +4,7 @@
  */
 import { mmuDemo } from './mmu.js';
 import { rolesDemo } from './roles.js';
+import { cpuDemo } from './cpu.js';
 
 export interface DemoSection {
   readonly id: string;
@@ -11,4 +12,4 @@ export interface DemoSection {
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, mmuDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, mmuDemo, cpuDemo];

@@ -7,10 +7,11 @@ import { getProfile } from '../profiles/index.js';
 import type { EvalTable, FnEvaluator, JsonObject, RecordEvaluator } from './types.js';
 import { rolesEval } from './roles.js';
 import { spteEval } from './spte.js';
+import { cpuEval } from './cpu.js';
 
 export type { EvalTable, FnEvaluator, Json, JsonObject, RecordEvaluator } from './types.js';
 
-const TABLES: readonly EvalTable[] = [rolesEval, spteEval];
+const TABLES: readonly EvalTable[] = [rolesEval, spteEval, cpuEval];
 
 function mergeTables(tables: readonly EvalTable[]): {
   fns: Map<string, FnEvaluator>;
@@ -18,10 +19,22 @@ function mergeTables(tables: readonly EvalTable[]): {
 } {
   const fns = new Map<string, FnEvaluator>();
   const kinds = new Map<string, RecordEvaluator>();
+  const guards = new Map<string, ((input: JsonObject) => boolean) | undefined>();
   for (const t of tables) {
     for (const [k, f] of Object.entries(t.fns ?? {})) {
-      if (fns.has(k)) throw new Error(`eval: fn ${k} registered twice`);
-      fns.set(k, f);
+      const guard = t.when?.[k];
+      const prev = fns.get(k);
+      if (prev === undefined) {
+        fns.set(k, f);
+        guards.set(k, guard);
+        continue;
+      }
+      // A shared fn name: the guarded handler takes its records, the other one the rest.
+      const prevGuard = guards.get(k);
+      if (guard === undefined && prevGuard === undefined) throw new Error(`eval: fn ${k} registered twice`);
+      const [g, mine, other] = guard !== undefined ? [guard, f, prev] : [prevGuard!, prev, f];
+      fns.set(k, (profile, input) => (g(input) ? mine(profile, input) : other(profile, input)));
+      guards.set(k, undefined);
     }
     for (const [k, f] of Object.entries(t.kinds ?? {})) {
       if (kinds.has(k)) throw new Error(`eval: kind ${k} registered twice`);

@@ -15,8 +15,14 @@ export type RecordEvaluator = (record: JsonObject) => JsonObject;
 
 /** The handlers one domain contributes. */
 export interface EvalTable {
-  /** By `fn` name. The same name may be served by one domain only. */
+  /** By `fn` name. A name is served by one domain, unless `when` splits its records. */
   readonly fns?: Readonly<Record<string, FnEvaluator>>;
+  /**
+   * For a fn name that more than one domain's golden set uses with different inputs (e.g.
+   * `tdp_level` in golden/roles and golden/cpu): this table serves only the records for which
+   * `when[fn]` holds; the other table serves the rest.
+   */
+  readonly when?: Readonly<Record<string, (input: JsonObject) => boolean>>;
   /** By record `kind` (kvm records); `access` handles the kvm-unit-tests access records. */
   readonly kinds?: Readonly<Record<string, RecordEvaluator>>;
 }

@@ -7,6 +7,7 @@ import { roleTraits } from './traits/roles.js';
 import { mmuTraits } from './traits/mmu.js';
 import { spteTraits } from './traits/spte.js';
 import { cacheTraits } from './traits/cache.js';
+import { cpuTraits } from './traits/cpu.js';
 
 export const DOMAINS = {
   general: generalTraits,
@@ -14,4 +15,5 @@ export const DOMAINS = {
   mmu: mmuTraits,
   spte: spteTraits,
   cache: cacheTraits,
+  cpu: cpuTraits,
 } as const;

@@ -5,5 +5,21 @@ import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
 import { rolesCommand } from './roles.js';
 import { runCommand } from './run.js';
+import { canonicalCommand } from './canonical.js';
+import { cpuidCommand } from './cpuid.js';
+import { lamCommand } from './lam.js';
+import { migrateCheckCommand } from './migrate-check.js';
+import { tdpCheckCommand } from './tdp-check.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, evalCommand, profilesCommand, rolesCommand, runCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  evalCommand,
+  profilesCommand,
+  rolesCommand,
+  canonicalCommand,
+  cpuidCommand,
+  lamCommand,
+  migrateCheckCommand,
+  tdpCheckCommand,
+  runCommand,
+];
