@@ -9,6 +9,7 @@ import { getProfile, type Profile } from '../profiles/index.js';
 import { encodeRole, roleLayout } from '../roles/layout.js';
 import { DEFAULT_HOST, type HostConfig } from '../mmu/machine.js';
 import type { MmuContext } from '../mmu/vcpu.js';
+import { contextFromRegs, parseRegs, type VcpuRegs } from './context.js';
 
 export type Step =
   | { op: 'load' }
@@ -23,6 +24,7 @@ export type Step =
   | { op: 'zap_oldest'; n: number }
   | { op: 'set_nr_mmu_pages'; n: number }
   | { op: 'set_cr3'; cr3: number }
+  | { op: 'set_regs'; regs: VcpuRegs; pdptrs: bigint[] | null }
   | { op: 'unsync'; gfn: number }
   | { op: 'sync_result'; gfn: number; result: number }
   | { op: 'walk'; addr: bigint }
@@ -34,6 +36,9 @@ export interface Scenario {
   readonly profile: Profile;
   readonly host: HostConfig;
   readonly ctx: MmuContext;
+  /** How set_regs recomputes the context: the MMU kind and roles host (null: ctx was given). */
+  readonly mmuKind: string;
+  readonly rolesHost: string;
   readonly cr3: number;
   readonly pdptrs: bigint[];
   readonly steps: Step[];
@@ -142,6 +147,13 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
     case 'set_cr3':
       keys('cr3');
       return { op, cr3: num(o, 'cr3', where) };
+    case 'set_regs':
+      keys('cr0', 'cr4', 'efer', 'smm', 'guest_mode', 'pdptrs');
+      return {
+        op,
+        regs: parseRegs({ cr0: o['cr0'], cr4: o['cr4'], efer: o['efer'], smm: o['smm'], guest_mode: o['guest_mode'] }, where),
+        pdptrs: o['pdptrs'] === undefined ? null : parsePdptrs(o['pdptrs'], `${where}.pdptrs`),
+      };
     case 'unsync':
       keys('gfn');
       return { op, gfn: num(o, 'gfn', where) };
@@ -182,7 +194,19 @@ export function parseScenario(v: unknown, where = 'scenario'): Scenario {
     nr_mmu_pages: num(h, 'nr_mmu_pages', `${where}.host`, DEFAULT_HOST.nr_mmu_pages),
   };
   const vc = obj(o['vcpu'], `${where}.vcpu`);
-  onlyKeys(vc, `${where}.vcpu`, ['cr3', 'pdptrs', 'mmu']);
+  onlyKeys(vc, `${where}.vcpu`, ['cr3', 'pdptrs', 'mmu', 'regs', 'mmu_kind', 'roles_host']);
+  const mmuKind = vc['mmu_kind'] === undefined ? (host.tdp ? (vendor === 'amd' ? 'npt' : 'tdp') : 'shadow') : str(vc, 'mmu_kind', `${where}.vcpu`);
+  const rolesHost = vc['roles_host'] === undefined ? (vendor === 'amd' ? 'npt4' : 'ept4') : str(vc, 'roles_host', `${where}.vcpu`);
+  const pdptrs = parsePdptrs(vc['pdptrs'] ?? [], `${where}.vcpu.pdptrs`);
+  const common = { profile, host, mmuKind, rolesHost, cr3: vc['cr3'] === undefined ? 0 : num(vc, 'cr3', `${where}.vcpu`), pdptrs };
+  const steps = o['steps'];
+  if (!Array.isArray(steps)) badInput(`${where}.steps`, 'expected an array');
+  const parsed = steps.map((s, i) => parseStep(profile, s, i));
+  if (vc['mmu'] === undefined) {
+    if (vc['regs'] === undefined) badInput(`${where}.vcpu`, 'give either mmu (the MMU context) or regs (cr0, cr4, efer)');
+    const ctx = contextFromRegs(profile, mmuKind, rolesHost, parseRegs(vc['regs'], `${where}.vcpu.regs`));
+    return { ...common, ctx, steps: parsed };
+  }
   const m = obj(vc['mmu'], `${where}.vcpu.mmu`);
   onlyKeys(m, `${where}.vcpu.mmu`, ['kind', 'role', 'direct_map', 'root_level', 'shadow_root_level']);
   const kind = m['kind'] ?? (host.tdp ? 'tdp' : 'shadow');
@@ -194,17 +218,10 @@ export function parseScenario(v: unknown, where = 'scenario'): Scenario {
     root_level: parseInt_(m['root_level'], `${where}.vcpu.mmu.root_level`, 0, 5),
     shadow_root_level: parseInt_(m['shadow_root_level'], `${where}.vcpu.mmu.shadow_root_level`, 2, 5),
   };
-  const pd = vc['pdptrs'] ?? [];
-  if (!Array.isArray(pd) || pd.length > 4) badInput(`${where}.vcpu.pdptrs`, 'expected up to 4 PDPTRs');
-  const pdptrs = [0, 1, 2, 3].map((i) => (pd[i] === undefined ? 0n : parseUnsigned(pd[i], `${where}.vcpu.pdptrs[${i}]`)));
-  const steps = o['steps'];
-  if (!Array.isArray(steps)) badInput(`${where}.steps`, 'expected an array');
-  return {
-    profile,
-    host,
-    ctx,
-    cr3: vc['cr3'] === undefined ? 0 : num(vc, 'cr3', `${where}.vcpu`),
-    pdptrs,
-    steps: steps.map((s, i) => parseStep(profile, s, i)),
-  };
+  return { ...common, ctx, steps: parsed };
+}
+
+function parsePdptrs(pd: unknown, where: string): bigint[] {
+  if (!Array.isArray(pd) || pd.length > 4) badInput(where, 'expected up to 4 PDPTRs');
+  return [0, 1, 2, 3].map((i) => (pd[i] === undefined ? 0n : parseUnsigned(pd[i], `${where}[${i}]`)));
 }

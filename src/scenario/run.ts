@@ -14,7 +14,8 @@ import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/ma
 import { is_shadow_present_pte } from '../mmu/spte.js';
 import type { KvmMmuPage } from '../mmu/page.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role, mmu_alloc_root_role } from '../roles/sp-role.js';
-import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_reload, root_to_sp } from '../mmu/roots.js';
+import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_reload, kvm_mmu_unload, root_to_sp } from '../mmu/roots.js';
+import { contextFromRegs } from './context.js';
 import { mmu_try_to_unsync_pages } from '../mmu/unsync.js';
 import { shadowWalk } from '../mmu/walk.js';
 import {
@@ -169,6 +170,14 @@ export class ScenarioRunner {
         if (s.n < 64) throw new ShadowMmuError('EINVAL_INPUT', 'set_nr_mmu_pages: KVM_SET_NR_MMU_PAGES needs at least 64 (-EINVAL)');
         kvm_mmu_change_mmu_pages(kvm, s.n);
         return { n_max_mmu_pages: kvm.n_max_mmu_pages };
+      case 'set_regs': {
+        // KVM_SET_SREGS / a mode change: kvm_mmu_reset_context = unload every root, re-init.
+        kvm_mmu_unload(vcpu);
+        vcpu.mmu.ctx = contextFromRegs(kvm.profile, this.sc.mmuKind, this.sc.rolesHost, s.regs);
+        if (s.pdptrs) vcpu.mmu.pdptrs = [...s.pdptrs];
+        const c = vcpu.mmu.ctx;
+        return { mmu_role: '0x' + c.mmu_role.toString(16), root_level: c.root_level, shadow_root_level: c.shadow_root_level, direct_map: c.direct_map };
+      }
       case 'set_cr3': {
         this.cr3 = s.cr3;
         return { fast_switch: kvm_mmu_new_pgd(vcpu, s.cr3) };
