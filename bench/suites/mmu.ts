@@ -11,7 +11,7 @@ import { drop_parent_pte, link_shadow_page } from '../../src/mmu/link.js';
 import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/machine.js';
 import type { KvmMmuPage } from '../../src/mmu/page.js';
 import { kvm_mmu_get_page_role } from '../../src/roles/sp-role.js';
-import { kvm_mmu_load } from '../../src/mmu/roots.js';
+import { kvm_mmu_load } from '../../src/mmu/load.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
 

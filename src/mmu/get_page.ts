@@ -21,8 +21,7 @@ export function sync_page(vcpu: Vcpu, sp: KvmMmuPage): number {
   const kvm = vcpu.kvm;
   const scripted = vcpu.syncResults.get(sp.gfn);
   if ((sp.role & kvm.rb.direct) !== 0) return -1;
-  const ign = kvm.rb.levelMask | kvm.rb.accessMask | kvm.rb.quadrantMask | kvm.rb.level_promoted | kvm.rb.pae_root | kvm.rb.passthrough;
-  if (((sp.role ^ vcpu.mmu.ctx.mmu_role) & ~ign) !== 0) return -1;
+  if (((sp.role ^ vcpu.mmu.ctx.mmu_role) & ~kvm.rb.sync_role_ign) !== 0) return -1;
   if (scripted !== undefined) return scripted;
   for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) if (is_shadow_present_pte(sp.spt[2 * i]!)) return 1;
   return 0;

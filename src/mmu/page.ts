@@ -69,6 +69,8 @@ export interface RoleBits {
   readonly passthrough: number;
   /** RFC level_promoted bit, 0 when absent. */
   readonly level_promoted: number;
+  /** FNAME(sync_page) / kvm_sync_page_check sync_role_ign (the spte traits' field list). */
+  readonly sync_role_ign: number;
 }
 
 const cache = new WeakMap<Profile, RoleBits>();
@@ -90,6 +92,7 @@ export function roleBits(profile: Profile): RoleBits {
     pae_root: m('pae_root'),
     passthrough: m('passthrough'),
     level_promoted: m('level_promoted'),
+    sync_role_ign: profile.spte.sync_role_ign.reduce((acc, f) => (acc | m(f)) >>> 0, 0),
   };
   cache.set(profile, rb);
   return rb;

@@ -14,6 +14,7 @@ import { contextFromRegs, parseRegs, type VcpuRegs } from './context.js';
 export type Step =
   | { op: 'load' }
   | { op: 'topup' }
+  | { op: 'sync_roots' }
   | { op: 'free_roots'; roots: number }
   | { op: 'get_page'; name: string | null; gfn: number; level: number; direct: boolean; access: number; gaddr: bigint; role: number | null }
   | { op: 'link'; parent: string; index: number; child: string }
@@ -101,6 +102,7 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
   switch (op) {
     case 'load':
     case 'topup':
+    case 'sync_roots':
     case 'zap_all_fast':
     case 'zap_all':
     case 'check_cr3':

@@ -14,9 +14,11 @@ import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/ma
 import { is_shadow_present_pte } from '../mmu/spte.js';
 import type { KvmMmuPage } from '../mmu/page.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role, mmu_alloc_root_role } from '../roles/sp-role.js';
-import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_reload, kvm_mmu_unload, root_to_sp } from '../mmu/roots.js';
+import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload, root_to_sp } from '../mmu/roots.js';
+import { kvm_mmu_reload } from '../mmu/load.js';
 import { contextFromRegs } from './context.js';
 import { mmu_try_to_unsync_pages } from '../mmu/unsync.js';
+import { kvm_mmu_sync_roots } from '../mmu/sync.js';
 import { shadowWalk } from '../mmu/walk.js';
 import {
   kvm_mmu_change_mmu_pages,
@@ -126,6 +128,8 @@ export class ScenarioRunner {
         const mmu = vcpu.mmu;
         return { ret: errnoName(vcpu.mem.topup(!mmu.ctx.direct_map, mmu.ctx.shadow_root_level)) };
       }
+      case 'sync_roots':
+        return { synced: kvm_mmu_sync_roots(vcpu) };
       case 'free_roots':
         kvm_mmu_free_roots(vcpu, s.roots);
         return {};

@@ -33,6 +33,7 @@ type Op =
   | { k: 'drop'; parent: number; index: number }
   | { k: 'zap'; page: number }
   | { k: 'zap_all_fast' }
+  | { k: 'sync_roots' }
   | { k: 'zap_oldest'; n: number }
   | { k: 'cr3'; gfn: number }
   | { k: 'unsync'; gfn: number }
@@ -48,6 +49,7 @@ const opA: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('drop' as const), parent: fc.nat(), index: fc.integer({ min: 0, max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('zap' as const), page: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ k: 'zap_all_fast' as const }) },
+  { weight: 2, arbitrary: fc.constant({ k: 'sync_roots' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('zap_oldest' as const), n: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('cr3' as const), gfn: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('unsync' as const), gfn: gfnA }) },
@@ -116,6 +118,9 @@ function runOps(p: ProfileName, pae: boolean, ops: Op[]): void {
         }
         case 'zap_all_fast':
           step({ op: 'zap_all_fast' });
+          break;
+        case 'sync_roots':
+          step({ op: 'sync_roots' });
           break;
         case 'zap_oldest':
           step({ op: 'zap_oldest', n: op.n });

@@ -75,3 +75,45 @@ describe('link_shadow_page / drop_parent_pte', () => {
     expect(root.unsync_children).toBe(1); // stale bit, cleared lazily by the next unsync walk
   });
 });
+
+describe('kvm_mmu_sync_roots / mmu_sync_children', () => {
+  it.each(['v5.16', 'v6.18'] as const)('%s: syncs every unsync leaf below the root in batches of 16 and clears the path', (p) => {
+    const m = new Model(p);
+    m.do({ op: 'load' });
+    m.do({ op: 'get_page', name: 'l3', gfn: '0x11', level: 3 });
+    m.do({ op: 'link', parent: 'root', index: 1, child: 'l3' });
+    m.do({ op: 'get_page', name: 'l2', gfn: '0x12', level: 2 });
+    m.do({ op: 'link', parent: 'l3', index: 0, child: 'l2' });
+    for (let i = 0; i < 20; i++) {
+      m.do({ op: 'topup' });
+      m.do({ op: 'get_page', name: `pt${i}`, gfn: 0x100 + i, level: 1 });
+      m.do({ op: 'link', parent: 'l2', index: i, child: `pt${i}` });
+      m.do({ op: 'unsync', gfn: 0x100 + i });
+    }
+    const root = m.kvm.to_shadow_page(m.vcpu.mmu.root_hpa)!;
+    expect(root.unsync_children).toBe(1);
+    const r = m.do({ op: 'sync_roots' });
+    expect(r.result['synced']).toBe(20);
+    expect(r.events.filter((e) => e.event === 'kvm_mmu_sync_page')).toHaveLength(20);
+    expect(root.unsync_children).toBe(0);
+    expect(m.kvm.stat.mmu_unsync).toBe(0);
+    expect([...m.kvm.pages].every((sp) => !sp.unsync && sp.unsync_children === 0)).toBe(true);
+  });
+
+  it('a failed sync zaps the page; loading the MMU syncs the roots', () => {
+    const m = new Model('v5.16');
+    m.do({ op: 'load' });
+    m.do({ op: 'get_page', name: 'l3', gfn: '0x11', level: 3 });
+    m.do({ op: 'link', parent: 'root', index: 1, child: 'l3' });
+    m.do({ op: 'get_page', name: 'l2', gfn: '0x12', level: 2 });
+    m.do({ op: 'link', parent: 'l3', index: 0, child: 'l2' });
+    m.do({ op: 'get_page', name: 'pt', gfn: '0x13', level: 1 });
+    m.do({ op: 'link', parent: 'l2', index: 3, child: 'pt' });
+    m.do({ op: 'unsync', gfn: '0x13' });
+    m.do({ op: 'sync_result', gfn: '0x13', result: 'fail' });
+    m.do({ op: 'free_roots', roots: 'current' });
+    const r = m.do({ op: 'load' });
+    expect(r.events.map((e) => e.event)).toEqual(['kvm_mmu_get_page', 'kvm_mmu_sync_page', 'kvm_mmu_prepare_zap_page']);
+    expect([...m.kvm.pages].some((sp) => sp.gfn === 0x13)).toBe(false);
+  });
+});
