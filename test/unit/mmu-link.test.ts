@@ -117,3 +117,16 @@ describe('kvm_mmu_sync_roots / mmu_sync_children', () => {
     expect([...m.kvm.pages].some((sp) => sp.gfn === 0x13)).toBe(false);
   });
 });
+
+describe('link_shadow_page refuses states the kernel never builds (regression)', () => {
+  it('a child whose level is not one below the parent, and a zapped child', () => {
+    const m = new Model('v6.18');
+    m.do({ op: 'load' });
+    m.do({ op: 'get_page', name: 'l1', gfn: '0x13', level: 1 });
+    expect(() => m.do({ op: 'link', parent: 'root', index: 0, child: 'l1' })).toThrow(/cannot hang below/);
+    expect(() => m.do({ op: 'link', parent: 'l1', index: 0, child: 'l1' })).toThrow(/cannot hang below/);
+    m.do({ op: 'zap', page: 'root' }); // pinned: stays, invalid
+    m.do({ op: 'get_page', name: 'l3', gfn: '0x11', level: 3 });
+    expect(() => m.do({ op: 'link', parent: 'root', index: 0, child: 'l3' })).toThrow(/invalid/);
+  });
+});

@@ -88,3 +88,24 @@ describe('roots', () => {
     expect(g(m).root_hpa).toBe(INVALID_PAGE);
   });
 });
+
+describe('PAE CR3 is only 32-byte aligned (rfc-pae-root.md §3, V3 review)', () => {
+  it('rfc-v1 keys its PAE root page by gfn: two PDPTs in one page share one root shadow page', () => {
+    const m = new Model('rfc-v1', { pae: true, cr3: '0x1000' });
+    m.do({ op: 'load' });
+    const first = m.vcpu.mmu.root_hpa;
+    m.do({ op: 'set_cr3', cr3: '0x1020' });
+    const r = m.do({ op: 'load' });
+    expect(r.events).toMatchObject([{ event: 'kvm_mmu_get_page', gfn: 1, created: false }]);
+    expect(m.vcpu.mmu.root_hpa).toBe(first);
+  });
+
+  it('v5.16 rebuilds its special root from the PDPTRs instead', () => {
+    const m = new Model('v5.16', { pae: true, cr3: '0x1000' });
+    m.do({ op: 'load' });
+    m.do({ op: 'set_cr3', cr3: '0x1020' });
+    m.do({ op: 'set_regs', cr0: '0x80000011', cr4: '0x20', efer: '0', pdptrs: ['0x5001', '0x0', '0x0', '0x0'] });
+    m.do({ op: 'load' });
+    expect(paeRootTargets(g(m).pae_root!).map((x) => m.kvm.to_shadow_page(x.pa)!.gfn)).toEqual([5]);
+  });
+});
