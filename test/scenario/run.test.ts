@@ -34,6 +34,17 @@ describe('shadow-mmu run', () => {
     expect((link['result'] as Record<string, string>)['spte']).toBe('0x0000000100028801');
   });
 
+  it('vCPU registers give the MMU context; a reset context finds the old root again (v6.18)', async () => {
+    const r = await runCli(['run', join(DATA, 'regs-v6.18.json')]);
+    expect(r.code).toBe(0);
+    const gp = r.stdout.split('\n').filter((l) => l.startsWith('kvm_mmu_get_page'));
+    expect(gp).toEqual([
+      'kvm_mmu_get_page: sp gen 0 gfn 100 l4 8-byte q0 wux nxe ad root 0 sync new',
+      'kvm_mmu_get_page: sp gen 0 gfn 100 l4 8-byte q0 wux nxe ad root 0 sync new',
+      'kvm_mmu_get_page: sp gen 0 gfn 100 l4 8-byte q0 wux nxe ad root 0 sync existing',
+    ]);
+  });
+
   it('is deterministic', async () => {
     const a = await runCli(['run', '--format', 'jsonl', join(DATA, 'pae-v5.16.json')]);
     const b = await runCli(['run', '--format', 'jsonl', join(DATA, 'pae-v5.16.json')]);
