@@ -19,8 +19,12 @@ export const KVM_MMU_ROOT_CURRENT = 1;
 export const KVM_MMU_ROOT_PREVIOUS = (i: number): number => 1 << (i + 1);
 export const KVM_MMU_ROOTS_ALL = 0xf;
 
-function isV6(kvm: Kvm): boolean {
-  return kvm.traits.commit_before_alloc;
+/** Whether a root has a shadow page, as the profile's kvm_mmu_free_roots / sync_roots decide it. */
+export function rootHasSp(vcpu: Vcpu): boolean {
+  const kvm = vcpu.kvm;
+  const ctx = vcpu.mmu.ctx;
+  if (kvm.traits.root_has_sp_test === 'root_to_sp' || kvm.traits.pae_root_shadow_page) return root_to_sp(kvm, vcpu.mmu.root_hpa) !== null;
+  return ctx.shadow_root_level >= PT64_ROOT_4LEVEL && (ctx.root_level >= PT64_ROOT_4LEVEL || ctx.direct_map);
 }
 
 /** Allocate a page-table page that is not a shadow page (mainline special roots). */
@@ -86,7 +90,7 @@ export function free_mmu_pages(kvm: Kvm, mmu: KvmMmu): void {
 export function rootRole(vcpu: Vcpu, level: number, direct: boolean, slot: number): number {
   const kvm = vcpu.kvm;
   const ctx = vcpu.mmu.ctx;
-  if (isV6(kvm)) {
+  if (kvm.profile.roles.pipeline === 'cpu_role') {
     const quadrant = ctx.root_level === 2 && level === 2 ? slot : 0;
     return mmu_alloc_root_role(kvm.profile, ctx.mmu_role, level, quadrant);
   }
@@ -234,11 +238,7 @@ export function kvm_mmu_free_roots(vcpu: Vcpu, roots_to_free: number): void {
     if (roots_to_free & KVM_MMU_ROOT_PREVIOUS(i)) mmu.prev_roots[i]!.hpa = mmu_free_root_page(kvm, mmu.prev_roots[i]!.hpa, invalid_list);
   }
   if (free_active_root) {
-    const L = mmu.ctx.shadow_root_level;
-    const hasSp = isV6(kvm) || kvm.traits.pae_root_shadow_page
-      ? root_to_sp(kvm, mmu.root_hpa) !== null
-      : L >= PT64_ROOT_4LEVEL && (mmu.ctx.root_level >= PT64_ROOT_4LEVEL || mmu.ctx.direct_map);
-    if (hasSp) {
+    if (rootHasSp(vcpu)) {
       mmu.root_hpa = mmu_free_root_page(kvm, mmu.root_hpa, invalid_list);
     } else if (mmu.pae_root) {
       for (let i = 0; i < 4; i++) {
@@ -316,7 +316,7 @@ export function kvm_mmu_new_pgd(vcpu: Vcpu, new_pgd: number): boolean {
   const new_role = vcpu.mmu.ctx.mmu_role;
   if (!fast_pgd_switch(vcpu, new_pgd, new_role)) {
     // 5.x frees the current root here; 6.x's cached_root_find_and_keep_current already did.
-    if (!isV6(kvm)) kvm_mmu_free_roots(vcpu, KVM_MMU_ROOT_CURRENT);
+    if (kvm.traits.fast_pgd_switch !== 'root-has-sp') kvm_mmu_free_roots(vcpu, KVM_MMU_ROOT_CURRENT);
     return false;
   }
   vcpu.requests.add('KVM_REQ_LOAD_MMU_PGD');

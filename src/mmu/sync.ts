@@ -53,9 +53,10 @@ export function kvm_mmu_sync_roots(vcpu: Vcpu): number {
   const kvm = vcpu.kvm;
   const mmu = vcpu.mmu;
   if (mmu.ctx.direct_map || mmu.root_hpa < 0) return 0;
-  const root = root_to_sp(kvm, mmu.root_hpa);
   // 5.16 tests the guest level; 6.x whether the root has a shadow page; the RFC syncs its one root.
-  if (root && (mmu.ctx.root_level >= PT64_ROOT_4LEVEL || kvm.traits.pae_root_shadow_page || kvm.traits.commit_before_alloc)) {
+  const byLevel = kvm.traits.root_has_sp_test === 'levels' && !kvm.traits.pae_root_shadow_page;
+  const root = root_to_sp(kvm, mmu.root_hpa);
+  if (root && (byLevel ? mmu.ctx.root_level >= PT64_ROOT_4LEVEL : true)) {
     return is_unsync_root(root) ? mmu_sync_children(vcpu, root) : 0;
   }
   let n = 0;

@@ -41,8 +41,7 @@ function kvm_mmu_unlink_parents(kvm: Kvm, sp: KvmMmuPage): void {
 
 /** Ask every vCPU to drop its roots (5.x kvm_reload_remote_mmus, 6.x KVM_REQ_MMU_FREE_OBSOLETE_ROOTS). */
 function requestRootReload(kvm: Kvm): void {
-  const req = kvm.traits.commit_before_alloc ? 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' : 'KVM_REQ_MMU_RELOAD';
-  for (const v of kvm.vcpus) v.requests.add(req);
+  for (const v of kvm.vcpus) v.requests.add(kvm.traits.zapped_root_request);
 }
 
 /**

@@ -92,7 +92,7 @@ export class ScenarioRunner {
     if (s.role !== null) return s.role;
     const { kvm, vcpu } = this.m;
     const ctx = vcpu.mmu.ctx;
-    if (!kvm.traits.commit_before_alloc) return kvm_mmu_get_page_role(kvm.profile, ctx, { level: s.level, direct: s.direct, access: s.access, gaddr: s.gaddr });
+    if (kvm.profile.roles.pipeline !== 'cpu_role') return kvm_mmu_get_page_role(kvm.profile, ctx, { level: s.level, direct: s.direct, access: s.access, gaddr: s.gaddr });
     const quadrant = ctx.root_level === 2 ? Number((s.gaddr >> BigInt(12 + 9 * s.level)) & 3n) : 0;
     if (s.level === ctx.shadow_root_level) return mmu_alloc_root_role(kvm.profile, ctx.mmu_role, s.level, quadrant);
     const parent = mmu_alloc_root_role(kvm.profile, ctx.mmu_role, s.level + 1, 0);

@@ -42,12 +42,16 @@ export interface MmuTraits {
    * page; 6.x `shadowed_translation` only up to KVM_MAX_HUGEPAGE_LEVEL (3).
    */
   readonly gfn_array_max_level: number;
-  /** 6.x mmu_alloc_shadow_roots installs a dummy root for an invisible root gfn (5.x: triple fault). */
-  readonly dummy_root: boolean;
+  /**
+   * How kvm_mmu_free_roots / kvm_mmu_sync_roots tell a root with a shadow page from a special
+   * root: 5.16 from the levels (shadow >= 4 and guest >= 4 or direct), 6.x by asking whether
+   * the root has a shadow page (root_to_sp).
+   */
+  readonly root_has_sp_test: 'levels' | 'root_to_sp';
+  /** What zapping a live root asks of every vCPU: 5.x reload its MMU, 6.x free obsolete roots. */
+  readonly zapped_root_request: 'KVM_REQ_MMU_RELOAD' | 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS';
   /** 5.16 mmu_alloc_shadow_roots drops the error of make_mmu_pages_available and returns 0. */
   readonly shadow_roots_drop_error: boolean;
-  /** 5.x default n_max_mmu_pages: permille of memslot pages (20/1000); 6.x: pages / 50. */
-  readonly default_mmu_pages: { readonly num: number; readonly den: number };
 }
 
 export const mmuTraits: DomainTraits<MmuTraits> = {
@@ -59,9 +63,9 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     pae_root_shadow_page: false,
     fast_pgd_switch: '5.16',
     gfn_array_max_level: 5,
-    dummy_root: false,
+    root_has_sp_test: 'levels',
+    zapped_root_request: 'KVM_REQ_MMU_RELOAD',
     shadow_roots_drop_error: true,
-    default_mmu_pages: { num: 20, den: 1000 },
   },
   patches: {
     'rfc-pae-root-v1': {
@@ -75,9 +79,9 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
       pte_list_head_push: true,
       fast_pgd_switch: 'root-has-sp',
       gfn_array_max_level: 3,
-      dummy_root: true,
+      root_has_sp_test: 'root_to_sp',
+      zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS',
       shadow_roots_drop_error: false,
-      default_mmu_pages: { num: 1, den: 50 },
     },
   },
 };
