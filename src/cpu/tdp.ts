@@ -5,6 +5,7 @@
  * guest-legal GPAs the TDP level cannot map, and what each profile does when the guest uses one.
  */
 import type { Profile } from '../profiles/index.js';
+import { customHost, kvm_mmu_get_tdp_level, KVM_X86_TDX_VM } from '../roles/host.js';
 import { cpuid_query_maxguestphyaddr, cpuid_query_maxphyaddr, type KvmCpuidEntry2 } from './cpuid.js';
 
 /** IA32_VMX_EPT_VPID_CAP bits (asm/vmx.h). */
@@ -25,8 +26,7 @@ export const VMX_EPTP_PWL_5 = 0x20;
 /** KVM_EXIT_* reasons (uapi kvm.h) used by the GPA[51:48] proposal. */
 export const KVM_EXIT_INTERNAL_ERROR = 17;
 export const KVM_EXIT_MEMORY_FAULT = 39;
-/** KVM_TDX_VM vm_type. */
-export const KVM_X86_TDX_VM = 5;
+export { KVM_X86_TDX_VM };
 
 /** @kernel vmx/capabilities.h cpu_has_vmx_ept_5levels */
 export function cpu_has_vmx_ept_5levels(ept_caps: bigint): boolean {
@@ -78,16 +78,14 @@ export interface TdpGuest {
 }
 
 /**
- * @kernel mmu.c kvm_mmu_get_tdp_level: the forced level if any; else 4 when 5 is possible but
- * the guest width is <= 48; else the max level. The guest width is MAXPHYADDR, or GuestPhysBits
- * for TDX VMs in profiles that have them.
+ * The TDP level for a vendor configuration and a guest: the roles model of
+ * kvm_mmu_get_tdp_level (src/roles/host.ts) applied to these inputs.
  */
-export function kvm_mmu_get_tdp_level(profile: Profile, cfg: TdpConfig, g: TdpGuest): number {
-  const maxpa =
-    profile.cpu.tdp.tdx_uses_guest_phys_bits && g.vm_type === KVM_X86_TDX_VM ? g.guest_maxphyaddr : g.maxphyaddr;
-  if (cfg.tdp_root_level) return cfg.tdp_root_level;
-  if (cfg.max_tdp_level === 5 && maxpa <= 48) return 4;
-  return cfg.max_tdp_level;
+export function tdpLevelOf(profile: Profile, cfg: TdpConfig, g: TdpGuest): number {
+  return kvm_mmu_get_tdp_level(
+    profile,
+    customHost({ name: 'cpu', ...cfg, ...g, ad_enabled: true }),
+  );
 }
 
 /** The guest facts kvm_mmu_get_tdp_level reads, from a guest CPUID table. */
@@ -202,7 +200,7 @@ export interface TdpCheckResult {
  */
 export function tdpCheck(profile: Profile, inp: TdpCheckInput): TdpCheckResult {
   const cfg = kvm_configure_mmu(inp.host);
-  const level = kvm_mmu_get_tdp_level(profile, cfg, { maxphyaddr: inp.guest_maxphyaddr, guest_maxphyaddr: 0, vm_type: 0 });
+  const level = tdpLevelOf(profile, cfg, { maxphyaddr: inp.guest_maxphyaddr, guest_maxphyaddr: 0, vm_type: 0 });
   const mappable_bits = tdpMappableBits(level);
   const legalEnd = 1n << BigInt(inp.guest_maxphyaddr);
   const mapEnd = 1n << BigInt(mappable_bits);

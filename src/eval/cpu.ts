@@ -19,7 +19,7 @@ import { kvm_cpuid, kvm_find_cpuid_entry2, type KvmCpuidEntry, type KvmCpuidEntr
 import { get_untagged_addr } from '../cpu/lam.js';
 import { kvm_set_msr_canonical } from '../cpu/msr.js';
 import { freshCpuidVcpu, kvm_vcpu_ioctl_set_cpuid, kvm_vcpu_ioctl_set_cpuid2 } from '../cpu/set-cpuid.js';
-import { kvm_configure_mmu, kvm_mmu_get_max_tdp_level, kvm_mmu_get_tdp_level, supported_cpuid_80000008, tdpGuestOf, type TdpHost } from '../cpu/tdp.js';
+import { kvm_configure_mmu, kvm_mmu_get_max_tdp_level, tdpLevelOf, supported_cpuid_80000008, tdpGuestOf, type TdpHost } from '../cpu/tdp.js';
 import type { Profile } from '../profiles/index.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 
@@ -269,11 +269,11 @@ export const cpuEval: EvalTable = {
         const cfg = kvm_configure_mmu(tdpHost(input));
         const g = tdpGuestOf(profile, parseEntries2(input['entries'], 'in.entries'), parseInt_(input['vm_type'] ?? 0, 'in.vm_type', 0, 255));
         const out: JsonObject = { max_tdp_level: cfg.max_tdp_level, tdp_root_level: cfg.tdp_root_level, maxphyaddr: g.maxphyaddr };
-        if (profile.cpu.tdp.tdx_uses_guest_phys_bits) {
+        if (profile.roles.tdx_gpaw_tdp_level) {
           out['guest_maxphyaddr'] = g.guest_maxphyaddr;
           out['kvm_mmu_get_max_tdp_level'] = kvm_mmu_get_max_tdp_level(cfg);
         }
-        out['tdp_level'] = kvm_mmu_get_tdp_level(profile, cfg, g);
+        out['tdp_level'] = tdpLevelOf(profile, cfg, g);
         return out;
       }
       const cfg = {
@@ -285,7 +285,7 @@ export const cpuEval: EvalTable = {
         guest_maxphyaddr: parseInt_(input['guest_maxphyaddr'] ?? 0, 'in.guest_maxphyaddr', 0, 255),
         vm_type: parseInt_(input['vm_type'] ?? 0, 'in.vm_type', 0, 255),
       };
-      return { level: kvm_mmu_get_tdp_level(profile, cfg, g) };
+      return { level: tdpLevelOf(profile, cfg, g) };
     },
     supported_cpuid_80000008(profile, input) {
       const r = supported_cpuid_80000008(profile, {

@@ -16,3 +16,4 @@ export * from './root-role.js';
 export * from './sp-role.js';
 export * from './tdp-mmu-role.js';
 export * from './inputs.js';
+export * from './predicates.js';

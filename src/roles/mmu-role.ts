@@ -22,6 +22,7 @@ import {
   ____is_efer_lma,
   ____is_efer_nx,
   role_regs_to_root_level,
+  vcpu_to_role_regs,
   type RoleRegs,
 } from './regs.js';
 import { rfcNptRoot, rfcShadowRoot, rfcTdpRoot } from './rfc.js';
@@ -125,6 +126,19 @@ export function kvm_calc_shadow_ept_root_page_role_5(profile: Profile, root_mmu_
   let ext = put(x, 0, 'execonly', ept.execonly);
   ext = put(x, ext, 'valid', 1);
   return { base, ext };
+}
+
+/**
+ * @kernel mmu.c kvm_mmu_calc_root_page_role (5.x)
+ * The base-only root role kvm_mmu_new_pgd compares cached roots with. Base-only means the
+ * extended role is zero, so smep/smap_andnot_wp come out 0 even with CR4.SMEP=1, CR0.WP=0
+ * (shadow-mmu.md §b.2): such a vCPU never hits a cached root.
+ */
+export function kvm_mmu_calc_root_page_role(profile: Profile, vcpu: RoleVcpu, tdp_enabled: boolean): number {
+  const regs = vcpu_to_role_regs(vcpu);
+  return tdp_enabled
+    ? kvm_calc_tdp_mmu_root_page_role_5(profile, vcpu, regs, true).base
+    : kvm_calc_shadow_mmu_root_page_role(profile, vcpu, regs, true).base;
 }
 
 /**

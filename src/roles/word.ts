@@ -5,9 +5,13 @@
 import type { Profile } from '../profiles/index.js';
 import { getField, setField, type RoleLayout } from './layout.js';
 
-/** Set field `name` of `word` to a flag or a number. */
+/** Set field `name` of `word` to a flag or a number (unknown fields and misfits are typed errors). */
 export function put(l: RoleLayout, word: number, name: string, v: boolean | number): number {
-  return setField(l, word, name, typeof v === 'boolean' ? (v ? 1 : 0) : v);
+  const n = v === true ? 1 : v === false ? 0 : v;
+  const f = l.byName.get(name);
+  // Fast path for the common case; setField raises the typed error otherwise.
+  if (f === undefined || !(n >= 0 && n < 2 ** f.width && Number.isInteger(n))) return setField(l, word, name, n);
+  return ((word & ~f.mask) | ((n << f.shift) & f.mask)) >>> 0;
 }
 
 /** Read field `name` of `word`. */

@@ -78,9 +78,34 @@ describe('shadow-mmu roles', () => {
     expect(nx.reduce((s: number, g: { count: number }) => s + g.count, 0)).toBe(4096 + 768);
   });
 
+  it('diff --common-fields: v5.16 vs v6.18 shadow roots differ only by the forced efer_nx', async () => {
+    const j = JSON.parse((await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'shadow_root_role', '--common-fields', '--format', 'json'])).stdout);
+    expect(j.differing).toBe(4096 + 768);
+    expect(j.groups.map((g: { when: string[]; count: number }) => [g.when.join(' '), g.count])).toEqual([
+      ['CR0.PG=0', 4096],
+      ['CR0.PG=1 EFER.NX=0', 768],
+    ]);
+  });
+
   it('diff: needs two profiles and an enumerable fn', async () => {
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--fn', 'shadow_root_role']));
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'decode']));
     oneLineError(await runCli(['roles', 'diff', '--profile', 'v5.16', '--profile', 'v6.18', '--fn', 'cpu_role']));
+  });
+
+  it('eval: a role fn of the other pipeline, or a bad input, is a per-line error naming it', async () => {
+    const lines = [
+      '{"profile":"v6.18","fn":"sp_role","in":{}}',
+      '{"profile":"v5.16","fn":"cpu_role","in":{"cr0":"0x0","cr4":"0x0","efer":"0x0","smm":0,"guest_mode":0}}',
+      '{"profile":"v5.16","fn":"shadow_root_role","in":{"cr0":"zz","cr4":"0x0","efer":"0x0","smm":0,"guest_mode":0}}',
+      '{"profile":"v5.16","fn":"root_level","in":{"cr0":"0x80000001","cr4":"0x20","efer":"0x0"}}',
+    ];
+    const r = await runCli(['eval'], lines.join('\n') + '\n');
+    expect(r.code).toBe(1);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out[0].error).toMatch(/sp_role models 5.x kernel code; profile v6.18 does not have it/);
+    expect(out[1].error).toMatch(/cpu_role models 5.19\+ kernel code/);
+    expect(out[2].error).toMatch(/in.cr0/);
+    expect(out[3].out).toEqual({ root_level: 3 });
   });
 });

@@ -6,7 +6,7 @@ import {
   KVM_EXIT_INTERNAL_ERROR,
   KVM_EXIT_MEMORY_FAULT,
   kvm_configure_mmu,
-  kvm_mmu_get_tdp_level,
+  tdpLevelOf,
   LOOP_THRESHOLD,
   supported_cpuid_80000008,
   tdpCheck,
@@ -54,7 +54,7 @@ describe('TDP level and GuestPhysBits (cpu-features.md A.4, section 3; seeds 002
     it(`${row}: ${host.vendor} guest width ${width} -> level ${level}`, () => {
       for (const p of [v516, v618]) {
         const cfg = kvm_configure_mmu(host);
-        expect(kvm_mmu_get_tdp_level(p, cfg, g(width))).toBe(level);
+        expect(tdpLevelOf(p, cfg, g(width))).toBe(level);
         const r = tdpCheck(p, { host, host_maxphyaddr: 52, guest_maxphyaddr: width, memslots: [] });
         expect(r.eptp_pwl).toBe(pwl);
         if (pwl !== null) expect(eptpPwl(level)).toBe(pwl);
@@ -68,15 +68,15 @@ describe('TDP level and GuestPhysBits (cpu-features.md A.4, section 3; seeds 002
   }
 
   it('T11: no 0x80000008 leaf means MAXPHYADDR 36 -> 4 levels even with 5-level EPT', () => {
-    expect(kvm_mmu_get_tdp_level(v618, kvm_configure_mmu(EPT5), g(36))).toBe(4);
+    expect(tdpLevelOf(v618, kvm_configure_mmu(EPT5), g(36))).toBe(4);
   });
 
   it('T14/T15: 6.18 TDX VMs choose from GuestPhysBits; 5.16 has no such rule', () => {
     const cfg = kvm_configure_mmu(EPT5);
-    expect(kvm_mmu_get_tdp_level(v618, cfg, g(52, 48, 5))).toBe(4);
-    expect(kvm_mmu_get_tdp_level(v618, cfg, g(52, 0, 5))).toBe(4);
-    expect(kvm_mmu_get_tdp_level(v618, cfg, g(52, 52, 5))).toBe(5);
-    expect(kvm_mmu_get_tdp_level(v516, cfg, g(52, 48, 5))).toBe(5);
+    expect(tdpLevelOf(v618, cfg, g(52, 48, 5))).toBe(4);
+    expect(tdpLevelOf(v618, cfg, g(52, 0, 5))).toBe(4);
+    expect(tdpLevelOf(v618, cfg, g(52, 52, 5))).toBe(5);
+    expect(tdpLevelOf(v516, cfg, g(52, 48, 5))).toBe(5);
   });
 
   it('T16: without TDP the report uses x86_phys_bits and 6.18 GuestPhysBits is 0', () => {
@@ -118,7 +118,7 @@ describe('the GPA[51:48] problem (seed 002 lines 28-51; cpu-features.md 3.2)', (
   });
 });
 
-describe('kvm_mmu_get_tdp_level agrees with golden/roles tdp_level vectors (the roles engineer implements the same fn)', () => {
+describe('tdpLevelOf (the roles kvm_mmu_get_tdp_level on CPU-side inputs) agrees with golden/roles tdp_level vectors', () => {
   for (const file of ['roles/v5.16.modes.jsonl.gz', 'roles/rfc-base.modes.jsonl.gz', 'roles/rfc-v1.modes.jsonl.gz', 'roles/v6.18.modes.jsonl.gz']) {
     it(file, () => {
       const recs = readGolden(file).filter((r) => r['fn'] === 'tdp_level');
@@ -126,7 +126,7 @@ describe('kvm_mmu_get_tdp_level agrees with golden/roles tdp_level vectors (the 
       for (const r of recs) {
         const i = r['in'] as Record<string, number>;
         const p = getProfile(r['profile'] as string);
-        const level = kvm_mmu_get_tdp_level(
+        const level = tdpLevelOf(
           p,
           { tdp_root_level: i['tdp_root_level']!, max_tdp_level: i['max_tdp_level']! },
           g(i['maxphyaddr']!, i['guest_maxphyaddr'] ?? 0, i['vm_type'] ?? 0),
@@ -135,23 +135,4 @@ describe('kvm_mmu_get_tdp_level agrees with golden/roles tdp_level vectors (the 
       }
     });
   }
-});
-
-describe('src/cpu and src/roles model kvm_mmu_get_tdp_level the same way', async () => {
-  const roles = await import('../../src/roles/host.js');
-  it('over every forced/max level, guest width, GuestPhysBits and VM type, in every profile', () => {
-    for (const pn of ['v5.16', 'rfc-base', 'rfc-v1', 'v6.18']) {
-      const p = getProfile(pn);
-      for (const [tdp_root_level, max_tdp_level] of [[0, 4], [0, 5], [3, 3], [4, 4], [5, 5]] as const) {
-        for (let maxphyaddr = 32; maxphyaddr <= 52; maxphyaddr++) {
-          for (const guest_maxphyaddr of [0, 48, 52]) {
-            for (const vm_type of [0, 5]) {
-              const h = roles.customHost({ name: 'x', tdp_root_level, max_tdp_level, maxphyaddr, ad_enabled: true, vm_type, guest_maxphyaddr });
-              expect(kvm_mmu_get_tdp_level(p, { tdp_root_level, max_tdp_level }, g(maxphyaddr, guest_maxphyaddr, vm_type))).toBe(roles.kvm_mmu_get_tdp_level(p, h));
-            }
-          }
-        }
-      }
-    }
-  });
 });

@@ -12,6 +12,11 @@ import {
   getField,
   hostByName,
   kvm_calc_shadow_mmu_root_page_role,
+  kvm_mmu_calc_root_page_role,
+  kvm_mmu_role_as_id,
+  sp_has_gptes,
+  syncRoleIgnoreMask,
+  syncRoleMatches,
   kvm_mmu_child_role,
   kvm_mmu_get_page_role,
   kvm_mmu_get_tdp_level,
@@ -214,5 +219,36 @@ describe('§b.5 the RFC, and the rfc-v1-pae argument (rfc-pae-root.md §1)', () 
     const l2 = kvm_mmu_get_page_role(p, ctx, { level: 2, direct: false, access: 7, gaddr: 0 });
     expect([f(p, l3, 'level_promoted'), f(p, l3, 'pae_root')]).toEqual([1, 1]);
     expect([f(p, l2, 'level_promoted'), f(p, l2, 'pae_root')]).toEqual([0, 0]);
+  });
+});
+
+describe('§a.7 / §a.8 role predicates', () => {
+  it('sync ignore masks: 5.16 0x76f, v6.18 0x4076f, RFC 0xc076f', () => {
+    expect(syncRoleIgnoreMask(P('v5.16'))).toBe(0x76f);
+    expect(syncRoleIgnoreMask(P('rfc-base'))).toBe(0x76f);
+    expect(syncRoleIgnoreMask(P('v6.18'))).toBe(0x4076f);
+    expect(syncRoleIgnoreMask(P('rfc-v1'))).toBe(0xc076f);
+    expect(syncRoleMatches(P('v6.18'), 0x00003741, 0x00043704)).toBe(true);
+    expect(syncRoleMatches(P('v6.18'), 0x00003741, 0x00003744 | 0x1000000)).toBe(false);
+  });
+  it('address space 1 iff smm; passthrough and direct pages have no gptes', () => {
+    expect(kvm_mmu_role_as_id(P('v5.16'), 0x01000000)).toBe(1);
+    expect(kvm_mmu_role_as_id(P('v5.16'), 0x00003704)).toBe(0);
+    expect(sp_has_gptes(P('v6.18'), 0x00061705)).toBe(false);
+    expect(sp_has_gptes(P('v6.18'), 0x00003784)).toBe(false);
+    expect(sp_has_gptes(P('v6.18'), 0x00003704)).toBe(true);
+  });
+});
+
+describe('§b.2 kvm_mmu_calc_root_page_role (5.x fast PGD switch)', () => {
+  it('base-only: with CR4.SMEP=1 and CR0.WP=0 it never equals the MMU root role', () => {
+    const v = vcpu(PG, X86_CR4_PAE | X86_CR4_SMEP, LONG | EFER_NX);
+    const full = calcRootRole(P('v5.16'), 'shadow', v).word;
+    const fast = kvm_mmu_calc_root_page_role(P('v5.16'), v, false);
+    expect(fast).not.toBe(full);
+    expect((fast ^ full) >>> 0).toBe(0x4000);
+    const ok = vcpu(PG | X86_CR0_WP, X86_CR4_PAE | X86_CR4_SMEP, LONG | EFER_NX);
+    expect(kvm_mmu_calc_root_page_role(P('v5.16'), ok, false)).toBe(calcRootRole(P('v5.16'), 'shadow', ok).word);
+    expect(kvm_mmu_calc_root_page_role(P('v5.16'), ok, true)).toBe(calcRootRole(P('v5.16'), 'tdp', ok).word);
   });
 });

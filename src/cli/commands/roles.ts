@@ -38,10 +38,11 @@ const USAGE = `usage: shadow-mmu roles SUBCOMMAND [ARGS...] --profile P [--forma
       the root role the MMU's init function computes, decoded, plus the guest's CPU role.
       npt: the registers are L1's. ept: only --ept-level/--ept-ad/--execonly/--smm matter.
       --host (tdp, npt; default ept4 / npt4): ${HOST_NAMES.join(', ')}
-  roles diff --profile A --profile B --fn F
+  roles diff --profile A --profile B --fn F [--common-fields]
       run F over its whole valid input space under both profiles; print the inputs whose
       outputs differ, grouped by the input bits that select them, with counts. Fields are
-      compared by name; a field missing from one layout counts as 0 and prints as "-".
+      compared by name; a field missing from one layout counts as 0 and prints as "-"
+      (--common-fields: compare only the fields both layouts have).
       F: ${DIFF_FNS.join(', ')}`;
 
 const CMD = 'roles';
@@ -155,7 +156,9 @@ async function calc(argv: string[], io: Parameters<Command['run']>[1]): Promise<
     regs: { cr0: hex32(regs.cr0), cr4: hex32(regs.cr4), efer: hex32(regs.efer), smm: vcpu.smm ? 1 : 0, guest_mode: vcpu.guest_mode ? 1 : 0 },
     root_role: { word: hex32(r.word), fields: decodeRole(l, r.word), trace: formatRole(profile, r.word) },
     ext: { word: hex32(r.ext), fields: decodeRole(x, r.ext) },
-    cpu_role: { word: hex32(cpu.base), fields: decodeRole(l, cpu.base), ext: hex32(cpu.ext), ext_fields: decodeRole(x, cpu.ext) },
+    cpu_role: {
+      kernel: profile.roles.pipeline === 'cpu_role' ? 'kvm_calc_cpu_role' : 'kvm_calc_nested_mmu_role',
+      word: hex32(cpu.base), fields: decodeRole(l, cpu.base), ext: hex32(cpu.ext), ext_fields: decodeRole(x, cpu.ext) },
     root_level: r.root_level,
     shadow_root_level: r.shadow_root_level,
     direct_map: r.direct_map ? 1 : 0,
@@ -186,12 +189,17 @@ export function diffText(r: DiffReport): string[] {
 }
 
 async function diff(argv: string[], io: Parameters<Command['run']>[1]): Promise<number> {
-  const { values } = parse(`${CMD} diff`, argv, { profile: { type: 'string', multiple: true }, fn: { type: 'string' } }, false);
+  const { values } = parse(
+    `${CMD} diff`,
+    argv,
+    { profile: { type: 'string', multiple: true }, fn: { type: 'string' }, 'common-fields': { type: 'boolean', default: false } },
+    false,
+  );
   const format = formatOf(CMD, values.format);
   const ps = values.profile ?? [];
   if (ps.length !== 2) usageError(`${CMD} diff`, `expected --profile twice, got ${ps.length}`);
   if (typeof values.fn !== 'string') usageError(`${CMD} diff`, `--fn is required (${DIFF_FNS.join(', ')})`);
-  const r = diffRoles(profileOf(CMD, ps[0]), profileOf(CMD, ps[1]), values.fn);
+  const r = diffRoles(profileOf(CMD, ps[0]), profileOf(CMD, ps[1]), values.fn, { commonOnly: values['common-fields'] === true });
   return emit(io, format, r, diffText(r));
 }
 

@@ -63,8 +63,6 @@ export interface CpuTraits {
     readonly set_cr4_cet_needs_wp: boolean;
   };
   readonly tdp: {
-    /** TDX VMs choose the TDP level from GuestPhysBits (6.18). */
-    readonly tdx_uses_guest_phys_bits: boolean;
     /** KVM_GET_SUPPORTED_CPUID 0x80000008 layout: 5.16 (raw EAX[23:16] as PhysAddrSize) or 6.18 (GuestPhysBits). */
     readonly cpuid_80000008: 'v5.16' | 'v6.18';
     /** Memslots whose last GFN exceeds kvm_mmu_max_gfn() are refused (6.x). */
@@ -117,7 +115,6 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
       set_cr4_cet_needs_wp: false,
     },
     tdp: {
-      tdx_uses_guest_phys_bits: false,
       cpuid_80000008: 'v5.16',
       memslot_max_gfn_check: false,
       unmappable_gpa: 'loop',
@@ -147,7 +144,7 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
         set_cr4_checks_pcid_cpuid: false,
         set_cr4_cet_needs_wp: true,
       },
-      tdp: { tdx_uses_guest_phys_bits: true, cpuid_80000008: 'v6.18', memslot_max_gfn_check: true },
+      tdp: { cpuid_80000008: 'v6.18', memslot_max_gfn_check: true },
     },
     'unmappable-gpa-exit-internal-error': { tdp: { unmappable_gpa: 'exit-internal-error' } },
     'unmappable-gpa-exit-memory-fault': { tdp: { unmappable_gpa: 'exit-memory-fault' } },

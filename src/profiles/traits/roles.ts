@@ -32,12 +32,21 @@ export interface RoleTraits {
    * direct or TDP page) or `has_4_byte_gpte` (>= 5.17: 1 only for 32-bit non-PAE guest tables).
    */
   readonly gpte_bit: 'gpte_is_8_bytes' | 'has_4_byte_gpte';
-  /** 6.x: shadow and TDP root roles have efer_nx = 1 whatever the guest's EFER.NX. */
+  /**
+   * Shadow and TDP root roles have efer_nx = 1 whatever the guest's EFER.NX (every 5.19+ kernel
+   * read: it came with the CPU-role/root-role split). Consulted by the 6.x pipeline only; with it
+   * off, a TDP root would copy the CPU role's efer_nx (a what-if: no kernel or vector has that).
+   */
   readonly root_efer_nx_forced: boolean;
   /** 6.x: a TDX VM (vm_type 5) picks the TDP level from CPUID GuestPhysBits, not MAXPHYADDR. */
   readonly tdx_gpaw_tdp_level: boolean;
   /** The RFC's role rules (pae_root, level_promoted), or null without the RFC. */
   readonly rfc_pae_root: RfcPaeRootRules | null;
+  /**
+   * Page-role fields FNAME(sync_page) ignores when checking that a shadow page may be synced
+   * under the current MMU's root role (5.16: level, access, quadrant = 0x76f).
+   */
+  readonly sync_ignore: readonly string[];
 }
 
 const V516_PAGE_ROLE: readonly FieldSpec[] = [
@@ -89,12 +98,14 @@ export const roleTraits: DomainTraits<RoleTraits> = {
     root_efer_nx_forced: false,
     tdx_gpaw_tdp_level: false,
     rfc_pae_root: null,
+    sync_ignore: ['level', 'quadrant', 'access'],
   },
   patches: {
     'has-4-byte-gpte': { page_role: V517_PAGE_ROLE, gpte_bit: 'has_4_byte_gpte' },
     'rfc-pae-root-v1': {
       page_role: withBits18_19(V517_PAGE_ROLE, 'level_promoted', 'pae_root'),
       rfc_pae_root: { promoted_test: 'pse' },
+      sync_ignore: ['level', 'quadrant', 'access', 'level_promoted', 'pae_root'],
     },
     // The whole of the corrected RFC: one condition.
     'rfc-pae-root-pae-fix': { rfc_pae_root: { promoted_test: 'pae' } },
@@ -104,6 +115,7 @@ export const roleTraits: DomainTraits<RoleTraits> = {
       pipeline: 'cpu_role',
       root_efer_nx_forced: true,
       tdx_gpaw_tdp_level: true,
+      sync_ignore: ['level', 'quadrant', 'access', 'passthrough'],
     },
   },
 };
