@@ -4,6 +4,7 @@
  */
 import type { Profile } from '../profiles/index.js';
 import { hasField, roleLayout } from '../roles/layout.js';
+import { syncRoleIgnoreMask } from '../roles/predicates.js';
 import { PteList } from './pte_list.js';
 
 export class KvmMmuPage {
@@ -69,7 +70,7 @@ export interface RoleBits {
   readonly passthrough: number;
   /** RFC level_promoted bit, 0 when absent. */
   readonly level_promoted: number;
-  /** FNAME(sync_page) / kvm_sync_page_check sync_role_ign (the spte traits' field list). */
+  /** FNAME(sync_page) / kvm_sync_page_check sync_role_ign (src/roles syncRoleIgnoreMask). */
   readonly sync_role_ign: number;
 }
 
@@ -92,7 +93,7 @@ export function roleBits(profile: Profile): RoleBits {
     pae_root: m('pae_root'),
     passthrough: m('passthrough'),
     level_promoted: m('level_promoted'),
-    sync_role_ign: profile.spte.sync_role_ign.reduce((acc, f) => (acc | m(f)) >>> 0, 0),
+    sync_role_ign: syncRoleIgnoreMask(profile),
   };
   cache.set(profile, rb);
   return rb;

@@ -96,3 +96,18 @@ describe('kvm_mmu_get_page', () => {
     expect(m.do({ op: 'unsync', gfn: '0x20' }).result['ret']).toBe(-1);
   });
 });
+
+describe('role masks the shadow-page code precomputes', () => {
+  it('sync_role_ign agrees with the spte traits and the roles predicate (5.16 0x76f, v6.18 0x4076f, RFC 0xc076f)', async () => {
+    const { roleBits } = await import('../../src/mmu/page.js');
+    const { getProfile } = await import('../../src/profiles/index.js');
+    const { roleLayout } = await import('../../src/roles/layout.js');
+    const want: Record<string, number> = { 'v5.16': 0x76f, 'rfc-base': 0x76f, 'rfc-v1': 0xc076f, 'rfc-v1-pae': 0xc076f, 'v6.18': 0x4076f };
+    for (const [name, mask] of Object.entries(want)) {
+      const p = getProfile(name);
+      expect(roleBits(p).sync_role_ign).toBe(mask);
+      const l = roleLayout(p);
+      expect(p.spte.sync_role_ign.reduce((a, f) => a | l.byName.get(f)!.mask, 0) >>> 0).toBe(mask);
+    }
+  });
+});
