@@ -332,27 +332,24 @@ export function kvm_mmu_unload(vcpu: Vcpu): void {
   kvm_mmu_free_roots(vcpu, KVM_MMU_ROOTS_ALL);
 }
 
-/** 6.x kvm_mmu_free_obsolete_roots: free current/prev roots whose page is obsolete. */
+/**
+ * @kernel mmu.c is_obsolete_root
+ * A root without a shadow page (mainline's PAE / nested-NPT special roots) counts as obsolete:
+ * whether it is stale cannot be told, so it is freed.
+ */
+function is_obsolete_root(kvm: Kvm, hpa: number): boolean {
+  if (hpa === INVALID_PAGE) return false;
+  const sp = root_to_sp(kvm, hpa);
+  return sp === null || kvm.is_obsolete_sp(sp);
+}
+
+/** @kernel mmu.c __kvm_mmu_free_obsolete_roots (6.x) */
 export function kvm_mmu_free_obsolete_roots(vcpu: Vcpu): void {
   const kvm = vcpu.kvm;
   const mmu = vcpu.mmu;
-  const obsolete = (hpa: number): boolean => {
-    if (hpa === INVALID_PAGE) return false;
-    const sp = root_to_sp(kvm, hpa);
-    return sp === null ? mmu.pae_root !== null && paeRootsObsolete(kvm, mmu) : kvm.is_obsolete_sp(sp);
-  };
   let roots = 0;
-  if (obsolete(mmu.root_hpa)) roots |= KVM_MMU_ROOT_CURRENT;
-  for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) if (obsolete(mmu.prev_roots[i]!.hpa)) roots |= KVM_MMU_ROOT_PREVIOUS(i);
+  if (is_obsolete_root(kvm, mmu.root_hpa)) roots |= KVM_MMU_ROOT_CURRENT;
+  for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) if (is_obsolete_root(kvm, mmu.prev_roots[i]!.hpa)) roots |= KVM_MMU_ROOT_PREVIOUS(i);
   if (roots) kvm_mmu_free_roots(vcpu, roots);
-}
-
-function paeRootsObsolete(kvm: Kvm, mmu: KvmMmu): boolean {
-  for (let i = 0; i < 4; i++) {
-    if (!specialValid(mmu.pae_root!, i)) continue;
-    const sp = root_to_sp(kvm, specialTarget(mmu.pae_root!, i));
-    if (sp && kvm.is_obsolete_sp(sp)) return true;
-  }
-  return false;
 }
 

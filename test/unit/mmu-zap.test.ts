@@ -82,3 +82,18 @@ describe('zapping', () => {
     expect(m.kvm.n_used_mmu_pages).toBe(1);
   });
 });
+
+describe('6.x KVM_REQ_MMU_FREE_OBSOLETE_ROOTS', () => {
+  it('a root without a shadow page (the PAE special root) counts as obsolete and is rebuilt', () => {
+    const m = new Model('v6.18', { pae: true, cr3: '0x1000' });
+    m.do({ op: 'load' });
+    const before = [...m.kvm.pages].filter((sp) => sp.root_count === 1).map((sp) => sp.id);
+    expect(before).toHaveLength(2);
+    m.do({ op: 'zap_all_fast' });
+    expect(m.vcpu.requests.has('KVM_REQ_MMU_FREE_OBSOLETE_ROOTS')).toBe(true);
+    const r = m.do({ op: 'load' });
+    expect(r.events.filter((e) => e.event === 'kvm_mmu_prepare_zap_page')).toHaveLength(2); // the second zap of each pinned root
+    expect(r.events.filter((e) => e.event === 'kvm_mmu_get_page' && e.created)).toHaveLength(2);
+    expect([...m.kvm.pages].every((sp) => sp.mmu_valid_gen === 1)).toBe(true);
+  });
+});
