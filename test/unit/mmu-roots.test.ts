@@ -109,3 +109,20 @@ describe('PAE CR3 is only 32-byte aligned (rfc-pae-root.md §3, V3 review)', () 
     expect(paeRootTargets(g(m).pae_root!).map((x) => m.kvm.to_shadow_page(x.pa)!.gfn)).toEqual([5]);
   });
 });
+
+describe('special roots for shadow NPT of a 32-bit L1 (mmu_alloc_special_roots)', () => {
+  it.each(['v5.16', 'v6.18'] as ProfileName[])('%s: pml4_root -> pae_root (A|W|U entries), zeroed non-DMA32 pages; the walk starts at the PAE level', (p) => {
+    const role = p === 'v5.16' ? { level: 4, gpte_is_8_bytes: 1, access: 7, guest_mode: 1 } : { level: 4, access: 7, guest_mode: 1, efer_nx: 1 };
+    const m = new Model(p, { tdp: true, host: { vendor: 'amd', cpu: 'amd-48' }, cr3: '0x7000', pdptrs: ['0x8001', '0x0', '0x0', '0x0'], mmu: { kind: 'shadow_npt', role, direct_map: false, root_level: 3, shadow_root_level: 4 } });
+    m.do({ op: 'load' });
+    const mm = g(m);
+    expect(mm.root_hpa).toBe(mm.pml4_root!.pfn * 4096);
+    expect(mm.pae_root!.dma32).toBe(false);
+    expect(mm.pml4_root!.words[0]! & 0xfff).toBe(0x27); // P | W | U | A
+    expect(mm.pae_root!.words[0]! & 0xfff).toBe(0x27);
+    expect(paeRootTargets(mm.pae_root!).map((x) => m.kvm.to_shadow_page(x.pa)!.gfn)).toEqual([8]);
+    const w = m.do({ op: 'walk', addr: '0x200000' }).result['walk'] as { level: number }[];
+    expect(w.map((x) => x.level)).toEqual([2]);
+    m.do({ op: 'destroy' });
+  });
+});
