@@ -1,7 +1,9 @@
 /** Every benchmark suite, one line each. */
 import type { BenchSuite } from '../harness.js';
+import { cacheSuite } from './cache.js';
 import { cpuSuite } from './cpu.js';
 import { rolesSuite } from './roles.js';
 import { walkerSuite } from './walker.js';
+import { mmuSuite } from './mmu.js';
 
-export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite];
+export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite];

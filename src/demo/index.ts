@@ -2,6 +2,7 @@
  * The built-in demonstration (`npm start`): a list of sections, each owned by the domain it
  * shows. A section returns its text report and a JSON value for `--format json`.
  */
+import { mmuDemo } from './mmu.js';
 import { rolesDemo } from './roles.js';
 import { cpuDemo } from './cpu.js';
 import { walkerDemo } from './walker.js';
@@ -12,4 +13,4 @@ export interface DemoSection {
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo, mmuDemo];

@@ -6,12 +6,13 @@ import { ShadowMmuError } from '../bits/errors.js';
 import { getProfile } from '../profiles/index.js';
 import type { EvalTable, FnEvaluator, JsonObject, RecordEvaluator } from './types.js';
 import { rolesEval } from './roles.js';
+import { spteEval } from './spte.js';
 import { cpuEval } from './cpu.js';
 import { walkerEval } from './walker.js';
 
 export type { EvalTable, FnEvaluator, Json, JsonObject, RecordEvaluator } from './types.js';
 
-const TABLES: readonly EvalTable[] = [rolesEval, cpuEval, walkerEval];
+const TABLES: readonly EvalTable[] = [rolesEval, cpuEval, walkerEval, spteEval];
 
 function mergeTables(tables: readonly EvalTable[]): {
   fns: Map<string, FnEvaluator>;

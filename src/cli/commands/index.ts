@@ -4,6 +4,7 @@ import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
 import { rolesCommand } from './roles.js';
+import { runCommand } from './run.js';
 import { canonicalCommand } from './canonical.js';
 import { cpuidCommand } from './cpuid.js';
 import { lamCommand } from './lam.js';
@@ -22,4 +23,5 @@ export const COMMANDS: readonly Command[] = [
   migrateCheckCommand,
   tdpCheckCommand,
   walkCommand,
+  runCommand,
 ];

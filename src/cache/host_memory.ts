@@ -1,0 +1,375 @@
+/**
+ * The host's physical memory as KVM's MMU sees it: a page allocator with two zones (DMA32 below
+ * 4 GiB, NORMAL above), GFP flags as data, slab objects for the kmem caches, per-VM accounting
+ * (__GFP_ACCOUNT charges the VM's memcg), per-page SME state (set_memory_decrypted/encrypted)
+ * and reference counts. Page contents are real: 512 64-bit entries as 1024 32-bit halves
+ * (`words(pfn)`), zeroed with __GFP_ZERO and filled with the 0xa5 poison otherwise.
+ *
+ * Misuse is an error (ShadowMmuError 'ESTATE'), never silently tolerated: freeing a page or an
+ * object twice, freeing one that is still referenced, still decrypted or still sitting in a
+ * cache. Every attempt goes through the FaultInjector first, so any allocation site can be made
+ * to fail; a failed attempt changes nothing but the attempt counters.
+ */
+import { ShadowMmuError } from '../bits/errors.js';
+import { NO_FAULTS, type FaultInjector } from './fault.js';
+import { __GFP_ACCOUNT, __GFP_DMA32, __GFP_ZERO, gfpAllowsBlocking, type Gfp } from './gfp.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+/** 32-bit halves per page (512 entries x 2). */
+export const PAGE_HALVES = 1024;
+/** The poison byte fresh memory holds without __GFP_ZERO (as in the golden vectors' stubs). */
+export const POISON_U32 = 0xa5a5a5a5;
+
+/** First pfn of each zone: DMA32 starts above the 16 MiB ISA DMA zone, NORMAL at 4 GiB. */
+export const DMA32_FIRST_PFN = 0x1000;
+export const DMA32_END_PFN = 0x100000;
+export const NORMAL_FIRST_PFN = 0x100000;
+/** Slab object ids start here, far above any pfn, so pages and objects share one id space. */
+export const SLAB_ID_BASE = 2 ** 44;
+
+export type Zone = 'DMA32' | 'NORMAL';
+
+export interface HostMemoryConfig {
+  /** Pages in ZONE_DMA32 (at most 0xff000) and in ZONE_NORMAL. */
+  readonly dma32_pages: number;
+  readonly normal_pages: number;
+  readonly faults?: FaultInjector;
+}
+
+/** One VM's memory-cgroup charge (what __GFP_ACCOUNT allocations are billed to). */
+export class VmAccount {
+  pages = 0;
+  objects = 0;
+  constructor(readonly name: string) {}
+}
+
+export interface HostObject {
+  /** pfn for pages, SLAB_ID_BASE + n for slab objects. */
+  readonly id: number;
+  readonly kind: 'page' | 'slab';
+  /** Zone of a page; the kmem cache name of a slab object. */
+  readonly zone: Zone | string;
+  /** The allocation site that produced it. */
+  readonly site: string;
+  readonly gfp: Gfp;
+  readonly account: VmAccount | null;
+  /** Sequence number over every successful allocation (1, 2, ...). */
+  readonly seq: number;
+  /** SME: the page is mapped decrypted (shared). */
+  decrypted: boolean;
+  /** References held by the model (SPTEs, roots, the PAE-root slot ...). */
+  refs: number;
+  /** Held by a kvm_mmu_memory_cache or the PAE-root cache (not yet handed out). */
+  cached: boolean;
+  /** Slab objects only: the 64-bit pattern the object was filled with (lo, hi). */
+  readonly fill_lo: number;
+  readonly fill_hi: number;
+}
+
+export interface HostMemoryStats {
+  alloc_attempts: number;
+  alloc_failures: number;
+  /** Attempts that could not sleep (GFP_ATOMIC / GFP_NOWAIT). */
+  atomic_attempts: number;
+  pages_allocated: number;
+  pages_freed: number;
+  objects_allocated: number;
+  objects_freed: number;
+  decrypt_calls: number;
+  encrypt_calls: number;
+}
+
+const CHUNK_PAGES = 64;
+
+class ZoneState {
+  private next: number;
+  private readonly freeList: number[] = [];
+  constructor(
+    readonly name: Zone,
+    readonly first: number,
+    readonly end: number,
+  ) {
+    this.next = first;
+  }
+  take(): number | null {
+    const f = this.freeList.pop();
+    if (f !== undefined) return f;
+    if (this.next >= this.end) return null;
+    return this.next++;
+  }
+  give(pfn: number): void {
+    this.freeList.push(pfn);
+  }
+  get free(): number {
+    return this.freeList.length + (this.end - this.next);
+  }
+  contains(pfn: number): boolean {
+    return pfn >= this.first && pfn < this.end;
+  }
+}
+
+export class HostMemory {
+  faults: FaultInjector;
+  readonly stats: HostMemoryStats = {
+    alloc_attempts: 0,
+    alloc_failures: 0,
+    atomic_attempts: 0,
+    pages_allocated: 0,
+    pages_freed: 0,
+    objects_allocated: 0,
+    objects_freed: 0,
+    decrypt_calls: 0,
+    encrypt_calls: 0,
+  };
+  private readonly zones: { DMA32: ZoneState; NORMAL: ZoneState };
+  private readonly live = new Map<number, HostObject>();
+  private readonly siteAttempts = new Map<string, number>();
+  private readonly pageSlot = new Map<number, Uint32Array>();
+  /** Slots of freed pages (touched) and slots never handed out (still zero). */
+  private readonly freeSlots: Uint32Array[] = [];
+  private readonly freshSlots: Uint32Array[] = [];
+  private nextSlab = SLAB_ID_BASE;
+  private seq = 0;
+
+  constructor(cfg: HostMemoryConfig) {
+    const d = cfg.dma32_pages;
+    if (!Number.isInteger(d) || d < 0 || d > DMA32_END_PFN - DMA32_FIRST_PFN) {
+      throw new ShadowMmuError('EINVAL_INPUT', `HostMemory: dma32_pages ${d} must be an integer in 0..${DMA32_END_PFN - DMA32_FIRST_PFN}`);
+    }
+    if (!Number.isInteger(cfg.normal_pages) || cfg.normal_pages < 0 || cfg.normal_pages > 2 ** 36) {
+      throw new ShadowMmuError('EINVAL_INPUT', `HostMemory: normal_pages ${cfg.normal_pages} must be an integer in 0..2^36`);
+    }
+    this.zones = {
+      DMA32: new ZoneState('DMA32', DMA32_FIRST_PFN, DMA32_FIRST_PFN + d),
+      NORMAL: new ZoneState('NORMAL', NORMAL_FIRST_PFN, NORMAL_FIRST_PFN + cfg.normal_pages),
+    };
+    this.faults = cfg.faults ?? NO_FAULTS;
+  }
+
+  /** Every attempt passes here first: count it and ask the fault injector. */
+  private attempt(site: string, gfp: Gfp): boolean {
+    const nth = this.stats.alloc_attempts++;
+    const nthAtSite = this.siteAttempts.get(site) ?? 0;
+    this.siteAttempts.set(site, nthAtSite + 1);
+    if (!gfpAllowsBlocking(gfp)) this.stats.atomic_attempts++;
+    if (this.faults.shouldFail({ site, gfp, nth, nthAtSite })) {
+      this.stats.alloc_failures++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Attempts made at each site so far (tests check every site was failed at least once). */
+  attemptsBySite(): ReadonlyMap<string, number> {
+    return this.siteAttempts;
+  }
+
+  /**
+   * @kernel page_alloc.c alloc_pages
+   * One page, or null (the caller takes its -ENOMEM path). __GFP_DMA32 restricts it to
+   * ZONE_DMA32; otherwise NORMAL is tried first and DMA32 is the fallback, as the zonelist does.
+   */
+  alloc_page(gfp: Gfp, site: string, account: VmAccount | null = null): number | null {
+    if (!this.attempt(site, gfp)) return null;
+    let pfn: number | null = null;
+    let zone: Zone = 'DMA32';
+    if (!(gfp & __GFP_DMA32)) {
+      pfn = this.zones.NORMAL.take();
+      zone = 'NORMAL';
+    }
+    if (pfn === null) {
+      pfn = this.zones.DMA32.take();
+      zone = 'DMA32';
+    }
+    if (pfn === null) {
+      this.stats.alloc_failures++;
+      return null;
+    }
+    const zero = (gfp & __GFP_ZERO) !== 0;
+    const words = this.slotFor(pfn, zero);
+    if (words !== null) words.fill(zero ? 0 : POISON_U32);
+    const charged = gfp & __GFP_ACCOUNT ? account : null;
+    if (charged) charged.pages++;
+    this.live.set(pfn, {
+      id: pfn, kind: 'page', zone, site, gfp, account: charged, seq: ++this.seq,
+      decrypted: false, refs: 0, cached: false, fill_lo: 0, fill_hi: 0,
+    });
+    this.stats.pages_allocated++;
+    return pfn;
+  }
+
+  /** @kernel page_alloc.c free_pages */
+  free_page(pfn: number): void {
+    const o = this.mustLive(pfn, 'free_page');
+    if (o.kind !== 'page') throw new ShadowMmuError('ESTATE', `free_page(${hexId(pfn)}): object is a ${o.zone} slab object, not a page`);
+    this.checkReleasable(o, 'free_page');
+    this.live.delete(pfn);
+    if (o.account) o.account.pages--;
+    const slot = this.pageSlot.get(pfn)!;
+    this.pageSlot.delete(pfn);
+    this.freeSlots.push(slot);
+    (o.zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
+    this.stats.pages_freed++;
+  }
+
+  /**
+   * @kernel slub.c kmem_cache_alloc
+   * One object of the named kmem cache, or null. Its contents are not modelled beyond the fill
+   * pattern (zero with __GFP_ZERO, else the poison).
+   */
+  kmem_cache_alloc(cache: string, gfp: Gfp, site: string, account: VmAccount | null = null): number | null {
+    if (!this.attempt(site, gfp)) return null;
+    const id = this.nextSlab++;
+    const charged = gfp & __GFP_ACCOUNT ? account : null;
+    if (charged) charged.objects++;
+    const fill = gfp & __GFP_ZERO ? 0 : POISON_U32;
+    this.live.set(id, {
+      id, kind: 'slab', zone: cache, site, gfp, account: charged, seq: ++this.seq,
+      decrypted: false, refs: 0, cached: false, fill_lo: fill, fill_hi: fill,
+    });
+    this.stats.objects_allocated++;
+    return id;
+  }
+
+  /** @kernel slub.c kmem_cache_free */
+  kmem_cache_free(cache: string, id: number): void {
+    const o = this.mustLive(id, 'kmem_cache_free');
+    if (o.kind !== 'slab' || o.zone !== cache) {
+      throw new ShadowMmuError('ESTATE', `kmem_cache_free(${cache}, ${hexId(id)}): object belongs to ${o.kind === 'page' ? 'the page allocator' : o.zone}`);
+    }
+    this.checkReleasable(o, 'kmem_cache_free');
+    this.live.delete(id);
+    if (o.account) o.account.objects--;
+    this.stats.objects_freed++;
+  }
+
+  /** The page's 512 entries as 1024 halves (entry i at [2i] low, [2i+1] high). */
+  words(pfn: number): Uint32Array {
+    const w = this.pageSlot.get(pfn);
+    if (!w) throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
+    return w;
+  }
+
+  /** @kernel set_memory.c set_memory_decrypted (one page) */
+  set_memory_decrypted(pfn: number): number {
+    const o = this.mustLive(pfn, 'set_memory_decrypted');
+    this.stats.decrypt_calls++;
+    o.decrypted = true;
+    return 0;
+  }
+
+  /** @kernel set_memory.c set_memory_encrypted (one page) */
+  set_memory_encrypted(pfn: number): number {
+    const o = this.mustLive(pfn, 'set_memory_encrypted');
+    this.stats.encrypt_calls++;
+    o.decrypted = false;
+    return 0;
+  }
+
+  /** Take a reference (an SPTE, a root or a slot now points at the object). */
+  get_ref(id: number): void {
+    this.mustLive(id, 'get_ref').refs++;
+  }
+
+  /** Drop a reference taken with get_ref. */
+  put_ref(id: number): void {
+    const o = this.mustLive(id, 'put_ref');
+    if (o.refs <= 0) throw new ShadowMmuError('ESTATE', `put_ref(${hexId(id)}): no reference is held`);
+    o.refs--;
+  }
+
+  /** Caches mark what they hold, so the leak query can tell "cached" from "lost". */
+  set_cached(id: number, cached: boolean): void {
+    this.mustLive(id, 'set_cached').cached = cached;
+  }
+
+  info(id: number): Readonly<HostObject> | undefined {
+    return this.live.get(id);
+  }
+
+  isAllocated(id: number): boolean {
+    return this.live.has(id);
+  }
+
+  /**
+   * Every live page and object, in allocation order (a Map keeps insertion order, and an entry
+   * is inserted exactly when it is allocated, so no sort is needed).
+   */
+  allocated(): Readonly<HostObject>[] {
+    return [...this.live.values()];
+  }
+
+  /** Live objects per kind: pages by zone, slab objects by cache name. */
+  counts(): Record<string, number> {
+    const c: Record<string, number> = {};
+    for (const o of this.live.values()) c[o.zone] = (c[o.zone] ?? 0) + 1;
+    return c;
+  }
+
+  /** Free pages left in a zone. */
+  freePages(zone: Zone): number {
+    return this.zones[zone].free;
+  }
+
+  /**
+   * The auditor's leak query: every live page/object must be reachable (as the caller decides:
+   * a shadow page's spt, a header, a descriptor, a root ...) or held by a cache. Returns the
+   * ones that are neither, in allocation order; an empty list means no leak.
+   */
+  unreachable(isReachable: (o: Readonly<HostObject>) => boolean): Readonly<HostObject>[] {
+    return this.allocated().filter((o) => !o.cached && !isReachable(o));
+  }
+
+  /**
+   * Storage for a new page. Returns the slot when the caller must initialise it, or null when a
+   * never-used (hence already zero) slot was handed out for a zeroed page — that keeps the host
+   * from touching, and so committing, memory a sparse table never writes.
+   */
+  private slotFor(pfn: number, zero: boolean): Uint32Array | null {
+    let s: Uint32Array | undefined;
+    let fresh = false;
+    if (zero) {
+      s = this.freshSlots.pop();
+      fresh = s !== undefined;
+    }
+    s ??= this.freeSlots.pop();
+    if (!s) {
+      s = this.freshSlots.pop();
+      fresh = s !== undefined;
+    }
+    if (!s) {
+      const chunk = new Uint32Array(PAGE_HALVES * CHUNK_PAGES);
+      for (let i = CHUNK_PAGES - 1; i > 0; i--) this.freshSlots.push(chunk.subarray(i * PAGE_HALVES, (i + 1) * PAGE_HALVES));
+      s = chunk.subarray(0, PAGE_HALVES);
+      fresh = true;
+    }
+    this.pageSlot.set(pfn, s);
+    return fresh && zero ? null : s;
+  }
+
+  private mustLive(id: number, op: string): HostObject {
+    const o = this.live.get(id);
+    if (!o) {
+      throw new ShadowMmuError('ESTATE', `${op}(${hexId(id)}): ${id >= SLAB_ID_BASE ? 'object' : 'page'} is not allocated (double free or stray pointer)`);
+    }
+    return o;
+  }
+
+  private checkReleasable(o: HostObject, op: string): void {
+    if (o.refs === 0 && !o.cached && !o.decrypted) return;
+    const what = `${op}(${hexId(o.id)}) [${o.site}]`;
+    if (o.refs > 0) throw new ShadowMmuError('ESTATE', `${what}: still referenced (${o.refs} reference${o.refs > 1 ? 's' : ''})`);
+    if (o.cached) throw new ShadowMmuError('ESTATE', `${what}: still held by a memory cache`);
+    throw new ShadowMmuError('ESTATE', `${what}: page is still decrypted (set_memory_encrypted first)`);
+  }
+}
+
+function hexId(id: number): string {
+  return id >= SLAB_ID_BASE ? `slab#${id - SLAB_ID_BASE}` : `pfn 0x${id.toString(16)}`;
+}
+
+/** Physical address of a pfn as a plain number (exact below 2^53). */
+export function pfnToPa(pfn: number): number {
+  return pfn * PAGE_SIZE;
+}

@@ -1,0 +1,255 @@
+/**
+ * struct kvm_mmu_memory_cache and its four operations (virt/kvm/kvm_main.c), per kernel:
+ * a LIFO of pre-allocated objects (slab objects or whole pages) that the MMU fills where it may
+ * sleep and fails, so that it can take objects later where it may not.
+ *
+ * - top-up: nothing when nobjs >= min; otherwise fill to the full capacity (not to min); a
+ *   failed allocation returns 0 if nobjs >= min by then, else -ENOMEM (objects already taken stay
+ *   cached: nothing leaks). 6.x first allocates the objects array (kvmalloc_array, own failure
+ *   -ENOMEM) and WARNs + -EIO on capacity 0, on init_value with __GFP_ZERO or a slab, and on a
+ *   capacity different from the recorded one — all only after the nobjs >= min early return.
+ * - alloc: pop the last object; from an empty cache WARN and fall back to an atomic allocation
+ *   (GFP_ATOMIC | __GFP_ACCOUNT, still ORed with __GFP_ZERO and, 6.x, init_value); if that fails
+ *   too the kernel BUGs (KernelBug here).
+ * - free: give every remaining object back (6.x also frees the array and resets the capacity).
+ */
+import { ShadowMmuError } from '../bits/errors.js';
+import { GFP_ATOMIC, GFP_KERNEL_ACCOUNT, __GFP_ACCOUNT, __GFP_ZERO, type Gfp } from './gfp.js';
+import type { HostMemory, VmAccount } from './host_memory.js';
+import { WarnLog } from './warn.js';
+
+/** KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE (arch/x86/include/asm/kvm_types.h). */
+export const KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE = 40;
+export const ENOMEM = 12;
+export const EIO = 5;
+
+/** A kernel BUG_ON that fired: the model stops the operation where the kernel would oops. */
+export class KernelBug extends ShadowMmuError {
+  constructor(where: string, what: string) {
+    super('ESTATE', `kernel BUG in ${where}: ${what}`);
+    this.name = 'KernelBug';
+  }
+}
+
+export interface MemoryCacheOptions {
+  /** The cache's field name, e.g. `mmu_shadow_page_cache`; allocation sites derive from it. */
+  readonly name: string;
+  /** '5.x': fixed objects[40]. '6.x': array allocated on first top-up, capacity, init_value, gfp_custom. */
+  readonly variant: '5.x' | '6.x';
+  /** Slab objects of this kmem cache, or null for whole pages. */
+  readonly kmem_cache: string | null;
+  readonly gfp_zero: boolean;
+  /** 6.x: replaces GFP_KERNEL_ACCOUNT for top-ups (riscv uses GFP_ATOMIC | __GFP_ACCOUNT). */
+  readonly gfp_custom?: Gfp | null;
+  /** 6.x: 64-bit pattern for fresh pages, as halves (0/0 = none). */
+  readonly init_value_lo?: number;
+  readonly init_value_hi?: number;
+  /** The VM charged for __GFP_ACCOUNT allocations. */
+  readonly account?: VmAccount | null;
+  /** Where WARNs are counted (shared with the rest of the vCPU). */
+  readonly warns?: WarnLog;
+}
+
+/** One run of allocator calls with the same flags and outcome. */
+export interface AttemptRun {
+  gfp: Gfp;
+  ok: boolean;
+  count: number;
+}
+
+export class KvmMmuMemoryCache {
+  readonly name: string;
+  readonly variant: '5.x' | '6.x';
+  readonly kmem_cache: string | null;
+  readonly gfp_zero: Gfp;
+  readonly gfp_custom: Gfp;
+  readonly init_value_lo: number;
+  readonly init_value_hi: number;
+  readonly warns: WarnLog;
+  private readonly account: VmAccount | null;
+
+  nobjs = 0;
+  /** 5.x: always 40. 6.x: 0 until the first top-up allocates the array. */
+  capacity: number;
+  private objects: number[] | null;
+  /** The kvmalloc'ed objects array (6.x), as a host slab object id. */
+  private arrayId: number | null = null;
+
+  // Counters (what the golden vectors and the auditor read).
+  /** Allocations served by the atomic fallback (an empty cache's WARN path that got an object). */
+  atomic_fallbacks = 0;
+  objects_allocated = 0;
+  objects_freed = 0;
+  alloc_attempts = 0;
+  array_allocs = 0;
+  array_frees = 0;
+  readonly attempts: AttemptRun[] = [];
+  readonly array_gfp: Gfp[] = [];
+
+  constructor(
+    private readonly mem: HostMemory,
+    opts: MemoryCacheOptions,
+  ) {
+    this.name = opts.name;
+    this.variant = opts.variant;
+    this.kmem_cache = opts.kmem_cache;
+    this.gfp_zero = opts.gfp_zero ? __GFP_ZERO : 0;
+    this.gfp_custom = opts.gfp_custom ?? 0;
+    this.init_value_lo = (opts.init_value_lo ?? 0) >>> 0;
+    this.init_value_hi = (opts.init_value_hi ?? 0) >>> 0;
+    this.account = opts.account ?? null;
+    this.warns = opts.warns ?? new WarnLog();
+    if (this.variant === '5.x') {
+      if (this.gfp_custom || this.init_value_lo || this.init_value_hi) {
+        throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: gfp_custom and init_value exist only in 6.x caches`);
+      }
+      this.capacity = KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE;
+      this.objects = [];
+    } else {
+      this.capacity = 0;
+      this.objects = null;
+    }
+  }
+
+  /** The allocation site of top-up and fallback allocations (fault-injection key). */
+  get site(): string {
+    return `memory_cache:${this.name}`;
+  }
+  get atomicSite(): string {
+    return `memory_cache_atomic:${this.name}`;
+  }
+
+  private get hasInit(): boolean {
+    return (this.init_value_lo | this.init_value_hi) !== 0;
+  }
+
+  /** @kernel kvm_main.c mmu_memory_cache_alloc_obj */
+  private mmu_memory_cache_alloc_obj(gfp: Gfp, site: string): number | null {
+    gfp |= this.gfp_zero;
+    this.alloc_attempts++;
+    let obj: number | null;
+    if (this.kmem_cache !== null) {
+      obj = this.mem.kmem_cache_alloc(this.kmem_cache, gfp, site, this.account);
+    } else {
+      obj = this.mem.alloc_page(gfp, site, this.account);
+      if (obj !== null && this.variant === '6.x' && this.hasInit) {
+        const w = this.mem.words(obj);
+        for (let i = 0; i < w.length; i += 2) {
+          w[i] = this.init_value_lo;
+          w[i + 1] = this.init_value_hi;
+        }
+      }
+    }
+    const last = this.attempts[this.attempts.length - 1];
+    const ok = obj !== null;
+    if (last && last.gfp === gfp && last.ok === ok) last.count++;
+    else this.attempts.push({ gfp, ok, count: 1 });
+    if (ok) this.objects_allocated++;
+    return obj;
+  }
+
+  /** @kernel kvm_main.c kvm_mmu_topup_memory_cache */
+  kvm_mmu_topup_memory_cache(min: number): number {
+    return this.__kvm_mmu_topup_memory_cache(KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE, min);
+  }
+
+  /**
+   * @kernel kvm_main.c __kvm_mmu_topup_memory_cache
+   * 0, -ENOMEM or (6.x) -EIO. Under 5.x the capacity is the fixed 40 and `capacity` must be 40.
+   */
+  __kvm_mmu_topup_memory_cache(capacity: number, min: number): number {
+    if (this.variant === '5.x' && capacity !== KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE) {
+      throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: a 5.x cache has the fixed capacity ${KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE}, not ${capacity}`);
+    }
+    const gfp = this.gfp_custom || GFP_KERNEL_ACCOUNT;
+    if (this.nobjs >= min) return 0;
+    if (this.objects === null) {
+      if (this.warns.on(capacity === 0, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity 0`)) return -EIO;
+      if (
+        this.warns.on(
+          this.hasInit && (this.kmem_cache !== null || this.gfp_zero !== 0),
+          '__kvm_mmu_topup_memory_cache',
+          `${this.name}: init_value with a slab cache or __GFP_ZERO`,
+        )
+      ) {
+        return -EIO;
+      }
+      this.array_gfp.push(gfp);
+      const id = this.mem.kmem_cache_alloc('kvmalloc', gfp, `kvmalloc_array:${this.name}`, this.account);
+      if (id === null) return -ENOMEM;
+      this.array_allocs++;
+      this.arrayId = id;
+      this.objects = [];
+      this.capacity = capacity;
+    }
+    if (this.warns.on(this.capacity !== capacity, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity ${capacity} differs from ${this.capacity}`)) {
+      return -EIO;
+    }
+    while (this.nobjs < this.capacity) {
+      const obj = this.mmu_memory_cache_alloc_obj(gfp, this.site);
+      if (obj === null) return this.nobjs >= min ? 0 : -ENOMEM;
+      this.mem.set_cached(obj, true);
+      this.objects[this.nobjs++] = obj;
+    }
+    return 0;
+  }
+
+  /** @kernel kvm_main.c kvm_mmu_memory_cache_nr_free_objects */
+  kvm_mmu_memory_cache_nr_free_objects(): number {
+    return this.nobjs;
+  }
+
+  /**
+   * @kernel kvm_main.c kvm_mmu_memory_cache_alloc
+   * The object (a pfn for page caches, a slab id otherwise), now owned by the caller.
+   */
+  kvm_mmu_memory_cache_alloc(): number {
+    let p: number | null;
+    if (this.warns.on(this.nobjs === 0, 'kvm_mmu_memory_cache_alloc', `${this.name}: empty, atomic fallback`)) {
+      p = this.mmu_memory_cache_alloc_obj(GFP_ATOMIC | __GFP_ACCOUNT, this.atomicSite);
+      if (p !== null) this.atomic_fallbacks++;
+    } else {
+      p = this.objects![--this.nobjs]!;
+      this.objects!.length = this.nobjs;
+      this.mem.set_cached(p, false);
+    }
+    if (p === null) throw new KernelBug('kvm_mmu_memory_cache_alloc', `${this.name}: BUG_ON(!p): the atomic fallback allocation failed`);
+    return p;
+  }
+
+  /** Give an object obtained from this cache back to the host allocator. */
+  release(obj: number): void {
+    if (this.kmem_cache !== null) this.mem.kmem_cache_free(this.kmem_cache, obj);
+    else this.mem.free_page(obj);
+  }
+
+  /** @kernel kvm_main.c kvm_mmu_free_memory_cache */
+  kvm_mmu_free_memory_cache(): void {
+    while (this.nobjs) {
+      const obj = this.objects![--this.nobjs]!;
+      this.objects!.length = this.nobjs;
+      this.mem.set_cached(obj, false);
+      this.release(obj);
+      this.objects_freed++;
+    }
+    if (this.variant === '6.x') {
+      if (this.arrayId !== null) {
+        this.mem.kmem_cache_free('kvmalloc', this.arrayId);
+        this.array_frees++;
+      }
+      this.arrayId = null;
+      this.objects = null;
+      this.capacity = 0;
+    }
+  }
+
+  /** The cached objects, bottom to top (the next alloc returns the last). */
+  cachedObjects(): readonly number[] {
+    return this.objects ?? [];
+  }
+
+  /** The objects array (6.x), which the leak query must count as reachable. */
+  get objectsArray(): number | null {
+    return this.arrayId;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * struct kvm_mmu_page (mmu_internal.h) and the role bits the hot paths test, precomputed per
+ * profile from the role layout.
+ */
+import type { Profile } from '../profiles/index.js';
+import { hasField, roleLayout } from '../roles/layout.js';
+import { syncRoleIgnoreMask } from '../roles/predicates.js';
+import { PteList } from './pte_list.js';
+
+export class KvmMmuPage {
+  /** Creation sequence number (model only, for messages and the journal). */
+  readonly id: number;
+  gfn: number;
+  role: number;
+  /** Host pfn of spt, and spt itself: 512 SPTEs as 1024 halves (HostMemory.words). */
+  readonly pfn: number;
+  readonly spt: Uint32Array;
+  /** Host pfn of the gfns page (5.x, indirect pages), -1 when none. */
+  gfns: number;
+  /** The kmem object of the header (mmu_page_header_cache). */
+  readonly header: number;
+  root_count = 0;
+  unsync = false;
+  unsync_children = 0;
+  readonly unsync_child_bitmap = new Uint32Array(16);
+  readonly parent_ptes = new PteList();
+  mmu_valid_gen: number;
+  write_flooding_count = 0;
+  tdp_mmu_page = false;
+  /** hlist links in the page hash. */
+  hash_next: KvmMmuPage | null = null;
+  hash_prev: KvmMmuPage | null = null;
+  /** list_head links: active_mmu_pages (or an invalid list). */
+  link_next: KvmMmuPage | null = null;
+  link_prev: KvmMmuPage | null = null;
+  /** Which list `link` is on. */
+  on: 'active' | 'invalid' | null = null;
+  /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
+  freed = false;
+
+  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number) {
+    this.id = id;
+    this.gfn = gfn;
+    this.role = role;
+    this.pfn = pfn;
+    this.spt = spt;
+    this.gfns = gfns;
+    this.header = header;
+    this.mmu_valid_gen = gen;
+  }
+
+  testUnsyncChild(i: number): boolean {
+    return (this.unsync_child_bitmap[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
+}
+
+/** Masks of the role fields the shadow-page code tests, for one profile. */
+export interface RoleBits {
+  readonly levelMask: number;
+  readonly direct: number;
+  readonly invalid: number;
+  readonly ad_disabled: number;
+  readonly guest_mode: number;
+  readonly accessShift: number;
+  readonly accessMask: number;
+  readonly quadrantMask: number;
+  /** RFC pae_root bit, 0 when absent. */
+  readonly pae_root: number;
+  /** passthrough (6.x) bit, 0 when absent. */
+  readonly passthrough: number;
+  /** RFC level_promoted bit, 0 when absent. */
+  readonly level_promoted: number;
+  /** FNAME(sync_page) / kvm_sync_page_check sync_role_ign (src/roles syncRoleIgnoreMask). */
+  readonly sync_role_ign: number;
+}
+
+const cache = new WeakMap<Profile, RoleBits>();
+
+export function roleBits(profile: Profile): RoleBits {
+  let rb = cache.get(profile);
+  if (rb) return rb;
+  const l = roleLayout(profile);
+  const m = (n: string) => (hasField(l, n) ? l.byName.get(n)!.mask : 0);
+  rb = {
+    levelMask: m('level'),
+    direct: m('direct'),
+    invalid: m('invalid'),
+    ad_disabled: m('ad_disabled'),
+    guest_mode: m('guest_mode'),
+    accessShift: l.byName.get('access')!.shift,
+    accessMask: m('access'),
+    quadrantMask: m('quadrant'),
+    pae_root: m('pae_root'),
+    passthrough: m('passthrough'),
+    level_promoted: m('level_promoted'),
+    sync_role_ign: syncRoleIgnoreMask(profile),
+  };
+  cache.set(profile, rb);
+  return rb;
+}

@@ -1,0 +1,11 @@
+import { describe, it } from 'vitest';
+import { goldenFiles } from '../support/golden.js';
+import { expectClean, runFnGolden } from './golden.js';
+
+describe('golden/spte through eval', () => {
+  for (const file of goldenFiles('spte')) {
+    it(file, () => {
+      expectClean(runFnGolden(file));
+    });
+  }
+});

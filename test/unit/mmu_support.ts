@@ -1,0 +1,68 @@
+/** Helpers for the shadow-page tests: a scenario runner that audits after every step. */
+import { expect } from 'vitest';
+import { formatViolation } from '../../src/mmu/audit.js';
+import { parseScenario, parseStep, ScenarioRunner, type StepResult } from '../../src/scenario/index.js';
+
+export type ProfileName = 'v5.16' | 'rfc-base' | 'rfc-v1' | 'rfc-v1-pae' | 'v6.18';
+export const PROFILES: readonly ProfileName[] = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+
+/** The 64-bit shadow-paging root role of each profile (level 4, 8-byte gPTEs, wux, nxe, cr0_wp). */
+export function role64(p: ProfileName): Record<string, number> {
+  if (p === 'v5.16') return { level: 4, gpte_is_8_bytes: 1, access: 7, efer_nx: 1, cr0_wp: 1 };
+  return { level: 4, access: 7, efer_nx: 1, cr0_wp: 1 };
+}
+
+/** A PAE guest's shadow root role (level 3; pae_root under the RFC). */
+export function rolePae(p: ProfileName): Record<string, number> {
+  if (p === 'v5.16') return { level: 3, gpte_is_8_bytes: 1, access: 7, cr0_wp: 1 };
+  if (p === 'rfc-v1' || p === 'rfc-v1-pae') return { level: 3, access: 7, cr0_wp: 1, pae_root: 1 };
+  return { level: 3, access: 7, cr0_wp: 1, efer_nx: p === 'v6.18' ? 1 : 0 };
+}
+
+export interface Opts {
+  readonly pae?: boolean;
+  readonly tdp?: boolean;
+  readonly nr_mmu_pages?: number;
+  readonly cr3?: string;
+  readonly pdptrs?: string[];
+  readonly host?: Record<string, unknown>;
+  /** Replaces vcpu.mmu. */
+  readonly mmu?: Record<string, unknown>;
+}
+
+export function scenarioJson(p: ProfileName, o: Opts = {}, steps: unknown[] = []): Record<string, unknown> {
+  return {
+    profile: p,
+    tdp: o.tdp ?? false,
+    host: { vendor: 'intel', cpu: 'intel-46', nr_mmu_pages: o.nr_mmu_pages ?? 1024, dma32_pages: 256, normal_pages: 65536, ...(o.host ?? {}) },
+    vcpu: {
+      cr3: o.cr3 ?? '0x10000',
+      pdptrs: o.pdptrs ?? ['0x2001', '0x3001', '0x0', '0x0'],
+      mmu: o.mmu ?? (o.pae
+        ? { kind: 'shadow', role: rolePae(p), root_level: 3, shadow_root_level: 3 }
+        : { kind: 'shadow', role: role64(p), root_level: 4, shadow_root_level: 4 }),
+    },
+    steps,
+  };
+}
+
+/** A runner whose `do` applies one step and fails the test on any audit violation. */
+export class Model {
+  readonly r: ScenarioRunner;
+  private i = 0;
+  constructor(p: ProfileName, o: Opts = {}) {
+    this.r = new ScenarioRunner(parseScenario(scenarioJson(p, o), 'test'));
+  }
+  do(step: Record<string, unknown>): StepResult {
+    const s = parseStep(this.r.sc.profile, step, this.i);
+    const res = this.r.step(this.i++, s);
+    expect(res.violations.map(formatViolation)).toEqual([]);
+    return res;
+  }
+  get kvm() {
+    return this.r.m.kvm;
+  }
+  get vcpu() {
+    return this.r.m.vcpu;
+  }
+}
