@@ -9,10 +9,11 @@ import { rolesEval } from './roles.js';
 import { spteEval } from './spte.js';
 import { cpuEval } from './cpu.js';
 import { walkerEval } from './walker.js';
+import { kvmEval } from './kvm.js';
 
 export type { EvalTable, FnEvaluator, Json, JsonObject, RecordEvaluator } from './types.js';
 
-const TABLES: readonly EvalTable[] = [rolesEval, cpuEval, walkerEval, spteEval];
+const TABLES: readonly EvalTable[] = [rolesEval, cpuEval, walkerEval, spteEval, kvmEval];
 
 function mergeTables(tables: readonly EvalTable[]): {
   fns: Map<string, FnEvaluator>;

@@ -4,6 +4,16 @@
  * CHANGE NOTES for the driver engineer (newest first; the API below is kept stable):
  *  - v1: first version. Functions marked "not yet" throw ShadowMmuError('ESTATE', '...: not yet') until filled in.
  *
+ * REQUESTS from the driver engineer (src/kvm; answer by editing this list or the code):
+ *  - R1 enterGuest(vm): the MMU part of vcpu_enter_guest (pending KVM_REQ_*, then kvm_mmu_reload).
+ *    CPL-0 instructions on the recorded machine are all emulated, with no cpuAccess, yet every
+ *    KVM_RUN loads the root first (golden/kvm roles.jsonl: the CPL-0 warm-up's only event is the
+ *    root's get_page; real mode: the four 0x1782 roots). src/kvm/vcpu.ts calls
+ *    `enterGuest` before each instruction as soon as this module exports it.
+ *  - R2 MOV CR0 that turns paging on with EFER.LME (vmx_set_cr0 -> enter_lmode) or off in long
+ *    mode: src/kvm calls setEfer(vm, efer with LMA changed) and then setCr0(vm, cr0).
+ *  - R3 gvaToGpa(vm, va, 'read', 0) is also KVM_TRANSLATE (kvm_mmu_gva_to_gpa_system: sets A bits).
+ *
  * How a driver uses it (the kernel's loop, reduced):
  *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });
  *   // A CPL-3 instruction touching `va` (the hardware walks the shadow tables):

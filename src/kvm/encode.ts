@@ -1,0 +1,81 @@
+/**
+ * The kvm oracle's encodings (test/golden/kvm/README.md, gen-oracle.mjs compactMmu): a kvmmmu
+ * event as `{ev, ...}` with 64-bit values as hex strings, and `spte_flags` = the SPTE without
+ * its host pfn (& 0xfff0000000000fff).
+ */
+import type { TraceEvent } from '../trace/events.js';
+import type { ProbeStep } from './vcpu.js';
+
+/** One event in the oracle's encoding. */
+export type OracleEvent = Record<string, string | number>;
+
+const hexN = (n: number): string => '0x' + n.toString(16);
+
+/** kvm_mmu_* tracepoints the oracle keeps (the walk events go to `walks`, not `mmu`). */
+export function oracleMmuEvent(ev: TraceEvent): OracleEvent | null {
+  switch (ev.event) {
+    case 'kvm_mmu_get_page':
+      return { ev: 'get_page', gfn: hexN(ev.gfn), role: hexN(ev.role >>> 0), created: ev.created ? 1 : 0, root_count: ev.root_count, unsync: ev.unsync ? 1 : 0 };
+    case 'kvm_mmu_prepare_zap_page':
+    case 'kvm_mmu_sync_page':
+    case 'kvm_mmu_unsync_page':
+      return { ev: ev.event.slice('kvm_mmu_'.length), gfn: hexN(ev.gfn), role: hexN(ev.role >>> 0), root_count: ev.root_count, unsync: ev.unsync ? 1 : 0 };
+    case 'kvm_mmu_spte_requested':
+      return { ev: 'spte_requested', gfn: hexN(ev.gfn), level: ev.level };
+    case 'kvm_mmu_set_spte': {
+      const lo = (ev.spte_lo & 0xfff) >>> 0;
+      const hi = (ev.spte_hi & 0xfff00000) >>> 0;
+      const flags = (BigInt(hi) << 32n) | BigInt(lo);
+      return { ev: 'set_spte', gfn: hexN(ev.gfn), level: ev.level, spte_flags: '0x' + flags.toString(16), r: ev.r ? 1 : 0, x: ev.x ? 1 : 0, u: ev.u };
+    }
+    case 'kvm_mmu_zap_all_fast':
+      return { ev: 'zap_all_fast', mmu_valid_gen: ev.mmu_valid_gen, mmu_used_pages: ev.mmu_used_pages };
+    default:
+      return null;
+  }
+}
+
+export function oracleMmuEvents(evs: readonly TraceEvent[]): OracleEvent[] {
+  const out: OracleEvent[] = [];
+  for (const e of evs) {
+    const o = oracleMmuEvent(e);
+    if (o) out.push(o);
+  }
+  return out;
+}
+
+/** JSON as the oracle files hold it. */
+export type OracleJson = null | boolean | number | string | OracleJson[] | { [k: string]: OracleJson };
+
+/**
+ * gen-oracle.mjs compactStep: `{op, args, exit, exits?, exceptions, cr0, cr3, cr4, efer, cpl,
+ * value?, translate?, mmu, emulated, gptes_after?}` (walks and stats are not modelled here).
+ */
+export function oracleStep(s: ProbeStep): { [k: string]: OracleJson } {
+  const o: { [k: string]: OracleJson } = { op: s.op, args: { ...s.args } };
+  if (s.set_sregs_errno !== null) o['set_sregs_errno'] = s.set_sregs_errno;
+  if (s.skipped) o['skipped'] = true;
+  if (s.exits.length) {
+    o['exit'] = s.exits[s.exits.length - 1]!;
+    if (s.exits.length > 1) o['exits'] = [...s.exits];
+  }
+  o['exceptions'] = s.exceptions.map((e) => [...e]);
+  if (s.regs) {
+    o['cr0'] = hexB(s.regs.cr0);
+    o['cr3'] = hexB(s.regs.cr3);
+    o['cr4'] = hexB(s.regs.cr4);
+    o['efer'] = hexB(s.regs.efer);
+    o['cpl'] = s.regs.cpl;
+  }
+  if (s.value !== null) o['value'] = hexB(s.value);
+  if (s.translate) {
+    const t = s.translate;
+    o['translate'] = { rc: t.rc, errno: 0, physical_address: hexB(t.physical_address), valid: t.valid, writeable: t.writeable, usermode: t.usermode };
+  }
+  o['mmu'] = oracleMmuEvents(s.events);
+  o['emulated'] = s.emulated.map(hexB);
+  if (s.gptes_after) o['gptes_after'] = s.gptes_after.map((g) => [g.level, hexN(g.gpa), hexB(g.pte)]);
+  return o;
+}
+
+const hexB = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
