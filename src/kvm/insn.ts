@@ -1,7 +1,7 @@
 /**
  * The instructions kvm-probe puts in a code page, and a decoder for exactly those (the model
  * has no general x86 emulator): nop, int3, `mov r,[rbx]` / `mov [rbx],r` in 8/16/32/64-bit
- * operand sizes, `mov crN, rax` (CR0, CR3, CR4), wrmsr and `invlpg [rbx]`. Encodings follow
+ * operand sizes, `mov crN, rax` (CR0, CR3, CR4), wrmsr, `invlpg [rbx]` and wrpkru. Encodings follow
  * the code segment (64-, 32- or 16-bit), as the tool's enc_access does.
  */
 import { badInput } from '../bits/errors.js';
@@ -14,7 +14,8 @@ export type Insn =
   | { readonly kind: 'mov'; readonly write: boolean; readonly size: 1 | 2 | 4 | 8; readonly len: number }
   | { readonly kind: 'movcr'; readonly cr: 0 | 3 | 4; readonly len: number }
   | { readonly kind: 'wrmsr'; readonly len: number }
-  | { readonly kind: 'invlpg'; readonly len: number };
+  | { readonly kind: 'invlpg'; readonly len: number }
+  | { readonly kind: 'wrpkru'; readonly len: number };
 
 /** enc_access: `mov rax,[rbx]` (read) or `mov [rbx],rax` (write) of `size` bytes; null if not encodable. */
 export function encodeAccess(bits: CodeBits, write: boolean, size: number): number[] | null {
@@ -34,6 +35,8 @@ export function encodeAccess(bits: CodeBits, write: boolean, size: number): numb
 
 export const ENC_MOVCR: Readonly<Record<0 | 3 | 4, number[]>> = { 0: [0x0f, 0x22, 0xc0], 3: [0x0f, 0x22, 0xd8], 4: [0x0f, 0x22, 0xe0] };
 export const ENC_WRMSR = [0x0f, 0x30];
+/** WRPKRU (the model's `wrpkru` step; kvm-probe has none). */
+export const ENC_WRPKRU = [0x0f, 0x01, 0xef];
 export function encodeInvlpg(bits: CodeBits): number[] {
   return [0x0f, 0x01, bits === 16 ? 0x3f : 0x3b];
 }
@@ -84,6 +87,7 @@ export function decode(b: readonly number[], bits: CodeBits): Insn | null {
     if (o2 === 0x22 && (m === 0xc0 || m === 0xd8 || m === 0xe0)) return { kind: 'movcr', cr: m === 0xc0 ? 0 : m === 0xd8 ? 3 : 4, len: 3 };
     if (o2 === 0x30) return { kind: 'wrmsr', len: 2 };
     if (o2 === 0x01 && m === (bits === 16 ? 0x3f : 0x3b)) return { kind: 'invlpg', len: 3 };
+    if (o2 === 0x01 && m === 0xef) return { kind: 'wrpkru', len: 3 };
   }
   return null;
 }

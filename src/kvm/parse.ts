@@ -174,6 +174,8 @@ export const PROBE_STEP_OPS: ReadonlySet<string> = new Set([
   'ptes',
   'run',
   'note',
+  // the model's extension: WRPKRU with EAX = the value (kvm-probe sets PKRU only at VM creation)
+  'wrpkru',
 ]);
 
 /** A step's `args` as kvm-probe prints them: arg0.. then the named ones, all strings. */

@@ -63,7 +63,7 @@ import {
   segmentsFor,
   type CpuState,
 } from './cpu.js';
-import { ENC_MOVCR, ENC_WRMSR, decode, encodeAccess, encodeInvlpg, parseHexBytes, type Insn } from './insn.js';
+import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, decode, encodeAccess, encodeInvlpg, parseHexBytes, type Insn } from './insn.js';
 import { ProbeLayout, STUB_OFF } from './layout.js';
 import { kvNum, kvOf, parseProbeFlags, posNum, probeArgs, type ProbeCmd } from './parse.js';
 
@@ -347,6 +347,13 @@ export class ProbeVm {
         insn = encodeInvlpg(bits);
         run = 1;
         break;
+      case 'wrpkru':
+        cpu.rax = posNum(c, 0) & 0xffffffffn;
+        cpu.rcx = 0n;
+        cpu.rdx = 0n;
+        insn = ENC_WRPKRU;
+        run = 1;
+        break;
       case 'run':
         run = 2;
         break;
@@ -542,6 +549,11 @@ export class ProbeVm {
           cpu.rip += BigInt(insn.len);
           return { k: 'done', emulated: false };
         }
+        case 'wrpkru': {
+          const o = this.wrpkru();
+          if (o.k === 'done') cpu.rip += BigInt(insn.len);
+          return o.k === 'done' ? { k: 'done', emulated: false } : o;
+        }
         default:
           return { k: 'exc', vector: 13, ec: 0 };
       }
@@ -602,12 +614,27 @@ export class ProbeVm {
         cpu.rip = next;
         return { k: 'done', emulated: true };
       }
+      case 'wrpkru': {
+        const o = this.wrpkru();
+        if (o.k === 'done') cpu.rip = next;
+        return o;
+      }
       default:
         break;
     }
     if (cpl !== 0) return { k: 'exc', vector: 13, ec: 0 };
     if (!this.privileged(insn)) return { k: 'exc', vector: 13, ec: 0 };
     cpu.rip = next;
+    return { k: 'done', emulated: true };
+  }
+
+  /** WRPKRU: #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
+  private wrpkru(): Outcome {
+    const cpu = this.cpu;
+    if (!(cpu.cr4 & CR4_PKE)) return { k: 'exc', vector: 6 };
+    if ((cpu.rcx | cpu.rdx) & 0xffffffffn) return { k: 'exc', vector: 13, ec: 0 };
+    cpu.pkru = Number(cpu.rax & 0xffffffffn);
+    setPkru(this.shadowVm, cpu.pkru);
     return { k: 'done', emulated: true };
   }
 

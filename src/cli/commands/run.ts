@@ -1,15 +1,17 @@
-/** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario. */
+/** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario, or a guest from a kvm-probe scenario. */
 import { readFileSync } from 'node:fs';
 import { ShadowMmuError } from '../../bits/errors.js';
-import { parseScenario, renderJsonl, renderText, runScenario } from '../../scenario/index.js';
+import { getProfile } from '../../profiles/index.js';
+import { isGuestScenario, parseScenario, renderGuestJsonl, renderGuestText, renderJsonl, renderText, runGuestScenario, runScenario } from '../../scenario/index.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { write } from '../io.js';
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run a shadow-page scenario (JSON) and print kvmmmu trace lines and the audit',
+  summary: 'run a shadow-page scenario (JSON) or a guest (kvm-probe scenario) and print kvmmmu trace lines and the audit',
   usage: `usage: shadow-mmu run SCENARIO.json [--format text|jsonl|json]
+       shadow-mmu run GUEST.kvm [--profile P] [--pvm] [--format text|jsonl|json]
 
 Runs the scenario's steps (load/free roots, get_page, link, drop, zap, set_cr3, ...; the format
 is in README.md) and prints each step's kvmmmu events in the kernel's text format
@@ -19,9 +21,19 @@ stops at the first violation and exits 1.
 
   --format jsonl   one JSON object per line: steps, events (full role words), journal patches,
                    then {"audit": ...}
-  --format json    the same records as one JSON array`,
+  --format json    the same records as one JSON array
+
+A file that is not a JSON object is a guest scenario in kvm-probe's language
+(shared/tools/kvm-probe/README.md: vm, map, pte, read/write/fetch at CPL 3 or 0, movcr0/3/4,
+wrmsr, wrpkru, invlpg, sregs, hostwrite, translate, ...). The guest is laid out as the tool
+lays it and runs on the model as KVM runs it: CPL-3 accesses through the shadow tables (shadow
+page faults), CPL-0 instructions emulated. Each step prints a "# step" summary (exit,
+exceptions, value), the kvmmmu lines it caused and the audit.
+
+  --profile P      kernel profile for a guest scenario (default v6.18)
+  --pvm            the recorded machine's limits (kvm_pvm): no 32-bit paging`,
   async run(argv, io) {
-    const { values, positionals } = parse('run', argv, {});
+    const { values, positionals } = parse('run', argv, { profile: { type: 'string', default: 'v6.18' }, pvm: { type: 'boolean', default: false } });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
@@ -35,6 +47,13 @@ stops at the first violation and exits 1.
       text = readFileSync(file, 'utf8');
     } catch (e) {
       throw new ShadowMmuError('EINVAL_INPUT', `run: cannot read ${file}: ${(e as Error).message}`);
+    }
+    if (isGuestScenario(text)) {
+      const r = runGuestScenario(text, { profile: getProfile(values.profile), pvm: values.pvm });
+      if (format === 'text') await write(io.stdout, renderGuestText(r));
+      else if (format === 'jsonl') await write(io.stdout, renderGuestJsonl(r));
+      else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
+      return r.violations.length ? 1 : 0;
     }
     let json: unknown;
     try {

@@ -1,0 +1,100 @@
+/**
+ * Guest scenarios: a kvm-probe scenario (shared/tools/kvm-probe/README.md: `vm`, `map`, guest
+ * reads/writes/fetches at CPL 3 or 0, `movcr0/3/4`, `wrmsr` EFER, `wrpkru`, `invlpg`, `sregs`,
+ * host writes, ...) run on the model under one profile (src/kvm), with the kernel's event lines
+ * and the audit after every step. The same executor answers the kvm oracles in eval.
+ */
+import { formatViolation, type Violation } from '../mmu/audit.js';
+import type { Profile } from '../profiles/index.js';
+import { oracleStep } from '../kvm/encode.js';
+import { parseProbeScenario } from '../kvm/parse.js';
+import { runProbeScenario } from '../kvm/replay.js';
+import type { ProbeStep } from '../kvm/vcpu.js';
+import type { TraceEvent } from '../trace/events.js';
+import { eventJson, formatEventText } from '../trace/format.js';
+
+export interface GuestRunVm {
+  readonly name: string;
+  readonly steps: ProbeStep[];
+}
+
+export interface GuestRun {
+  readonly profile: Profile;
+  readonly vms: GuestRunVm[];
+  readonly violations: Violation[];
+}
+
+export interface GuestRunOptions {
+  readonly profile: Profile;
+  /** The recorded machine's limits (kvm_pvm: no 32-bit paging). */
+  readonly pvm?: boolean;
+}
+
+/** Whether a scenario file is in the kvm-probe language rather than the JSON scenario format. */
+export function isGuestScenario(text: string): boolean {
+  return !text.trimStart().startsWith('{');
+}
+
+/** Run a kvm-probe scenario with the auditor after every step; every violation is reported. */
+export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun {
+  const vms: GuestRunVm[] = [];
+  const violations: Violation[] = [];
+  runProbeScenario(parseProbeScenario(text), { profile: opts.profile, pvm: opts.pvm === true, audit: true }, (vm) => {
+    vms.push({ name: vm.cfg.name, steps: vm.steps });
+    for (const s of vm.steps) violations.push(...s.violations);
+  });
+  return { profile: opts.profile, vms, violations };
+}
+
+const KVMMMU = new Set(['kvm_mmu_get_page', 'kvm_mmu_prepare_zap_page', 'kvm_mmu_sync_page', 'kvm_mmu_unsync_page', 'kvm_mmu_zap_all_fast', 'kvm_mmu_spte_requested', 'kvm_mmu_set_spte']);
+
+/** The kvmmmu events of a step (what `trace-cmd report` would show for the shadow MMU). */
+export function mmuEvents(s: ProbeStep): TraceEvent[] {
+  return s.events.filter((e) => KVMMMU.has(e.event));
+}
+
+/** One step's summary line: `# step N: op args -> exit, exceptions, value`. */
+export function stepSummary(s: ProbeStep): string {
+  const o = oracleStep(s);
+  const args = Object.entries(s.args)
+    .map(([k, v]) => (k.startsWith('arg') ? v : `${k}=${v}`))
+    .join(' ');
+  const parts: string[] = [];
+  if (s.skipped) parts.push('skipped');
+  if (o['exit'] !== undefined) parts.push(`exit ${String(o['exit'])}`);
+  if (s.exceptions.length) parts.push(`exceptions ${JSON.stringify(s.exceptions)}`);
+  if (o['value'] !== undefined) parts.push(`value ${String(o['value'])}`);
+  if (s.emulated.length) parts.push('emulated');
+  if (s.set_sregs_errno !== null) parts.push(`set_sregs errno ${s.set_sregs_errno}`);
+  if (s.translate) parts.push(`translate ${s.translate.valid ? '0x' + s.translate.physical_address.toString(16) : 'invalid'}`);
+  return `# step ${s.step}: ${s.op}${args ? ' ' + args : ''}${parts.length ? ' -> ' + parts.join(', ') : ''}`;
+}
+
+export function renderGuestText(r: GuestRun): string {
+  const out: string[] = [];
+  for (const vm of r.vms) {
+    out.push(`# vm ${vm.name || '(unnamed)'} under ${r.profile.name}`);
+    for (const s of vm.steps) {
+      out.push(stepSummary(s));
+      for (const ev of mmuEvents(s)) out.push(formatEventText(r.profile, ev));
+      if (s.violations.length) for (const v of s.violations) out.push(`# ${formatViolation(v)}`);
+      else out.push('# audit: ok');
+    }
+  }
+  const n = r.vms.reduce((a, v) => a + v.steps.length, 0);
+  out.push(r.violations.length ? `# audit: ${r.violations.length} violation(s)` : `# audit: ok after ${n} step${n === 1 ? '' : 's'}`);
+  return out.join('\n') + '\n';
+}
+
+export function renderGuestJsonl(r: GuestRun): string {
+  const out: string[] = [];
+  const j = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x));
+  r.vms.forEach((vm, i) => {
+    for (const s of vm.steps) {
+      out.push(j({ vm: i, step: s.step, ...oracleStep(s), audit: s.violations.length ? s.violations : 'ok' }));
+      for (const ev of mmuEvents(s)) out.push(j({ vm: i, step: s.step, ...eventJson(ev) }));
+    }
+  });
+  out.push(j({ audit: r.violations.length ? 'fail' : 'ok', violations: r.violations }));
+  return out.join('\n') + '\n';
+}
