@@ -587,7 +587,7 @@ export class ProbeVm {
     }
     if (!this.ramAt(f.gpa)) return { k: 'exit', reason: 'INTERNAL_ERROR' };
     const insn = this.decodeAt(f.gpa);
-    if (!insn) return cpl === 0 ? { k: 'exit', reason: 'INTERNAL_ERROR' } : { k: 'exc', vector: 6 };
+    if (!insn) return { k: 'exc', vector: 6 }; // #UD (ud2 at CPL 0 on the recorded machine: [6], shutdown)
     const next = cpu.rip + BigInt(insn.len);
     switch (insn.kind) {
       case 'nop':
@@ -669,7 +669,9 @@ export class ProbeVm {
         return true;
       }
       case 'wrmsr': {
-        if ((cpu.rcx & 0xffffffffn) !== MSR_EFER) return false;
+        // Only EFER matters to the MMU; other MSR writes complete without effect here (WRMSR
+        // of the TSC at CPL 0 on the recorded machine: KVM_EXIT_DEBUG, no exception).
+        if ((cpu.rcx & 0xffffffffn) !== MSR_EFER) return true;
         const v = kvm_set_efer(cpu, ((cpu.rdx & 0xffffffffn) << 32n) | (cpu.rax & 0xffffffffn));
         if (v === null) return false;
         cpu.efer = v;
