@@ -81,6 +81,11 @@ export class GuestMemory {
     this.pages.clear();
   }
 
+  /** Whether the page of gfn holds data (has been written, so a host would have it populated). */
+  hasPage(gfn: number): boolean {
+    return this.pages.has(gfn);
+  }
+
   /** Number of pages that hold data (bytes = 4096 x this). */
   get residentPages(): number {
     return this.pages.size;

@@ -38,42 +38,33 @@
  * Every event (shadow and guest walk) goes to the sink given by onEvent, in kernel order.
  * Addresses are bigint at this edge; guest-physical addresses are numbers (< 2^52).
  */
-import { ShadowMmuError } from '../bits/errors.js';
-import type { GuestFeatures } from '../guest/mmu.js';
-import type { GuestMemory } from '../guest/memory.js';
-import type { AccessKind } from '../guest/access.js';
-import type { Profile } from '../profiles/index.js';
+import { gva_to_gpa, accessBits, INVALID_GPA, type AccessKind } from '../guest/access.js';
+import { WalkEventLog } from '../guest/events.js';
 import type { TraceEvent } from '../trace/events.js';
-import type { Violation } from './audit.js';
-import type { HostConfig, Machine } from './machine.js';
+import { audit, type Violation } from './audit.js';
+import { hardware_access } from './cpu_access.js';
+import { kvm_mmu_page_fault as page_fault } from './fault.js';
+import { kvm_mmu_invlpg as invlpg } from './invlpg.js';
+import { destroyMachine } from './machine.js';
+import { kvm_mmu_pte_write as pte_write } from './pte_write.js';
+import { RET_PF_CONTINUE, RET_PF_EMULATE, RET_PF_FIXED, RET_PF_INVALID, RET_PF_RETRY, RET_PF_SPURIOUS, RET_PF_WRITE_PROTECTED } from './set_spte.js';
+import { ShadowVmState, type VcpuRegisters, type VmConfig } from './vm.js';
 
-/** The vCPU registers the MMU depends on (64-bit values; CR3 may carry PCID and LAM bits). */
-export interface VcpuRegisters {
-  readonly cr0: bigint;
-  readonly cr3: bigint;
-  readonly cr4: bigint;
-  readonly efer: bigint;
-  /** PKRU (CR4.PKE). Default 0. */
-  readonly pkru?: number;
-  /** RFLAGS (AC matters for SMAP at CPL 0). Default 0x2. */
-  readonly rflags?: number;
-  readonly smm?: boolean;
-}
-
-export interface VmConfig {
-  readonly profile: Profile;
-  readonly guest: GuestMemory;
-  readonly regs: VcpuRegisters;
-  /** Host configuration (src/mmu/machine.ts HostConfig); default DEFAULT_HOST (shadow paging, Intel). */
-  readonly host?: Partial<HostConfig>;
-  /** The src/roles host the roles are computed for (default 'ept4', AMD: 'npt4'). */
-  readonly rolesHost?: string;
-  /** Guest CPUID facts (MAXPHYADDR default 46, LAM, GBPAGES...). */
-  readonly features?: GuestFeatures;
-}
+export type { VcpuRegisters, VmConfig } from './vm.js';
+export type { AccessKind } from '../guest/access.js';
 
 /** The kernel's RET_PF_* values. */
-export type RetPf = 'RET_PF_CONTINUE' | 'RET_PF_RETRY' | 'RET_PF_EMULATE' | 'RET_PF_INVALID' | 'RET_PF_FIXED' | 'RET_PF_SPURIOUS';
+export type RetPf = 'RET_PF_CONTINUE' | 'RET_PF_RETRY' | 'RET_PF_EMULATE' | 'RET_PF_WRITE_PROTECTED' | 'RET_PF_INVALID' | 'RET_PF_FIXED' | 'RET_PF_SPURIOUS';
+
+const RET_NAMES: Record<number, RetPf> = {
+  [RET_PF_CONTINUE]: 'RET_PF_CONTINUE',
+  [RET_PF_RETRY]: 'RET_PF_RETRY',
+  [RET_PF_EMULATE]: 'RET_PF_EMULATE',
+  [RET_PF_WRITE_PROTECTED]: 'RET_PF_WRITE_PROTECTED',
+  [RET_PF_INVALID]: 'RET_PF_INVALID',
+  [RET_PF_FIXED]: 'RET_PF_FIXED',
+  [RET_PF_SPURIOUS]: 'RET_PF_SPURIOUS',
+};
 
 /** What the hardware did with one access through the shadow tables. */
 export type CpuAccessResult =
@@ -89,7 +80,9 @@ export type CpuAccessResult =
     };
 
 export interface PageFaultResult {
+  /** RET_PF_* (negative errno values are reported as RET_PF_RETRY with `errno` set). */
   readonly ret: RetPf;
+  readonly errno: number;
   /** The guest's own walk failed: the #PF KVM injects (kvm_inject_emulated_page_fault). */
   readonly inject: { readonly vector: 14; readonly error_code: number; readonly cr2: bigint } | null;
   /** The faulting access's gpa when the walk succeeded (for emulation), else -1. */
@@ -102,123 +95,143 @@ export interface MmuStats {
   readonly vcpu: Readonly<Record<string, number>>;
 }
 
-/** One VM with one vCPU. Fields are readable for tests and printing; change it only through the functions below. */
-export interface ShadowVm {
-  readonly profile: Profile;
-  readonly machine: Machine;
-  readonly guest: GuestMemory;
-  /** The current registers (as last set). */
-  readonly regs: VcpuRegisters;
-}
-
-function notYet(fn: string): never {
-  throw new ShadowMmuError('ESTATE', `${fn}: not yet`);
-}
+/** One VM with one vCPU (fields readable; change it only through the functions below). */
+export type ShadowVm = ShadowVmState;
 
 /** Create the VM and its vCPU over `guest` with the registers `regs` (no root yet). */
 export function createVm(cfg: VmConfig): ShadowVm {
-  void cfg;
-  return notYet('createVm');
+  return new ShadowVmState(cfg);
 }
 
-/** Free every root and page, leak-check (kvm_arch_destroy_vm). */
+/** Free every root and page (kvm_arch_destroy_vm). */
 export function destroyVm(vm: ShadowVm): void {
-  void vm;
-  notYet('destroyVm');
+  destroyMachine(vm.machine);
 }
 
-/** Send every event (shadow-MMU and guest-walk tracepoints) to `sink`; null stops. */
-export function onEvent(vm: ShadowVm, sink: ((ev: TraceEvent) => void) | null): void {
-  void vm, sink;
-  notYet('onEvent');
+/**
+ * Send every event to `sink`: the shadow MMU's tracepoints (TraceEvent) and the guest walker's
+ * (WalkEventLog records, as `{ event: 'walk', ... }` objects); null stops both.
+ */
+export function onEvent(vm: ShadowVm, sink: ((ev: TraceEvent) => void) | null, walkSink: WalkEventLog | null = null): void {
+  vm.machine.kvm.trace = sink ?? (() => {});
+  vm.tracer = walkSink;
 }
 
 /** KVM_SET_SREGS: any change of CR0/CR3/CR4/EFER resets the MMU context (kvm_mmu_reset_context). */
 export function setSregs(vm: ShadowVm, regs: VcpuRegisters): void {
-  void vm, regs;
-  notYet('setSregs');
+  vm.setSregs(regs);
 }
 
-/** MOV CR0 (kvm_post_set_cr0): returns whether the MMU context was reset. */
+/** MOV CR0 (kvm_post_set_cr0; EFER.LMA follows CR0.PG when EFER.LME): whether the context was reset. */
 export function setCr0(vm: ShadowVm, cr0: bigint): boolean {
-  void vm, cr0;
-  return notYet('setCr0');
+  return vm.setCr0(cr0);
 }
 
-/** MOV CR4 (kvm_post_set_cr4): returns whether the MMU context was reset. */
+/** MOV CR4 (kvm_post_set_cr4): whether the MMU context was reset. */
 export function setCr4(vm: ShadowVm, cr4: bigint): boolean {
-  void vm, cr4;
-  return notYet('setCr4');
+  return vm.setCr4(cr4);
 }
 
-/** WRMSR EFER (kvm_set_efer): returns whether the MMU context was reset. */
+/** WRMSR EFER (kvm_set_efer): whether the MMU context was reset. */
 export function setEfer(vm: ShadowVm, efer: bigint): boolean {
-  void vm, efer;
-  return notYet('setEfer');
+  return vm.setEfer(efer);
 }
 
-/** WRPKRU / PKRU in sregs (no MMU effect beyond the walker's permission check). */
+/** WRPKRU / PKRU (only the walker's permission check and the hardware PK check read it). */
 export function setPkru(vm: ShadowVm, pkru: number): void {
-  void vm, pkru;
-  notYet('setPkru');
+  vm.setPkru(pkru);
+}
+
+/** RFLAGS (AC, for SMAP at CPL 0). */
+export function setRflags(vm: ShadowVm, rflags: number): void {
+  vm.setRflags(rflags);
 }
 
 /** MOV CR3 (kvm_set_cr3's MMU part: kvm_mmu_new_pgd, then kvm_invalidate_pcid). */
 export function setCr3(vm: ShadowVm, cr3: bigint): void {
-  void vm, cr3;
-  notYet('setCr3');
+  vm.setCr3(cr3);
+}
+
+/** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */
+export function enterGuest(vm: ShadowVm): number {
+  return vm.enterGuest();
 }
 
 /**
  * The hardware's access of `va` through the shadow tables of the vCPU's current root, as at
- * `cpl` (3: user). Loads the root first (kvm_mmu_reload). Sets no guest A/D bits (the shadow
- * SPTEs carry them); returns the host page or the shadow #PF error code.
+ * `cpl` (3: user). Enters the guest first (enterGuest). Returns the host page or the shadow
+ * #PF error code.
  */
 export function cpuAccess(vm: ShadowVm, va: bigint, access: AccessKind, cpl: number): CpuAccessResult {
-  void vm, va, access, cpl;
-  return notYet('cpuAccess');
+  const r = vm.enterGuest();
+  if (r < 0) return { ok: false, vector: 14, error_code: 0, cr2: va };
+  vm.atCpl(cpl);
+  return hardware_access(vm.vcpu, va, access, cpl);
 }
 
-/** @kernel mmu.c kvm_mmu_page_fault (the shadow-paging path: FNAME(page_fault) / direct map). */
-export function kvm_mmu_page_fault(vm: ShadowVm, cr2: bigint, error_code: number): PageFaultResult {
-  void vm, cr2, error_code;
-  return notYet('kvm_mmu_page_fault');
+/** @kernel mmu.c kvm_mmu_page_fault (the shadow paths: FNAME(page_fault) / direct map). */
+export function kvm_mmu_page_fault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = error_code & 4 ? 3 : 0): PageFaultResult {
+  vm.atCpl(cpl);
+  const o = page_fault(vm.vcpu, cr2, error_code);
+  const ret = o.ret < 0 ? 'RET_PF_RETRY' : RET_NAMES[o.ret]!;
+  return {
+    ret,
+    errno: o.ret < 0 ? -o.ret : 0,
+    inject: o.inject ? { vector: 14, error_code: o.inject.error_code, cr2: o.inject.address } : null,
+    gpa: o.gpa,
+  };
 }
 
 /**
  * @kernel mmu.c kvm_mmu_pte_write
  * The page-track write notifier: call AFTER an emulated write of `bytes` (1..8) at `gpa` has
- * changed guest memory. Zaps, flooding and misaligned-write detection as the kernel.
+ * changed guest memory.
  */
 export function kvm_mmu_pte_write(vm: ShadowVm, gpa: number, bytes: number): void {
-  void vm, gpa, bytes;
-  notYet('kvm_mmu_pte_write');
+  pte_write(vm.vcpu, gpa, bytes);
 }
 
-/** @kernel mmu.c kvm_mmu_invlpg (INVLPG: kvm_mmu_invalidate_addr on the current and cached roots). */
+/** @kernel mmu.c kvm_mmu_invlpg (INVLPG: every root's walk of va synced; invlpg counted). */
 export function kvm_mmu_invlpg(vm: ShadowVm, va: bigint): void {
-  void vm, va;
-  notYet('kvm_mmu_invlpg');
+  invlpg(vm.vcpu, va);
 }
 
 /**
  * The emulator's walk of `va` (kvm_mmu_gva_to_gpa_*): the guest walker over the current
- * registers, setting A/D bits in guest memory, walk events to the sink. Returns the gpa or
- * the guest #PF error code.
+ * registers at `cpl`, setting A/D bits in guest memory, walk events to the walk sink. A failed
+ * walk is injected (pf_guest) unless `opts.inject` is false (KVM_TRANSLATE).
  */
-export function gvaToGpa(vm: ShadowVm, va: bigint, access: AccessKind, cpl: number): { ok: true; gpa: number } | { ok: false; error_code: number } {
-  void vm, va, access, cpl;
-  return notYet('gvaToGpa');
+export function gvaToGpa(vm: ShadowVm, va: bigint, access: AccessKind, cpl: number, opts: { inject?: boolean } = {}): { ok: true; gpa: number } | { ok: false; error_code: number } {
+  vm.atCpl(cpl);
+  const g = vm.vcpu.guest!;
+  const a = BigInt.asUintN(64, va);
+  const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, cpl === 3), g.tracer);
+  if (gpa === INVALID_GPA) {
+    if (opts.inject !== false) vm.vcpu.stat.pf_guest++;
+    return { ok: false, error_code: g.walker.fault_error_code };
+  }
+  return { ok: true, gpa };
 }
 
-/** Counters (vm: mmu_cache_miss, mmu_shadow_zapped, mmu_pte_write, mmu_pde_zapped, mmu_flooded, mmu_unsync, remote_tlb_flush...; vcpu: pf_taken, pf_fixed, pf_emulate, pf_spurious, pf_guest, invlpg...). */
+/**
+ * Counters. vm: mmu_cache_miss, mmu_shadow_zapped, mmu_pte_write, mmu_pde_zapped, mmu_flooded,
+ * mmu_unsync, mmu_recycled, remote_tlb_flush_requests, remote_tlb_flush (the model counts every
+ * request as a flush), pages_4k/2m/1g, max_mmu_rmap_size, max_mmu_page_hash_collisions.
+ * vcpu: pf_taken, pf_fixed, pf_emulate, pf_spurious, pf_guest, pf_mmio_spte_created, invlpg,
+ * tlb_flush (5.16 has no pf_taken / pf_emulate / pf_spurious / pf_mmio_spte_created: omitted).
+ */
 export function stats(vm: ShadowVm): MmuStats {
-  void vm;
-  return notYet('stats');
+  const v = { ...vm.vcpu.stat } as Record<string, number>;
+  if (vm.profile.mmu.fault_path === '5.16') {
+    delete v['pf_taken'];
+    delete v['pf_emulate'];
+    delete v['pf_spurious'];
+    delete v['pf_mmio_spte_created'];
+  }
+  return { vm: { ...vm.machine.kvm.stat }, vcpu: v };
 }
 
 /** The invariant auditor over the VM (src/mmu/audit.ts), with rmap / write-protection / unsync checks. */
 export function auditVm(vm: ShadowVm, step: string): Violation[] {
-  void vm, step;
-  return notYet('auditVm');
+  return audit(vm.machine, step);
 }

@@ -8,16 +8,19 @@ import { account_shadowed } from './account.js';
 import { gfnHash } from './kvm.js';
 import { KvmMmuPage } from './page.js';
 import { pageFields } from './trace.js';
+import { __kvm_sync_page } from './sync_page.js';
 import type { Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from './zap.js';
 
 /**
- * The model of mmu->sync_page for a page found unsync in the hash: < 0 failed (zap), 0 synced
- * with no flush needed, > 0 synced and a flush is needed. The role check is the kernel's; the
- * model holds no guest PTEs, so a page without present SPTEs syncs clean (0) and one with present
- * SPTEs reports a flush, unless a scenario scripts the result.
+ * mmu->sync_page for a page found unsync: < 0 failed (zap), 0 synced with no flush needed, > 0
+ * synced and a flush is needed. With a guest (vcpu.guest) this is the kernel's sync from the
+ * guest PTEs (./sync_page.ts). The shadow-page scenarios run without guest memory: there the
+ * role check is the kernel's, a scripted result (per gfn) wins, and otherwise a page with present
+ * SPTEs reports a flush.
  */
 export function sync_page(vcpu: Vcpu, sp: KvmMmuPage): number {
+  if (vcpu.guest !== null) return __kvm_sync_page(vcpu, sp);
   const kvm = vcpu.kvm;
   const scripted = vcpu.syncResults.get(sp.gfn);
   if ((sp.role & kvm.rb.direct) !== 0) return -1;

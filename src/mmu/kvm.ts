@@ -7,12 +7,14 @@
 import { ShadowMmuError } from '../bits/errors.js';
 import { fromHalves } from '../bits/u64.js';
 import type { HostMemory } from '../cache/host_memory.js';
+import { WarnLog } from '../cache/warn.js';
 import type { Profile } from '../profiles/index.js';
 import type { MmuTraits } from '../profiles/traits/mmu.js';
 import { KVM_NUM_MMU_PAGES, hash_64_halves, KVM_MMU_HASH_SHIFT } from '../roles/hash.js';
 import { NO_TRACE, type TraceEvent, type TraceSink } from '../trace/events.js';
 import { KVM_MIN_ALLOC_MMU_PAGES, SPTE_ENT_PER_PAGE } from './constants.js';
 import { KvmMmuPage, roleBits, type RoleBits } from './page.js';
+import type { PteList } from './pte_list.js';
 import type { DefaultPaePdpte } from './pae_pdpte.js';
 import { is_shadow_present_pte, spte_to_pfn } from './spte.js';
 import type { SpteMasks } from './spte_masks.js';
@@ -24,6 +26,18 @@ export interface KvmStats {
   mmu_shadow_zapped: number;
   mmu_recycled: number;
   remote_tlb_flush: number;
+  /** Every kvm_flush_remote_tlbs call (kvm_main.c: counted before the arch flush). */
+  remote_tlb_flush_requests: number;
+  /** kvm_mmu_pte_write / kvm_mmu_track_write. */
+  mmu_pte_write: number;
+  mmu_pde_zapped: number;
+  mmu_flooded: number;
+  /** Leaf SPTEs per level (kvm_update_page_stats). */
+  pages_4k: number;
+  pages_2m: number;
+  pages_1g: number;
+  /** 6.x rmap_add: the longest rmap seen before an add. */
+  max_mmu_rmap_size: number;
 }
 
 /** The gfn split into halves for the hash (gfns are < 2^52, exact in a double). */
@@ -67,7 +81,17 @@ export class Kvm {
     mmu_shadow_zapped: 0,
     mmu_recycled: 0,
     remote_tlb_flush: 0,
+    remote_tlb_flush_requests: 0,
+    mmu_pte_write: 0,
+    mmu_pde_zapped: 0,
+    mmu_flooded: 0,
+    pages_4k: 0,
+    pages_2m: 0,
+    pages_1g: 0,
+    max_mmu_rmap_size: 0,
   };
+  /** Leaf rmaps: the SPTEs mapping a gfn at a level (gfn_to_rmap), keyed by rmapKey. */
+  readonly rmaps = new Map<number, PteList>();
   readonly vcpus: VcpuRequests[] = [];
   /** Every live page (allocated, not yet freed), for the auditor. */
   readonly pages = new Set<KvmMmuPage>();
@@ -75,6 +99,8 @@ export class Kvm {
   free_pae_root: (pfn: number) => void = (pfn) => this.mem.free_page(pfn);
   private nextId = 1;
   trace: TraceSink = NO_TRACE;
+  /** WARN_ON_ONCEs the MMU's paths hit (the model records them and carries on, as the kernel). */
+  readonly warns = new WarnLog();
 
   constructor(profile: Profile, tdp_enabled: boolean, mem: HostMemory, masks: SpteMasks, default_pae_pdpte: DefaultPaePdpte | null) {
     this.profile = profile;
@@ -195,9 +221,15 @@ export class Kvm {
     return is_shadow_present_pte(this.spteLo(sptep));
   }
 
-  /** kvm_flush_remote_tlbs (counted only: the model keeps no TLB). */
+  /**
+   * @kernel kvm_main.c kvm_flush_remote_tlbs
+   * Counted, and every vCPU gets KVM_REQ_TLB_FLUSH (serviced at its next entry). The model keeps
+   * no TLB; the range variants of x86 without Hyper-V fall back to this.
+   */
   kvm_flush_remote_tlbs(): void {
+    this.stat.remote_tlb_flush_requests++;
     this.stat.remote_tlb_flush++;
+    for (const v of this.vcpus) v.requests.add('KVM_REQ_TLB_FLUSH');
   }
 
   /** A state the kernel would BUG/WARN on and the model refuses. */

@@ -9,6 +9,7 @@ import type { Kvm } from './kvm.js';
 import type { KvmMmuPage } from './page.js';
 import { make_pae_pdpte } from './pae_pdpte.js';
 import { pte_list_add, pte_list_remove } from './pte_list.js';
+import { drop_spte } from './rmap.js';
 import { clear_spte, is_last_spte, is_mmio_spte, is_shadow_present_pte, make_nonleaf_spte } from './spte.js';
 import type { Vcpu } from './vcpu.js';
 
@@ -91,10 +92,6 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
   if (sp.unsync_children || sp.unsync) mark_unsync(kvm, sptep);
 }
 
-/** @kernel mmu.c drop_spte (leaf SPTEs; the model keeps no leaf rmaps yet). */
-export function drop_spte(kvm: Kvm, sptep: number): void {
-  mmu_spte_clear_no_track(kvm, sptep);
-}
 
 /**
  * @kernel mmu.c mmu_page_zap_pte

@@ -8,13 +8,13 @@ import { kvm_mmu_sync_roots } from './sync.js';
 import type { Vcpu } from './vcpu.js';
 
 /** @kernel mmu.c kvm_mmu_load: 0 or a negative errno; the root is then in root_hpa. */
-export function kvm_mmu_load(vcpu: Vcpu, cr3: number): number {
+export function kvm_mmu_load(vcpu: Vcpu, cr3: number, root_gfn = Math.floor(cr3 / 4096)): number {
   const mmu = vcpu.mmu;
   let r = vcpu.mem.topup(!mmu.ctx.direct_map, mmu.ctx.shadow_root_level);
   if (r) return r;
   r = mmu_alloc_special_roots(vcpu);
   if (r) return r;
-  r = mmu.ctx.direct_map ? mmu_alloc_direct_roots(vcpu) : mmu_alloc_shadow_roots(vcpu, cr3);
+  r = mmu.ctx.direct_map ? mmu_alloc_direct_roots(vcpu) : mmu_alloc_shadow_roots(vcpu, cr3, root_gfn);
   if (r) return r;
   kvm_mmu_sync_roots(vcpu);
   vcpu.requests.delete('KVM_REQ_LOAD_MMU_PGD');

@@ -28,6 +28,8 @@ export interface HostConfig {
   readonly normal_pages: number;
   /** n_max_mmu_pages (KVM_SET_NR_MMU_PAGES). */
   readonly nr_mmu_pages: number;
+  /** The kvm.mmio_caching parameter (default on; the kvm oracle's host ran without it). */
+  readonly mmio_caching?: boolean;
 }
 
 export const DEFAULT_HOST: HostConfig = {
@@ -56,7 +58,7 @@ export function spteHostConfig(cfg: HostConfig): SpteHostConfig {
   const cpu = HOSTS[cfg.cpu];
   if (!cpu) throw new ShadowMmuError('EINVAL_INPUT', `host.cpu: unknown host ${JSON.stringify(cfg.cpu)} (expected one of ${Object.keys(HOSTS).join(', ')})`);
   const mode = cfg.vendor === 'amd' ? 'svm' : cfg.tdp ? 'vmx-ept' : 'vmx';
-  return { ...cpu, name: cfg.cpu, mode, tdp: cfg.tdp, mmio_caching: true, ...(mode === 'vmx-ept' ? { ept_ad: true, ept_execonly: true } : {}) };
+  return { ...cpu, name: cfg.cpu, mode, tdp: cfg.tdp, mmio_caching: cfg.mmio_caching ?? true, ...(mode === 'vmx-ept' ? { ept_ad: true, ept_execonly: true } : {}) };
 }
 
 /** Fail the next `count` allocation attempts at `site` (SiteFaults counts attempts per site). */

@@ -160,12 +160,13 @@ export function mmu_alloc_special_roots(vcpu: Vcpu): number {
 }
 
 /** @kernel mmu.c mmu_alloc_shadow_roots */
-export function mmu_alloc_shadow_roots(vcpu: Vcpu, cr3: number): number {
+export function mmu_alloc_shadow_roots(vcpu: Vcpu, cr3: number, cr3_gfn = Math.floor(cr3 / 4096)): number {
   const kvm = vcpu.kvm;
   const mmu = vcpu.mmu;
   const L = mmu.ctx.shadow_root_level;
   const root_pgd = cr3;
-  let root_gfn = Math.floor(root_pgd / 4096);
+  // The caller passes the gfn as the profile derives it from CR3 (src/cpu shadowRootOfCr3).
+  let root_gfn = cr3_gfn;
   const r = make_mmu_pages_available(kvm);
   if (r < 0) return kvm.traits.shadow_roots_drop_error ? 0 : r;
   if (mmu.ctx.root_level >= PT64_ROOT_4LEVEL || kvm.traits.pae_root_shadow_page) {

@@ -1,19 +1,21 @@
 /**
  * Syncing unsync pages below a root (mmu.c kvm_mmu_sync_roots, mmu_sync_children): walk the
  * unsync_child_bitmap in batches, write-protect and sync each unsync level-1 page, clear the
- * path bits. The model keeps no leaf rmaps, so write-protection finds nothing to change; the
- * sync itself is ./get_page.ts sync_page (scriptable per gfn).
+ * path bits; the sync itself is ./get_page.ts sync_page. kvm_mmu_sync_prev_roots frees unsync
+ * previous roots.
  */
 import { PT64_ROOT_4LEVEL } from './constants.js';
 import { kvm_sync_page } from './get_page.js';
 import type { KvmMmuPage } from './page.js';
-import { paeRootTargets, root_to_sp } from './roots.js';
+import { kvm_mmu_slot_gfn_write_protect } from './rmap.js';
+import { KVM_MMU_ROOT_PREVIOUS, kvm_mmu_free_roots, paeRootTargets, root_to_sp } from './roots.js';
+import { KVM_MMU_NUM_PREV_ROOTS } from './constants.js';
 import { for_each_sp, kvm_unlink_unsync_page, mmu_pages_clear_parents, mmu_unsync_walk, type PageVecEntry } from './unsync.js';
 import type { Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page } from './zap.js';
 
 /** @kernel mmu.c kvm_mmu_remote_flush_or_zap */
-function kvm_mmu_remote_flush_or_zap(vcpu: Vcpu, invalid_list: KvmMmuPage[], remote_flush: boolean): boolean {
+export function kvm_mmu_remote_flush_or_zap(vcpu: Vcpu, invalid_list: KvmMmuPage[], remote_flush: boolean): boolean {
   if (!remote_flush && invalid_list.length === 0) return false;
   if (invalid_list.length) kvm_mmu_commit_zap_page(vcpu.kvm, invalid_list);
   else vcpu.kvm.kvm_flush_remote_tlbs();
@@ -28,8 +30,13 @@ export function mmu_sync_children(vcpu: Vcpu, parent: KvmMmuPage): number {
   let flush = false;
   let synced = 0;
   while (mmu_unsync_walk(kvm, parent, pages)) {
-    // kvm_vcpu_write_protect_gfn for every unsync leaf of the batch: no leaf SPTEs are modelled,
-    // so nothing becomes read-only and no flush is needed.
+    // kvm_vcpu_write_protect_gfn for every unsync leaf of the batch, before any is synced.
+    let prot = false;
+    for (const { sp } of for_each_sp(kvm, pages)) prot = kvm_mmu_slot_gfn_write_protect(kvm, sp.gfn, 1) || prot;
+    if (prot) {
+      kvm_mmu_remote_flush_or_zap(vcpu, invalid_list, true);
+      flush = false;
+    }
     for (const { sp, parents } of for_each_sp(kvm, pages)) {
       kvm_unlink_unsync_page(kvm, sp);
       const r = kvm_sync_page(vcpu, sp, invalid_list);
@@ -67,4 +74,13 @@ export function kvm_mmu_sync_roots(vcpu: Vcpu): number {
     }
   }
   return n;
+}
+
+/** @kernel mmu.c kvm_mmu_sync_prev_roots: unsync previous roots are simply freed. */
+export function kvm_mmu_sync_prev_roots(vcpu: Vcpu): void {
+  let roots = 0;
+  for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) {
+    if (is_unsync_root(root_to_sp(vcpu.kvm, vcpu.mmu.prev_roots[i]!.hpa))) roots |= KVM_MMU_ROOT_PREVIOUS(i);
+  }
+  if (roots) kvm_mmu_free_roots(vcpu, roots);
 }

@@ -3,6 +3,9 @@
  * pml4_root / pml5_root special pages) and the vCPU's memory caches and requests.
  */
 import type { VcpuMmuCaches } from '../cache/vcpu_caches.js';
+import type { GuestMemory } from '../guest/memory.js';
+import type { WalkMmu } from '../guest/mmu.js';
+import type { GuestWalker, WalkTracer } from '../guest/walker.js';
 import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS } from './constants.js';
 import type { Kvm } from './kvm.js';
 
@@ -45,12 +48,49 @@ export class KvmMmu {
   }
 }
 
-export type VcpuRequest = 'KVM_REQ_MMU_RELOAD' | 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' | 'KVM_REQ_LOAD_MMU_PGD';
+export type VcpuRequest =
+  | 'KVM_REQ_MMU_RELOAD'
+  | 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS'
+  | 'KVM_REQ_LOAD_MMU_PGD'
+  | 'KVM_REQ_MMU_SYNC'
+  | 'KVM_REQ_TLB_FLUSH'
+  | 'KVM_REQ_TLB_FLUSH_CURRENT'
+  | 'KVM_REQ_TLB_FLUSH_GUEST';
+
+/** struct kvm_vcpu_stat, the MMU's counters. */
+export interface VcpuStats {
+  pf_taken: number;
+  pf_fixed: number;
+  pf_emulate: number;
+  pf_spurious: number;
+  pf_guest: number;
+  pf_mmio_spte_created: number;
+  invlpg: number;
+  tlb_flush: number;
+}
+
+/**
+ * What the fault path reads of the guest: its memory, the walk side of its MMU (registers,
+ * permission tables), one reusable walker, where walk events go, and which guest pages the
+ * host has populated (a prefetch only maps pages already present, as kvm_prefetch_pages).
+ */
+export interface VcpuGuest {
+  readonly mem: GuestMemory;
+  walk: WalkMmu;
+  readonly walker: GuestWalker;
+  tracer: WalkTracer | null;
+  readonly faulted_in: Set<number>;
+  /** Host pfn of a guest frame (the memslot's backing; never 0). */
+  readonly gfn_to_pfn: (gfn: number) => number;
+}
 
 export class Vcpu {
   readonly requests = new Set<VcpuRequest>();
   /** Scripted mmu->sync_page results by gfn (the model holds no guest PTEs). */
   readonly syncResults = new Map<number, number>();
+  readonly stat: VcpuStats = { pf_taken: 0, pf_fixed: 0, pf_emulate: 0, pf_spurious: 0, pf_guest: 0, pf_mmio_spte_created: 0, invlpg: 0, tlb_flush: 0 };
+  /** The guest this vCPU runs (null: the shadow-page scenarios, which script sync results). */
+  guest: VcpuGuest | null = null;
   constructor(
     readonly id: number,
     readonly kvm: Kvm,

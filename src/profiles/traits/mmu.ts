@@ -52,6 +52,19 @@ export interface MmuTraits {
   readonly zapped_root_request: 'KVM_REQ_MMU_RELOAD' | 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS';
   /** 5.16 mmu_alloc_shadow_roots drops the error of make_mmu_pages_available and returns 0. */
   readonly shadow_roots_drop_error: boolean;
+  /**
+   * The fault, sync and invalidation paths (mmu.c, paging_tmpl.h). '5.16': pf_fixed counted in
+   * FNAME(fetch) / direct_map (no pf_taken, pf_emulate, pf_spurious), a write-tracked gfn
+   * returns RET_PF_EMULATE, every shadow level resets write flooding and drops large SPTEs,
+   * FNAME(sync_page) rebuilds every SPTE (prefetch semantics), INVLPG zaps and re-prefetches
+   * the leaf (FNAME(invlpg)), mmu_spte_update flushes on lost A/D or writability, the fault
+   * path caps a self-changing mapping at 4K. '6.x': the counters in kvm_mmu_page_fault,
+   * RET_PF_WRITE_PROTECTED, kvm_mmu_get_child_sp keeps present non-leaf SPTEs (-EEXIST), a
+   * prefetch of the same pfn is spurious, FNAME(sync_spte) leaves unchanged access alone,
+   * INVLPG syncs the leaf (kvm_mmu_invalidate_addr), mmu_spte_update flushes only when the
+   * SPTE loses MMU-writable.
+   */
+  readonly fault_path: '5.16' | '6.x';
 }
 
 export const mmuTraits: DomainTraits<MmuTraits> = {
@@ -66,6 +79,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     root_has_sp_test: 'levels',
     zapped_root_request: 'KVM_REQ_MMU_RELOAD',
     shadow_roots_drop_error: true,
+    fault_path: '5.16',
   },
   patches: {
     'rfc-pae-root-v1': {
@@ -82,6 +96,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
       root_has_sp_test: 'root_to_sp',
       zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS',
       shadow_roots_drop_error: false,
+      fault_path: '6.x',
     },
   },
 };

@@ -1,0 +1,76 @@
+/**
+ * INVLPG with shadow paging: 6.x mmu.c kvm_mmu_invlpg -> kvm_mmu_invalidate_addr ->
+ * __kvm_mmu_invalidate_addr (sync the one leaf SPTE of every unsync page on the walk); 5.16
+ * kvm_mmu_invalidate_gva -> paging_tmpl.h FNAME(invlpg) (zap the leaf of an unsync page and
+ * prefetch it again from the gPTE). Both run on the current root and every valid previous root.
+ */
+import { isCanonicalHalves } from '../cpu/canonical.js';
+import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS, SPTE_ENT_PER_PAGE } from './constants.js';
+import { read_gpte } from './gpte.js';
+import { mmu_page_zap_pte } from './link.js';
+import { prefetch_gpte } from './set_spte.js';
+import { is_last_spte, is_shadow_present_pte } from './spte.js';
+import { get_level1_sp_gpa, kvm_sync_spte } from './sync_page.js';
+import type { Vcpu } from './vcpu.js';
+import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
+
+/** @kernel mmu.c __kvm_mmu_invalidate_addr (6.x) */
+function __kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, root_hpa: number): void {
+  const kvm = vcpu.kvm;
+  if (root_hpa === INVALID_PAGE) return;
+  const it = shadow_walk_init_using_root(vcpu, root_hpa, addr);
+  for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
+    const sp = kvm.sptep_to_sp(it.sptep)!;
+    if (sp.unsync) {
+      const ret = kvm_sync_spte(vcpu, sp, it.index);
+      if (ret < 0) mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
+      if (ret) kvm.kvm_flush_remote_tlbs();
+    }
+    if (!sp.unsync_children) break;
+  }
+}
+
+/** @kernel paging_tmpl.h FNAME(invlpg) (5.16) */
+function invlpg_516(vcpu: Vcpu, addr: bigint, root_hpa: number): void {
+  const kvm = vcpu.kvm;
+  const g = vcpu.guest!;
+  vcpu.mem.topup(true, vcpu.mmu.ctx.shadow_root_level);
+  if (kvm.warns.on(root_hpa === INVALID_PAGE, 'FNAME(invlpg)', 'invalid root')) return;
+  const it = shadow_walk_init_using_root(vcpu, root_hpa, addr);
+  for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
+    const sp = kvm.sptep_to_sp(it.sptep)!;
+    const old = kvm.spteLo(it.sptep);
+    if (is_last_spte(old, it.level)) {
+      if (!sp.unsync) break;
+      const pte_gpa = get_level1_sp_gpa(vcpu, sp) + (it.sptep % SPTE_ENT_PER_PAGE) * g.walk.pte_size;
+      mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
+      if (is_shadow_present_pte(old)) kvm.kvm_flush_remote_tlbs();
+      const w = g.walker.w;
+      if (!read_gpte(g.walk, g.mem, pte_gpa, w)) break;
+      prefetch_gpte(vcpu, sp, it.sptep, w.lo, w.hi);
+    }
+    if (!sp.unsync_children) break;
+  }
+}
+
+/**
+ * @kernel mmu.c kvm_mmu_invlpg
+ * A non-canonical address is a no-op (SDM); otherwise every root's walk of the address is
+ * synced; invlpg counted either way (6.x counts after, 5.16 too).
+ */
+export function kvm_mmu_invlpg(vcpu: Vcpu, addr: bigint): void {
+  const g = vcpu.guest;
+  const a = BigInt.asUintN(64, addr);
+  const lo = Number(a & 0xffffffffn) >>> 0;
+  const hi = Number(a >> 32n) >>> 0;
+  vcpu.stat.invlpg++;
+  if (g && g.walk.long_mode && !isCanonicalHalves(lo, hi, g.walk.cr4_la57 ? 57 : 48)) return;
+  // vendor flush_tlb_gva: the model keeps no TLB. A direct MMU has no sync hook.
+  if (vcpu.mmu.ctx.direct_map || g === null) return;
+  const one = vcpu.kvm.traits.fault_path === '6.x' ? __kvm_mmu_invalidate_addr : invlpg_516;
+  one(vcpu, a, vcpu.mmu.root_hpa);
+  for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) {
+    const hpa = vcpu.mmu.prev_roots[i]!.hpa;
+    if (hpa !== INVALID_PAGE) one(vcpu, a, hpa);
+  }
+}
