@@ -60,11 +60,13 @@ export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl:
       return fault(0);
     }
     if (is_mmio_spte(kvm.masks, slo, shi)) return fault(PFERR_PRESENT_MASK | PFERR_RSVD_MASK);
+    leaf = it.sptep;
+    level = it.level;
+    // A PDPTE (the RFC's pae_root page) has no R/W, U/S or XD bits.
+    if ((kvm.sptep_to_sp(it.sptep)!.role & kvm.rb.pae_root) !== 0) continue;
     allW &&= (slo & 2) !== 0;
     allU &&= (slo & 4) !== 0;
     nx ||= shi >>> 31 === 1;
-    leaf = it.sptep;
-    level = it.level;
   }
   if (leaf < 0 || level === 0) return fault(0);
   const slo = kvm.spteLo(leaf);
