@@ -9,6 +9,8 @@ import { is_last_spte, is_mmio_spte, is_shadow_present_pte, spte_to_pfn } from '
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from './page.js';
 import { paeRootTargets, root_to_sp } from './roots.js';
+import { kvm_mmu_page_get_gfn, rmapKey } from './rmap.js';
+import { gfnValidPagesWithGptes } from './unsync.js';
 
 export interface Violation {
   readonly invariant: string;
@@ -84,6 +86,58 @@ export function audit(m: Machine, step: string): Violation[] {
     }
     if (n !== seen.size) bad('parent-list-size', name(sp), `${n} parent entries for ${seen.size} links`);
   }
+
+  // Leaf SPTEs and rmaps: every present leaf is in the rmap of (its gfn, level) exactly once and
+  // every rmap entry is such a leaf; the page-size counters count them.
+  const leaves = new Map<number, number>();
+  const perLevel = [0, 0, 0, 0];
+  for (const sp of live) {
+    const level = kvm.level(sp);
+    for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
+      const lo = sp.spt[2 * i]!;
+      if (!is_shadow_present_pte(lo) || !is_last_spte(lo, level)) continue;
+      leaves.set(kvm.sptep(sp, i), rmapKey(kvm_mmu_page_get_gfn(kvm, sp, i), level));
+      perLevel[Math.min(level, 3)]!++;
+    }
+  }
+  let inRmaps = 0;
+  for (const [key, list] of kvm.rmaps) {
+    if (list.empty) bad('rmap-not-empty', `rmap ${key}`, 'an empty rmap is kept');
+    for (const sptep of list) {
+      inRmaps++;
+      const want = leaves.get(sptep);
+      const sp = kvm.sptep_to_sp(sptep);
+      const where = sp ? `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}` : `sptep ${sptep}`;
+      if (want === undefined) bad('rmap-holds-present-leaves', where, `in rmap ${key} but not a present leaf SPTE`);
+      else if (want !== key) bad('rmap-matches-gfn', where, `in rmap ${key}, maps rmap ${want}`);
+    }
+  }
+  if (inRmaps !== leaves.size) bad('rmap-covers-leaves', 'kvm', `${leaves.size} present leaf SPTEs, ${inRmaps} rmap entries`);
+  const st = kvm.stat;
+  if (st.pages_4k !== perLevel[1] || st.pages_2m !== perLevel[2] || st.pages_1g !== perLevel[3]) {
+    bad('page-stats-match-leaves', 'kvm', `pages_4k/2m/1g ${st.pages_4k}/${st.pages_2m}/${st.pages_1g}, leaves ${perLevel[1]}/${perLevel[2]}/${perLevel[3]}`);
+  }
+
+  // Write-protection: a writable leaf maps no gfn that is write-tracked or shadowed by a valid
+  // page with guest PTEs that is not unsync. Unsync pages are level-1 pages with guest PTEs at
+  // gfns no upper-level page shadows; mmu_unsync counts them.
+  for (const [sptep, key] of leaves) {
+    if (!(kvm.spteLo(sptep) & 2)) continue;
+    const gfn = Math.floor(key / 4);
+    const sp = kvm.sptep_to_sp(sptep)!;
+    if ((kvm.write_track.get(gfn) ?? 0) > 0) bad('write-tracked-gfn-read-only', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable mapping of write-tracked gfn ${gfn.toString(16)}`);
+    for (const s of gfnValidPagesWithGptes(kvm, gfn)) {
+      if (!s.unsync) bad('shadowed-gfn-read-only', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable mapping of gfn ${gfn.toString(16)} shadowed by sync ${name(s)}`);
+    }
+  }
+  let nUnsync = 0;
+  for (const sp of live) {
+    if (!sp.unsync) continue;
+    nUnsync++;
+    if (!kvm.sp_has_gptes(sp)) bad('unsync-pages-have-gptes', name(sp), 'a direct or passthrough page is unsync');
+    if ((kvm.write_track.get(sp.gfn) ?? 0) > 0 && (sp.role & kvm.rb.invalid) === 0) bad('unsync-gfn-not-write-tracked', name(sp), 'unsync while an upper-level page shadows its gfn');
+  }
+  if (nUnsync !== st.mmu_unsync) bad('mmu-unsync-count', 'kvm', `mmu_unsync ${st.mmu_unsync}, ${nUnsync} unsync pages`);
 
   // Hash membership and uniqueness.
   const hashed = new Set<KvmMmuPage>();
@@ -175,6 +229,7 @@ export function audit(m: Machine, step: string): Violation[] {
     if (sp.gfns >= 0) own(sp.gfns, `${name(sp)} gfns`);
     for (const dsc of sp.parent_ptes.descs ?? []) own(dsc.obj, `${name(sp)} parent_ptes descriptor`);
   }
+  for (const [key, list] of kvm.rmaps) for (const dsc of list.descs ?? []) own(dsc.obj, `rmap ${key} descriptor`);
   for (const p of [mmu.pae_root, mmu.pml4_root, mmu.pml5_root]) if (p) own(p.pfn, 'special root');
   const dpage = m.mod.default_pae_pdpte;
   if (dpage !== null) own(dpage.pfn, 'default_pae_pdpte page');
