@@ -417,7 +417,7 @@ export const spteEval: EvalTable = {
     sync_role_ign(profile) {
       const layout = roleLayout(profile, 'kvm_mmu_page_role');
       let word = 0;
-      for (const name of profile.spte.sync_role_ign) {
+      for (const name of profile.roles.sync_ignore) {
         const f = layout.byName.get(name);
         if (!f) badInput('sync_role_ign', `profile ${profile.name} has no role field ${name}`);
         word = setField(layout, word, name, 2 ** f.width - 1);

@@ -98,7 +98,7 @@ describe('kvm_mmu_get_page', () => {
 });
 
 describe('role masks the shadow-page code precomputes', () => {
-  it('sync_role_ign agrees with the spte traits and the roles predicate (5.16 0x76f, v6.18 0x4076f, RFC 0xc076f)', async () => {
+  it('sync_role_ign (the roles trait sync_ignore, the one source) agrees with the roles predicate (5.16 0x76f, v6.18 0x4076f, RFC 0xc076f)', async () => {
     const { roleBits } = await import('../../src/mmu/page.js');
     const { getProfile } = await import('../../src/profiles/index.js');
     const { roleLayout } = await import('../../src/roles/layout.js');
@@ -107,7 +107,7 @@ describe('role masks the shadow-page code precomputes', () => {
       const p = getProfile(name);
       expect(roleBits(p).sync_role_ign).toBe(mask);
       const l = roleLayout(p);
-      expect(p.spte.sync_role_ign.reduce((a, f) => a | l.byName.get(f)!.mask, 0) >>> 0).toBe(mask);
+      expect(p.roles.sync_ignore.reduce((a, f) => a | l.byName.get(f)!.mask, 0) >>> 0).toBe(mask);
     }
   });
 });

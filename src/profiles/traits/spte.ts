@@ -61,11 +61,6 @@ export interface SpteTraits {
    */
   readonly accessed_test: 'ad_or_track' | 'mask';
   /**
-   * FNAME(sync_page)'s (6.x kvm_sync_page_check's) sync_role_ign: the role fields ignored when a
-   * synced page's role is compared, each set to all ones.
-   */
-  readonly sync_role_ign: readonly string[];
-  /**
    * The kernel's own names for the compile-time constants (spte_constants), which were renamed
    * between 5.x and 6.x; see src/mmu/spte.ts for the values.
    */
@@ -85,12 +80,10 @@ export const spteTraits: DomainTraits<SpteTraits> = {
     access_track_clears_accessed: false,
     restore_acc_track_warns: true,
     accessed_test: 'ad_or_track',
-    sync_role_ign: ['level', 'quadrant', 'access'],
     constant_names: '5.x',
   },
   patches: {
     'has-4-byte-gpte': { lockless_writable: '5.17' },
-    'rfc-pae-root-v1': { sync_role_ign: ['level', 'quadrant', 'access', 'level_promoted', 'pae_root'] },
     'mainline-v6.18': {
       nonpresent_bit63: true,
       ept_suppress_ve: true,
@@ -103,7 +96,6 @@ export const spteTraits: DomainTraits<SpteTraits> = {
       access_track_clears_accessed: true,
       restore_acc_track_warns: false,
       accessed_test: 'mask',
-      sync_role_ign: ['level', 'quadrant', 'access', 'passthrough'],
       constant_names: '6.x',
     },
   },
