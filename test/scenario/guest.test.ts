@@ -1,0 +1,94 @@
+/**
+ * Guest scenarios (kvm-probe language, test/scenario/guest/*.kvm) for every guest mode under every
+ * profile, with the auditor after every step; and `shadow-mmu run` on them.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { getProfile } from '../../src/profiles/index.js';
+import { mmuEvents, renderGuestText, runGuestScenario, type GuestRun } from '../../src/scenario/guest.js';
+import { runCli } from '../support/cli.js';
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), 'guest');
+const FILES = readdirSync(DIR).filter((f) => f.endsWith('.kvm')).sort();
+const PROFILES = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+
+const text = (f: string) => readFileSync(join(DIR, f), 'utf8');
+const run = (f: string, p: string): GuestRun => runGuestScenario(text(f), { profile: getProfile(p) });
+const stepOf = (r: GuestRun, vm: number, op: string, arg0: string, nth = 0) => r.vms[vm]!.steps.filter((s) => s.op === op && s.args['arg0'] === arg0)[nth]!;
+
+describe('guest scenarios: every mode under every profile, audited after every step', () => {
+  it('has a scenario per guest mode', () => {
+    expect(FILES).toEqual(['legacy32.kvm', 'long4.kvm', 'long5.kvm', 'nonpaging.kvm', 'pae.kvm']);
+  });
+  for (const f of FILES) {
+    for (const p of PROFILES) {
+      it(`${f} under ${p}`, () => {
+        const r = run(f, p);
+        expect(r.violations).toEqual([]);
+        for (const vm of r.vms) {
+          expect(vm.steps.length).toBeGreaterThan(1);
+          for (const s of vm.steps) expect(s.skipped, `${vm.name} step ${s.step}`).toBe(false);
+          // the warm-up creates the root
+          expect(vm.steps[0]!.events.some((e) => e.event === 'kvm_mmu_get_page')).toBe(true);
+        }
+        expect(renderGuestText(r)).toBe(renderGuestText(run(f, p)));
+      });
+    }
+  }
+
+  it('4-level: the first user read faults in three shadow pages and reads the data; a read-only page #PFs', () => {
+    const r = run('long4.kvm', 'v6.18');
+    const rd = stepOf(r, 0, 'read', '0x8080604000');
+    expect(rd.value).toBe(0x1111n);
+    expect(rd.exceptions).toEqual([[1]]);
+    expect(mmuEvents(rd).filter((e) => e.event === 'kvm_mmu_get_page').map((e) => (e as { gfn: number }).gfn)).toEqual([0x101, 0x102, 0x103]);
+    expect(stepOf(r, 0, 'write', '0x8080605000').exceptions).toEqual([[14, 7]]);
+  });
+
+  it('the user write of a PTE through an alias of its table unsyncs the last-level shadow page', () => {
+    const r = run('long4.kvm', 'v6.18');
+    const w = stepOf(r, 0, 'write', '0x10000000028');
+    expect(mmuEvents(w).some((e) => e.event === 'kvm_mmu_unsync_page' && e.gfn === 0x103)).toBe(true);
+  });
+
+  it('32-bit and PAE guests read their data under every profile', () => {
+    for (const p of PROFILES) {
+      expect(stepOf(run('legacy32.kvm', p), 0, 'read', '0x00804000').value, p).toBe(0x1111n);
+      expect(stepOf(run('pae.kvm', p), 0, 'read', '0x40604000').value, p).toBe(0x1111n);
+    }
+  });
+
+  it('a guest without paging reads guest-physical memory; one that enables long mode itself then runs at CPL 3', () => {
+    const r = run('nonpaging.kvm', 'v6.18');
+    expect(stepOf(r, 0, 'read', '0x2000').value).toBe(0x1234n);
+    const ll = r.vms[2]!;
+    const reads = ll.steps.filter((s) => s.op === 'read' && s.args['arg0'] === '0x400000');
+    expect(reads.map((s) => s.value)).toEqual([0xabcdn, 0xabcdn]);
+  });
+});
+
+describe('shadow-mmu run GUEST.kvm', () => {
+  it('prints step summaries, kernel event lines and the audit', async () => {
+    const r = await runCli(['run', '--profile', 'v6.18', join(DIR, 'long4.kvm')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toContain('# step 1: read 0x8080604000 -> exit SHUTDOWN, exceptions [[1]], value 0x1111');
+    expect(lines.some((l) => l.startsWith('kvm_mmu_get_page: sp gen 0 gfn 101 l3 8-byte q0 wux nxe ad root 0 sync new'))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^# audit: ok after \d+ steps$/);
+  });
+  it('jsonl carries the oracle step objects', async () => {
+    const r = await runCli(['run', '--format', 'jsonl', join(DIR, 'pae.kvm')]);
+    expect(r.code).toBe(0);
+    const recs = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(recs.at(-1)).toEqual({ audit: 'ok', violations: [] });
+    expect(recs.find((x) => x['op'] === 'read')).toMatchObject({ value: '0x1111', exceptions: [[1]] });
+  });
+  it('a bad guest scenario is one line on stderr, exit 2', async () => {
+    const r = await runCli(['run', join(DIR, '..', 'guest.test.ts')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
