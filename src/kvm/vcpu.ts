@@ -137,6 +137,12 @@ export class ProbeVm {
   requested: { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint; cpl: number } | null = null;
   createErrno = 0;
   private broken = false;
+  /**
+   * kvm_pvm: a KVM_SET_SREGS whose CR0.PG it dropped (no EFER.LMA) leaves a triple fault
+   * pending: the next KVM_RUN exits with SHUTDOWN before entering the guest (no MMU load, no
+   * instruction, no injected exception), as recorded (roles.jsonl pae-sregs, legacy-sregs).
+   */
+  private pendingShutdown = false;
   private events: TraceEvent[] = [];
   private emulatedRips: bigint[] = [];
   private exits: string[] = [];
@@ -244,7 +250,10 @@ export class ProbeVm {
       this.broken = true;
       return;
     }
-    if (this.pvm && this.cpu.cr0 & CR0_PG && !(this.cpu.efer & EFER_LMA)) this.cpu.cr0 &= ~CR0_PG;
+    if (this.pvm && this.cpu.cr0 & CR0_PG && !(this.cpu.efer & EFER_LMA)) {
+      this.cpu.cr0 &= ~CR0_PG;
+      this.pendingShutdown = true;
+    }
     this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
     onEvent(this.vm, (ev) => this.events.push(ev));
     if (this.cfg.pkru !== null) setPkru(this.vm, this.cfg.pkru);
@@ -447,7 +456,10 @@ export class ProbeVm {
       } else badInput(`line ${c.line}`, `unknown sregs key ${k}`);
     }
     if (!kvm_is_valid_sregs(cr0, cr4, efer, seg.csL)) return EINVAL;
-    if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) cr0 &= ~CR0_PG;
+    if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) {
+      cr0 &= ~CR0_PG;
+      this.pendingShutdown = true;
+    }
     Object.assign(cpu, seg);
     const changed = cr0 !== cpu.cr0 || cr3 !== cpu.cr3 || cr4 !== cpu.cr4 || efer !== cpu.efer;
     cpu.cr0 = cr0;
@@ -463,6 +475,11 @@ export class ProbeVm {
   /** Run the vCPU for one instruction (single-step) and record how the step ended. */
   private execute(st: ProbeStep): void {
     const vm = this.shadowVm;
+    if (this.pendingShutdown) {
+      this.pendingShutdown = false;
+      this.exits.push('SHUTDOWN');
+      return;
+    }
     for (let n = 0; n < 16; n++) {
       enterGuest(vm);
       const o = this.cpu.cpl === 3 && isPaging(this.cpu) ? this.native() : this.emulate();
