@@ -5,6 +5,8 @@
  * 4-level guest under v5.16 and v6.18.
  */
 import { getProfile } from '../profiles/index.js';
+import { decodeRole, roleLayout } from '../roles/layout.js';
+import type { TraceEvent } from '../trace/events.js';
 import { mmuEvents, runGuestScenario, stepSummary, type GuestRun } from '../scenario/guest.js';
 import { formatEventText } from '../trace/format.js';
 import type { DemoSection } from './index.js';
@@ -39,11 +41,34 @@ read 0x604000 size=4
 write 0x604000 val=0x42 size=4
 `;
 
-const WIDTH = 92;
+const WIDTH = 104;
+
+/** The kernel's text, plus the role word the text does not spell out (RFC bits, cr0_wp...). */
+function line(profile: string, e: TraceEvent): string {
+  const t = formatEventText(getProfile(profile), e);
+  return 'role' in e ? `${t} [${'0x' + (e.role >>> 0).toString(16).padStart(8, '0')}]` : t;
+}
 
 function column(r: GuestRun, profile: string): string[][] {
-  const p = getProfile(profile);
-  return r.vms.flatMap((vm) => vm.steps.map((s) => mmuEvents(s).map((e) => formatEventText(p, e))));
+  return r.vms.flatMap((vm) => vm.steps.map((s) => mmuEvents(s).map((e) => line(profile, e))));
+}
+
+/** Role words that differ between the two runs, event by event, decoded. */
+function roleDiffs(ra: GuestRun, rb: GuestRun, a: string, b: string): string[] {
+  const la = roleLayout(getProfile(a));
+  const lb = roleLayout(getProfile(b));
+  const ea = ra.vms.flatMap((v) => v.steps.flatMap((s) => mmuEvents(s).map((e) => ({ s: s.step, e }))));
+  const eb = rb.vms.flatMap((v) => v.steps.flatMap((s) => mmuEvents(s).map((e) => e)));
+  const out: string[] = [];
+  ea.forEach(({ s, e }, i) => {
+    const f = eb[i];
+    if (!f || !('role' in e) || !('role' in f) || e.role === f.role) return;
+    const da = decodeRole(la, e.role);
+    const db = decodeRole(lb, f.role);
+    const names = Object.keys(da).filter((k) => k in da && k in db && da[k] !== db[k]);
+    out.push(`  step ${s} ${e.event} gfn ${e.gfn.toString(16)}: ${names.map((k) => `${k} ${da[k]} (${a}) vs ${db[k]} (${b})`).join(', ')}`);
+  });
+  return out;
 }
 
 /** The steps of one scenario under two profiles, each step's kvmmmu lines side by side. */
@@ -63,9 +88,11 @@ export function sideBySide(text: string, a: string, b: string): { lines: string[
       lines.push(`  ${(x.length > WIDTH - 3 ? x.slice(0, WIDTH - 4) + '~' : x).padEnd(WIDTH - 2)}| ${r[k] ?? ''}`);
     }
   });
+  const diffs = roleDiffs(ra, rb, a, b);
+  lines.push(diffs.length ? 'role words that differ:' : 'no role word differs', ...diffs);
   const audit = [...ra.violations, ...rb.violations];
   lines.push(audit.length ? `# audit: ${audit.length} violation(s)` : '# audit: ok after every step under both profiles');
-  return { lines, json: { [a]: ca, [b]: cb, violations: audit } };
+  return { lines, json: { [a]: ca, [b]: cb, role_diffs: diffs, violations: audit } };
 }
 
 export const guestSetupDemo: DemoSection = {
@@ -75,7 +102,8 @@ export const guestSetupDemo: DemoSection = {
     const pse = sideBySide(PSE32_SETUP, 'rfc-v1', 'rfc-v1-pae');
     const long = sideBySide(LONG_SETUP, 'v5.16', 'v6.18');
     const text = [
-      '32-bit guest with CR4.PSE (the RFC tests CR4.PSE for its PAE root; the fix tests the guest mode):',
+      '32-bit guest with CR4.PSE=1: the RFC marks the PAE root level_promoted only when !CR4.PSE, so this',
+      "guest's root (gfn 100, l3) is not promoted under rfc-v1; the fix (rfc-v1-pae) tests CR4.PAE and promotes it:",
       ...pse.lines,
       '',
       '4-level guest enabling long mode itself:',

@@ -92,3 +92,13 @@ describe('shadow-mmu run GUEST.kvm', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('demo: a guest setting up its tables under two profiles', () => {
+  it('the 32-bit PSE guest shows the RFC CR4.PSE test as a concrete root role difference', async () => {
+    const { PSE32_SETUP, sideBySide } = await import('../../src/demo/guest-setup.js');
+    const r = sideBySide(PSE32_SETUP, 'rfc-v1', 'rfc-v1-pae');
+    const diffs = (r.json as { role_diffs: string[]; violations: unknown[] }).role_diffs;
+    expect(diffs).toEqual(['  step 8 kvm_mmu_get_page gfn 100: level_promoted 0 (rfc-v1) vs 1 (rfc-v1-pae)']);
+    expect((r.json as { violations: unknown[] }).violations).toEqual([]);
+  });
+});
