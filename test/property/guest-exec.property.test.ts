@@ -58,7 +58,7 @@ function guestView(vm: ProbeVm, va: bigint): number | null {
 }
 
 describe('executor under random guest accesses and page-table writes', () => {
-  for (const profile of ['v6.18', 'v5.16']) {
+  for (const profile of ['v6.18', 'v5.16', 'rfc-v1']) {
     it(`${profile}: audit clean after every step; after MOV CR3 user reads match the guest tables`, () => {
       fc.assert(
         fc.property(fc.array(op, { minLength: 1, maxLength: 14 }), (ops) => {
