@@ -125,3 +125,47 @@ export function layoutTable(layout: RoleLayout): {
   for (const f of layout.fields) fields[f.name] = { shift: f.shift, width: f.width, mask: f.mask };
   return { size_bytes: layout.size_bytes, fields };
 }
+
+/**
+ * The 64-bit role: 5.x `union kvm_mmu_role` (the MMU's role) or, from 5.19, `union kvm_cpu_role`
+ * (the guest's paging mode). Same shape in both: the page role in bits 31:0, the extended role
+ * in bits 63:32; field names are the two unions' names prefixed `base.` and `ext.`.
+ */
+export function role64Name(profile: Profile): 'kvm_mmu_role' | 'kvm_cpu_role' {
+  return profile.roles.pipeline === 'cpu_role' ? 'kvm_cpu_role' : 'kvm_mmu_role';
+}
+
+export function splitRole64(v: bigint): { base: number; ext: number } {
+  const u = BigInt.asUintN(64, v);
+  return { base: Number(u & 0xffffffffn) >>> 0, ext: Number(u >> 32n) >>> 0 };
+}
+
+export function joinRole64(base: number, ext: number): bigint {
+  return (BigInt(ext >>> 0) << 32n) | BigInt(base >>> 0);
+}
+
+/** Every named field of a 64-bit role, `base.<field>` then `ext.<field>`. */
+export function decodeRole64(profile: Profile, v: bigint): RoleFields {
+  const { base, ext } = splitRole64(v);
+  const out: RoleFields = {};
+  for (const [k, x] of Object.entries(decodeRole(roleLayout(profile, 'kvm_mmu_page_role'), base))) out[`base.${k}`] = x;
+  for (const [k, x] of Object.entries(decodeRole(roleLayout(profile, 'kvm_mmu_extended_role'), ext))) out[`ext.${k}`] = x;
+  return out;
+}
+
+/** Build a 64-bit role from `base.<field>` / `ext.<field>` values. */
+export function encodeRole64(profile: Profile, fields: Readonly<Record<string, number>>): bigint {
+  const base: Record<string, number> = {};
+  const ext: Record<string, number> = {};
+  for (const [k, x] of Object.entries(fields)) {
+    const m = /^(base|ext)\.(.+)$/.exec(k);
+    if (!m) {
+      throw new ShadowMmuError('EUNKNOWN_FIELD', `${role64Name(profile)}: field ${JSON.stringify(k)} must be named base.<field> or ext.<field>`);
+    }
+    (m[1] === 'base' ? base : ext)[m[2]!] = x;
+  }
+  return joinRole64(
+    encodeRole(roleLayout(profile, 'kvm_mmu_page_role'), base),
+    encodeRole(roleLayout(profile, 'kvm_mmu_extended_role'), ext),
+  );
+}

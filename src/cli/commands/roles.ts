@@ -3,13 +3,15 @@
  * and compare a role fn between two profiles over its whole input space.
  */
 import { ShadowMmuError } from '../../bits/errors.js';
-import { hex32, parseInt_, parseU32, parseUnsigned } from '../../bits/hex.js';
+import { hex32, hex64, parseInt_, parseU32, parseUnsigned } from '../../bits/hex.js';
 import { diffRoles, DIFF_FNS, type DiffReport } from '../../eval/roles-diff.js';
 import type { Profile } from '../../profiles/index.js';
 import {
   calcRootRole,
   decodeRole,
+  decodeRole64,
   encodeRole,
+  encodeRole64,
   formatFields,
   formatRole,
   guestCpuRole,
@@ -18,6 +20,8 @@ import {
   isValidRoleRegs,
   MMU_KINDS,
   roleLayout,
+  role64Name,
+  splitRole64,
   EFER_LMA,
   X86_CR0_PG,
   type MmuKind,
@@ -29,10 +33,11 @@ import { write } from '../io.js';
 
 const USAGE = `usage: shadow-mmu roles SUBCOMMAND [ARGS...] --profile P [--format text|json]
 
-  roles decode WORD --profile P [--union page|ext]
-      every field of a role word (and, for a page role, its kvmmmu tracepoint text)
-  roles encode FIELD=VALUE... --profile P [--union page|ext]
-      build a role word from named fields (unnamed fields are 0)
+  roles decode WORD --profile P [--union page|ext|role64]
+      every field of a role word (and, for a page role, its kvmmmu tracepoint text);
+      role64 is the 64-bit role (5.x kvm_mmu_role, 6.x kvm_cpu_role): base in bits 31:0, ext in 63:32
+  roles encode FIELD=VALUE... --profile P [--union page|ext|role64]
+      build a role word from named fields (unnamed fields are 0; role64 fields are base.X / ext.X)
   roles calc --mmu tdp|shadow|npt|ept|nested --cr0 X --cr4 X --efer X [--smm] [--guest-mode]
              [--host NAME] [--ept-level 4|5] [--ept-ad 0|1] [--execonly] --profile P
       the root role the MMU's init function computes, decoded, plus the guest's CPU role.
@@ -47,10 +52,22 @@ const USAGE = `usage: shadow-mmu roles SUBCOMMAND [ARGS...] --profile P [--forma
 
 const CMD = 'roles';
 
-function unionOf(v: unknown): UnionName {
+function unionOf(v: unknown): UnionName | 'role64' {
   if (v === undefined || v === 'page' || v === 'kvm_mmu_page_role') return 'kvm_mmu_page_role';
   if (v === 'ext' || v === 'kvm_mmu_extended_role') return 'kvm_mmu_extended_role';
-  usageError(CMD, `--union must be page or ext, got ${JSON.stringify(v)}`);
+  if (v === 'role64' || v === 'kvm_mmu_role' || v === 'kvm_cpu_role') return 'role64';
+  usageError(CMD, `--union must be page, ext or role64, got ${JSON.stringify(v)}`);
+}
+
+function role64Report(profile: Profile, v: bigint): { json: Record<string, unknown>; text: string[] } {
+  const { base, ext } = splitRole64(v);
+  const b = wordReport(profile, 'kvm_mmu_page_role', base);
+  const e = wordReport(profile, 'kvm_mmu_extended_role', ext);
+  const name = role64Name(profile);
+  return {
+    json: { profile: profile.name, union: name, word: hex64(v), fields: decodeRole64(profile, v), base: b.json, ext: e.json },
+    text: [`${name} ${hex64(v)} (${profile.name})`, ...b.text.map((l) => '  ' + l), ...e.text.map((l) => '  ' + l)],
+  };
 }
 
 function wordReport(profile: Profile, union: UnionName, word: number): { json: Record<string, unknown>; text: string[] } {
@@ -79,7 +96,11 @@ async function decode(argv: string[], io: Parameters<Command['run']>[1]): Promis
   const format = formatOf(CMD, values.format);
   if (positionals.length !== 1) usageError(`${CMD} decode`, 'expected exactly one WORD');
   const profile = profileOf(CMD, values.profile);
-  const r = wordReport(profile, unionOf(values.union), parseU32(positionals[0], 'WORD'));
+  const union = unionOf(values.union);
+  const r =
+    union === 'role64'
+      ? role64Report(profile, parseUnsigned(positionals[0], 'WORD', 64))
+      : wordReport(profile, union, parseU32(positionals[0], 'WORD'));
   return emit(io, format, r.json, r.text);
 }
 
@@ -91,12 +112,15 @@ async function encode(argv: string[], io: Parameters<Command['run']>[1]): Promis
   const union = unionOf(values.union);
   const fields: Record<string, number> = {};
   for (const p of positionals) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(p);
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(p);
     if (!m) usageError(`${CMD} encode`, `expected FIELD=VALUE, got ${JSON.stringify(p)}`);
     if (m[1]! in fields) usageError(`${CMD} encode`, `field ${m[1]} given twice`);
     fields[m[1]!] = Number(parseUnsigned(m[2], m[1]!, 32));
   }
-  const r = wordReport(profile, union, encodeRole(roleLayout(profile, union), fields));
+  const r =
+    union === 'role64'
+      ? role64Report(profile, encodeRole64(profile, fields))
+      : wordReport(profile, union, encodeRole(roleLayout(profile, union), fields));
   return emit(io, format, r.json, r.text);
 }
 
