@@ -5,5 +5,6 @@ import { cpuSuite } from './cpu.js';
 import { rolesSuite } from './roles.js';
 import { walkerSuite } from './walker.js';
 import { mmuSuite } from './mmu.js';
+import { syncSuite } from './sync.js';
 
-export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite];
+export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite, syncSuite];

@@ -68,13 +68,18 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
   return sp;
 }
 
+/** Work counters of the page hash (bench: deterministic counts; not kernel statistics). */
+export const getPageWork = { lookups: 0, probes: 0 };
+
 /** The hash-walk part of get_page: a page to use, or null for a miss. */
 function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage | null {
   const kvm = vcpu.kvm;
   const t = kvm.traits;
   let collisions = 0;
   let found: KvmMmuPage | null = null;
+  getPageWork.lookups++;
   for (let sp = kvm.mmu_page_hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
+    getPageWork.probes++;
     if (kvm.is_obsolete_sp(sp)) continue;
     if (sp.gfn !== gfn) {
       collisions++;

@@ -41,7 +41,7 @@ function sync_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number):
 }
 
 /** Work counters of the sync paths (bench: deterministic counts). */
-export const syncWork = { sptes_visited: 0, gptes_read: 0 };
+export const syncWork = { sptes_visited: 0, gptes_read: 0, sptes_rebuilt: 0 };
 
 /**
  * One SPTE of an unsync page against its gPTE: 6.x FNAME(sync_spte) (-1 read failure, 1 flush,
@@ -79,6 +79,7 @@ export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
   const lo = sp.spt[2 * i]!;
   const hi = sp.spt[2 * i + 1]!;
   const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
+  syncWork.sptes_rebuilt++;
   const { out } = vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable);
   return mmu_spte_update(kvm, sptep, out[0]!, out[1]!) ? 1 : 0;
 }

@@ -81,7 +81,7 @@ export interface Rig {
   readonly violations: string[];
 }
 
-export function rig(profile: string, mem: GuestMemory, regs = LONG_MODE, host: Parameters<typeof api.createVm>[0]['host'] = { mmio_caching: false } as never): Rig {
+export function rig(profile: string, mem: GuestMemory, regs: api.VcpuRegisters = LONG_MODE, host: Parameters<typeof api.createVm>[0]['host'] = { mmio_caching: false } as never): Rig {
   const vm = api.createVm({ profile: getProfile(profile), guest: mem, regs, host });
   const r: Rig = { vm, mem, events: [], violations: [] };
   api.onEvent(vm, (ev) => {
