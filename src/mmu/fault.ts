@@ -392,10 +392,8 @@ export function kvm_mmu_page_fault(vcpu: Vcpu, cr2: bigint, error_code: number):
   let r = RET_PF_INVALID;
   if (error_code & PFERR_RSVD_MASK) {
     r = handle_mmio_page_fault(vcpu, cr2);
-    if (r === RET_PF_EMULATE) {
-      if (!v6) return { ret: r, inject: null, gpa: -1 };
-      return { ret: r, inject: null, gpa: -1 };
-    }
+    // An MMIO SPTE: straight to the emulator (no pf_* counter, as the kernel's `goto emulate`).
+    if (r === RET_PF_EMULATE) return { ret: r, inject: null, gpa: -1 };
   }
   if (r === RET_PF_INVALID) {
     if (v6) vcpu.stat.pf_taken++;

@@ -19,6 +19,9 @@ export interface WalkStep {
 
 export interface ShadowWalkIterator {
   addr: bigint;
+  /** addr as 32-bit halves (the index computation runs on these). */
+  addr_lo: number;
+  addr_hi: number;
   shadow_addr: number;
   sptep: number;
   level: number;
@@ -29,13 +32,16 @@ export interface ShadowWalkIterator {
 export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr: bigint): ShadowWalkIterator {
   const kvm = vcpu.kvm;
   const mmu = vcpu.mmu;
-  const it: ShadowWalkIterator = { addr, shadow_addr: root, sptep: -1, level: mmu.ctx.shadow_root_level, index: 0 };
+  const a = BigInt.asUintN(64, addr);
+  const addr_lo = Number(a & 0xffffffffn) >>> 0;
+  const addr_hi = Number(a >> 32n) >>> 0;
+  const it: ShadowWalkIterator = { addr, addr_lo, addr_hi, shadow_addr: root, sptep: -1, level: mmu.ctx.shadow_root_level, index: 0 };
   if (kvm.traits.pae_root_shadow_page) return it;
   if (it.level >= PT64_ROOT_4LEVEL && mmu.ctx.root_level < PT64_ROOT_4LEVEL && !mmu.ctx.direct_map) it.level = PT32E_ROOT_LEVEL;
   if (it.level === PT32E_ROOT_LEVEL) {
     const pae = mmu.pae_root;
     if (root !== mmu.root_hpa || !pae) return kvm.bug('shadow_walk_init_using_root: a PAE-shaped walk must start at the current root');
-    const i = Number((addr >> 30n) & 3n);
+    const i = (addr_lo >>> 30) & 3;
     it.shadow_addr = spte_to_pfn(pae.words[2 * i]!, pae.words[2 * i + 1]!) * 4096;
     it.level--;
     if (!it.shadow_addr) it.level = 0;
@@ -46,7 +52,11 @@ export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr: bigi
 /** @kernel mmu.c shadow_walk_okay */
 export function shadow_walk_okay(kvm: Kvm, it: ShadowWalkIterator): boolean {
   if (it.level < 1) return false;
-  it.index = Number((it.addr >> BigInt(12 + 9 * (it.level - 1))) & 511n);
+  // SPTE_INDEX(addr, level) on halves: bits [s, s+9) of the address.
+  const sh = 12 + 9 * (it.level - 1);
+  if (sh >= 32) it.index = (it.addr_hi >>> (sh - 32)) & 511;
+  else if (sh + 9 <= 32) it.index = (it.addr_lo >>> sh) & 511;
+  else it.index = ((it.addr_lo >>> sh) | (it.addr_hi << (32 - sh))) & 511;
   it.sptep = Math.floor(it.shadow_addr / 4096) * 512 + it.index;
   if (!kvm.mem.isAllocated(Math.floor(it.shadow_addr / 4096))) kvm.bug(`shadow walk: ${it.shadow_addr.toString(16)} is not a page table`);
   return true;
