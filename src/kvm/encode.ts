@@ -4,6 +4,7 @@
  * its host pfn (& 0xfff0000000000fff).
  */
 import type { TraceEvent } from '../trace/events.js';
+import type { WalkEvent } from '../guest/events.js';
 import type { ProbeStep } from './vcpu.js';
 
 /** One event in the oracle's encoding. */
@@ -72,10 +73,29 @@ export function oracleStep(s: ProbeStep): { [k: string]: OracleJson } {
     const t = s.translate;
     o['translate'] = { rc: t.rc, errno: 0, physical_address: hexB(t.physical_address), valid: t.valid, writeable: t.writeable, usermode: t.usermode };
   }
+  o['walks'] = oracleWalks(s.walkEvents);
   o['mmu'] = oracleMmuEvents(s.events);
   o['emulated'] = s.emulated.map(hexB);
   if (s.gptes_after) o['gptes_after'] = s.gptes_after.map((g) => [g.level, hexN(g.gpa), hexB(g.pte)]);
   return o;
+}
+
+/** kvm-probe's walk objects: a kvm_mmu_pagetable_walk and the walker events that follow it. */
+export function oracleWalks(evs: readonly WalkEvent[]): OracleJson[] {
+  const out: { [k: string]: OracleJson }[] = [];
+  let cur: { addr: string; pferr: number; elements: OracleJson[]; set_accessed: OracleJson[]; set_dirty: OracleJson[]; error: number | null } | null = null;
+  for (const e of evs) {
+    const f = e.fields;
+    if (e.event === 'kvm_mmu_pagetable_walk') {
+      cur = { addr: String(f['addr']), pferr: Number(f['pferr']), elements: [], set_accessed: [], set_dirty: [], error: null };
+      out.push(cur);
+    } else if (cur === null) continue;
+    else if (e.event === 'kvm_mmu_paging_element') cur.elements.push([Number(f['level']), String(f['pte'])]);
+    else if (e.event === 'kvm_mmu_set_accessed_bit') cur.set_accessed.push(String(f['gpa']));
+    else if (e.event === 'kvm_mmu_set_dirty_bit') cur.set_dirty.push(String(f['gpa']));
+    else cur.error = Number(f['pferr']);
+  }
+  return out;
 }
 
 const hexB = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);

@@ -14,6 +14,7 @@
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import type { TraceEvent } from '../trace/events.js';
+import { WalkEventLog, type WalkEvent } from '../guest/events.js';
 import type { Violation } from '../mmu/audit.js';
 import type { HostConfig } from '../mmu/machine.js';
 import {
@@ -39,6 +40,7 @@ import {
 } from '../mmu/api.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
+  CR0_PE,
   CR0_PG,
   CR0_WP,
   CR4_LA57,
@@ -111,8 +113,12 @@ export interface ProbeStep {
   value: bigint | null;
   /** RIPs of the instructions KVM's emulator ran. */
   emulated: bigint[];
-  /** Every event of the step, in order (shadow MMU and guest walks). */
+  /** The shadow MMU's events of the step, in order. */
   events: TraceEvent[];
+  /** The guest walker's events of the step (fault path, emulator, KVM_TRANSLATE), in order. */
+  walkEvents: WalkEvent[];
+  /** For each of `events`, how many walk events came before it (the two streams interleaved). */
+  eventWalkPos: number[];
   set_sregs_errno: number | null;
   translate: ProbeTranslate | null;
   gptes_after: { level: number; gpa: number; pte: bigint }[] | null;
@@ -122,7 +128,7 @@ export interface ProbeStep {
 }
 
 type Outcome =
-  | { readonly k: 'done'; readonly emulated: boolean; readonly mmio?: boolean }
+  | { readonly k: 'done'; readonly emulated: boolean; readonly mmio?: boolean; readonly mmioWrite?: boolean }
   | { readonly k: 'exc'; readonly vector: number; readonly ec?: number }
   | { readonly k: 'exit'; readonly reason: 'INTERNAL_ERROR' };
 
@@ -144,7 +150,17 @@ export class ProbeVm {
    */
   private pendingShutdown = false;
   private events: TraceEvent[] = [];
+  private eventWalkPos: number[] = [];
+  private walkLog: WalkEventLog;
   private emulatedRips: bigint[] = [];
+  /**
+   * vcpu->arch.mmio_gva / mmio_gfn: kvm_handle_noslot_fault caches the MMIO translation of the
+   * faulting gva before it returns RET_PF_EMULATE (mmio_caching=N), so the emulator's data access
+   * (vcpu_mmio_gva_to_gpa) finds it without walking again; INVLPG, MOV CR3 and a context reset
+   * clear it (vcpu_clear_mmio_info). Page numbers; -1 = none.
+   */
+  private mmioGvaPage = -1n;
+  private mmioGfn = -1;
   private exits: string[] = [];
 
   constructor(
@@ -153,6 +169,7 @@ export class ProbeVm {
   ) {
     this.layout = new ProbeLayout(cfg);
     this.cpu = initialCpu(cfg, 0n, 0n, 0n, 0n);
+    this.walkLog = new WalkEventLog(opts.profile);
   }
 
   get started(): boolean {
@@ -255,7 +272,14 @@ export class ProbeVm {
       this.pendingShutdown = true;
     }
     this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
-    onEvent(this.vm, (ev) => this.events.push(ev));
+    onEvent(
+      this.vm,
+      (ev) => {
+        this.events.push(ev);
+        this.eventWalkPos.push(this.walkLog.length);
+      },
+      this.walkLog,
+    );
     if (this.cfg.pkru !== null) setPkru(this.vm, this.cfg.pkru);
     if (this.cfg.warm) this.step({ op: 'run', pos: [], kv: [['rip', hex(codeVa)]], line: 0, text: 'run' });
   }
@@ -263,6 +287,7 @@ export class ProbeVm {
   /** vm_finish: teardown (its events are the tool's teardown_events, not the last step's). */
   finish(): void {
     this.events = [];
+    this.eventWalkPos = [];
     if (this.vm) destroyVm(this.vm);
     this.vm = null;
   }
@@ -287,6 +312,8 @@ export class ProbeVm {
       value: null,
       emulated: [],
       events: [],
+      walkEvents: [],
+      eventWalkPos: [],
       set_sregs_errno: null,
       translate: null,
       gptes_after: null,
@@ -301,6 +328,8 @@ export class ProbeVm {
     }
     const vm = this.shadowVm;
     this.events = [];
+    this.eventWalkPos = [];
+    this.walkLog.clear();
     this.emulatedRips = [];
     this.exits = [];
     const cpu = this.cpu;
@@ -413,6 +442,8 @@ export class ProbeVm {
     }
     if (target !== null) st.gptes_after = L.gptes(this.cfg.cr3, target);
     st.events = this.events;
+    st.eventWalkPos = this.eventWalkPos;
+    st.walkEvents = this.walkLog.events;
     st.emulated = this.emulatedRips;
     st.exits = this.exits;
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
@@ -466,7 +497,10 @@ export class ProbeVm {
     cpu.cr3 = cr3;
     cpu.cr4 = cr4;
     cpu.efer = efer;
-    if (changed) setSregs(this.shadowVm, this.regsOf(cpu));
+    if (changed) {
+      this.clearMmioInfo();
+      setSregs(this.shadowVm, this.regsOf(cpu));
+    }
     if (cr3 !== this.cfg.cr3) this.layout.noteRoot(Number(cr3 & 0x000ffffffffff000n));
     this.cfg.cr3 = cr3;
     return 0;
@@ -493,6 +527,10 @@ export class ProbeVm {
         return;
       }
       if (o.mmio) this.exits.push('MMIO');
+      // An MMIO write exits to userspace after the emulator completed the instruction; the
+      // single-step trap does not survive the re-entry, so the next instruction (the stub's int3
+      // padding) runs too — recorded: CPL 3 [[3]], CPL 0 an emulation failure.
+      if (o.mmioWrite) continue;
       if (this.cfg.singlestep) {
         if (o.emulated || o.mmio) this.exits.push('DEBUG');
         else {
@@ -588,13 +626,51 @@ export class ProbeVm {
       this.cpu.cr2 = pf.inject.cr2;
       return { k: 'exc', vector: 14, ec: pf.inject.error_code };
     }
-    if (pf.ret === 'RET_PF_EMULATE') return this.emulate();
+    if (pf.ret === 'RET_PF_EMULATE') {
+      if (pf.gpa >= 0 && !this.ramAt(pf.gpa)) {
+        this.mmioGvaPage = f.cr2 >> 12n;
+        this.mmioGfn = Math.floor(pf.gpa / 4096);
+      }
+      return this.emulate(true);
+    }
     if (pf.ret === 'RET_PF_INVALID') throw new ShadowMmuError('ESTATE', `kvm_mmu_page_fault: RET_PF_INVALID at ${hex(f.cr2)}`);
     return null;
   }
 
-  /** x86_emulate_instruction: the emulator fetches, decodes and executes through the guest walker. */
-  private emulate(): Outcome {
+  /**
+   * An instruction the emulator cannot run (a fetch from MMIO, INT outside real mode) ends in
+   * KVM_EXIT_INTERNAL_ERROR. When the emulation was not entered from a shadow fault, KVM first
+   * reads the RIP's translation once more, and a guest fault there is injected instead — as
+   * recorded for CPL-0 fetches from MMIO and the int3 after a CPL-0 MMIO write (golden/kvm
+   * walks: the extra supervisor-read walk, pferr 0).
+   */
+  private emulationFailure(fromFault: boolean): Outcome {
+    const cpu = this.cpu;
+    if (!fromFault) {
+      const r = gvaToGpa(this.shadowVm, cpu.rip, 'read', cpu.cpl);
+      if (!r.ok) {
+        cpu.cr2 = cpu.rip;
+        // Reported as the instruction fetch's fault: F where the walker reports it for fetches
+        // (EFER.NX or CR4.SMEP) — recorded: walk error 1, injected 0x11 with NX, 0x1 without.
+        const f = cpu.efer & EFER_NX || cpu.cr4 & CR4_SMEP ? 0x10 : 0;
+        return { k: 'exc', vector: 14, ec: r.error_code | f };
+      }
+    }
+    return { k: 'exit', reason: 'INTERNAL_ERROR' };
+  }
+
+  /** vcpu_clear_mmio_info(vcpu, MMIO_GVA_ANY) */
+  private clearMmioInfo(): void {
+    this.mmioGvaPage = -1n;
+    this.mmioGfn = -1;
+  }
+
+  /**
+   * x86_emulate_instruction: the emulator fetches, decodes and executes through the guest
+   * walker. `fromFault`: entered from kvm_mmu_page_fault (EMULTYPE_PF) rather than for an
+   * instruction the vCPU cannot run (kvm_pvm's CPL 0).
+   */
+  private emulate(fromFault = false): Outcome {
     const vm = this.shadowVm;
     const cpu = this.cpu;
     const cpl = cpu.cpl;
@@ -604,7 +680,7 @@ export class ProbeVm {
       this.cpu.cr2 = cpu.rip;
       return { k: 'exc', vector: 14, ec: f.error_code };
     }
-    if (!this.ramAt(f.gpa)) return { k: 'exit', reason: 'INTERNAL_ERROR' };
+    if (!this.ramAt(f.gpa)) return this.emulationFailure(fromFault); // no instruction fetch from MMIO
     const insn = this.decodeAt(f.gpa);
     if (!insn) return { k: 'exc', vector: 6 }; // #UD (ud2 at CPL 0 on the recorded machine: [6], shutdown)
     const next = cpu.rip + BigInt(insn.len);
@@ -613,12 +689,15 @@ export class ProbeVm {
         cpu.rip = next;
         return { k: 'done', emulated: true };
       case 'int3':
+        // The emulator runs INT only in real mode (emulate_int_real); elsewhere it fails.
+        if (cpu.cr0 & CR0_PE) return this.emulationFailure(fromFault);
         cpu.rip = next;
         return { k: 'exc', vector: 3 };
       case 'mov': {
         const addr = effectiveAddress(cpu, cpu.rbx);
         if (nonCanonical(cpu, addr)) return { k: 'exc', vector: 13, ec: 0 };
-        const g = gvaToGpa(vm, addr, insn.write ? 'write' : 'read', cpl);
+        const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
+          addr >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(addr & 0xfffn) } : gvaToGpa(vm, addr, insn.write ? 'write' : 'read', cpl);
         if (!g.ok) {
           cpu.cr2 = addr;
           return { k: 'exc', vector: 14, ec: g.error_code };
@@ -626,7 +705,7 @@ export class ProbeVm {
         if (!this.ramAt(g.gpa)) {
           this.doMov(insn, null);
           cpu.rip = next;
-          return { k: 'done', emulated: true, mmio: true };
+          return { k: 'done', emulated: true, mmio: true, mmioWrite: insn.write };
         }
         this.doMov(insn, g.gpa);
         if (insn.write) kvm_mmu_pte_write(vm, g.gpa, insn.size);
@@ -663,6 +742,7 @@ export class ProbeVm {
     const cpu = this.cpu;
     switch (insn.kind) {
       case 'movcr': {
+        this.clearMmioInfo();
         if (insn.cr === 0) {
           const r = kvm_set_cr0(cpu, cpu.rax, this.pvm);
           if (!r) return false;
@@ -704,9 +784,12 @@ export class ProbeVm {
         setEfer(vm, v);
         return true;
       }
-      case 'invlpg':
-        kvm_mmu_invlpg(vm, effectiveAddress(cpu, cpu.rbx));
+      case 'invlpg': {
+        const va = effectiveAddress(cpu, cpu.rbx);
+        if (va >> 12n === this.mmioGvaPage) this.clearMmioInfo();
+        kvm_mmu_invlpg(vm, va);
         return true;
+      }
       default:
         return false;
     }

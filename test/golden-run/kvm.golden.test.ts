@@ -65,3 +65,53 @@ describe('golden/kvm (real KVM 6.18 shadow MMU) through eval', () => {
     check('kvm/writes.jsonl.gz', ['write_tracking'], stepsDiff);
   });
 });
+
+/**
+ * Beyond what golden-check compares: the executor's replay reproduces every recorded field of
+ * the tool's output that the model covers (walks, exits, registers, emulated RIPs, gptes_after,
+ * KVM_TRANSLATE; not the stats).
+ */
+describe('golden/kvm: the executor replay, field by field', () => {
+  const STEP_KEYS = ['args', 'exit', 'exits', 'exceptions', 'cr0', 'cr3', 'cr4', 'efer', 'cpl', 'value', 'translate', 'walks', 'mmu', 'emulated', 'gptes_after', 'set_sregs_errno'];
+  it('write_tracking and root_transition steps', async () => {
+    const { replayProbe } = await import('../../src/eval/kvm.js');
+    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const failures: string[] = [];
+    let n = 0;
+    for (const file of ['kvm/roles.jsonl.gz', 'kvm/writes.jsonl.gz']) {
+      for (const rec of readGolden(file).filter((r) => Array.isArray(r['scenario']))) {
+        const vm = replayProbe(rec['scenario'] as string[])[0]!;
+        (rec['steps'] as Record<string, unknown>[]).forEach((st, i) => {
+          n++;
+          const got = oracleStep(vm.steps[i]!) as Record<string, unknown>;
+          for (const k of STEP_KEYS) if (!same(st[k], got[k])) failures.push(`${String(rec['id'])} step ${i} ${k}`);
+        });
+      }
+    }
+    expect(n).toBeGreaterThan(80);
+    expect(failures.slice(0, 5), `${failures.length} differences`).toEqual([]);
+  });
+  it('walk records: target and other walks, exceptions, exits, gptes_after', async () => {
+    const { replayProbe, walkScenario } = await import('../../src/eval/kvm.js');
+    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const failures: string[] = [];
+    const recs = readGolden('kvm/walks.jsonl.gz').filter((r) => r['kind'] === 'walk');
+    for (const rec of recs) {
+      const vm = replayProbe(walkScenario(rec as never))[0]!;
+      const st = oracleStep(vm.steps.at(-1)!) as Record<string, unknown>;
+      const walks = st['walks'] as { addr: string }[];
+      const va = BigInt(rec['va'] as string);
+      const exits = (rec['exits'] as (string | { reason: string })[]).map((x) => (typeof x === 'string' ? x : x.reason));
+      const pairs: [string, unknown, unknown][] = [
+        ['target_walks', rec['target_walks'], walks.filter((w) => BigInt(w.addr) === va)],
+        ['other_walks', rec['other_walks'], walks.filter((w) => BigInt(w.addr) !== va)],
+        ['exceptions', rec['exceptions'], st['exceptions']],
+        ['exits', exits, st['exits'] ?? [st['exit']]],
+        ['gptes_after', rec['gptes_after'], st['gptes_after']],
+      ];
+      for (const [k, a, b] of pairs) if (!same(a, b)) failures.push(`${String(rec['id'])} ${k}`);
+    }
+    expect(recs.length).toBeGreaterThan(800);
+    expect(failures.slice(0, 5), `${failures.length} differences`).toEqual([]);
+  });
+});
