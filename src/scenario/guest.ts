@@ -70,13 +70,28 @@ export function stepSummary(s: ProbeStep): string {
   return `# step ${s.step}: ${s.op}${args ? ' ' + args : ''}${parts.length ? ' -> ' + parts.join(', ') : ''}`;
 }
 
+/** A step's tracepoint lines in kernel order: the shadow MMU's and the guest walker's, interleaved. */
+export function stepEventLines(profile: Profile, s: ProbeStep): string[] {
+  const out: string[] = [];
+  let w = 0;
+  const walk = (upTo: number) => {
+    for (; w < upTo && w < s.walkEvents.length; w++) out.push(`${s.walkEvents[w]!.event}: ${s.walkEvents[w]!.text}`);
+  };
+  s.events.forEach((ev, i) => {
+    walk(s.eventWalkPos[i] ?? 0);
+    if (KVMMMU.has(ev.event)) out.push(formatEventText(profile, ev));
+  });
+  walk(s.walkEvents.length);
+  return out;
+}
+
 export function renderGuestText(r: GuestRun): string {
   const out: string[] = [];
   for (const vm of r.vms) {
     out.push(`# vm ${vm.name || '(unnamed)'} under ${r.profile.name}`);
     for (const s of vm.steps) {
       out.push(stepSummary(s));
-      for (const ev of mmuEvents(s)) out.push(formatEventText(r.profile, ev));
+      out.push(...stepEventLines(r.profile, s));
       if (s.violations.length) for (const v of s.violations) out.push(`# ${formatViolation(v)}`);
       else out.push('# audit: ok');
     }
