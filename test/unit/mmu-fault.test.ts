@@ -219,3 +219,19 @@ describe('32-bit and PAE guests: quadrants, PAE roots and direct pages for 4M/2M
     expect(r.violations).toEqual([]);
   });
 });
+
+describe('kvmmmu text of the fault-path events (mmutrace.h TP_printk)', () => {
+  it('kvm_mmu_spte_requested and kvm_mmu_set_spte print as the kernel does', async () => {
+    const { formatEventText } = await import('../../src/trace/format.js');
+    const { getProfile } = await import('../../src/profiles/index.js');
+    const r = rig('v6.18', probeGuest());
+    const lines: string[] = [];
+    api.onEvent(r.vm, (ev) => lines.push(formatEventText(getProfile('v6.18'), ev)));
+    access(r, VA, 'read');
+    const req = lines.find((l) => l.startsWith('kvm_mmu_spte_requested'))!;
+    expect(req).toBe(`kvm_mmu_spte_requested: gfn 300 pfn ${(0x2000000 + 0x300).toString(16)} level 1`);
+    const set = lines.find((l) => l.startsWith('kvm_mmu_set_spte'))!;
+    expect(set).toMatch(/^kvm_mmu_set_spte: gfn 300 spte [0-9a-f]+a25 \(r-xu\) level 1 at [0-9a-f]+$/);
+    expect(lines[0]).toBe('kvm_mmu_get_page: sp gen 0 gfn 100 l4 8-byte q0 wux nxe ad root 0 sync new');
+  });
+});
