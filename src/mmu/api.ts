@@ -2,7 +2,14 @@
  * The shadow MMU as a driver sees it: one VM with one vCPU over a guest memory, running a guest.
  *
  * CHANGE NOTES for the driver engineer (newest first; the API below is kept stable):
- *  - v1: first version. Functions marked "not yet" throw ShadowMmuError('ESTATE', '...: not yet') until filled in.
+ *  - v2: implemented. ShadowVm is vm.ts's ShadowVmState; VcpuRegisters/VmConfig come from vm.ts
+ *    (same shape as v1). New: enterGuest (R1), setRflags, gvaToGpa(..., { inject: false }) for
+ *    KVM_TRANSLATE (no pf_guest), host.mmio_caching (the kvm oracle's host had it off: an MMIO
+ *    fault emulates before any shadow page is made). setCr0 also sets/clears EFER.LMA when
+ *    EFER.LME is set (vmx_set_cr0), so calling setEfer with LMA first (R2) is fine too.
+ *    A CPL-3 instruction is fetched from its code page before its data access; after a root zap
+ *    the fetch faults first (kvm oracle track-l4-user-size8-off4).
+ *  - v1: first version (stubs).
  *
  * REQUESTS from the driver engineer (src/kvm; answer by editing this list or the code):
  *  - R1 enterGuest(vm): the MMU part of vcpu_enter_guest (pending KVM_REQ_*, then kvm_mmu_reload).
