@@ -119,6 +119,7 @@ function validate_direct_spte(vcpu: Vcpu, sptep: number, direct_access: number):
 }
 
 /**
+ * @kernel mmu.c kvm_mmu_get_child_sp
  * A child page for the SPTE at `sptep` (level `level` - 1): 6.x kvm_mmu_get_child_sp (null for
  * -EEXIST: a present non-leaf SPTE is kept); 5.16 kvm_mmu_get_page with the role computed from
  * the MMU role and the address (the caller drops large SPTEs and tests presence first).
@@ -174,7 +175,7 @@ function gpte_changed(vcpu: Vcpu, gw: GuestWalker, level: number, buf: Uint32Arr
   return word.lo !== gw.ptes_lo[level - 1] || word.hi !== gw.ptes_hi[level - 1];
 }
 
-/** kvm_mmu_hugepage_adjust with a host that maps guest memory with 4K pages only. */
+/** @kernel mmu.c kvm_mmu_hugepage_adjust (a host that maps guest memory with 4K pages only) */
 function kvm_mmu_hugepage_adjust(f: KvmPageFault): void {
   f.goal_level = 1;
 }
@@ -269,7 +270,7 @@ function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault): number {
   return RET_PF_CONTINUE;
 }
 
-/** kvm_inject_emulated_page_fault: the guest gets #PF (pf_guest counted by kvm_inject_page_fault). */
+/** @kernel x86.c kvm_inject_emulated_page_fault: the guest gets #PF (pf_guest counted by kvm_inject_page_fault). */
 function inject(vcpu: Vcpu, gw: GuestWalker, f: KvmPageFault): InjectedFault {
   vcpu.stat.pf_guest++;
   return { error_code: gw.fault_error_code, address: f.addr };

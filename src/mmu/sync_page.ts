@@ -44,6 +44,7 @@ function sync_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number):
 export const syncWork = { sptes_visited: 0, gptes_read: 0, sptes_rebuilt: 0 };
 
 /**
+ * @kernel paging_tmpl.h FNAME(sync_spte)
  * One SPTE of an unsync page against its gPTE: 6.x FNAME(sync_spte) (-1 read failure, 1 flush,
  * 0 nothing to do); 5.16 the loop body of FNAME(sync_page) (same values; it always rebuilds).
  */

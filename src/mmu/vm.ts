@@ -177,7 +177,7 @@ export class ShadowVmState {
     this.invalidateWalks();
   }
 
-  /** KVM_SET_SREGS: a change of CR0, CR3, CR4 or EFER resets the MMU and flushes the guest TLB. */
+  /** @kernel x86.c __set_sregs_common (the MMU part of KVM_SET_SREGS): a change of CR0, CR3, CR4 or EFER resets the MMU and flushes the guest TLB. */
   setSregs(regs: VcpuRegisters): void {
     const o = this.regs;
     const reset = o.cr0 !== regs.cr0 || o.cr3 !== regs.cr3 || o.cr4 !== regs.cr4 || o.efer !== regs.efer;
@@ -190,7 +190,7 @@ export class ShadowVmState {
     }
   }
 
-  /** MOV CR0 after the architectural checks (kvm_set_cr0 / kvm_post_set_cr0). */
+  /** @kernel x86.c kvm_post_set_cr0 (MOV CR0 after kvm_set_cr0's checks; vmx_set_cr0's LMA). */
   setCr0(cr0: bigint): boolean {
     const old = this.regs.cr0;
     let efer = this.regs.efer;
@@ -210,7 +210,7 @@ export class ShadowVmState {
     return reset;
   }
 
-  /** MOV CR4 after the architectural checks (kvm_post_set_cr4). */
+  /** @kernel x86.c kvm_post_set_cr4 (MOV CR4 after kvm_set_cr4's checks). */
   setCr4(cr4: bigint): boolean {
     const old = this.regs.cr4;
     this.regs = { ...this.regs, cr4 };
@@ -233,7 +233,7 @@ export class ShadowVmState {
     return reset;
   }
 
-  /** WRMSR EFER after the architectural checks (kvm_set_efer): LME / NX changes reset the MMU. */
+  /** @kernel x86.c kvm_set_efer (the MMU part): LME / NX changes reset the MMU. */
   setEfer(efer: bigint): boolean {
     const old = this.regs.efer;
     this.regs = { ...this.regs, efer };
@@ -256,7 +256,8 @@ export class ShadowVmState {
   }
 
   /**
-   * MOV CR3 (x86.c kvm_set_cr3's MMU part): an unchanged CR3 outside PAE paging only
+   * @kernel x86.c kvm_set_cr3
+   * MOV CR3 (the MMU part): an unchanged CR3 outside PAE paging only
    * invalidates the PCID; PAE paging reloads the PDPTEs; a changed CR3 gets kvm_mmu_new_pgd
    * (the pgd keeps the LAM bits); then kvm_invalidate_pcid unless NOFLUSH.
    */
@@ -302,6 +303,7 @@ export class ShadowVmState {
   }
 
   /**
+   * @kernel x86.c vcpu_enter_guest
    * vcpu_enter_guest's requests (reduced to the MMU's), then kvm_mmu_reload. Returns 0 or the
    * error of kvm_mmu_load.
    */
