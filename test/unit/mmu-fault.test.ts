@@ -235,3 +235,22 @@ describe('kvmmmu text of the fault-path events (mmutrace.h TP_printk)', () => {
     expect(lines[0]).toBe('kvm_mmu_get_page: sp gen 0 gfn 100 l4 8-byte q0 wux nxe ad root 0 sync new');
   });
 });
+
+describe('allocation failure on the fault path', () => {
+  it('a failed cache top-up returns -ENOMEM from the fault (no page, no event), the model stays consistent, the retry succeeds', async () => {
+    const { failNext } = await import('../../src/mmu/machine.js');
+    const r = rig('v6.18', probeGuest());
+    access(r, USER_CODE, 'fetch');
+    const m = r.vm.machine;
+    // Empty the shadow-page cache so the next fault must top it up, then fail that top-up.
+    while (m.caches.levels()['mmu_shadow_page_cache']!.nobjs > 0) m.caches.alloc('mmu_shadow_page_cache');
+    failNext(m, 'memory_cache:mmu_shadow_page_cache', 1);
+    r.events = [];
+    const hw = api.cpuAccess(r.vm, VA, 'read', 3);
+    expect(hw.ok).toBe(false);
+    const pf = api.kvm_mmu_page_fault(r.vm, VA, hw.ok ? 0 : hw.error_code, 3);
+    expect(pf).toMatchObject({ ret: 'RET_PF_RETRY', errno: 12 });
+    expect(r.events).toEqual([]);
+    expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
+  });
+});
