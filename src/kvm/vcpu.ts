@@ -1,15 +1,11 @@
 /**
- * A kvm-probe VM block run on the model: the guest laid out as the tool lays it, one vCPU over
- * the shadow MMU (src/mmu/api.ts), and each step executed as the recorded machine (KVM 6.18,
- * kvm_pvm) executes it:
- *  - CPL 3 with paging runs "natively": the instruction fetch and the data access go through
- *    the shadow tables (cpuAccess); a shadow #PF runs kvm_mmu_page_fault, then the instruction
- *    is retried, emulated (RET_PF_EMULATE) or the guest gets the #PF KVM injects;
- *  - CPL 0 (and no paging) is emulated: every access walks the guest tables (gvaToGpa), no
- *    shadow pages below the root; emulated writes go to kvm_mmu_pte_write after the write;
- *  - one instruction per step (single-step): a native instruction that completes ends in the
- *    #DB KVM injects ([1], then a triple fault: the IDT limit is 0), an emulated one in
- *    KVM_EXIT_DEBUG with no exception; an exception ends the step as [vector(, error code)].
+ * A kvm-probe VM block run on the model: the guest laid out as the tool lays it (./layout.ts),
+ * one vCPU over the shadow MMU (src/mmu/api.ts), and each step as kvm-probe's do_step does it:
+ * the instruction stub written into the code page of the current CPL, registers set, one
+ * single-stepped KVM_RUN (./exec.ts), or the host-side ioctls (KVM_SET_SREGS, KVM_TRANSLATE,
+ * userspace reads and writes of guest RAM). A native instruction that completes ends in the
+ * #DB KVM injects ([1], then a triple fault: the IDT limit is 0), an emulated one in
+ * KVM_EXIT_DEBUG with no exception; an exception ends the step as [vector(, error code)].
  */
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
@@ -17,30 +13,9 @@ import type { TraceEvent } from '../trace/events.js';
 import { WalkEventLog, type WalkEvent } from '../guest/events.js';
 import type { Violation } from '../mmu/audit.js';
 import type { HostConfig } from '../mmu/machine.js';
-import {
-  auditVm,
-  cpuAccess,
-  createVm,
-  destroyVm,
-  enterGuest,
-  gvaToGpa,
-  kvm_mmu_invlpg,
-  kvm_mmu_page_fault,
-  kvm_mmu_pte_write,
-  onEvent,
-  setCr0,
-  setCr3,
-  setCr4,
-  setEfer,
-  setPkru,
-  setSregs,
-  type CpuAccessResult,
-  type ShadowVm,
-  type VcpuRegisters,
-} from '../mmu/api.js';
+import { auditVm, createVm, destroyVm, gvaToGpa, onEvent, setPkru, setSregs, type ShadowVm, type VcpuRegisters } from '../mmu/api.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
-  CR0_PE,
   CR0_PG,
   CR0_WP,
   CR4_LA57,
@@ -52,29 +27,19 @@ import {
   CR4_SMEP,
   EFER_LMA,
   EFER_NX,
-  MSR_EFER,
   codeBits,
-  effectiveAddress,
   initialCpu,
-  isPaging,
   kvm_is_valid_sregs,
-  kvm_set_cr0,
-  kvm_set_cr3,
-  kvm_set_cr4,
-  kvm_set_efer,
-  nonCanonical,
   segmentsFor,
   type CpuState,
 } from './cpu.js';
-import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, decode, encodeAccess, encodeInvlpg, parseHexBytes, type Insn } from './insn.js';
+import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, encodeAccess, encodeInvlpg, parseHexBytes } from './insn.js';
 import { ProbeLayout, STUB_OFF } from './layout.js';
+import { InsnExecutor, PROBE_MAXPHYADDR } from './exec.js';
 import { kvNum, kvOf, parseProbeFlags, posNum, probeArgs, type ProbeCmd } from './parse.js';
 
-/** MAXPHYADDR of the recorded machine. */
-export const PROBE_MAXPHYADDR = 46;
+export { PROBE_MAXPHYADDR } from './exec.js';
 const EINVAL = 22;
-/** Bound on shadow faults for one instruction (a loop here is a model bug, not a guest state). */
-const MAX_FAULTS = 16;
 
 export interface ProbeOptions {
   readonly profile: Profile;
@@ -127,11 +92,6 @@ export interface ProbeStep {
   skipped: boolean;
 }
 
-type Outcome =
-  | { readonly k: 'done'; readonly emulated: boolean; readonly mmio?: boolean; readonly mmioWrite?: boolean }
-  | { readonly k: 'exc'; readonly vector: number; readonly ec?: number }
-  | { readonly k: 'exit'; readonly reason: 'INTERNAL_ERROR' };
-
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
 export class ProbeVm {
@@ -152,16 +112,7 @@ export class ProbeVm {
   private events: TraceEvent[] = [];
   private eventWalkPos: number[] = [];
   private walkLog: WalkEventLog;
-  private emulatedRips: bigint[] = [];
-  /**
-   * vcpu->arch.mmio_gva / mmio_gfn: kvm_handle_noslot_fault caches the MMIO translation of the
-   * faulting gva before it returns RET_PF_EMULATE (mmio_caching=N), so the emulator's data access
-   * (vcpu_mmio_gva_to_gpa) finds it without walking again; INVLPG, MOV CR3 and a context reset
-   * clear it (vcpu_clear_mmio_info). Page numbers; -1 = none.
-   */
-  private mmioGvaPage = -1n;
-  private mmioGfn = -1;
-  private exits: string[] = [];
+  private exec: InsnExecutor | null = null;
 
   constructor(
     readonly opts: ProbeOptions,
@@ -272,6 +223,7 @@ export class ProbeVm {
       this.pendingShutdown = true;
     }
     this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
+    this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm);
     onEvent(
       this.vm,
       (ev) => {
@@ -286,10 +238,16 @@ export class ProbeVm {
 
   /** vm_finish: teardown (its events are the tool's teardown_events, not the last step's). */
   finish(): void {
+    this.exec = null;
     this.events = [];
     this.eventWalkPos = [];
     if (this.vm) destroyVm(this.vm);
     this.vm = null;
+  }
+
+  private get executor(): InsnExecutor {
+    if (!this.exec) throw new ShadowMmuError('ESTATE', 'kvm-probe: the VM is not running');
+    return this.exec;
   }
 
   private get shadowVm(): ShadowVm {
@@ -330,8 +288,6 @@ export class ProbeVm {
     this.events = [];
     this.eventWalkPos = [];
     this.walkLog.clear();
-    this.emulatedRips = [];
-    this.exits = [];
     const cpu = this.cpu;
     const L = this.layout;
     const bits = codeBits(cpu);
@@ -435,7 +391,16 @@ export class ProbeVm {
         (cpu as unknown as Record<string, bigint>)[k] = x;
         void v;
       }
-      this.execute(st);
+      if (this.pendingShutdown) {
+        // kvm_pvm's pending triple fault: KVM_RUN exits before entering the guest.
+        this.pendingShutdown = false;
+        st.exits = ['SHUTDOWN'];
+      } else {
+        const r = this.executor.run(this.cfg.singlestep);
+        st.exceptions = r.exceptions;
+        st.exits = r.exits;
+        st.emulated = r.emulated;
+      }
       if (c.op === 'read') st.value = cpu.rax;
       st.regs = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer, cpl: cpu.cpl };
       if (cpu.cr3 !== this.cfg.cr3) this.cfg.cr3 = cpu.cr3;
@@ -444,8 +409,6 @@ export class ProbeVm {
     st.events = this.events;
     st.eventWalkPos = this.eventWalkPos;
     st.walkEvents = this.walkLog.events;
-    st.emulated = this.emulatedRips;
-    st.exits = this.exits;
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
     return st;
   }
@@ -498,7 +461,7 @@ export class ProbeVm {
     cpu.cr4 = cr4;
     cpu.efer = efer;
     if (changed) {
-      this.clearMmioInfo();
+      this.exec?.clearMmioInfo();
       setSregs(this.shadowVm, this.regsOf(cpu));
     }
     if (cr3 !== this.cfg.cr3) this.layout.noteRoot(Number(cr3 & 0x000ffffffffff000n));
@@ -506,294 +469,6 @@ export class ProbeVm {
     return 0;
   }
 
-  /** Run the vCPU for one instruction (single-step) and record how the step ended. */
-  private execute(st: ProbeStep): void {
-    const vm = this.shadowVm;
-    if (this.pendingShutdown) {
-      this.pendingShutdown = false;
-      this.exits.push('SHUTDOWN');
-      return;
-    }
-    for (let n = 0; n < 16; n++) {
-      enterGuest(vm);
-      const o = this.cpu.cpl === 3 && isPaging(this.cpu) ? this.native() : this.emulate();
-      if (o.k === 'exc') {
-        st.exceptions.push(o.ec === undefined ? [o.vector] : [o.vector, o.ec]);
-        this.exits.push('SHUTDOWN');
-        return;
-      }
-      if (o.k === 'exit') {
-        this.exits.push(o.reason);
-        return;
-      }
-      if (o.mmio) this.exits.push('MMIO');
-      // An MMIO write exits to userspace after the emulator completed the instruction; the
-      // single-step trap does not survive the re-entry, so the next instruction (the stub's int3
-      // padding) runs too — recorded: CPL 3 [[3]], CPL 0 an emulation failure.
-      if (o.mmioWrite) continue;
-      if (this.cfg.singlestep) {
-        if (o.emulated || o.mmio) this.exits.push('DEBUG');
-        else {
-          st.exceptions.push([1]);
-          this.exits.push('SHUTDOWN');
-        }
-        return;
-      }
-    }
-    this.exits.push('TIMEOUT');
-  }
-
-  private ramAt(gpa: number): boolean {
-    return gpa >= 0 && gpa < this.layout.memSize;
-  }
-
-  /** The instruction bytes at `gpa` (up to 15, within its page). */
-  private decodeAt(gpa: number): Insn | null {
-    const n = Math.min(15, 4096 - (gpa % 4096));
-    const bytes: number[] = [];
-    for (let i = 0; i < n; i++) bytes.push(Number(this.layout.read(gpa + i, 1)));
-    return decode(bytes, codeBits(this.cpu));
-  }
-
-  /** The guest's own access of `gpa` (a completed mov). */
-  private doMov(insn: Extract<Insn, { kind: 'mov' }>, gpa: number | null): void {
-    const cpu = this.cpu;
-    const size = insn.size;
-    const mask = size === 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n;
-    if (insn.write) {
-      if (gpa !== null) this.layout.write(gpa, cpu.rax & mask, size);
-      return;
-    }
-    const v = gpa === null ? 0n : this.layout.read(gpa, size);
-    cpu.rax = size === 4 || size === 8 ? v : (cpu.rax & ~mask) | v;
-  }
-
-  /** A CPL-3 instruction on the hardware: accesses through the shadow tables. */
-  private native(): Outcome {
-    const vm = this.shadowVm;
-    const cpu = this.cpu;
-    for (let tries = 0; tries < MAX_FAULTS; tries++) {
-      const f = cpuAccess(vm, cpu.rip, 'fetch', 3);
-      if (!f.ok) {
-        const r = this.shadowFault(f);
-        if (r) return r;
-        continue;
-      }
-      if (!this.ramAt(f.gpa)) return { k: 'exit', reason: 'INTERNAL_ERROR' };
-      const insn = this.decodeAt(f.gpa);
-      if (!insn) return { k: 'exc', vector: 6 };
-      switch (insn.kind) {
-        case 'nop':
-          cpu.rip += BigInt(insn.len);
-          return { k: 'done', emulated: false };
-        case 'int3':
-          cpu.rip += 1n;
-          return { k: 'exc', vector: 3 };
-        case 'mov': {
-          const addr = effectiveAddress(cpu, cpu.rbx);
-          const a = cpuAccess(vm, addr, insn.write ? 'write' : 'read', 3);
-          if (!a.ok) {
-            const r = this.shadowFault(a);
-            if (r) return r;
-            continue;
-          }
-          if (!this.ramAt(a.gpa)) {
-            this.doMov(insn, null);
-            cpu.rip += BigInt(insn.len);
-            return { k: 'done', emulated: true, mmio: true };
-          }
-          this.doMov(insn, a.gpa);
-          cpu.rip += BigInt(insn.len);
-          return { k: 'done', emulated: false };
-        }
-        case 'wrpkru': {
-          const o = this.wrpkru();
-          if (o.k === 'done') cpu.rip += BigInt(insn.len);
-          return o.k === 'done' ? { k: 'done', emulated: false } : o;
-        }
-        default:
-          return { k: 'exc', vector: 13, ec: 0 };
-      }
-    }
-    throw new ShadowMmuError('ESTATE', `kvm-probe: no progress after ${MAX_FAULTS} shadow page faults at rip ${hex(cpu.rip)}`);
-  }
-
-  /** A shadow #PF: KVM's handler decides (null: the instruction is retried). */
-  private shadowFault(f: Extract<CpuAccessResult, { ok: false }>): Outcome | null {
-    if (f.vector === 13) return { k: 'exc', vector: 13, ec: 0 };
-    const pf = kvm_mmu_page_fault(this.shadowVm, f.cr2, f.error_code);
-    if (pf.inject) {
-      this.cpu.cr2 = pf.inject.cr2;
-      return { k: 'exc', vector: 14, ec: pf.inject.error_code };
-    }
-    if (pf.ret === 'RET_PF_EMULATE') {
-      if (pf.gpa >= 0 && !this.ramAt(pf.gpa)) {
-        this.mmioGvaPage = f.cr2 >> 12n;
-        this.mmioGfn = Math.floor(pf.gpa / 4096);
-      }
-      return this.emulate(true);
-    }
-    if (pf.ret === 'RET_PF_INVALID') throw new ShadowMmuError('ESTATE', `kvm_mmu_page_fault: RET_PF_INVALID at ${hex(f.cr2)}`);
-    return null;
-  }
-
-  /**
-   * An instruction the emulator cannot run (a fetch from MMIO, INT outside real mode) ends in
-   * KVM_EXIT_INTERNAL_ERROR. When the emulation was not entered from a shadow fault, KVM first
-   * reads the RIP's translation once more, and a guest fault there is injected instead — as
-   * recorded for CPL-0 fetches from MMIO and the int3 after a CPL-0 MMIO write (golden/kvm
-   * walks: the extra supervisor-read walk, pferr 0).
-   */
-  private emulationFailure(fromFault: boolean): Outcome {
-    const cpu = this.cpu;
-    if (!fromFault) {
-      const r = gvaToGpa(this.shadowVm, cpu.rip, 'read', cpu.cpl);
-      if (!r.ok) {
-        cpu.cr2 = cpu.rip;
-        // Reported as the instruction fetch's fault: F where the walker reports it for fetches
-        // (EFER.NX or CR4.SMEP) — recorded: walk error 1, injected 0x11 with NX, 0x1 without.
-        const f = cpu.efer & EFER_NX || cpu.cr4 & CR4_SMEP ? 0x10 : 0;
-        return { k: 'exc', vector: 14, ec: r.error_code | f };
-      }
-    }
-    return { k: 'exit', reason: 'INTERNAL_ERROR' };
-  }
-
-  /** vcpu_clear_mmio_info(vcpu, MMIO_GVA_ANY) */
-  private clearMmioInfo(): void {
-    this.mmioGvaPage = -1n;
-    this.mmioGfn = -1;
-  }
-
-  /**
-   * x86_emulate_instruction: the emulator fetches, decodes and executes through the guest
-   * walker. `fromFault`: entered from kvm_mmu_page_fault (EMULTYPE_PF) rather than for an
-   * instruction the vCPU cannot run (kvm_pvm's CPL 0).
-   */
-  private emulate(fromFault = false): Outcome {
-    const vm = this.shadowVm;
-    const cpu = this.cpu;
-    const cpl = cpu.cpl;
-    this.emulatedRips.push(cpu.rip);
-    const f = gvaToGpa(vm, cpu.rip, 'fetch', cpl);
-    if (!f.ok) {
-      this.cpu.cr2 = cpu.rip;
-      return { k: 'exc', vector: 14, ec: f.error_code };
-    }
-    if (!this.ramAt(f.gpa)) return this.emulationFailure(fromFault); // no instruction fetch from MMIO
-    const insn = this.decodeAt(f.gpa);
-    if (!insn) return { k: 'exc', vector: 6 }; // #UD (ud2 at CPL 0 on the recorded machine: [6], shutdown)
-    const next = cpu.rip + BigInt(insn.len);
-    switch (insn.kind) {
-      case 'nop':
-        cpu.rip = next;
-        return { k: 'done', emulated: true };
-      case 'int3':
-        // The emulator runs INT only in real mode (emulate_int_real); elsewhere it fails.
-        if (cpu.cr0 & CR0_PE) return this.emulationFailure(fromFault);
-        cpu.rip = next;
-        return { k: 'exc', vector: 3 };
-      case 'mov': {
-        const addr = effectiveAddress(cpu, cpu.rbx);
-        if (nonCanonical(cpu, addr)) return { k: 'exc', vector: 13, ec: 0 };
-        const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
-          addr >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(addr & 0xfffn) } : gvaToGpa(vm, addr, insn.write ? 'write' : 'read', cpl);
-        if (!g.ok) {
-          cpu.cr2 = addr;
-          return { k: 'exc', vector: 14, ec: g.error_code };
-        }
-        if (!this.ramAt(g.gpa)) {
-          this.doMov(insn, null);
-          cpu.rip = next;
-          return { k: 'done', emulated: true, mmio: true, mmioWrite: insn.write };
-        }
-        this.doMov(insn, g.gpa);
-        if (insn.write) kvm_mmu_pte_write(vm, g.gpa, insn.size);
-        cpu.rip = next;
-        return { k: 'done', emulated: true };
-      }
-      case 'wrpkru': {
-        const o = this.wrpkru();
-        if (o.k === 'done') cpu.rip = next;
-        return o;
-      }
-      default:
-        break;
-    }
-    if (cpl !== 0) return { k: 'exc', vector: 13, ec: 0 };
-    if (!this.privileged(insn)) return { k: 'exc', vector: 13, ec: 0 };
-    cpu.rip = next;
-    return { k: 'done', emulated: true };
-  }
-
-  /** WRPKRU: #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
-  private wrpkru(): Outcome {
-    const cpu = this.cpu;
-    if (!(cpu.cr4 & CR4_PKE)) return { k: 'exc', vector: 6 };
-    if ((cpu.rcx | cpu.rdx) & 0xffffffffn) return { k: 'exc', vector: 13, ec: 0 };
-    cpu.pkru = Number(cpu.rax & 0xffffffffn);
-    setPkru(this.shadowVm, cpu.pkru);
-    return { k: 'done', emulated: true };
-  }
-
-  /** MOV CRn / WRMSR / INVLPG at CPL 0; false is #GP(0). */
-  private privileged(insn: Insn): boolean {
-    const vm = this.shadowVm;
-    const cpu = this.cpu;
-    switch (insn.kind) {
-      case 'movcr': {
-        this.clearMmioInfo();
-        if (insn.cr === 0) {
-          const r = kvm_set_cr0(cpu, cpu.rax, this.pvm);
-          if (!r) return false;
-          // vmx_set_cr0: EFER.LMA follows CR0.PG under EFER.LME (enter_lmode after PG is set,
-          // exit_lmode before it is cleared).
-          const lmaOff = r.efer !== cpu.efer && !(r.efer & EFER_LMA);
-          if (lmaOff) {
-            cpu.efer = r.efer;
-            setEfer(vm, r.efer);
-          }
-          cpu.cr0 = r.cr0;
-          setCr0(vm, r.cr0);
-          if (r.efer !== cpu.efer) {
-            cpu.efer = r.efer;
-            setEfer(vm, r.efer);
-          }
-          return true;
-        }
-        if (insn.cr === 4) {
-          const v = kvm_set_cr4(cpu, cpu.rax);
-          if (v === null) return false;
-          cpu.cr4 = v;
-          setCr4(vm, v);
-          return true;
-        }
-        const v = kvm_set_cr3(cpu, cpu.rax, PROBE_MAXPHYADDR);
-        if (v === null) return false;
-        cpu.cr3 = v;
-        setCr3(vm, v);
-        return true;
-      }
-      case 'wrmsr': {
-        // Only EFER matters to the MMU; other MSR writes complete without effect here (WRMSR
-        // of the TSC at CPL 0 on the recorded machine: KVM_EXIT_DEBUG, no exception).
-        if ((cpu.rcx & 0xffffffffn) !== MSR_EFER) return true;
-        const v = kvm_set_efer(cpu, ((cpu.rdx & 0xffffffffn) << 32n) | (cpu.rax & 0xffffffffn));
-        if (v === null) return false;
-        cpu.efer = v;
-        setEfer(vm, v);
-        return true;
-      }
-      case 'invlpg': {
-        const va = effectiveAddress(cpu, cpu.rbx);
-        if (va >> 12n === this.mmioGvaPage) this.clearMmioInfo();
-        kvm_mmu_invlpg(vm, va);
-        return true;
-      }
-      default:
-        return false;
-    }
-  }
 }
 
 function flagsOf(s: string, line: number): bigint {

@@ -1,0 +1,372 @@
+/**
+ * The vCPU running one instruction as the recorded machine (KVM 6.18, kvm_pvm) runs it:
+ *  - CPL 3 with paging runs "natively": the instruction fetch and the data access go through
+ *    the shadow tables (cpuAccess); a shadow #PF runs kvm_mmu_page_fault, then the instruction
+ *    is retried, emulated (RET_PF_EMULATE) or the guest gets the #PF KVM injects;
+ *  - CPL 0 (and no paging) is emulated (x86_emulate_instruction): every access walks the guest
+ *    tables (gvaToGpa), no shadow pages below the root; emulated writes go to
+ *    kvm_mmu_pte_write after the write; MOV CR / WRMSR EFER / INVLPG / WRPKRU after x86.c's
+ *    checks (./cpu.ts).
+ */
+import { ShadowMmuError } from '../bits/errors.js';
+import {
+  cpuAccess,
+  enterGuest,
+  gvaToGpa,
+  kvm_mmu_invlpg,
+  kvm_mmu_page_fault,
+  kvm_mmu_pte_write,
+  setCr0,
+  setCr3,
+  setCr4,
+  setEfer,
+  setPkru,
+  type CpuAccessResult,
+  type ShadowVm,
+} from '../mmu/api.js';
+import {
+  CR0_PE,
+  CR4_PKE,
+  CR4_SMEP,
+  EFER_LMA,
+  EFER_NX,
+  MSR_EFER,
+  codeBits,
+  effectiveAddress,
+  isPaging,
+  kvm_set_cr0,
+  kvm_set_cr3,
+  kvm_set_cr4,
+  kvm_set_efer,
+  nonCanonical,
+  type CpuState,
+} from './cpu.js';
+import { decode, type Insn } from './insn.js';
+import type { ProbeLayout } from './layout.js';
+
+/** MAXPHYADDR of the recorded machine. */
+export const PROBE_MAXPHYADDR = 46;
+/** Bound on shadow faults for one instruction (a loop here is a model bug, not a guest state). */
+const MAX_FAULTS = 16;
+
+type Outcome =
+  | { readonly k: 'done'; readonly emulated: boolean; readonly mmio?: boolean; readonly mmioWrite?: boolean }
+  | { readonly k: 'exc'; readonly vector: number; readonly ec?: number }
+  | { readonly k: 'exit'; readonly reason: 'INTERNAL_ERROR' };
+
+/** How one run ended: injected exceptions (`[vector(, error code)]`), exit reasons, emulated RIPs. */
+export interface RunResult {
+  readonly exceptions: number[][];
+  readonly exits: string[];
+  readonly emulated: bigint[];
+}
+
+const hex = (v: bigint | number) => '0x' + v.toString(16);
+
+export class InsnExecutor {
+  private emulatedRips: bigint[] = [];
+  /**
+   * vcpu->arch.mmio_gva / mmio_gfn: kvm_handle_noslot_fault caches the MMIO translation of the
+   * faulting gva before it returns RET_PF_EMULATE (mmio_caching=N), so the emulator's data access
+   * (vcpu_mmio_gva_to_gpa) finds it without walking again; INVLPG, MOV CR3 and a context reset
+   * clear it (vcpu_clear_mmio_info). Page numbers; -1 = none.
+   */
+  private mmioGvaPage = -1n;
+  private mmioGfn = -1;
+
+  constructor(
+    private readonly vm: ShadowVm,
+    private readonly cpu: CpuState,
+    private readonly layout: ProbeLayout,
+    /** The recorded machine's limit: MOV CR0 setting PG without EFER.LME is #GP(0). */
+    private readonly pvm: boolean,
+  ) {}
+
+  /**
+   * One KVM_RUN of a single-stepped vCPU: enter the guest (vcpu_enter_guest's MMU part), run the
+   * instruction at RIP natively (CPL 3 with paging) or in the emulator, and say how it ended.
+   */
+  run(singlestep: boolean): RunResult {
+    const res: RunResult = { exceptions: [], exits: [], emulated: [] };
+    this.emulatedRips = res.emulated;
+    for (let n = 0; n < 16; n++) {
+      enterGuest(this.vm);
+      const o = this.cpu.cpl === 3 && isPaging(this.cpu) ? this.native() : this.emulate();
+      if (o.k === 'exc') {
+        res.exceptions.push(o.ec === undefined ? [o.vector] : [o.vector, o.ec]);
+        res.exits.push('SHUTDOWN');
+        return res;
+      }
+      if (o.k === 'exit') {
+        res.exits.push(o.reason);
+        return res;
+      }
+      if (o.mmio) res.exits.push('MMIO');
+      // An MMIO write exits to userspace after the emulator completed the instruction; the
+      // single-step trap does not survive the re-entry, so the next instruction (the stub's int3
+      // padding) runs too — recorded: CPL 3 [[3]], CPL 0 an emulation failure.
+      if (o.mmioWrite) continue;
+      if (singlestep) {
+        if (o.emulated || o.mmio) res.exits.push('DEBUG');
+        else {
+          res.exceptions.push([1]);
+          res.exits.push('SHUTDOWN');
+        }
+        return res;
+      }
+    }
+    res.exits.push('TIMEOUT');
+    return res;
+  }
+
+  private ramAt(gpa: number): boolean {
+    return gpa >= 0 && gpa < this.layout.memSize;
+  }
+
+  /** The instruction bytes at `gpa` (up to 15, within its page). */
+  private decodeAt(gpa: number): Insn | null {
+    const n = Math.min(15, 4096 - (gpa % 4096));
+    const bytes: number[] = [];
+    for (let i = 0; i < n; i++) bytes.push(Number(this.layout.read(gpa + i, 1)));
+    return decode(bytes, codeBits(this.cpu));
+  }
+
+  /** The guest's own access of `gpa` (a completed mov). */
+  private doMov(insn: Extract<Insn, { kind: 'mov' }>, gpa: number | null): void {
+    const cpu = this.cpu;
+    const size = insn.size;
+    const mask = size === 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n;
+    if (insn.write) {
+      if (gpa !== null) this.layout.write(gpa, cpu.rax & mask, size);
+      return;
+    }
+    const v = gpa === null ? 0n : this.layout.read(gpa, size);
+    cpu.rax = size === 4 || size === 8 ? v : (cpu.rax & ~mask) | v;
+  }
+
+  /** A CPL-3 instruction on the hardware: accesses through the shadow tables. */
+  private native(): Outcome {
+    const vm = this.vm;
+    const cpu = this.cpu;
+    for (let tries = 0; tries < MAX_FAULTS; tries++) {
+      const f = cpuAccess(vm, cpu.rip, 'fetch', 3);
+      if (!f.ok) {
+        const r = this.shadowFault(f);
+        if (r) return r;
+        continue;
+      }
+      if (!this.ramAt(f.gpa)) return { k: 'exit', reason: 'INTERNAL_ERROR' };
+      const insn = this.decodeAt(f.gpa);
+      if (!insn) return { k: 'exc', vector: 6 };
+      switch (insn.kind) {
+        case 'nop':
+          cpu.rip += BigInt(insn.len);
+          return { k: 'done', emulated: false };
+        case 'int3':
+          cpu.rip += 1n;
+          return { k: 'exc', vector: 3 };
+        case 'mov': {
+          const addr = effectiveAddress(cpu, cpu.rbx);
+          const a = cpuAccess(vm, addr, insn.write ? 'write' : 'read', 3);
+          if (!a.ok) {
+            const r = this.shadowFault(a);
+            if (r) return r;
+            continue;
+          }
+          if (!this.ramAt(a.gpa)) {
+            this.doMov(insn, null);
+            cpu.rip += BigInt(insn.len);
+            return { k: 'done', emulated: true, mmio: true };
+          }
+          this.doMov(insn, a.gpa);
+          cpu.rip += BigInt(insn.len);
+          return { k: 'done', emulated: false };
+        }
+        case 'wrpkru': {
+          const o = this.wrpkru();
+          if (o.k === 'done') cpu.rip += BigInt(insn.len);
+          return o.k === 'done' ? { k: 'done', emulated: false } : o;
+        }
+        default:
+          return { k: 'exc', vector: 13, ec: 0 };
+      }
+    }
+    throw new ShadowMmuError('ESTATE', `kvm-probe: no progress after ${MAX_FAULTS} shadow page faults at rip ${hex(cpu.rip)}`);
+  }
+
+  /** A shadow #PF: KVM's handler decides (null: the instruction is retried). */
+  private shadowFault(f: Extract<CpuAccessResult, { ok: false }>): Outcome | null {
+    if (f.vector === 13) return { k: 'exc', vector: 13, ec: 0 };
+    const pf = kvm_mmu_page_fault(this.vm, f.cr2, f.error_code);
+    if (pf.inject) {
+      this.cpu.cr2 = pf.inject.cr2;
+      return { k: 'exc', vector: 14, ec: pf.inject.error_code };
+    }
+    if (pf.ret === 'RET_PF_EMULATE') {
+      if (pf.gpa >= 0 && !this.ramAt(pf.gpa)) {
+        this.mmioGvaPage = f.cr2 >> 12n;
+        this.mmioGfn = Math.floor(pf.gpa / 4096);
+      }
+      return this.emulate(true);
+    }
+    if (pf.ret === 'RET_PF_INVALID') throw new ShadowMmuError('ESTATE', `kvm_mmu_page_fault: RET_PF_INVALID at ${hex(f.cr2)}`);
+    return null;
+  }
+
+  /**
+   * An instruction the emulator cannot run (a fetch from MMIO, INT outside real mode) ends in
+   * KVM_EXIT_INTERNAL_ERROR. When the emulation was not entered from a shadow fault, KVM first
+   * reads the RIP's translation once more, and a guest fault there is injected instead — as
+   * recorded for CPL-0 fetches from MMIO and the int3 after a CPL-0 MMIO write (golden/kvm
+   * walks: the extra supervisor-read walk, pferr 0).
+   */
+  private emulationFailure(fromFault: boolean): Outcome {
+    const cpu = this.cpu;
+    if (!fromFault) {
+      const r = gvaToGpa(this.vm, cpu.rip, 'read', cpu.cpl);
+      if (!r.ok) {
+        cpu.cr2 = cpu.rip;
+        // Reported as the instruction fetch's fault: F where the walker reports it for fetches
+        // (EFER.NX or CR4.SMEP) — recorded: walk error 1, injected 0x11 with NX, 0x1 without.
+        const f = cpu.efer & EFER_NX || cpu.cr4 & CR4_SMEP ? 0x10 : 0;
+        return { k: 'exc', vector: 14, ec: r.error_code | f };
+      }
+    }
+    return { k: 'exit', reason: 'INTERNAL_ERROR' };
+  }
+
+  /** vcpu_clear_mmio_info(vcpu, MMIO_GVA_ANY) */
+  clearMmioInfo(): void {
+    this.mmioGvaPage = -1n;
+    this.mmioGfn = -1;
+  }
+
+  /**
+   * x86_emulate_instruction: the emulator fetches, decodes and executes through the guest
+   * walker. `fromFault`: entered from kvm_mmu_page_fault (EMULTYPE_PF) rather than for an
+   * instruction the vCPU cannot run (kvm_pvm's CPL 0).
+   */
+  private emulate(fromFault = false): Outcome {
+    const vm = this.vm;
+    const cpu = this.cpu;
+    const cpl = cpu.cpl;
+    this.emulatedRips.push(cpu.rip);
+    const f = gvaToGpa(vm, cpu.rip, 'fetch', cpl);
+    if (!f.ok) {
+      this.cpu.cr2 = cpu.rip;
+      return { k: 'exc', vector: 14, ec: f.error_code };
+    }
+    if (!this.ramAt(f.gpa)) return this.emulationFailure(fromFault); // no instruction fetch from MMIO
+    const insn = this.decodeAt(f.gpa);
+    if (!insn) return { k: 'exc', vector: 6 }; // #UD (ud2 at CPL 0 on the recorded machine: [6], shutdown)
+    const next = cpu.rip + BigInt(insn.len);
+    switch (insn.kind) {
+      case 'nop':
+        cpu.rip = next;
+        return { k: 'done', emulated: true };
+      case 'int3':
+        // The emulator runs INT only in real mode (emulate_int_real); elsewhere it fails.
+        if (cpu.cr0 & CR0_PE) return this.emulationFailure(fromFault);
+        cpu.rip = next;
+        return { k: 'exc', vector: 3 };
+      case 'mov': {
+        const addr = effectiveAddress(cpu, cpu.rbx);
+        if (nonCanonical(cpu, addr)) return { k: 'exc', vector: 13, ec: 0 };
+        const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
+          addr >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(addr & 0xfffn) } : gvaToGpa(vm, addr, insn.write ? 'write' : 'read', cpl);
+        if (!g.ok) {
+          cpu.cr2 = addr;
+          return { k: 'exc', vector: 14, ec: g.error_code };
+        }
+        if (!this.ramAt(g.gpa)) {
+          this.doMov(insn, null);
+          cpu.rip = next;
+          return { k: 'done', emulated: true, mmio: true, mmioWrite: insn.write };
+        }
+        this.doMov(insn, g.gpa);
+        if (insn.write) kvm_mmu_pte_write(vm, g.gpa, insn.size);
+        cpu.rip = next;
+        return { k: 'done', emulated: true };
+      }
+      case 'wrpkru': {
+        const o = this.wrpkru();
+        if (o.k === 'done') cpu.rip = next;
+        return o;
+      }
+      default:
+        break;
+    }
+    if (cpl !== 0) return { k: 'exc', vector: 13, ec: 0 };
+    if (!this.privileged(insn)) return { k: 'exc', vector: 13, ec: 0 };
+    cpu.rip = next;
+    return { k: 'done', emulated: true };
+  }
+
+  /** WRPKRU: #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
+  private wrpkru(): Outcome {
+    const cpu = this.cpu;
+    if (!(cpu.cr4 & CR4_PKE)) return { k: 'exc', vector: 6 };
+    if ((cpu.rcx | cpu.rdx) & 0xffffffffn) return { k: 'exc', vector: 13, ec: 0 };
+    cpu.pkru = Number(cpu.rax & 0xffffffffn);
+    setPkru(this.vm, cpu.pkru);
+    return { k: 'done', emulated: true };
+  }
+
+  /** MOV CRn / WRMSR / INVLPG at CPL 0; false is #GP(0). */
+  private privileged(insn: Insn): boolean {
+    const vm = this.vm;
+    const cpu = this.cpu;
+    switch (insn.kind) {
+      case 'movcr': {
+        this.clearMmioInfo();
+        if (insn.cr === 0) {
+          const r = kvm_set_cr0(cpu, cpu.rax, this.pvm);
+          if (!r) return false;
+          // vmx_set_cr0: EFER.LMA follows CR0.PG under EFER.LME (enter_lmode after PG is set,
+          // exit_lmode before it is cleared).
+          const lmaOff = r.efer !== cpu.efer && !(r.efer & EFER_LMA);
+          if (lmaOff) {
+            cpu.efer = r.efer;
+            setEfer(vm, r.efer);
+          }
+          cpu.cr0 = r.cr0;
+          setCr0(vm, r.cr0);
+          if (r.efer !== cpu.efer) {
+            cpu.efer = r.efer;
+            setEfer(vm, r.efer);
+          }
+          return true;
+        }
+        if (insn.cr === 4) {
+          const v = kvm_set_cr4(cpu, cpu.rax);
+          if (v === null) return false;
+          cpu.cr4 = v;
+          setCr4(vm, v);
+          return true;
+        }
+        const v = kvm_set_cr3(cpu, cpu.rax, PROBE_MAXPHYADDR);
+        if (v === null) return false;
+        cpu.cr3 = v;
+        setCr3(vm, v);
+        return true;
+      }
+      case 'wrmsr': {
+        // Only EFER matters to the MMU; other MSR writes complete without effect here (WRMSR
+        // of the TSC at CPL 0 on the recorded machine: KVM_EXIT_DEBUG, no exception).
+        if ((cpu.rcx & 0xffffffffn) !== MSR_EFER) return true;
+        const v = kvm_set_efer(cpu, ((cpu.rdx & 0xffffffffn) << 32n) | (cpu.rax & 0xffffffffn));
+        if (v === null) return false;
+        cpu.efer = v;
+        setEfer(vm, v);
+        return true;
+      }
+      case 'invlpg': {
+        const va = effectiveAddress(cpu, cpu.rbx);
+        if (va >> 12n === this.mmioGvaPage) this.clearMmioInfo();
+        kvm_mmu_invlpg(vm, va);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }}
