@@ -85,7 +85,7 @@ export function nonCanonical(c: CpuState, va: bigint): boolean {
 }
 
 /** @kernel x86.c kvm_is_valid_cr0 (plus the 64-bit reserved half) */
-function validCr0(cr0: bigint): boolean {
+function kvm_is_valid_cr0(cr0: bigint): boolean {
   if (cr0 >> 32n) return false;
   if (cr0 & ~CR0_VALID & 0xffffffffn) return false;
   if (cr0 & CR0_NW && !(cr0 & CR0_CD)) return false;
@@ -94,7 +94,7 @@ function validCr0(cr0: bigint): boolean {
 }
 
 /** @kernel x86.c kvm_is_valid_cr4 */
-function validCr4(cr4: bigint): boolean {
+function kvm_is_valid_cr4(cr4: bigint): boolean {
   return (cr4 & ~CR4_VALID) === 0n;
 }
 
@@ -103,7 +103,7 @@ export function kvm_is_valid_sregs(cr0: bigint, cr4: bigint, efer: bigint, csL: 
   if (efer & EFER_LME && cr0 & CR0_PG) {
     if (!(cr4 & CR4_PAE) || !(efer & EFER_LMA)) return false;
   } else if (efer & EFER_LMA || csL) return false;
-  return validCr4(cr4) && validCr0(cr0) && (efer & ~EFER_VALID) === 0n;
+  return kvm_is_valid_cr4(cr4) && kvm_is_valid_cr0(cr0) && (efer & ~EFER_VALID) === 0n;
 }
 
 /**
@@ -113,7 +113,7 @@ export function kvm_is_valid_sregs(cr0: bigint, cr4: bigint, efer: bigint, csL: 
  */
 export function kvm_set_cr0(c: CpuState, v: bigint, pvm: boolean): { cr0: bigint; efer: bigint } | null {
   const cr0 = v | CR0_ET;
-  if (!validCr0(cr0)) return null;
+  if (!kvm_is_valid_cr0(cr0)) return null;
   const wasPaging = isPaging(c);
   let efer = c.efer;
   if (cr0 & CR0_PG && !wasPaging && c.efer & EFER_LME) {
@@ -130,7 +130,7 @@ export function kvm_set_cr0(c: CpuState, v: bigint, pvm: boolean): { cr0: bigint
 
 /** @kernel x86.c kvm_set_cr4: the new CR4, or null for #GP. */
 export function kvm_set_cr4(c: CpuState, cr4: bigint): bigint | null {
-  if (!validCr4(cr4)) return null;
+  if (!kvm_is_valid_cr4(cr4)) return null;
   if (isLongMode(c)) {
     if (!(cr4 & CR4_PAE)) return null;
     if ((cr4 ^ c.cr4) & CR4_LA57) return null;

@@ -235,15 +235,15 @@ export class InsnExecutor {
     return { k: 'exit', reason: 'INTERNAL_ERROR' };
   }
 
-  /** vcpu_clear_mmio_info(vcpu, MMIO_GVA_ANY) */
+  /** @kernel x86.h vcpu_clear_mmio_info (MMIO_GVA_ANY) */
   clearMmioInfo(): void {
     this.mmioGvaPage = -1n;
     this.mmioGfn = -1;
   }
 
   /**
-   * x86_emulate_instruction: the emulator fetches, decodes and executes through the guest
-   * walker. `fromFault`: entered from kvm_mmu_page_fault (EMULTYPE_PF) rather than for an
+   * @kernel x86.c x86_emulate_instruction
+   * The emulator fetches, decodes and executes through the guest walker. `fromFault`: entered from kvm_mmu_page_fault (EMULTYPE_PF) rather than for an
    * instruction the vCPU cannot run (kvm_pvm's CPL 0).
    */
   private emulate(fromFault = false): Outcome {
@@ -302,7 +302,7 @@ export class InsnExecutor {
     return { k: 'done', emulated: true };
   }
 
-  /** WRPKRU: #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
+  /** WRPKRU (emulate.c em_wrpkru's checks): #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
   private wrpkru(): Outcome {
     const cpu = this.cpu;
     if (!(cpu.cr4 & CR4_PKE)) return { k: 'exc', vector: 6 };
