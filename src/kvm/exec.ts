@@ -123,6 +123,20 @@ export class InsnExecutor {
     return gpa >= 0 && gpa < this.layout.memSize;
   }
 
+  /**
+   * An instruction outside the model's set: UD2 is #UD (recorded at CPL 0: [6], shutdown); any
+   * other one the model cannot run, which is an input error rather than a guess.
+   */
+  private undefinedInsn(gpa: number): Outcome {
+    const b0 = Number(this.layout.read(gpa, 1));
+    const b1 = gpa % 4096 < 4095 ? Number(this.layout.read(gpa + 1, 1)) : -1;
+    if (b0 === 0x0f && b1 === 0x0b) return { k: 'exc', vector: 6 };
+    throw new ShadowMmuError(
+      'EINVAL_INPUT',
+      `exec: the instruction at rip ${hex(this.cpu.rip)} (bytes ${b0.toString(16).padStart(2, '0')}${b1 < 0 ? '' : ' ' + b1.toString(16).padStart(2, '0')} ...) is not one the model runs (nop, int3, ud2, mov r/m, mov crN, wrmsr, invlpg, wrpkru)`,
+    );
+  }
+
   /** The instruction bytes at `gpa` (up to 15, within its page). */
   private decodeAt(gpa: number): Insn | null {
     const n = Math.min(15, 4096 - (gpa % 4096));
@@ -157,7 +171,7 @@ export class InsnExecutor {
       }
       if (!this.ramAt(f.gpa)) return { k: 'exit', reason: 'INTERNAL_ERROR' };
       const insn = this.decodeAt(f.gpa);
-      if (!insn) return { k: 'exc', vector: 6 };
+      if (!insn) return this.undefinedInsn(f.gpa);
       switch (insn.kind) {
         case 'nop':
           cpu.rip += BigInt(insn.len);
@@ -258,7 +272,7 @@ export class InsnExecutor {
     }
     if (!this.ramAt(f.gpa)) return this.emulationFailure(fromFault); // no instruction fetch from MMIO
     const insn = this.decodeAt(f.gpa);
-    if (!insn) return { k: 'exc', vector: 6 }; // #UD (ud2 at CPL 0 on the recorded machine: [6], shutdown)
+    if (!insn) return this.undefinedInsn(f.gpa);
     const next = cpu.rip + BigInt(insn.len);
     switch (insn.kind) {
       case 'nop':

@@ -41,3 +41,12 @@ describe('kvm executor outcomes (as recorded on KVM 6.18 pvm)', () => {
     expect(s.slice(1).map((x) => x.value)).toEqual([0x1122334455667788n, 0x55667788n, 0x7788n, 0x88n, 0x5an]);
   });
 });
+
+describe('kvm executor input errors', () => {
+  it('an instruction outside the model set is refused with a typed error naming it', () => {
+    expect(() => steps(['vm name=x cpl=3', 'exec 0fa2'])).toThrow(/exec: the instruction at rip 0x7f8000000100 \(bytes 0f a2 \.\.\.\) is not one the model runs/);
+  });
+  it('an 8-byte access in 32-bit code is refused', () => {
+    expect(() => steps(['vm name=x mode=prot cpl=0', 'read 0x1000 size=8'])).toThrow(/size 8 not encodable in 32-bit code/);
+  });
+});
