@@ -7,7 +7,7 @@
 import { PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK } from '../guest/constants.js';
 import { walk_addr_generic, type GuestWalker } from '../guest/walker.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role } from '../roles/sp-role.js';
-import { INVALID_PAGE, PT32E_ROOT_LEVEL, SPTE_ENT_PER_PAGE } from './constants.js';
+import { INVALID_PAGE, PT32E_ROOT_LEVEL } from './constants.js';
 import { kvm_mmu_get_page } from './get_page.js';
 import { read_gpte } from './gpte.js';
 import { drop_parent_pte, link_shadow_page } from './link.js';
@@ -416,9 +416,4 @@ export function kvm_mmu_do_page_fault(vcpu: Vcpu, cr2: bigint, error_code: numbe
   if (vcpu.mmu.ctx.direct_map) return direct_page_fault(vcpu, f, out);
   if (vcpu.guest === null) return vcpu.kvm.bug('kvm_mmu_page_fault: the vCPU has no guest memory');
   return paging_page_fault(vcpu, f, out);
-}
-
-/** The SPTE index of a walk step (for callers that hold an sptep). */
-export function spte_index(sptep: number): number {
-  return sptep % SPTE_ENT_PER_PAGE;
 }
