@@ -24,6 +24,16 @@
  *  kvmroot 16/16, kvmseq 15/15 (src/eval/kvm.ts replays with host { mmio_caching: false }).
  *  F1 (RFC pae_root: the hardware access never completed) fixed in 751a9a2; F2 (rmap
  *  pte_list_desc objects reported as leaked) fixed in audit.ts.
+ *  Counters vs real KVM (stats() deltas per step of all 84 write_tracking/root_transition
+ *  scenarios regenerated here with kvm-probe, 496 steps): every vm/vm_now/vcpu counter matches
+ *  (mmu_cache_miss, mmu_pte_write, mmu_flooded, mmu_shadow_zapped, mmu_unsync, pages_4k,
+ *  pf_taken/fixed/spurious/emulate/guest, invlpg, remote_tlb_flush_requests, ...) except:
+ *  - S1 vm.remote_tlb_flush: the model counts one per request (41 steps, e.g. the INVLPG step of
+ *    unsync-l1-user-write-then-invlpg: got 1, KVM 0). KVM counts remote_tlb_flush_requests
+ *    always but remote_tlb_flush only when kvm_make_all_cpus_request kicked some vCPU; the only
+ *    vCPU is the requester, so KVM's is 0 throughout.
+ *  - S2 vcpu.tlb_flush: KVM counts 1 at the first KVM_RUN (every warm-up step, 84/84: the
+ *    KVM_REQ_TLB_FLUSH pending from vCPU creation/reset); the model 0.
  *
  * How a driver uses it (the kernel's loop, reduced):
  *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });
