@@ -76,6 +76,7 @@ export function oracleStep(s: ProbeStep): { [k: string]: OracleJson } {
   o['walks'] = oracleWalks(s.walkEvents);
   o['mmu'] = oracleMmuEvents(s.events);
   o['emulated'] = s.emulated.map(hexB);
+  if (s.stats) o['stats'] = { vm: { ...s.stats.vm }, vm_now: { ...s.stats.vm_now }, vcpu: { ...s.stats.vcpu } };
   if (s.gptes_after) o['gptes_after'] = s.gptes_after.map((g) => [g.level, hexN(g.gpa), hexB(g.pte)]);
   return o;
 }

@@ -5,6 +5,7 @@ export * from './layout.js';
 export * from './insn.js';
 export * from './cpu.js';
 export * from './encode.js';
+export * from './stats.js';
 export * from './exec.js';
 export * from './vcpu.js';
 export * from './replay.js';

@@ -13,7 +13,8 @@ import type { TraceEvent } from '../trace/events.js';
 import { WalkEventLog, type WalkEvent } from '../guest/events.js';
 import type { Violation } from '../mmu/audit.js';
 import type { HostConfig } from '../mmu/machine.js';
-import { auditVm, createVm, destroyVm, gvaToGpa, onEvent, setPkru, setSregs, type ShadowVm, type VcpuRegisters } from '../mmu/api.js';
+import { auditVm, createVm, destroyVm, gvaToGpa, onEvent, setPkru, setSregs, stats, type ShadowVm, type VcpuRegisters } from '../mmu/api.js';
+import { statsDelta, type ProbeStats } from './stats.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
   CR0_PG,
@@ -88,6 +89,8 @@ export interface ProbeStep {
   translate: ProbeTranslate | null;
   gptes_after: { level: number; gpa: number; pte: bigint }[] | null;
   regs: { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint; cpl: number } | null;
+  /** The step's counters (kvm-probe's stats deltas). */
+  stats: ProbeStats | null;
   violations: Violation[];
   skipped: boolean;
 }
@@ -276,6 +279,7 @@ export class ProbeVm {
       translate: null,
       gptes_after: null,
       regs: null,
+      stats: null,
       violations: [],
       skipped: false,
     };
@@ -285,6 +289,7 @@ export class ProbeVm {
       return st;
     }
     const vm = this.shadowVm;
+    const statsBefore = stats(vm);
     this.events = [];
     this.eventWalkPos = [];
     this.walkLog.clear();
@@ -409,6 +414,7 @@ export class ProbeVm {
     st.events = this.events;
     st.eventWalkPos = this.eventWalkPos;
     st.walkEvents = this.walkLog.events;
+    st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length);
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
     return st;
   }
