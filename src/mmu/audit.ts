@@ -9,7 +9,7 @@ import { is_last_spte, is_mmio_spte, is_shadow_present_pte, spte_to_pfn } from '
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from './page.js';
 import { paeRootTargets, root_to_sp } from './roots.js';
-import { kvm_mmu_page_get_gfn, rmapKey } from './rmap.js';
+import { kvm_mmu_page_get_gfn, rmapKey, rmapKeyFrame } from './rmap.js';
 import { gfnValidPagesWithGptes } from './unsync.js';
 
 export interface Violation {
@@ -121,13 +121,20 @@ export function audit(m: Machine, step: string): Violation[] {
   // Write-protection: a writable leaf maps no gfn that is write-tracked or shadowed by a valid
   // page with guest PTEs that is not unsync. Unsync pages are level-1 pages with guest PTEs at
   // gfns no upper-level page shadows; mmu_unsync counts them.
+  const shadowedGfns = new Set<number>([...kvm.write_track.keys()]);
+  for (const sp of live) if (kvm.sp_has_gptes(sp) && !kvm.is_obsolete_sp(sp)) shadowedGfns.add(sp.gfn);
   for (const [sptep, key] of leaves) {
     if (!(kvm.spteLo(sptep) & 2)) continue;
-    const gfn = Math.floor(key / 4);
+    const { gfn: first, level } = rmapKeyFrame(key);
     const sp = kvm.sptep_to_sp(sptep)!;
-    if ((kvm.write_track.get(gfn) ?? 0) > 0) bad('write-tracked-gfn-read-only', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable mapping of write-tracked gfn ${gfn.toString(16)}`);
-    for (const s of gfnValidPagesWithGptes(kvm, gfn)) {
-      if (!s.unsync) bad('shadowed-gfn-read-only', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable mapping of gfn ${gfn.toString(16)} shadowed by sync ${name(s)}`);
+    const n = 2 ** (9 * (level - 1));
+    for (const gfn of shadowedGfns) {
+      if (gfn < first || gfn >= first + n) continue;
+      if (level > 1) bad('no-huge-mapping-over-shadowed-gfn', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable huge mapping covers shadowed gfn ${gfn.toString(16)}`);
+      if ((kvm.write_track.get(gfn) ?? 0) > 0) bad('write-tracked-gfn-read-only', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable mapping of write-tracked gfn ${gfn.toString(16)}`);
+      for (const s of gfnValidPagesWithGptes(kvm, gfn)) {
+        if (!s.unsync) bad('shadowed-gfn-read-only', `${name(sp)} SPTE ${sptep % SPTE_ENT_PER_PAGE}`, `writable mapping of gfn ${gfn.toString(16)} shadowed by sync ${name(s)}`);
+      }
     }
   }
   let nUnsync = 0;

@@ -175,13 +175,48 @@ function gpte_changed(vcpu: Vcpu, gw: GuestWalker, level: number, buf: Uint32Arr
   return word.lo !== gw.ptes_lo[level - 1] || word.hi !== gw.ptes_hi[level - 1];
 }
 
-/** @kernel mmu.c kvm_mmu_hugepage_adjust (a host that maps guest memory with 4K pages only) */
-function kvm_mmu_hugepage_adjust(f: KvmPageFault): void {
+/**
+ * @kernel mmu.c kvm_mmu_max_mapping_level
+ * The largest level (up to max_level) at which gfn may be mapped: the host's mapping level (2M
+ * with THP inside one memslot, else 4K), lowered while the level's frame holds a gfn that is
+ * shadowed (lpage_info disallow_lpage, counted per gfn in the model).
+ */
+function kvm_mmu_max_mapping_level(vcpu: Vcpu, gfn: number, max_level: number): number {
+  const g = vcpu.guest!;
+  const kvm = vcpu.kvm;
+  let level = Math.min(max_level, g.thp ? 2 : 1);
+  for (; level > 1; level--) {
+    const n = 2 ** (9 * (level - 1));
+    const base = gfn - (gfn % n);
+    const slot = g.mem.gfnToMemslot(base);
+    if (!slot || base + n > slot.base_gfn + slot.npages) continue;
+    let disallowed = false;
+    for (const s of kvm.lpage_disallowed.keys()) {
+      if (s >= base && s < base + n) {
+        disallowed = true;
+        break;
+      }
+    }
+    if (!disallowed) break;
+  }
+  return level;
+}
+
+/** @kernel mmu.c kvm_mmu_hugepage_adjust (no NX-huge-page mitigation, no dirty logging) */
+function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
   f.goal_level = 1;
+  if (f.max_level === 1 || f.pfn === KVM_PFN_NOSLOT) return;
+  const req_level = kvm_mmu_max_mapping_level(vcpu, f.gfn, f.max_level);
+  if (req_level === 1) return;
+  f.goal_level = req_level;
+  const n = 2 ** (9 * (req_level - 1));
+  f.pfn -= f.pfn % n;
 }
 
 function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
-  if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: 'kvm_mmu_spte_requested', gfn: f.gfn, pfn: f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn, level: f.goal_level });
+  // pfn | (gfn & (KVM_PAGES_PER_HPAGE(goal_level) - 1)), as the tracepoint records it.
+  const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + (f.gfn % 2 ** (9 * (f.goal_level - 1)));
+  if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: 'kvm_mmu_spte_requested', gfn: f.gfn, pfn, level: f.goal_level });
 }
 
 /**
@@ -212,7 +247,7 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): 
     if (sp !== null) link_shadow_page(vcpu, it.sptep, sp);
   }
 
-  kvm_mmu_hugepage_adjust(f);
+  kvm_mmu_hugepage_adjust(vcpu, f);
   trace_spte_requested(vcpu, f);
 
   let base_gfn = f.gfn;
@@ -276,6 +311,19 @@ function inject(vcpu: Vcpu, gw: GuestWalker, f: KvmPageFault): InjectedFault {
   return { error_code: gw.fault_error_code, address: f.addr };
 }
 
+/**
+ * @kernel paging_tmpl.h FNAME(is_self_change_mapping) (5.16)
+ * A writable translation whose huge page holds one of the tables the walk used.
+ */
+function is_self_change_mapping(gw: GuestWalker, cr0_wp: boolean, user: boolean): boolean {
+  if (!(gw.pte_access & ACC_WRITE_MASK || (!cr0_wp && !user))) return false;
+  const n = 2 ** (9 * (gw.level - 1));
+  for (let level = gw.level; level <= gw.max_level; level++) {
+    if (Math.floor(gw.gfn / n) === Math.floor(gw.table_gfn[level - 1]! / n)) return true;
+  }
+  return false;
+}
+
 /** @kernel paging_tmpl.h FNAME(page_fault) */
 function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedFault | null; gpa: number }): number {
   const kvm = vcpu.kvm;
@@ -289,7 +337,7 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   }
   out.gpa = gw.gpa;
   f.gfn = gw.gfn;
-  f.max_level = gw.level;
+  f.max_level = !v6 && is_self_change_mapping(gw, g.walk.cr0_wp, f.user) ? 1 : gw.level;
   f.slot = g.mem.gfnToMemslot(f.gfn) !== undefined;
   if (page_fault_handle_page_track(vcpu, f)) {
     shadow_page_table_clear_flood(vcpu, f.addr);
@@ -328,7 +376,7 @@ function is_page_fault_stale(vcpu: Vcpu): boolean {
 function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
   const kvm = vcpu.kvm;
   const v6 = kvm.traits.fault_path === '6.x';
-  kvm_mmu_hugepage_adjust(f);
+  kvm_mmu_hugepage_adjust(vcpu, f);
   trace_spte_requested(vcpu, f);
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr);
   let base_gfn = f.gfn;

@@ -10,7 +10,7 @@ import type { KvmMmuPage } from './page.js';
 import { make_pae_pdpte } from './pae_pdpte.js';
 import { pte_list_add, pte_list_remove } from './pte_list.js';
 import { drop_spte } from './rmap.js';
-import { clear_spte, is_last_spte, is_mmio_spte, is_shadow_present_pte, make_nonleaf_spte } from './spte.js';
+import { clear_spte, is_large_pte, is_last_spte, is_mmio_spte, is_shadow_present_pte, make_nonleaf_spte } from './spte.js';
 import type { Vcpu } from './vcpu.js';
 
 /** __pa(sp->spt) */
@@ -82,6 +82,12 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
     kvm.bug(`link_shadow_page: a level-${kvm.level(sp)} page cannot hang below a level-${kvm.level(parent)} page`);
   }
   if ((sp.role & kvm.rb.invalid) !== 0 || (parent.role & kvm.rb.invalid) !== 0) kvm.bug('link_shadow_page: invalid (zapped) page');
+  // A present SPTE must be a large leaf: drop it first (6.x __link_shadow_page; 5.16's callers
+  // already dropped it with drop_large_spte).
+  if (kvm.isPresent(sptep) && is_large_pte(kvm.spteLo(sptep)) && kvm.level(parent) > 1) {
+    drop_spte(kvm, sptep);
+    kvm.kvm_flush_remote_tlbs();
+  }
   if (kvm.isPresent(sptep)) {
     kvm.bug(`link_shadow_page: SPTE ${index} of sp ${parent.id} is already present (0x${kvm.spte64(sptep).toString(16)})`);
   }

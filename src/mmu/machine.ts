@@ -30,6 +30,12 @@ export interface HostConfig {
   readonly nr_mmu_pages: number;
   /** The kvm.mmio_caching parameter (default on; the kvm oracle's host ran without it). */
   readonly mmio_caching?: boolean;
+  /**
+   * Guest memory backed by transparent huge pages: the host maps every 2M-aligned frame that
+   * lies inside one memslot with a 2M page (host_pfn_mapping_level 2). Default off: 4K pages
+   * only, as on the kvm oracle's host.
+   */
+  readonly thp?: boolean;
 }
 
 export const DEFAULT_HOST: HostConfig = {

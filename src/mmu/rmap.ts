@@ -25,9 +25,18 @@ import type { Vcpu } from './vcpu.js';
 export const KVM_MAX_HUGEPAGE_LEVEL = 3;
 const TWO32 = 0x100000000;
 
-/** The rmap key of (gfn, level): one map for every memslot (the model has one address space). */
+/**
+ * The rmap key of (gfn, level), as gfn_to_rmap indexes it: by the level's huge-page frame
+ * (gfn >> 9 * (level - 1)); one map for every memslot (the model has one address space).
+ */
 export function rmapKey(gfn: number, level: number): number {
-  return gfn * 4 + (level - 1);
+  return Math.floor(gfn / 2 ** (9 * (level - 1))) * 4 + (level - 1);
+}
+
+/** The first gfn of an rmap key's frame and its level. */
+export function rmapKeyFrame(key: number): { gfn: number; level: number } {
+  const level = (key % 4) + 1;
+  return { gfn: Math.floor(key / 4) * 2 ** (9 * (level - 1)), level };
 }
 
 /** The 4K-pages-per-entry shift of a level (KVM_HPAGE_GFN_SHIFT). */

@@ -81,6 +81,7 @@ export class ShadowVmState {
       tracer: null,
       faulted_in: new Set<number>(),
       gfn_to_pfn: (gfn) => GUEST_PFN_BASE + gfn,
+      thp: host.thp === true,
     };
     this.loadPdptrs();
   }

@@ -254,3 +254,28 @@ describe('allocation failure on the fault path', () => {
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
   });
 });
+
+describe('host huge pages (HostConfig.thp): kvm_mmu_hugepage_adjust, large SPTEs, disallow_lpage', () => {
+  it.each(['v5.16', 'v6.18'])('%s: a guest 2M page gets a 2M SPTE; shadowing a gfn inside it write-protects it, and the next write splits it', (p) => {
+    const mem = probeGuest();
+    mem.writeBig(0x102018, 0x4000e7n); // VA's PDE: a 2M page at 0x400000
+    const r = rig(p, mem, LONG_MODE, { mmio_caching: false, thp: true });
+    expect(access(r, VA, 'write', 3, 1n)).toEqual({ kind: 'ok', gpa: 0x404000 });
+    const req = r.events.find((e) => e['ev'] === 'spte_requested')!;
+    expect(req).toMatchObject({ gfn: '0x404', level: 2 });
+    expect(r.vm.machine.kvm.stat.pages_2m).toBe(1);
+    // A guest table at 0x405000 (inside the 2M page) becomes shadowed: map 0x8080a00000 through it.
+    mem.writeBig(0x102020, 0x405027n);
+    mem.writeBig(0x405000, 0x301027n);
+    expect(access(r, 0x8080800000n, 'read')).toEqual({ kind: 'ok', gpa: 0x301000 });
+    const kvm = r.vm.machine.kvm;
+    expect(kvm.lpage_disallowed.get(0x405)).toBe(1);
+    // The 2M SPTE is read-only now: a write faults and maps 4K pages from a direct page.
+    const hw = api.cpuAccess(r.vm, VA, 'write', 3);
+    expect(hw.ok).toBe(false);
+    expect(access(r, VA + 0x2000n, 'write', 3, 2n)).toEqual({ kind: 'ok', gpa: 0x406000 });
+    expect(r.events.find((e) => e['ev'] === 'get_page' && Number(e['role']) & 0x80)).toMatchObject({ gfn: '0x400' });
+    expect(kvm.stat.pages_2m).toBe(0);
+    expect(r.violations).toEqual([]);
+  });
+});
