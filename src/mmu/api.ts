@@ -2,6 +2,8 @@
  * The shadow MMU as a driver sees it: one VM with one vCPU over a guest memory, running a guest.
  *
  * CHANGE NOTES for the driver engineer (newest first; the API below is kept stable):
+ *  - v3: host.thp (HostConfig): guest memory on 2M host pages, so guest huge pages get 2M SPTEs
+ *    (default off, as the kvm oracle's host).
  *  - v2: implemented. ShadowVm is vm.ts's ShadowVmState; VcpuRegisters/VmConfig come from vm.ts
  *    (same shape as v1). New: enterGuest (R1), setRflags, gvaToGpa(..., { inject: false }) for
  *    KVM_TRANSLATE (no pf_guest), host.mmio_caching (the kvm oracle's host had it off: an MMIO
