@@ -59,12 +59,15 @@ export interface RunResult {
   readonly exceptions: number[][];
   readonly exits: string[];
   readonly emulated: bigint[];
+  /** Emulation failures (the vCPU's insn_emulation_fail). */
+  emulationFailures: number;
 }
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
 export class InsnExecutor {
   private emulatedRips: bigint[] = [];
+  private res: RunResult | null = null;
   /**
    * vcpu->arch.mmio_gva / mmio_gfn: kvm_handle_noslot_fault caches the MMIO translation of the
    * faulting gva before it returns RET_PF_EMULATE (mmio_caching=N), so the emulator's data access
@@ -87,7 +90,8 @@ export class InsnExecutor {
    * instruction at RIP natively (CPL 3 with paging) or in the emulator, and say how it ended.
    */
   run(singlestep: boolean): RunResult {
-    const res: RunResult = { exceptions: [], exits: [], emulated: [] };
+    const res: RunResult = { exceptions: [], exits: [], emulated: [], emulationFailures: 0 };
+    this.res = res;
     this.emulatedRips = res.emulated;
     for (let n = 0; n < 16; n++) {
       enterGuest(this.vm);
@@ -236,6 +240,7 @@ export class InsnExecutor {
    */
   private emulationFailure(fromFault: boolean): Outcome {
     const cpu = this.cpu;
+    if (this.res) this.res.emulationFailures++;
     if (!fromFault) {
       const r = gvaToGpa(this.vm, cpu.rip, 'read', cpu.cpl);
       if (!r.ok) {

@@ -22,8 +22,11 @@ function sorted(o: Record<string, number>): Record<string, number> {
   return r;
 }
 
-/** The step's counters from the facade's counters before and after it; `insnEmulation` instructions went through the emulator. */
-export function statsDelta(before: MmuStats, after: MmuStats, insnEmulation: number): ProbeStats {
+/**
+ * The step's counters from the facade's counters before and after it, plus the emulator's own:
+ * `insnEmulation` instructions went through it, `insnEmulationFail` of them failed.
+ */
+export function statsDelta(before: MmuStats, after: MmuStats, insnEmulation: number, insnEmulationFail = 0): ProbeStats {
   const vm: Record<string, number> = {};
   const vmNow: Record<string, number> = {};
   const vcpu: Record<string, number> = {};
@@ -40,5 +43,6 @@ export function statsDelta(before: MmuStats, after: MmuStats, insnEmulation: num
     if (v !== b) vcpu[k] = v - b;
   }
   if (insnEmulation) vcpu['insn_emulation'] = insnEmulation;
+  if (insnEmulationFail) vcpu['insn_emulation_fail'] = insnEmulationFail;
   return { vm: sorted(vm), vm_now: sorted(vmNow), vcpu: sorted(vcpu) };
 }

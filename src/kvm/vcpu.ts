@@ -290,6 +290,7 @@ export class ProbeVm {
     }
     const vm = this.shadowVm;
     const statsBefore = stats(vm);
+    let emulationFailures = 0;
     this.events = [];
     this.eventWalkPos = [];
     this.walkLog.clear();
@@ -405,6 +406,7 @@ export class ProbeVm {
         st.exceptions = r.exceptions;
         st.exits = r.exits;
         st.emulated = r.emulated;
+        emulationFailures = r.emulationFailures;
       }
       if (c.op === 'read') st.value = cpu.rax;
       st.regs = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer, cpl: cpu.cpl };
@@ -414,7 +416,7 @@ export class ProbeVm {
     st.events = this.events;
     st.eventWalkPos = this.eventWalkPos;
     st.walkEvents = this.walkLog.events;
-    st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length);
+    st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length, emulationFailures);
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
     return st;
   }

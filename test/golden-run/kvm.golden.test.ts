@@ -144,4 +144,22 @@ describe('golden/kvm: the MMU counters per step', () => {
     }
     expect(failures.slice(0, 5), `${failures.length} differences`).toEqual([]);
   });
+  it('walk records: the access step', async () => {
+    const { replayProbe, walkScenario } = await import('../../src/eval/kvm.js');
+    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const failures: string[] = [];
+    for (const rec of readGolden('kvm/walks.jsonl.gz').filter((r) => r['kind'] === 'walk')) {
+      const vm = replayProbe(walkScenario(rec as never))[0]!;
+      const got = (oracleStep(vm.steps.at(-1)!)['stats'] ?? {}) as Record<string, Record<string, number>>;
+      const exp = (rec['stats'] ?? {}) as Record<string, Record<string, number>>;
+      for (const part of ['vm', 'vm_now', 'vcpu']) {
+        const e = exp[part] ?? {};
+        const g = got[part] ?? {};
+        for (const k of new Set([...Object.keys(e), ...Object.keys(g)])) {
+          if ((e[k] ?? 0) !== (g[k] ?? 0) && !KNOWN.has(`${part}.${k}`)) failures.push(`${String(rec['id'])} ${part}.${k}: expected ${e[k] ?? 0}, got ${g[k] ?? 0}`);
+        }
+      }
+    }
+    expect(failures.slice(0, 5), `${failures.length} differences`).toEqual([]);
+  });
 });
