@@ -3,8 +3,9 @@
  * `root_transition` replay their `scenario` on the model (src/kvm, the same executor
  * `shadow-mmu run` drives) and answer one step object per recorded step; `root_role` rebuilds
  * the record's VM as gen-oracle.mjs wrote it and answers the root role and the get_page events
- * of the warm-up and the access; walk records (kind "walk", src/eval/walker.ts) take their
- * `shadow` events from kvmWalkShadow. All under profile v6.18 on the recorded machine's limits.
+ * of the warm-up and the access; walk records (kind "walk", registered in src/eval/walker.ts)
+ * are answered by evalKvmWalkRecord from the same replay. All under profile v6.18 on the
+ * recorded machine's limits.
  */
 import { badInput } from '../bits/errors.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
@@ -138,11 +139,49 @@ export function walkScenario(rec: JsonObject): string[] {
   ];
 }
 
-/** A walk record's `shadow`: the shadow-MMU events of its access, after the warm-up. */
-export function kvmWalkShadow(rec: JsonObject): Json[] {
+/**
+ * kvm walk records (kind "walk") -> { outcome, fault, target_walks, gptes_after, shadow, and
+ * the rest of the record's observations: exceptions, exit, exits, other_walks, emulated,
+ * stats }: the record's VM replayed (the tool's guest, warm-up, `ptes`, then the one access)
+ * and its access step read the way gen-oracle.mjs reads the tool's output. A CPL-3 access faults
+ * natively and KVM walks with the hardware error code; a CPL-0 access is emulated and walks
+ * with 0 / W / F.
+ */
+export function evalKvmWalkRecord(rec: JsonObject): JsonObject {
   const vm = replayProbe(walkScenario(rec))[0]!;
-  const access = vm.steps[vm.steps.length - 1];
-  return access ? oracleMmuEvents(access.events) : [];
+  const step = vm.steps[vm.steps.length - 1]!;
+  const st = oracleStep(step);
+  const va = parseUnsigned(rec['va'] ?? VA, 'va');
+  const walks = st['walks'] as JsonObject[];
+  const exits = step.exits;
+  const first = step.exceptions[0];
+  const exit = exits.length ? exits[exits.length - 1]! : null;
+  const outcome =
+    exits[0] === 'MMIO'
+      ? 'mmio_exit'
+      : !first
+        ? exit === 'DEBUG'
+          ? 'ok'
+          : `exit_${exit}`
+        : first[0] === 1 || first[0] === 3
+          ? 'ok'
+          : first[0] === 14
+            ? 'page_fault'
+            : `exception_${first[0]}`;
+  const pf = step.exceptions.find((e) => e[0] === 14);
+  return {
+    outcome,
+    fault: pf ? { error_code: pf[1] ?? 0 } : null,
+    target_walks: walks.filter((w) => BigInt(String(w['addr'])) === va),
+    other_walks: walks.filter((w) => BigInt(String(w['addr'])) !== va),
+    gptes_after: st['gptes_after'] ?? [],
+    shadow: st['mmu']!,
+    exceptions: st['exceptions']!,
+    exit,
+    exits: [...exits],
+    emulated: step.emulated.length > 0,
+    stats: st['stats'] ?? null,
+  };
 }
 
 export const kvmEval: EvalTable = {

@@ -1,7 +1,9 @@
 /**
- * eval adapters for the walker oracles: kvm-unit-tests access.c records (golden/access) and the
- * real-KVM walk records (golden/kvm walks.jsonl, kind "walk"). Both run the same guest walker
- * the CLI's `walk` runs; the kvm records under profile v6.18 (the kernel they were recorded on).
+ * eval adapters for the walker oracles: kvm-unit-tests access.c records (golden/access), run
+ * through the same guest walker the CLI's `walk` runs, and the real-KVM walk records
+ * (golden/kvm walks.jsonl, kind "walk"), whose VM is replayed on the model as KVM runs it
+ * (src/eval/kvm.ts evalKvmWalkRecord: guest walks of the shadow fault path and the emulator,
+ * shadow events, exceptions) under profile v6.18, the kernel they were recorded on.
  */
 import { badInput } from '../bits/errors.js';
 import { halves } from '../bits/u64.js';
@@ -29,9 +31,8 @@ import {
   type AccessKind,
   type GuestRegs,
   type WalkMmu,
-  type WalkTracer,
 } from '../guest/index.js';
-import { kvmWalkShadow } from './kvm.js';
+import { evalKvmWalkRecord } from './kvm.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 
 function obj(v: Json | undefined, where: string): JsonObject {
@@ -78,7 +79,6 @@ class Bench {
 }
 
 let accessBench: Bench | undefined;
-let kvmBench: Bench | undefined;
 
 /** access.c records: { id, flags, in } -> { fault, error_code, gpa, pte_after, pde_after }. */
 export function evalAccessRecord(rec: JsonObject): JsonObject {
@@ -137,92 +137,6 @@ export function evalAccessRecord(rec: JsonObject): JsonObject {
     gpa: r.ok ? hexN(r.gpa) : null,
     pte_after: pteGpa < 0 ? null : hexBig(mem.readBig(pteGpa)),
     pde_after: pdeGpa < 0 ? null : hexBig(mem.readBig(pdeGpa)),
-  };
-}
-
-/** Groups walker events into kvm-probe's walk objects. */
-class KvmWalkCollector implements WalkTracer {
-  readonly walks: JsonObject[] = [];
-  private cur: { elements: Json[]; set_accessed: Json[]; set_dirty: Json[] } | null = null;
-  pagetable_walk(addr_lo: number, addr_hi: number, pferr: number): void {
-    this.cur = { elements: [], set_accessed: [], set_dirty: [] };
-    this.walks.push({ addr: '0x' + (addr_hi * 2 ** 32 + addr_lo).toString(16), pferr, ...this.cur, error: null });
-  }
-  paging_element(pte_lo: number, pte_hi: number, level: number): void {
-    this.cur?.elements.push([level, '0x' + (BigInt(pte_hi >>> 0) * 2n ** 32n + BigInt(pte_lo >>> 0)).toString(16)]);
-  }
-  set_accessed_bit(gpa: number): void {
-    this.cur?.set_accessed.push(hexN(gpa));
-  }
-  set_dirty_bit(gpa: number): void {
-    this.cur?.set_dirty.push(hexN(gpa));
-  }
-  walker_error(pferr: number): void {
-    const last = this.walks[this.walks.length - 1];
-    if (last) last['error'] = pferr;
-  }
-}
-
-/** kvm-probe's guest: 32 MiB of RAM at GPA 0, MAXPHYADDR 46, root table at 0x100000. */
-const KVM_RAM = 32 << 20;
-const KVM_MAXPHYADDR = 46;
-
-/**
- * kvm walk records -> { outcome, fault, target_walks, gptes_after, shadow }. One access on a fresh VM:
- * a CPL-3 access faults natively and KVM walks with the hardware error code; a CPL-0 access is
- * emulated and walks with 0 / W / F. A translation outside RAM is MMIO: a read or write exits to
- * userspace; a fetch cannot be emulated, and KVM walks once more before giving up (CPL 3: the
- * emulator's fetch; CPL 0: a supervisor read, which can fault) — as recorded on 6.18.
- * `shadow` is the access's shadow-MMU events from a replay of the record's VM on the shadow MMU
- * (src/eval/kvm.ts: the tool's guest, warm-up and access run by src/kvm).
- */
-export function evalKvmWalkRecord(rec: JsonObject): JsonObject {
-  const profile = getProfile('v6.18');
-  const b = (kvmBench ??= new Bench(KVM_RAM));
-  const mem = b.mem;
-  mem.clear();
-  const cpl = parseInt_(rec['cpl'], 'cpl', 0, 3);
-  const controls = obj(rec['controls'], 'controls');
-  const before = arr(rec['gptes_before'], 'gptes_before').map((g, i) => {
-    const t = arr(g, `gptes_before[${i}]`);
-    const level = parseInt_(t[0], `gptes_before[${i}][0]`, 1, 5);
-    const gpa = gpaOf(t[1], `gptes_before[${i}][1]`);
-    mem.writeBig(gpa, parseUnsigned(t[2], `gptes_before[${i}][2]`));
-    return { level, gpa };
-  });
-  const rootGpa = before.length ? before[0]!.gpa - (before[0]!.gpa % 4096) : 0x100000;
-  const regs: GuestRegs = {
-    cr0: Number(parseUnsigned(rec['cr0'], 'cr0', 32)),
-    cr3: rootGpa,
-    cr4: Number(parseUnsigned(rec['cr4'], 'cr4', 32)),
-    efer: Number(parseUnsigned(rec['efer'], 'efer', 32)),
-    pkru: Number(parseUnsigned(controls['pkru'] ?? 0, 'controls.pkru', 32)),
-    rflags: 0x2,
-    cpl,
-  };
-  const mmu = b.mmu(profile, regs, KVM_MAXPHYADDR);
-  const access = obj(rec['access'], 'access');
-  const kind = accessKind(access['kind'], 'access.kind');
-  const user = cpl === 3;
-  const va = halves(parseUnsigned(rec['va'], 'va'));
-  const col = new KvmWalkCollector();
-  const w = b.walker;
-  const pferr = accessBits(kind, user);
-  let r = guest_access(w, mmu, mem, va.lo, va.hi, pferr, col);
-  let outcome: string;
-  if (!r.ok) outcome = 'page_fault';
-  else if (mem.isRam(r.gpa)) outcome = 'ok';
-  else if (kind !== 'fetch') outcome = 'mmio_exit';
-  else {
-    r = guest_access(w, mmu, mem, va.lo, va.hi, user ? pferr : 0, col);
-    outcome = r.ok ? 'exit_INTERNAL_ERROR' : 'page_fault';
-  }
-  return {
-    outcome,
-    fault: r.ok ? null : { error_code: r.error_code },
-    target_walks: col.walks,
-    gptes_after: before.map(({ level, gpa }) => [level, hexN(gpa), hexBig(mem.readBig(gpa))]),
-    shadow: kvmWalkShadow(rec),
   };
 }
 
