@@ -37,7 +37,7 @@ import {
 import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, encodeAccess, encodeInvlpg, parseHexBytes } from './insn.js';
 import { ProbeLayout, STUB_OFF } from './layout.js';
 import { InsnExecutor, PROBE_MAXPHYADDR } from './exec.js';
-import { kvNum, kvOf, parseProbeFlags, posNum, probeArgs, type ProbeCmd } from './parse.js';
+import { kvNum, kvOf, parseProbeFlags, parseProbeNumber, posNum, probeArgs, type ProbeCmd } from './parse.js';
 
 export { PROBE_MAXPHYADDR } from './exec.js';
 const EINVAL = 22;
@@ -391,11 +391,15 @@ export class ProbeVm {
         insn.forEach((b, i) => L.write(stub + i, BigInt(b), 1));
         cpu.rip = L.codeVa(cpu.cpl) + BigInt(STUB_OFF);
       }
+      // Register overrides (the tool skips a value it cannot parse; a later one wins).
       for (const [k, v] of c.kv) {
-        if (!['rax', 'rbx', 'rcx', 'rdx', 'rip'].includes(k)) continue;
-        const x = kvNum(c, k, 0n);
-        (cpu as unknown as Record<string, bigint>)[k] = x;
-        void v;
+        const x = parseProbeNumber(v);
+        if (x === null) continue;
+        if (k === 'rax') cpu.rax = x;
+        else if (k === 'rbx') cpu.rbx = x;
+        else if (k === 'rcx') cpu.rcx = x;
+        else if (k === 'rdx') cpu.rdx = x;
+        else if (k === 'rip') cpu.rip = x;
       }
       if (this.pendingShutdown) {
         // kvm_pvm's pending triple fault: KVM_RUN exits before entering the guest.
