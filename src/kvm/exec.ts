@@ -28,7 +28,6 @@ import {
   CR0_PE,
   CR4_PKE,
   CR4_SMEP,
-  EFER_LMA,
   EFER_NX,
   MSR_EFER,
   codeBits,
@@ -341,19 +340,11 @@ export class InsnExecutor {
         if (insn.cr === 0) {
           const r = kvm_set_cr0(cpu, cpu.rax, this.pvm);
           if (!r) return false;
-          // vmx_set_cr0: EFER.LMA follows CR0.PG under EFER.LME (enter_lmode after PG is set,
-          // exit_lmode before it is cleared).
-          const lmaOff = r.efer !== cpu.efer && !(r.efer & EFER_LMA);
-          if (lmaOff) {
-            cpu.efer = r.efer;
-            setEfer(vm, r.efer);
-          }
+          // vmx_set_cr0: EFER.LMA follows CR0.PG under EFER.LME (enter_lmode / exit_lmode); the
+          // facade's setCr0 applies the same rule to its copy of EFER.
           cpu.cr0 = r.cr0;
+          cpu.efer = r.efer;
           setCr0(vm, r.cr0);
-          if (r.efer !== cpu.efer) {
-            cpu.efer = r.efer;
-            setEfer(vm, r.efer);
-          }
           return true;
         }
         if (insn.cr === 4) {
