@@ -20,7 +20,7 @@
  *    root's get_page; real mode: the four 0x1782 roots). src/kvm/vcpu.ts calls
  *    `enterGuest` before each instruction as soon as this module exports it.
  *  - R2 MOV CR0 that turns paging on with EFER.LME (vmx_set_cr0 -> enter_lmode) or off in long
- *    mode: src/kvm calls setEfer(vm, efer with LMA changed) and then setCr0(vm, cr0).
+ *    mode: src/kvm now calls setCr0 alone (v2: it keeps EFER.LMA itself).
  *  - R3 gvaToGpa(vm, va, 'read', 0) is also KVM_TRANSLATE (kvm_mmu_gva_to_gpa_system: sets A bits).
  *  STATUS (driver): R1-R3 answered. With this facade kvmshadow 820/820, kvmwalk 820/820,
  *  kvmroot 16/16, kvmseq 15/15 (src/eval/kvm.ts replays with host { mmio_caching: false }).
