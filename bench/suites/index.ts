@@ -6,5 +6,6 @@ import { rolesSuite } from './roles.js';
 import { walkerSuite } from './walker.js';
 import { mmuSuite } from './mmu.js';
 import { syncSuite } from './sync.js';
+import { kvmSuite } from './kvm.js';
 
-export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite, syncSuite];
+export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite, syncSuite, kvmSuite];
