@@ -65,7 +65,9 @@ function roleDiffs(ra: GuestRun, rb: GuestRun, a: string, b: string): string[] {
     if (!f || !('role' in e) || !('role' in f) || e.role === f.role) return;
     const da = decodeRole(la, e.role);
     const db = decodeRole(lb, f.role);
+    // Fields only one layout has (5.x gpte_is_8_bytes vs 6.x has_4_byte_gpte...) are left out.
     const names = Object.keys(da).filter((k) => k in da && k in db && da[k] !== db[k]);
+    if (names.length === 0) return;
     out.push(`  step ${s} ${e.event} gfn ${e.gfn.toString(16)}: ${names.map((k) => `${k} ${da[k]} (${a}) vs ${db[k]} (${b})`).join(', ')}`);
   });
   return out;
