@@ -157,6 +157,7 @@ export class InsnExecutor {
       if (gpa !== null) this.layout.write(gpa, cpu.rax & mask, size);
       return;
     }
+    if (gpa !== null) this.layout.touch(gpa); // the emulator's copy from guest memory populates the host page
     const v = gpa === null ? 0n : this.layout.read(gpa, size);
     cpu.rax = size === 4 || size === 8 ? v : (cpu.rax & ~mask) | v;
   }

@@ -85,6 +85,17 @@ export class ProbeLayout {
     this.mem.writeBig(gpa, BigInt.asUintN(n * 8, v), n);
   }
 
+  /**
+   * A host access (KVM's copy from guest memory, a userspace read) populated the page holding
+   * `gpa`: the host now has the frame, so KVM's prefetch (gfn_to_page_many_atomic) can map it.
+   * Guest memory allocates a page on first write; rewriting a word with itself does that
+   * without changing what the guest sees.
+   */
+  touch(gpa: number): void {
+    const w = gpa - (gpa % 8);
+    this.mem.writeBig(w, this.mem.readBig(w));
+  }
+
   fill(gpa: number, len: number, byte: number): void {
     this.chk(gpa, len, 'fill');
     for (let i = 0; i < len; i++) this.mem.write(gpa + i, 1, byte & 0xff, 0);

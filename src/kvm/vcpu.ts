@@ -372,9 +372,12 @@ export class ProbeVm {
       case 'hostwrite':
         L.write(Number(posNum(c, 0)), posNum(c, 1), Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
         break;
-      case 'hostread':
-        st.value = L.read(Number(posNum(c, 0)), Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
+      case 'hostread': {
+        const gpa = Number(posNum(c, 0));
+        st.value = L.read(gpa, Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
+        L.touch(gpa);
         break;
+      }
       case 'ptes':
         target = posNum(c, 0);
         break;

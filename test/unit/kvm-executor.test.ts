@@ -50,3 +50,13 @@ describe('kvm executor input errors', () => {
     expect(() => steps(['vm name=x mode=prot cpl=0', 'read 0x1000 size=8'])).toThrow(/size 8 not encodable in 32-bit code/);
   });
 });
+
+describe('host residency of guest pages (kvm_prefetch_pages maps only frames the host has)', () => {
+  it('a CPL-0 (emulated) read populates the page, so a later native fault in the same 2 MiB page prefetches it', () => {
+    // Recorded on real KVM (differential fuzz): the emulator's read of 0x400000 populated the host
+    // page; the direct shadow page of the 2 MiB mapping then prefetches gfn 0x400 but not 0x402..
+    const s = steps(['vm name=x cpl=3 wp=1 nx=1', 'map 0x8080800000 0x400000 page=2m', 'poke 0x401008 0x4444', 'sregs cpl=0', 'read 0x8080800000', 'sregs cpl=3', 'fetch 0x8080801008']);
+    const sets = s.at(-1)!.events.filter((e) => e.event === 'kvm_mmu_set_spte').map((e) => (e as { gfn: number }).gfn);
+    expect(sets).toEqual([0x401, 0x400]);
+  });
+});
