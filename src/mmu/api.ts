@@ -38,7 +38,7 @@
  *    KVM_REQ_TLB_FLUSH pending from vCPU creation/reset); the model 0.
  *  Differential fuzz vs real KVM (random user/kernel PTE and PDE writes through table aliases,
  *  accesses, INVLPG, MOV CR3, WP toggles, host writes; ~700 VMs, ~12000 steps; value,
- *  exceptions and every mmu event compared): one difference, F3.
+ *  exceptions and every mmu event compared): F3, and F4 in a second round.
  *  - F3 kvm_inject_emulated_page_fault invalidates the faulting address on the current root when
  *    the error code has P and not RSVD (6.x kvm_mmu_invalidate_addr(vcpu, walk_mmu, addr,
  *    KVM_MMU_ROOT_CURRENT); 5.16 kvm_mmu_invalidate_gva(..., root_hpa)): for an unsync leaf
@@ -50,6 +50,12 @@
  *    write 0x10000000028 val=0x301005 (user write: L1 0x103 unsync, gPTE now RO, A clear);
  *    write 0x8080605000 val=0x77 (-> [14,7]; KVM syncs the SPTE: gPTE without A -> dropped);
  *    read 0x8080605000: KVM [spte_requested 0x301 L1, set_spte 0x301 L1 0xa25], model [].
+ *  - F4 (second fuzz round, with a 2M mapping; 1 VM in ~1000): flooding zap of the L2 page after
+ *    an unsync of its L1 child. KVM: [prepare_zap_page 0x102 u0]; model: [prepare_zap_page 0x102,
+ *    prepare_zap_page 0x103 u1, sync_page 0x103 u1] (the unsync child zapped, and a sync_page
+ *    event while zapping). So KVM no longer had 0x103 as an unsync child of 0x102 there (or did
+ *    not count it). Full scenario (steps 0-19 match event for event): /tmp/kv/f4.txt;
+ *    `node bin/shadow-mmu.js run --pvm /tmp/kv/f4.txt`, last step.
  *
  * How a driver uses it (the kernel's loop, reduced):
  *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });
