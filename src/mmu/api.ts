@@ -54,8 +54,11 @@
  *    an unsync of its L1 child. KVM: [prepare_zap_page 0x102 u0]; model: [prepare_zap_page 0x102,
  *    prepare_zap_page 0x103 u1, sync_page 0x103 u1] (the unsync child zapped, and a sync_page
  *    event while zapping). So KVM no longer had 0x103 as an unsync child of 0x102 there (or did
- *    not count it). Full scenario (steps 0-19 match event for event): /tmp/kv/f4.txt;
- *    `node bin/shadow-mmu.js run --pvm /tmp/kv/f4.txt`, last step.
+ *    not count it). Minimal (delta-debugged against /dev/kvm): map as the write-tracking records
+ *    plus `map 0x8080800000 0x400000 page=2m`; fetch 0x8080606000; write 0x10000000030
+ *    val=0x300065 (0x103 unsync); write 0x10000001020 val=0; write 0x10000001020 val=0x103007
+ *    (L2 entry 4 now also points at table 0x103); write 0x10000001018 val=0x103007 (3rd write:
+ *    flood). File: /tmp/kv/f4min.txt; `node bin/shadow-mmu.js run --pvm /tmp/kv/f4min.txt`.
  *
  * How a driver uses it (the kernel's loop, reduced):
  *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });
