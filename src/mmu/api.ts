@@ -50,6 +50,11 @@
  *    write 0x10000000028 val=0x301005 (user write: L1 0x103 unsync, gPTE now RO, A clear);
  *    write 0x8080605000 val=0x77 (-> [14,7]; KVM syncs the SPTE: gPTE without A -> dropped);
  *    read 0x8080605000: KVM [spte_requested 0x301 L1, set_spte 0x301 L1 0xa25], model [].
+    FIXED (mmu): inject.ts kvm_inject_emulated_page_fault (-> invlpg.ts kvm_mmu_invalidate_addr,
+    current root only), called by fault.ts's injection and by gvaToGpa whenever it injects; the
+    facade exports it as kvm_inject_emulated_page_fault(vm, cr2, error_code) for any other #PF a
+    driver injects. src/kvm needs no change. Also checked on /dev/kvm for the emulator's fault
+    (CPL-0 write, #PF(P|W)). Test: test/unit/mmu-inject-invalidate.test.ts (v6.18, v5.16).
  *  - F4 (second fuzz round, with a 2M mapping; 1 VM in ~1000): flooding zap of the L2 page after
  *    an unsync of its L1 child. KVM: [prepare_zap_page 0x102 u0]; model: [prepare_zap_page 0x102,
  *    prepare_zap_page 0x103 u1, sync_page 0x103 u1] (the unsync child zapped, and a sync_page
@@ -89,6 +94,7 @@ import { WalkEventLog } from '../guest/events.js';
 import type { TraceEvent } from '../trace/events.js';
 import { audit, type Violation } from './audit.js';
 import { hardware_access } from './cpu_access.js';
+import { kvm_inject_emulated_page_fault as inject_pf } from './inject.js';
 import { kvm_mmu_page_fault as page_fault } from './fault.js';
 import { kvm_mmu_invlpg as invlpg } from './invlpg.js';
 import { destroyMachine } from './machine.js';
@@ -253,10 +259,22 @@ export function gvaToGpa(vm: ShadowVm, va: bigint, access: AccessKind, cpl: numb
   const a = BigInt.asUintN(64, va);
   const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, cpl === 3), g.tracer);
   if (gpa === INVALID_GPA) {
-    if (opts.inject !== false) vm.vcpu.stat.pf_guest++;
-    return { ok: false, error_code: g.walker.fault_error_code };
+    const error_code = g.walker.fault_error_code;
+    if (opts.inject !== false) inject_pf(vm.vcpu, a, error_code);
+    return { ok: false, error_code };
   }
   return { ok: true, gpa };
+}
+
+/**
+ * @kernel x86.c kvm_inject_emulated_page_fault
+ * The #PF KVM injects at `cr2`: with P set and RSVD clear the address is first invalidated on
+ * the current root (an unsync leaf SPTE synced from its gPTE); pf_guest counted. gvaToGpa and
+ * kvm_mmu_page_fault already call it for the faults they report; a driver calls it only for a
+ * #PF it injects by other means.
+ */
+export function kvm_inject_emulated_page_fault(vm: ShadowVm, cr2: bigint, error_code: number): void {
+  inject_pf(vm.vcpu, cr2, error_code);
 }
 
 /**

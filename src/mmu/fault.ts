@@ -9,6 +9,7 @@ import { walk_addr_generic, type GuestWalker } from '../guest/walker.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role } from '../roles/sp-role.js';
 import { INVALID_PAGE, PT32E_ROOT_LEVEL } from './constants.js';
 import { kvm_mmu_get_page } from './get_page.js';
+import { kvm_inject_emulated_page_fault } from './inject.js';
 import { read_gpte } from './gpte.js';
 import { drop_parent_pte, link_shadow_page } from './link.js';
 import type { KvmMmuPage } from './page.js';
@@ -305,9 +306,9 @@ function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault): number {
   return RET_PF_CONTINUE;
 }
 
-/** @kernel x86.c kvm_inject_emulated_page_fault: the guest gets #PF (pf_guest counted by kvm_inject_page_fault). */
+/** The guest gets #PF from the failed walk (inject.ts kvm_inject_emulated_page_fault). */
 function inject(vcpu: Vcpu, gw: GuestWalker, f: KvmPageFault): InjectedFault {
-  vcpu.stat.pf_guest++;
+  kvm_inject_emulated_page_fault(vcpu, f.addr, gw.fault_error_code);
   return { error_code: gw.fault_error_code, address: f.addr };
 }
 

@@ -54,23 +54,39 @@ function invlpg_516(vcpu: Vcpu, addr: bigint, root_hpa: number): void {
 }
 
 /**
- * @kernel mmu.c kvm_mmu_invlpg
- * A non-canonical address is a no-op (SDM); otherwise every root's walk of the address is
- * synced; invlpg counted either way (6.x counts after, 5.16 too).
+ * @kernel mmu.c kvm_mmu_invalidate_addr (6.x; 5.16 kvm_mmu_invalidate_gva)
+ * Sync the walk of `addr` on the current root (`allRoots` false) or on it and every valid
+ * previous root. A non-canonical address is a no-op (SDM). 5.16 takes a root and treats an
+ * invalid one as "all roots"; the current root is the only one the callers pass.
  */
-export function kvm_mmu_invlpg(vcpu: Vcpu, addr: bigint): void {
+export function kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, allRoots: boolean): void {
   const g = vcpu.guest;
   const a = BigInt.asUintN(64, addr);
   const lo = Number(a & 0xffffffffn) >>> 0;
   const hi = Number(a >> 32n) >>> 0;
-  vcpu.stat.invlpg++;
   if (g && g.walk.long_mode && !isCanonicalHalves(lo, hi, g.walk.cr4_la57 ? 57 : 48)) return;
   // vendor flush_tlb_gva: the model keeps no TLB. A direct MMU has no sync hook.
   if (vcpu.mmu.ctx.direct_map || g === null) return;
-  const one = vcpu.kvm.traits.fault_path === '6.x' ? __kvm_mmu_invalidate_addr : invlpg_516;
-  one(vcpu, a, vcpu.mmu.root_hpa);
+  const v6 = vcpu.kvm.traits.fault_path === '6.x';
+  const one = v6 ? __kvm_mmu_invalidate_addr : invlpg_516;
+  const current = vcpu.mmu.root_hpa;
+  if (!allRoots && (v6 || current !== INVALID_PAGE)) {
+    one(vcpu, a, current);
+    return;
+  }
+  one(vcpu, a, current);
   for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) {
     const hpa = vcpu.mmu.prev_roots[i]!.hpa;
     if (hpa !== INVALID_PAGE) one(vcpu, a, hpa);
   }
+}
+
+/**
+ * @kernel mmu.c kvm_mmu_invlpg
+ * Every root's walk of the address is synced; invlpg counted either way (also for a
+ * non-canonical address).
+ */
+export function kvm_mmu_invlpg(vcpu: Vcpu, addr: bigint): void {
+  vcpu.stat.invlpg++;
+  kvm_mmu_invalidate_addr(vcpu, addr, true);
 }
