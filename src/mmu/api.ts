@@ -64,6 +64,28 @@
  *    val=0x300065 (0x103 unsync); write 0x10000001020 val=0; write 0x10000001020 val=0x103007
  *    (L2 entry 4 now also points at table 0x103); write 0x10000001018 val=0x103007 (3rd write:
  *    flood). File: /tmp/kv/f4min.txt; `node bin/shadow-mmu.js run --pvm /tmp/kv/f4min.txt`.
+    INVESTIGATED (mmu, not fixed: no kernel reason found). The 2M mapping, the second PDE to
+    table 0x103 and the drop/relink are irrelevant: on /dev/kvm (host 6.18.44-fc-v669, kvm_pvm)
+    ANY zap of an ancestor of an unsync L1 page leaves the unsync page alone. With the f4min map
+    lines and `fetch 0x8080606000; write 0x10000000030 val=0x300065` (0x103 unsync), then:
+    (a) three `write 0x10000001028 val=0x0` (flood of 0x102), (b) one misaligned
+    `write 0x10000001101 size=2 val=0` (0x102 zapped at once), (c) with
+    `map 0x10000002000 0x101000`, `write 0x10000002101 size=2 val=0` (zap of the L3 page 0x101):
+    KVM traces only the one prepare_zap_page, mmu_shadow_zapped +1, mmu_unsync stays 1; the model
+    also zaps 0x103 (prepare_zap_page + sync_page from kvm_unlink_unsync_page).
+    The unsync_child bookkeeping is NOT what differs: before the zap, MOV CR3 (same value) + any
+    access syncs 0x103 through root->0x101->0x102 on KVM as in the model (so 0x102's bit 3 and
+    unsync_children are set, also after two of the three flood writes); after (b) a read of
+    0x8080604000 finds 0x103 again (get_page created 0, unsync 1: it survived, orphaned); after
+    (c) the read relinks the orphaned 0x102 and FNAME(fetch)'s mmu_sync_children(0x102) syncs
+    0x103 (so 0x102 kept its unsync_child bit: the zap of 0x101 never walked it).
+    Upstream mmu.c (checked a 6.18-era tree) still calls mmu_zap_unsync_children before
+    kvm_mmu_page_unlink_children in __kvm_mmu_prepare_zap_page, which would zap 0x103 as the
+    model does; the recorded host behaves as if that step were absent (or ran after the children
+    were unlinked, when the walk sees no present SPTE). So this looks specific to the oracle
+    host's kernel, not to 6.18 upstream. If the lead wants the model to match that host, it is
+    one profile-gated rule (skip mmu_zap_unsync_children) behind a new change, not a fix to
+    v6.18; needs the host kernel's source to confirm.
  *
  * How a driver uses it (the kernel's loop, reduced):
  *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });
