@@ -30,7 +30,8 @@
  *  scenarios regenerated here with kvm-probe, 496 steps): every vm/vm_now/vcpu counter matches
  *  (mmu_cache_miss, mmu_pte_write, mmu_flooded, mmu_shadow_zapped, mmu_unsync, pages_4k,
  *  pf_taken/fixed/spurious/emulate/guest, invlpg, remote_tlb_flush_requests, ...) except:
- *  - S1 vm.remote_tlb_flush: the model counts one per request (41 steps, e.g. the INVLPG step of
+ *  - S1 (FIXED by the lead: kvm_flush_remote_tlbs no longer counts a flush no vCPU was kicked
+ *    for; the golden counter test now checks remote_tlb_flush) vm.remote_tlb_flush: the model counted one per request (41 steps, e.g. the INVLPG step of
  *    unsync-l1-user-write-then-invlpg: got 1, KVM 0). KVM counts remote_tlb_flush_requests
  *    always but remote_tlb_flush only when kvm_make_all_cpus_request kicked some vCPU; the only
  *    vCPU is the requester, so KVM's is 0 throughout.
@@ -301,8 +302,8 @@ export function kvm_inject_emulated_page_fault(vm: ShadowVm, cr2: bigint, error_
 
 /**
  * Counters. vm: mmu_cache_miss, mmu_shadow_zapped, mmu_pte_write, mmu_pde_zapped, mmu_flooded,
- * mmu_unsync, mmu_recycled, remote_tlb_flush_requests, remote_tlb_flush (the model counts every
- * request as a flush), pages_4k/2m/1g, max_mmu_rmap_size, max_mmu_page_hash_collisions.
+ * mmu_unsync, mmu_recycled, remote_tlb_flush_requests, remote_tlb_flush (0: no other vCPU is
+ * ever kicked, see Kvm.kvm_flush_remote_tlbs), pages_4k/2m/1g, max_mmu_rmap_size, max_mmu_page_hash_collisions.
  * vcpu: pf_taken, pf_fixed, pf_emulate, pf_spurious, pf_guest, pf_mmio_spte_created, invlpg,
  * tlb_flush (5.16 has no pf_taken / pf_emulate / pf_spurious / pf_mmio_spte_created: omitted).
  */

@@ -223,12 +223,17 @@ export class Kvm {
 
   /**
    * @kernel kvm_main.c kvm_flush_remote_tlbs
-   * Counted, and every vCPU gets KVM_REQ_TLB_FLUSH (serviced at its next entry). The model keeps
-   * no TLB; the range variants of x86 without Hyper-V fall back to this.
+   * Every request is counted, and every vCPU gets KVM_REQ_TLB_FLUSH (serviced at its next
+   * entry). remote_tlb_flush counts only a flush the arch hook did itself (Hyper-V; x86 without
+   * it says not supported) or one where kvm_make_all_cpus_request kicked a vCPU running in guest
+   * mode on another CPU. The model runs its vCPUs one at a time, so no vCPU is ever in guest mode
+   * while another flushes: the counter stays 0, as recorded on real KVM with one vCPU.
+   * The model keeps no TLB; the range variants of x86 without Hyper-V fall back to this.
    */
   kvm_flush_remote_tlbs(): void {
     this.stat.remote_tlb_flush_requests++;
-    this.stat.remote_tlb_flush++;
+    const kicked_another_vcpu = false;
+    if (kicked_another_vcpu) this.stat.remote_tlb_flush++;
     for (const v of this.vcpus) v.requests.add('KVM_REQ_TLB_FLUSH');
   }
 

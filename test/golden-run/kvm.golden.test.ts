@@ -118,11 +118,10 @@ describe('golden/kvm: the executor replay, field by field', () => {
 
 describe('golden/kvm: the MMU counters per step', () => {
   /**
-   * Two counters still differ from KVM, reported to the fault path (src/mmu/api.ts S1, S2):
-   * remote_tlb_flush (KVM counts it only when another vCPU was kicked) and the vCPU's tlb_flush
-   * at the first KVM_RUN. Every other counter of every step must match.
+   * One counter still differs from KVM (src/mmu/api.ts S2): the vCPU's tlb_flush at the first
+   * KVM_RUN. Every other counter of every step must match.
    */
-  const KNOWN = new Set(['vm.remote_tlb_flush', 'vcpu.tlb_flush']);
+  const KNOWN = new Set(['vcpu.tlb_flush']);
   it('write_tracking and root_transition steps: vm, vm_now, vcpu', async () => {
     const { replayProbe } = await import('../../src/eval/kvm.js');
     const { oracleStep } = await import('../../src/kvm/encode.js');
