@@ -69,9 +69,11 @@ export class ShadowVmState {
     this.regs = { ...cfg.regs };
     this.features = cfg.features ?? {};
     const host: HostConfig = { ...DEFAULT_HOST, ...(cfg.host ?? {}) };
+    // TDP on an AMD host: the nested-NPT shadow MMU (kvm_init_shadow_npt_mmu): `regs` are L1's,
+    // CR3 is L1's nCR3, and faults are L2 guest-physical accesses walked through L1's NPT.
     this.mmuKind = host.tdp ? (host.vendor === 'amd' ? 'npt' : 'tdp') : 'shadow';
-    if (this.mmuKind !== 'shadow') badInput('host.tdp', 'the fault path models shadow paging (TDP off) only');
-    this.rolesHost = cfg.rolesHost ?? (host.vendor === 'amd' ? 'npt4' : 'ept4');
+    if (this.mmuKind === 'tdp') badInput('host.tdp', 'the fault path models shadow paging and nested NPT (AMD) only');
+    this.rolesHost = cfg.rolesHost ?? (host.vendor === 'amd' ? (host.tdp ? `npt${host.tdp_level}` : 'npt4') : 'ept4');
     this.machine = createMachine(cfg.profile, host, this.context());
     const walker = new GuestWalker();
     this.vcpu.guest = {
@@ -94,14 +96,22 @@ export class ShadowVmState {
   context(): MmuContext {
     const r = this.regs;
     const res = calcRootRole(this.profile, this.mmuKind, {
-      cr0: Number(r.cr0 & 0xffffffffn) >>> 0,
+      cr0: this.mmuCr0(),
       cr4: Number(r.cr4 & 0xffffffffn) >>> 0,
       efer: Number(r.efer & 0xffffffffn) >>> 0,
       smm: r.smm === true,
-      guest_mode: false,
+      guest_mode: this.mmuKind === 'npt',
       host: hostByName(this.rolesHost),
     });
     return { kind: 'shadow', mmu_role: res.word, direct_map: res.direct_map, root_level: res.root_level, shadow_root_level: res.shadow_root_level };
+  }
+
+  /**
+   * CR0 as the MMU is initialised with it. Nested NPT (svm nested.c nested_svm_init_mmu_context):
+   * KVM passes CR0 = PG only with L1's CR4/EFER, so L1's CR0.WP never reaches the role.
+   */
+  private mmuCr0(): number {
+    return this.mmuKind === 'npt' ? Number(X86_CR0_PG) >>> 0 : Number(this.regs.cr0 & 0xffffffffn) >>> 0;
   }
 
   /** The guest walk MMU for the current registers at `cpl` (cached until the registers change). */
@@ -113,7 +123,7 @@ export class ShadowVmState {
     w = kvm_init_walk_mmu(
       this.profile,
       {
-        cr0: Number(r.cr0 & 0xffffffffn) >>> 0,
+        cr0: this.mmuCr0(),
         cr3: Number(cr3 & 0xffffffffff000n) + Number(cr3 & 0xfe0n),
         cr4: Number(r.cr4 & 0xffffffffn) >>> 0,
         efer: Number(r.efer & 0xffffffffn) >>> 0,
@@ -123,6 +133,7 @@ export class ShadowVmState {
         cr3_lam: { u48: (cr3 & X86_CR3_LAM_U48) !== 0n, u57: (cr3 & X86_CR3_LAM_U57) !== 0n },
       },
       this.features,
+      this.mmuKind === 'npt',
     );
     const first = this.walks.values().next();
     if (w.kind === 'pae') w.pdptrs = first.done ? null : first.value.pdptrs;
