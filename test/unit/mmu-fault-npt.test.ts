@@ -11,6 +11,8 @@ import { GuestMemory } from '../../src/guest/memory.js';
 import { getProfile } from '../../src/profiles/index.js';
 import { roleLayout } from '../../src/roles/layout.js';
 import { get } from '../../src/roles/word.js';
+import * as api from '../../src/mmu/api.js';
+import { formatViolation } from '../../src/mmu/audit.js';
 import { access, rig } from './mmu-fault-support.js';
 
 const L2_GPA = 0x40203000n;
@@ -28,7 +30,7 @@ function run(profile: string, tdp_level: 4 | 5) {
   const firstEvents = r.events;
   const second = access(r, L2_GPA + 8n, 'write', 3, 0x55n);
   const tracked = r.vm.machine.kvm.write_track.get(b.cr3 / 4096) ?? 0;
-  return { r, first, firstEvents, second, tracked, ncr3gfn: '0x' + (b.cr3 / 4096).toString(16) };
+  return { r, b, mem, first, firstEvents, second, tracked, ncr3gfn: '0x' + (b.cr3 / 4096).toString(16) };
 }
 
 const gets = (evs: Record<string, unknown>[]) => evs.filter((e) => e['ev'] === 'get_page');
@@ -79,4 +81,20 @@ describe('nested NPT: 4-level L1 NPT on a 5-level NPT host', () => {
       expect(s.r.violations).toEqual([]);
     });
   }
+
+  it('L1 rewrites NPT PML4 entry 0: v5.16 also zaps the level-5 root\'s link (the bug 5.19\'s passthrough fixed); v6.18 and rfc-v1 skip the root', () => {
+    const refault: Record<string, string[]> = {};
+    for (const profile of ['v6.18', 'rfc-v1', 'v5.16']) {
+      const s = run(profile, 5);
+      s.mem.writeBig(s.b.cr3, s.mem.readBig(s.b.cr3, 8), 8);
+      api.kvm_mmu_pte_write(s.r.vm, s.b.cr3, 8);
+      expect(api.auditVm(s.r.vm, 'pte_write').map(formatViolation)).toEqual([]);
+      expect(access(s.r, L2_GPA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
+      refault[profile] = gets(s.r.events).map((e) => `${e['gfn']} ${e['role']} ${e['created'] ? 'new' : 'existing'}`);
+      expect(s.r.violations).toEqual([]);
+    }
+    expect(refault['v6.18']).toEqual(['0x101 0x21703 existing']);
+    expect(refault['rfc-v1']).toEqual(['0x101 0x21703 existing']);
+    expect(refault['v5.16']).toEqual(['0x100 0x21714 existing', '0x101 0x21713 existing']);
+  });
 });
