@@ -13,15 +13,18 @@ import { roleLayout } from '../../src/roles/layout.js';
 import { get } from '../../src/roles/word.js';
 import * as api from '../../src/mmu/api.js';
 import { formatViolation } from '../../src/mmu/audit.js';
+import { shadowWalk } from '../../src/mmu/walk.js';
 import { access, rig } from './mmu-fault-support.js';
 
 const L2_GPA = 0x40203000n;
+const L2_HIGH = 0x8000001000n;
 
 function run(profile: string, tdp_level: 4 | 5) {
   const mem = new GuestMemory();
   mem.addSlot(0, 32 << 20);
   const b = new PageTableBuilder(mem, 'npt-4', { alloc_base: 0x100000 });
   b.map(L2_GPA, 0x300000n, {});
+  b.map(L2_HIGH, 0x301000n, {}); // NPT PML4 entry 1
   mem.writeBig(0x300000, 0x1234n);
   // L1: 64-bit paging (its own CR3 does not matter to the nested MMU; CR3 here is nCR3).
   const regs = { cr0: 0x80010033n, cr3: BigInt(b.cr3), cr4: 0x20n, efer: 0xd00n };
@@ -96,5 +99,17 @@ describe('nested NPT: 4-level L1 NPT on a 5-level NPT host', () => {
     expect(refault['v6.18']).toEqual(['0x101 0x21703 existing']);
     expect(refault['rfc-v1']).toEqual(['0x101 0x21703 existing']);
     expect(refault['v5.16']).toEqual(['0x100 0x21714 existing', '0x101 0x21713 existing']);
+  });
+
+  it('v6.18: a GPA under NPT PML4 entry 1 goes through the same root entry 0 and level-4 shadow', () => {
+    const s = run('v6.18', 5);
+    expect(access(s.r, L2_HIGH, 'read')).toEqual({ kind: 'ok', gpa: 0x301000 });
+    const g = gets(s.r.events);
+    // Root entry 0 and the level-4 shadow are already linked (kvm_mmu_get_child_sp: -EEXIST, no
+    // event); only L1's level-3..1 tables under PML4 entry 1 get new shadow pages.
+    expect(g.map((e) => `${e['role']} ${e['created']}`)).toEqual(['0x21703 1', '0x21702 1', '0x21701 1']);
+    const steps = shadowWalk(s.r.vm.vcpu, L2_HIGH);
+    expect(steps.map((x) => [x.level, x.index])).toEqual([[5, 0], [4, 1], [3, 0], [2, 0], [1, 1]]);
+    expect(s.r.violations).toEqual([]);
   });
 });
