@@ -5,27 +5,45 @@
  * -EINVAL) the kernel returns; nothing changes.
  */
 import { isCanonicalHalves } from '../cpu/canonical.js';
+import {
+  X86_CR0_WP as CR0_WP,
+  X86_CR0_PG as CR0_PG,
+  X86_CR4_PSE as CR4_PSE,
+  X86_CR4_PAE as CR4_PAE,
+  X86_CR4_PGE as CR4_PGE,
+  X86_CR4_UMIP as CR4_UMIP,
+  X86_CR4_LA57 as CR4_LA57,
+  X86_CR4_PCIDE as CR4_PCIDE,
+  X86_CR4_SMEP as CR4_SMEP,
+  X86_CR4_SMAP as CR4_SMAP,
+  X86_CR4_PKE as CR4_PKE,
+  EFER_LMA,
+} from '../cpu/cr.js';
 import type { ProbeMode, ProbeVmConfig } from './config.js';
 import type { CodeBits } from './insn.js';
+
+/** Register bits the architecture model (src/cpu/cr.ts) already defines, under this file's names. */
+export {
+  CR0_WP,
+  CR0_PG,
+  CR4_PSE,
+  CR4_PAE,
+  CR4_PGE,
+  CR4_UMIP,
+  CR4_LA57,
+  CR4_PCIDE,
+  CR4_SMEP,
+  CR4_SMAP,
+  CR4_PKE,
+  EFER_LMA,
+};
 
 export const CR0_PE = 1n << 0n;
 export const CR0_ET = 1n << 4n;
 export const CR0_NW = 1n << 29n;
 export const CR0_CD = 1n << 30n;
-export const CR0_WP = 1n << 16n;
-export const CR0_PG = 1n << 31n;
-export const CR4_PSE = 1n << 4n;
-export const CR4_PAE = 1n << 5n;
-export const CR4_PGE = 1n << 7n;
-export const CR4_UMIP = 1n << 11n;
-export const CR4_LA57 = 1n << 12n;
-export const CR4_PCIDE = 1n << 17n;
-export const CR4_SMEP = 1n << 20n;
-export const CR4_SMAP = 1n << 21n;
-export const CR4_PKE = 1n << 22n;
 export const EFER_SCE = 1n << 0n;
 export const EFER_LME = 1n << 8n;
-export const EFER_LMA = 1n << 10n;
 export const EFER_NX = 1n << 11n;
 export const MSR_EFER = 0xc0000080n;
 

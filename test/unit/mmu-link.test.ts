@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Model, PROFILES } from './mmu_support.js';
+import { Model, PROFILES, tree } from './mmu_support.js';
 
 describe('link_shadow_page / drop_parent_pte', () => {
   it.each(PROFILES)('%s: link writes make_nonleaf_spte and records the parent; drop clears both', (p) => {
@@ -54,13 +54,7 @@ describe('link_shadow_page / drop_parent_pte', () => {
 
   it('an unsync leaf marks its parents up to the root (mark_unsync)', () => {
     const m = new Model('v6.18');
-    m.do({ op: 'load' });
-    m.do({ op: 'get_page', name: 'l3', gfn: '0x11', level: 3 });
-    m.do({ op: 'get_page', name: 'l2', gfn: '0x12', level: 2 });
-    m.do({ op: 'get_page', name: 'l1', gfn: '0x13', level: 1 });
-    m.do({ op: 'link', parent: 'root', index: 1, child: 'l3' });
-    m.do({ op: 'link', parent: 'l3', index: 2, child: 'l2' });
-    m.do({ op: 'link', parent: 'l2', index: 3, child: 'l1' });
+    tree(m);
     m.do({ op: 'unsync', gfn: '0x13' });
     const root = m.kvm.to_shadow_page(m.vcpu.mmu.root_hpa)!;
     expect(root.unsync_children).toBe(1);

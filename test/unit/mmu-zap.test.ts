@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Model, PROFILES } from './mmu_support.js';
+import { Model, PROFILES, tree } from './mmu_support.js';
 
-function tree(m: Model): void {
-  m.do({ op: 'load' });
-  m.do({ op: 'get_page', name: 'l3', gfn: '0x11', level: 3 });
-  m.do({ op: 'get_page', name: 'l2', gfn: '0x12', level: 2 });
-  m.do({ op: 'get_page', name: 'l1', gfn: '0x13', level: 1 });
-  m.do({ op: 'link', parent: 'root', index: 1, child: 'l3' });
-  m.do({ op: 'link', parent: 'l3', index: 2, child: 'l2' });
-  m.do({ op: 'link', parent: 'l2', index: 3, child: 'l1' });
-}
 
 describe('zapping', () => {
   it.each(PROFILES)('%s: zapping a middle page unlinks children and parents, then frees it', (p) => {

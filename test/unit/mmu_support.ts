@@ -66,3 +66,14 @@ export class Model {
     return this.r.m.vcpu;
   }
 }
+
+/** The root plus a level-3/2/1 chain (gfns 0x11..0x13) linked at indexes 1, 2, 3. */
+export function tree(m: Model): void {
+  m.do({ op: 'load' });
+  m.do({ op: 'get_page', name: 'l3', gfn: '0x11', level: 3 });
+  m.do({ op: 'get_page', name: 'l2', gfn: '0x12', level: 2 });
+  m.do({ op: 'get_page', name: 'l1', gfn: '0x13', level: 1 });
+  m.do({ op: 'link', parent: 'root', index: 1, child: 'l3' });
+  m.do({ op: 'link', parent: 'l3', index: 2, child: 'l2' });
+  m.do({ op: 'link', parent: 'l2', index: 3, child: 'l1' });
+}
