@@ -7,10 +7,13 @@ import { CHANGES, isChangeName, type ChangeName } from './changes.js';
 import { PROFILE_DEFS, type ProfileDef } from './catalog.js';
 import { deepFreeze, deepMerge } from './compose.js';
 import { DOMAINS } from './domains.js';
+import { isPatchFileSpec, loadPatchFile, type PatchFile } from './patch-file.js';
 
 export { CHANGES, type ChangeName } from './changes.js';
 export { PROFILE_DEFS } from './catalog.js';
 export { deepMerge, type DeepPartial } from './compose.js';
+export { loadPatchFile, isPatchFileSpec, validatePatch, type PatchFile } from './patch-file.js';
+export { traitSchema, traitValue, type TraitSpec } from './schema.js';
 
 type DomainName = keyof typeof DOMAINS;
 type DomainValues = { readonly [K in DomainName]: (typeof DOMAINS)[K]['root'] };
@@ -20,8 +23,10 @@ export interface ProfileMeta {
   readonly name: string;
   readonly title: string;
   readonly source: string;
-  /** Every change applied on top of the root, in order. */
-  readonly changes: readonly ChangeName[];
+  /** Every change applied on top of the root, in order (a patch file's change by its name). */
+  readonly changes: readonly string[];
+  /** The patch files among the changes, in order. */
+  readonly patch_files: readonly PatchFile[];
 }
 
 export type Profile = ProfileMeta & DomainValues;
@@ -46,17 +51,21 @@ function changeChain(def: ProfileDef): ChangeName[] {
   return chain;
 }
 
-function compose(meta: Omit<ProfileMeta, 'changes'>, changes: readonly ChangeName[]): Profile {
+type AppliedChange = ChangeName | PatchFile;
+
+function compose(meta: Omit<ProfileMeta, 'changes' | 'patch_files'>, changes: readonly AppliedChange[]): Profile {
   const domains: Record<string, unknown> = {};
   for (const [dname, traits] of Object.entries(DOMAINS)) {
     let value: unknown = traits.root;
     for (const c of changes) {
-      const patch = (traits.patches as Record<string, unknown>)[c];
+      const patch = typeof c === 'string' ? (traits.patches as Record<string, unknown>)[c] : c.traits[dname];
       if (patch !== undefined) value = deepMerge(value, patch as never);
     }
     domains[dname] = value;
   }
-  return deepFreeze({ ...meta, changes: [...changes], ...domains } as unknown as Profile);
+  const names = changes.map((c) => (typeof c === 'string' ? c : c.name));
+  const files = changes.filter((c): c is PatchFile => typeof c !== 'string');
+  return deepFreeze({ ...meta, changes: names, patch_files: files, ...domains } as unknown as Profile);
 }
 
 /**
@@ -66,36 +75,52 @@ function compose(meta: Omit<ProfileMeta, 'changes'>, changes: readonly ChangeNam
 export function getProfile(spec: string): Profile {
   const hit = cache.get(spec);
   if (hit) return hit;
-  const [baseName, ...extra] = spec.split('+');
-  const def = findDef(baseName ?? '');
+  const parts = spec.split('+');
+  let baseName = parts[0] ?? '';
+  const extra: AppliedChange[] = [];
+  // `--profile ./patch.json`: the file's own base profile plus the file.
+  if (isPatchFileSpec(baseName)) {
+    const f = loadPatchFile(baseName);
+    if (f.base === null) throw new ShadowMmuError('EUNKNOWN_PROFILE', `patch file ${baseName}: has no "base" profile; use --profile BASE+${baseName}`);
+    baseName = f.base;
+    extra.push(f);
+  }
+  const def = findDef(baseName);
   if (!def) {
     throw new ShadowMmuError(
       'EUNKNOWN_PROFILE',
       `unknown profile ${JSON.stringify(baseName)}: expected one of ${PROFILE_NAMES.join(', ')}`,
     );
   }
-  const changes = changeChain(def);
-  for (const e of extra) {
-    if (!isChangeName(e)) {
+  const changes: AppliedChange[] = changeChain(def);
+  changes.push(...extra);
+  const nameOf = (c: AppliedChange) => (typeof c === 'string' ? c : c.name);
+  for (const e of parts.slice(1)) {
+    let c: AppliedChange;
+    if (isPatchFileSpec(e)) c = loadPatchFile(e);
+    else if (isChangeName(e)) c = e;
+    else {
       throw new ShadowMmuError(
         'EUNKNOWN_PROFILE',
-        `profile ${spec}: unknown change ${JSON.stringify(e)}: expected one of ${Object.keys(CHANGES).join(', ')}`,
+        `profile ${spec}: unknown change ${JSON.stringify(e)}: expected one of ${Object.keys(CHANGES).join(', ')}, or a patch file (path with / or ending .json)`,
       );
     }
-    if (changes.includes(e)) {
-      throw new ShadowMmuError('EUNKNOWN_PROFILE', `profile ${spec}: change ${e} is already part of ${baseName}`);
+    if (changes.some((x) => nameOf(x) === nameOf(c))) {
+      throw new ShadowMmuError('EUNKNOWN_PROFILE', `profile ${spec}: change ${nameOf(c)} is already part of ${baseName}`);
     }
-    changes.push(e);
+    changes.push(c);
   }
+  const added = changes.slice(changeChain(def).length).map(nameOf);
   const p = compose(
     {
       name: spec,
-      title: extra.length ? `${def.title} + ${extra.join(' + ')}` : def.title,
+      title: added.length ? `${def.title} + ${added.join(' + ')}` : def.title,
       source: def.source,
     },
     changes,
   );
-  cache.set(spec, p);
+  // Patch files are read each time they are named (the file may change between runs).
+  if (!changes.some((c) => typeof c !== 'string')) cache.set(spec, p);
   return p;
 }
 
