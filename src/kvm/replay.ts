@@ -5,10 +5,13 @@
  */
 import { applyToggle, configFromVmLine } from './config.js';
 import { PROBE_STEP_OPS, type ProbeCmd } from './parse.js';
-import { ProbeVm, type ProbeOptions } from './vcpu.js';
+import { ProbeVm, type ProbeOptions, type ProbeStep } from './vcpu.js';
 
-/** Run every VM block of `cmds`; `onVm` sees each VM after its last step, before teardown. */
-export function runProbeScenario(cmds: readonly ProbeCmd[], opts: ProbeOptions, onVm?: (vm: ProbeVm) => void): ProbeVm[] {
+/**
+ * Run every VM block of `cmds`; `onVm` sees each VM after its last step, before teardown;
+ * `onStep` sees each step as it ends (its VM still running).
+ */
+export function runProbeScenario(cmds: readonly ProbeCmd[], opts: ProbeOptions, onVm?: (vm: ProbeVm) => void, onStep?: (vm: ProbeVm, step: ProbeStep) => void): ProbeVm[] {
   const vms: ProbeVm[] = [];
   let cur: ProbeVm | null = null;
   const close = () => {
@@ -29,7 +32,8 @@ export function runProbeScenario(cmds: readonly ProbeCmd[], opts: ProbeOptions, 
       vms.push(cur);
     }
     if (PROBE_STEP_OPS.has(c.op)) {
-      cur.step(c);
+      const st = cur.step(c);
+      onStep?.(cur, st);
       continue;
     }
     if (c.pos.length === 1 && c.kv.length === 0 && applyToggle(cur.cfg, c.op, c.pos[0]!, c.line) === 0) continue;

@@ -178,10 +178,12 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
   }
 }
 
-export function parseScenario(v: unknown, where = 'scenario'): Scenario {
+/** Parse a scenario; `profile`, when given, replaces the file's own (the file must still name one). */
+export function parseScenario(v: unknown, where = 'scenario', profileOverride?: Profile): Scenario {
   const o = obj(v, where);
   onlyKeys(o, where, ['profile', 'tdp', 'host', 'vcpu', 'steps', 'comment']);
-  const profile = getProfile(str(o, 'profile', where));
+  const fileProfile = getProfile(str(o, 'profile', where));
+  const profile = profileOverride ?? fileProfile;
   const h = o['host'] === undefined ? {} : obj(o['host'], `${where}.host`);
   onlyKeys(h, `${where}.host`, ['vendor', 'cpu', 'tdp_level', 'dma32_pages', 'normal_pages', 'nr_mmu_pages']);
   const vendor = h['vendor'] ?? DEFAULT_HOST.vendor;

@@ -1,6 +1,7 @@
 /** Every `shadow-mmu` subcommand, one line each. */
 import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
+import { diffCommand } from './diff.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
 import { rolesCommand } from './roles.js';
@@ -24,4 +25,5 @@ export const COMMANDS: readonly Command[] = [
   tdpCheckCommand,
   walkCommand,
   runCommand,
+  diffCommand,
 ];

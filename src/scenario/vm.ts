@@ -1,0 +1,245 @@
+/**
+ * VM scenarios: the fault path driven through the shadow-MMU facade (src/mmu/api.ts) over a
+ * guest described as GUEST.json, on any host the facade models — shadow paging, or nested NPT
+ * (an AMD TDP host: the registers are L1's, CR3 is L1's nCR3, accesses are L2 GPAs). Steps are
+ * CPU accesses in a vCPU's retry loop, emulated accesses, guest page-table writes as the
+ * emulator reports them (kvm_mmu_pte_write), INVLPG, MOV CR3, and one TDP fault on a GPA the
+ * TDP level may not map (seed 002's loop or explicit exit). A file is a VM scenario when it has a
+ * "guest" key.
+ *
+ *   { "profile": "v6.18", "host": { "vendor": "amd", "tdp": true, "tdp_level": 5 },
+ *     "table_format": "npt-4", "regs": { "cr0": "0x80010033", "cr4": "0x20", "efer": "0xd00" },
+ *     "guest": { "map": [{ "va": "0x40203000", "gpa": "0x300000" }] },
+ *     "steps": [{ "op": "access", "va": "0x40203000", "access": "read" }] }
+ */
+import { badInput } from '../bits/errors.js';
+import { parseInt_, parseUnsigned } from '../bits/hex.js';
+import { hex64 } from '../bits/hex.js';
+import { getProfile, type Profile } from '../profiles/index.js';
+import { TABLE_FORMATS, type TableFormatName } from '../guest/builder.js';
+import { WalkEventLog, type WalkEvent } from '../guest/events.js';
+import type { GuestMemory } from '../guest/memory.js';
+import { kvm_init_walk_mmu, X86_CR4_LA57, type AccessKind } from '../guest/index.js';
+import { loadGuestSpec, tableFormatFor } from '../guest/spec.js';
+import { tdpFaultLoop } from '../cpu/tdp.js';
+import * as api from '../mmu/api.js';
+import type { HostConfig } from '../mmu/machine.js';
+import type { Violation } from '../mmu/audit.js';
+import type { TraceEvent } from '../trace/events.js';
+
+export type VmStep =
+  | { op: 'access' | 'emulate'; va: bigint; access: AccessKind; cpl: number; value: bigint; size: 1 | 2 | 4 | 8 }
+  | { op: 'pte_write'; gpa: number; bytes: number; value: bigint | null }
+  | { op: 'host_write'; gpa: number; value: bigint; size: 1 | 2 | 4 | 8 }
+  | { op: 'invlpg'; va: bigint }
+  | { op: 'set_cr3'; cr3: bigint }
+  | { op: 'tdp_fault'; gpa: bigint; level: number };
+
+export interface VmScenario {
+  readonly profile: Profile;
+  readonly host: Partial<HostConfig>;
+  readonly regs: api.VcpuRegisters;
+  readonly guestJson: unknown;
+  readonly format: TableFormatName;
+  readonly maxphyaddr: number;
+  readonly steps: VmStep[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether a parsed JSON scenario is a VM scenario (it describes a guest). */
+export function isVmScenario(json: unknown): boolean {
+  return isObj(json) && 'guest' in json;
+}
+
+function only(o: Obj, where: string, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) badInput(where, `unknown key ${JSON.stringify(k)} (expected ${keys.join(', ')})`);
+}
+
+function size(v: unknown, where: string, dflt: 1 | 2 | 4 | 8): 1 | 2 | 4 | 8 {
+  if (v === undefined) return dflt;
+  if (v !== 1 && v !== 2 && v !== 4 && v !== 8) badInput(where, `expected 1, 2, 4 or 8, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function accessKind(v: unknown, where: string): AccessKind {
+  if (v !== 'read' && v !== 'write' && v !== 'fetch') badInput(where, `expected read, write or fetch, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function parseStep(v: unknown, i: number): VmStep {
+  const where = `steps[${i}]`;
+  if (!isObj(v)) badInput(where, 'expected an object with "op"');
+  const op = v['op'];
+  const u = (k: string, bits = 64) => parseUnsigned(v[k], `${where}.${k}`, bits);
+  switch (op) {
+    case 'access':
+    case 'emulate':
+      only(v, where, ['op', 'va', 'access', 'cpl', 'value', 'size', 'comment']);
+      return { op, va: u('va'), access: accessKind(v['access'] ?? 'read', `${where}.access`), cpl: v['cpl'] === undefined ? (op === 'access' ? 3 : 0) : parseInt_(v['cpl'], `${where}.cpl`, 0, 3), value: v['value'] === undefined ? 0n : u('value'), size: size(v['size'], `${where}.size`, 8) };
+    case 'pte_write':
+      only(v, where, ['op', 'gpa', 'bytes', 'value', 'comment']);
+      return { op, gpa: Number(u('gpa', 52)), bytes: v['bytes'] === undefined ? 8 : parseInt_(v['bytes'], `${where}.bytes`, 1, 8), value: v['value'] === undefined ? null : u('value') };
+    case 'host_write':
+      only(v, where, ['op', 'gpa', 'value', 'size', 'comment']);
+      return { op, gpa: Number(u('gpa', 52)), value: u('value'), size: size(v['size'], `${where}.size`, 8) };
+    case 'invlpg':
+      only(v, where, ['op', 'va', 'comment']);
+      return { op, va: u('va') };
+    case 'set_cr3':
+      only(v, where, ['op', 'cr3', 'comment']);
+      return { op, cr3: u('cr3') };
+    case 'tdp_fault':
+      only(v, where, ['op', 'gpa', 'level', 'comment']);
+      return { op, gpa: u('gpa', 52), level: v['level'] === undefined ? 4 : parseInt_(v['level'], `${where}.level`, 4, 5) };
+    default:
+      badInput(`${where}.op`, `unknown op ${JSON.stringify(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault)`);
+  }
+}
+
+const HOST_KEYS = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages'] as const;
+
+/** Parse a VM scenario; `profile` replaces the file's (which is then optional). */
+export function parseVmScenario(json: unknown, where: string, profile?: Profile): VmScenario {
+  if (!isObj(json)) badInput(where, 'expected a JSON object');
+  only(json, where, ['profile', 'host', 'regs', 'guest', 'table_format', 'steps', 'comment']);
+  const p = profile ?? (typeof json['profile'] === 'string' ? getProfile(json['profile']) : badInput(`${where}.profile`, 'missing (or give --profile)'));
+  const h = json['host'] === undefined ? {} : json['host'];
+  if (!isObj(h)) badInput(`${where}.host`, 'expected an object');
+  only(h, `${where}.host`, HOST_KEYS);
+  const host: Record<string, unknown> = { mmio_caching: false };
+  for (const k of HOST_KEYS) {
+    const x = h[k];
+    if (x === undefined) continue;
+    if (k === 'vendor' && x !== 'intel' && x !== 'amd') badInput(`${where}.host.vendor`, 'expected intel or amd');
+    if ((k === 'tdp' || k === 'mmio_caching' || k === 'thp') && typeof x !== 'boolean') badInput(`${where}.host.${k}`, 'expected true or false');
+    if (k === 'tdp_level') parseInt_(x, `${where}.host.tdp_level`, 4, 5);
+    if (k === 'nr_mmu_pages') parseInt_(x, `${where}.host.nr_mmu_pages`, 64, 1 << 20);
+    if (k === 'cpu' && typeof x !== 'string') badInput(`${where}.host.cpu`, 'expected a host CPU name');
+    host[k] = typeof x === 'string' && (k === 'tdp_level' || k === 'nr_mmu_pages') ? Number(x) : x;
+  }
+  if (!isObj(json['regs'])) badInput(`${where}.regs`, 'expected {cr0, cr4, efer[, cr3]}');
+  const r = json['regs'];
+  only(r, `${where}.regs`, ['cr0', 'cr3', 'cr4', 'efer']);
+  const regs0 = { cr0: parseUnsigned(r['cr0'] ?? '0x80010033', `${where}.regs.cr0`), cr4: parseUnsigned(r['cr4'] ?? '0x20', `${where}.regs.cr4`), efer: parseUnsigned(r['efer'] ?? '0xd00', `${where}.regs.efer`) };
+  let format: TableFormatName;
+  if (json['table_format'] !== undefined) {
+    const f = json['table_format'];
+    if (typeof f !== 'string' || !(f in TABLE_FORMATS)) badInput(`${where}.table_format`, `expected one of ${Object.keys(TABLE_FORMATS).join(', ')}`);
+    format = f as TableFormatName;
+  } else {
+    const probe = kvm_init_walk_mmu(p, { cr0: Number(regs0.cr0 & 0xffffffffn), cr3: 0, cr4: Number(regs0.cr4 & 0xffffffffn), efer: Number(regs0.efer & 0xffffffffn) });
+    format = tableFormatFor(probe.kind, (Number(regs0.cr4 & 0xffffffffn) & X86_CR4_LA57) !== 0);
+  }
+  const guestJson = json['guest'];
+  const steps = json['steps'];
+  if (!Array.isArray(steps)) badInput(`${where}.steps`, 'expected an array');
+  const spec = loadGuestSpec(guestJson, format);
+  const cr3 = r['cr3'] !== undefined ? parseUnsigned(r['cr3'], `${where}.regs.cr3`) : spec.cr3 !== null ? BigInt(spec.cr3) : badInput(`${where}.regs.cr3`, 'missing, and the guest builds no root table');
+  return { profile: p, host: host as Partial<HostConfig>, regs: { ...regs0, cr3 }, guestJson, format, maxphyaddr: spec.maxphyaddr, steps: steps.map(parseStep) };
+}
+
+export interface VmStepResult {
+  readonly step: number;
+  readonly op: string;
+  readonly outcome: string;
+  readonly events: TraceEvent[];
+  readonly walkEvents: WalkEvent[];
+  /** For each of `events`, how many walk events came before it. */
+  readonly eventWalkPos: number[];
+  readonly violations: Violation[];
+}
+
+/** A VM scenario's machine: the facade VM, its guest memory and the event streams. */
+export class VmScenarioRunner {
+  readonly vm: api.ShadowVm;
+  readonly mem: GuestMemory;
+  private events: TraceEvent[] = [];
+  private pos: number[] = [];
+  private readonly walkLog: WalkEventLog;
+  constructor(readonly sc: VmScenario) {
+    const spec = loadGuestSpec(sc.guestJson, sc.format);
+    this.mem = spec.mem;
+    this.walkLog = new WalkEventLog(sc.profile);
+    this.vm = api.createVm({ profile: sc.profile, guest: this.mem, regs: sc.regs, host: sc.host, features: { maxphyaddr: sc.maxphyaddr } });
+    api.onEvent(
+      this.vm,
+      (ev) => {
+        this.events.push(ev);
+        this.pos.push(this.walkLog.length);
+      },
+      this.walkLog,
+    );
+  }
+
+  get machine() {
+    return this.vm.machine;
+  }
+
+  /** A native access in the vCPU's retry loop: faults go to kvm_mmu_page_fault, emulation to the emulator. */
+  private access(va: bigint, kind: AccessKind, cpl: number, value: bigint, size: 1 | 2 | 4 | 8): string {
+    for (let n = 0; n < 8; n++) {
+      const hw = api.cpuAccess(this.vm, va, kind, cpl);
+      if (hw.ok) {
+        if (kind === 'write') this.mem.writeBig(hw.gpa, value, size);
+        return `ok gpa ${hw.gpa.toString(16)}${n ? ` after ${n} fault(s)` : ''}`;
+      }
+      if (hw.vector === 13) return '#GP';
+      const pf = api.kvm_mmu_page_fault(this.vm, hw.cr2, hw.error_code, cpl);
+      if (pf.inject) return `#PF error_code ${pf.inject.error_code.toString(16)}`;
+      if (pf.ret === 'RET_PF_EMULATE') return `emulated: ${this.emulate(va, kind, cpl, value, size)}`;
+    }
+    return 'no progress after 8 faults';
+  }
+
+  private emulate(va: bigint, kind: AccessKind, cpl: number, value: bigint, size: 1 | 2 | 4 | 8): string {
+    const t = api.gvaToGpa(this.vm, va, kind, cpl);
+    if (!t.ok) return `#PF error_code ${t.error_code.toString(16)}`;
+    if (!this.mem.isRam(t.gpa)) return `mmio gpa ${t.gpa.toString(16)}`;
+    if (kind === 'write') {
+      this.mem.writeBig(t.gpa, value, size);
+      api.kvm_mmu_pte_write(this.vm, t.gpa, size);
+    }
+    return `gpa ${t.gpa.toString(16)}`;
+  }
+
+  step(i: number, s: VmStep): VmStepResult {
+    this.events = [];
+    this.pos = [];
+    this.walkLog.clear();
+    let outcome: string;
+    switch (s.op) {
+      case 'access':
+        outcome = this.access(s.va, s.access, s.cpl, s.value, s.size);
+        break;
+      case 'emulate':
+        outcome = this.emulate(s.va, s.access, s.cpl, s.value, s.size);
+        break;
+      case 'pte_write':
+        if (s.value !== null) this.mem.writeBig(s.gpa, s.value, s.bytes as 1 | 2 | 4 | 8);
+        api.kvm_mmu_pte_write(this.vm, s.gpa, s.bytes);
+        outcome = 'written';
+        break;
+      case 'host_write':
+        this.mem.writeBig(s.gpa, s.value, s.size);
+        outcome = 'written';
+        break;
+      case 'invlpg':
+        api.kvm_mmu_invlpg(this.vm, s.va);
+        outcome = 'done';
+        break;
+      case 'set_cr3':
+        api.setCr3(this.vm, s.cr3);
+        outcome = 'done';
+        break;
+      case 'tdp_fault': {
+        const o = tdpFaultLoop(this.sc.profile, s.level, s.gpa);
+        outcome = o.kind === 'mapped' ? 'mapped' : o.kind === 'loop' ? `loop: ${o.repeats} identical faults at gpa ${hex64(o.fault.gpa)}` : `exit ${o.exit_name} (${o.exit_reason}) at gpa ${hex64(o.fault.gpa)}`;
+        break;
+      }
+    }
+    const violations = api.auditVm(this.vm, `step ${i} (${s.op})`);
+    return { step: i, op: s.op, outcome, events: this.events, walkEvents: this.walkLog.events, eventWalkPos: this.pos, violations };
+  }
+}
