@@ -80,7 +80,7 @@ function spteFlags(lo: number, hi: number): string {
 }
 
 /** The forest and counters of a machine, in page-creation order. */
-export function snapState(m: Machine, withSptes: boolean): StateSnap {
+export function snapState(m: Machine, withSptes: boolean | 'links'): StateSnap {
   const kvm = m.kvm;
   const profile = kvm.profile;
   const pages = [...kvm.pages].filter((sp) => !sp.freed).sort((a, b) => a.id - b.id);
@@ -90,6 +90,7 @@ export function snapState(m: Machine, withSptes: boolean): StateSnap {
     const links: { index: number; child: number }[] = [];
     const leaves: { index: number; gfn: number; flags: string }[] = [];
     if (withSptes) sptesOf(kvm, sp, level, pos, links, leaves);
+    if (withSptes === 'links') leaves.length = 0;
     return {
       gfn: sp.gfn,
       level,
@@ -151,7 +152,7 @@ export function collectGuest(text: string, profile: Profile, opts: CollectOption
     (vm, s) => {
       const m = vm.vm?.machine;
       if (before === null) before = { nodes: [], counters: m ? snapState(m, false).counters : {} };
-      steps.push(guestStep(profile, vms.length, s, m ? snapState(m, false) : { nodes: [], counters: {} }));
+      steps.push(guestStep(profile, vms.length, s, m ? snapState(m, 'links') : { nodes: [], counters: {} }));
     },
   );
   return { profile, kind: 'guest', steps, vms };
@@ -199,7 +200,7 @@ export function collectVm(json: unknown, file: string, profile: Profile): DiffRu
       outcome: res.outcome,
       events: interleave(profile, res.events, res.walkEvents, res.eventWalkPos),
       violations: res.violations.map(formatViolation),
-      after: snapState(r.machine, false),
+      after: snapState(r.machine, 'links'),
     });
   });
   return { profile, kind: 'vm', steps, vms: [{ name: '', before, final: snapState(r.machine, true) }] };
@@ -240,7 +241,7 @@ export function collectOps(json: unknown, file: string, profile: Profile): DiffR
       outcome: opOutcome(profile, res.result),
       events: res.events.map((ev) => diffEventOf(profile, ev)),
       violations: res.violations.map(formatViolation),
-      after: snapState(r.m, false),
+      after: snapState(r.m, 'links'),
     });
     if (res.violations.length) break;
   }
