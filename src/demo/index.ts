@@ -7,11 +7,13 @@ import { rolesDemo } from './roles.js';
 import { cpuDemo } from './cpu.js';
 import { walkerDemo } from './walker.js';
 import { guestSetupDemo } from './guest-setup.js';
+import { reviewDemo } from './review.js';
 
 export interface DemoSection {
   readonly id: string;
   readonly title: string;
-  run(): { text: string; json: unknown };
+  /** `report`: where a section that writes a report file puts it. */
+  run(ctx?: { readonly report?: string }): { text: string; json: unknown };
 }
 
-export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo, mmuDemo, guestSetupDemo];
+export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo, mmuDemo, guestSetupDemo, reviewDemo];

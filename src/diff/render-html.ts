@@ -102,7 +102,7 @@ function drawForest(){var box=document.getElementById('forest');box.innerHTML=''
   box.appendChild(w);});}
 function draw(){var p=D.pairs[cur];var tl=document.getElementById('timeline');tl.innerHTML='';
  p.steps.forEach(function(s,i){var b=el('button','step'+(s.differs?' differs':'')+(i===sel?' sel':''),(s.differs?'≠ ':'  ')+'vm'+s.vm+' #'+s.step+' '+s.label);
-  b.dataset.step=i;b.onclick=function(){sel=i;draw();};tl.appendChild(b);});
+  b.dataset.vm=s.vm;b.dataset.step=s.step;b.onclick=function(){sel=i;draw();};tl.appendChild(b);});
  var f=p.summary.firstDivergence;document.getElementById('first-divergence').textContent=f?('first divergence: vm '+f.vm+' step '+f.step+' ('+f.label+'): '+f.what):'the runs agree step for step';
  var st=p.steps[sel];if(!st)return;
  var oc=document.getElementById('outcome');oc.textContent='step '+st.step+': '+st.label+' — '+p.a+': '+(st.outcome_a==null?'(not run)':st.outcome_a)+(st.outcome_a!==st.outcome_b?'  |  '+p.b+': '+(st.outcome_b==null?'(not run)':st.outcome_b):'');

@@ -8,11 +8,14 @@ import { Out, write } from '../io.js';
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the built-in demonstration (what `npm start` shows)',
-  usage: `usage: shadow-mmu demo [--section ID] [--format text|json]
+  usage: `usage: shadow-mmu demo [--section ID] [--format text|json] [--report FILE]
+
+  --report FILE   where the review section writes its HTML diff report
+                  (default: shadow-mmu-rfc-pse-slip.html in the system's temporary directory)
 
 Sections: ${DEMO_SECTIONS.map((s) => s.id).join(', ') || '(none yet)'}`,
   async run(argv, io) {
-    const { values } = parse('demo', argv, { section: { type: 'string', multiple: true } }, false);
+    const { values } = parse('demo', argv, { section: { type: 'string', multiple: true }, report: { type: 'string' } }, false);
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
@@ -25,7 +28,7 @@ Sections: ${DEMO_SECTIONS.map((s) => s.id).join(', ') || '(none yet)'}`,
       }
     }
     const sections = DEMO_SECTIONS.filter((s) => !wanted || wanted.includes(s.id));
-    const results = sections.map((s) => ({ s, r: s.run() }));
+    const results = sections.map((s) => ({ s, r: s.run({ report: values.report }) }));
     if (format === 'json') {
       await write(
         io.stdout,
