@@ -11,7 +11,7 @@ import { compareRuns, type CompareOptions, type PairDiff } from './compare.js';
 import type { DiffRun } from './model.js';
 
 export { compareRuns, type PairDiff, type StepDiff, type EventLine, type ForestDiff } from './compare.js';
-export { collectGuest, collectOps, snapState } from './collect.js';
+export { collectGuest, collectOps, collectVm, snapState } from './collect.js';
 export type { DiffRun, DiffEvent, NodeState, StateSnap } from './model.js';
 export { renderText } from './render-text.js';
 export { diffJson } from './render-json.js';

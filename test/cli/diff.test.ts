@@ -215,3 +215,39 @@ function gen200(): string {
   }
   return l.join('\n') + '\n';
 }
+
+describe('run: VM scenarios', () => {
+  it('prints each step, the events it caused and the audit; --profile picks the kernel', async () => {
+    const a = await runCli(['run', ex('diff/npt5-pml4-write.json'), '--profile', 'v5.16']);
+    expect(a.code).toBe(0);
+    expect(a.stdout.split('\n')[0]).toBe('# step 0: access read 0x40203000 cpl 3 -> ok gpa 300000 after 1 fault(s)');
+    expect(a.stdout).toContain('kvm_mmu_get_page: sp gen 0 gfn 100 l5 8-byte q0 wux nxe ad root 0 sync new\n');
+    expect(a.stdout.trimEnd().split('\n').at(-1)).toBe('# audit: ok after every step');
+    const j = await runCli(['run', ex('diff/unmappable-gpa.json'), '--profile', 'v6.18+unmappable-gpa-exit-memory-fault', '--format', 'jsonl']);
+    const recs = j.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(recs[1]).toMatchObject({ step: 1, outcome: 'exit KVM_EXIT_MEMORY_FAULT (39) at gpa 0x0001000000000000' });
+    expect(recs.at(-1)).toEqual({ audit: 'ok' });
+  });
+
+  it('--profile on a JSON op scenario is a usage error', async () => {
+    const r = await runCli(['run', join(__dirname, '../scenario/data/shadow64.json'), '--profile', 'v5.16']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('demo section review', () => {
+  it('ends with the RFC slip as a diff, the PAE guest agreeing, and the report path; deterministic', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smmu-demo-'));
+    const report = join(dir, 'r.html');
+    const a = await runCli(['demo', '--section', 'review', '--report', report]);
+    const b = await runCli(['demo', '--section', 'review', '--report', report]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout).toContain('+# state: add pages/gfn 100 l3 q0 wux cr0_wp efer_nx has_4_byte_gpte level_promoted pae_root');
+    expect(a.stdout).toContain('-kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux nxe ad root 1 sync');
+    expect(a.stdout).toMatch(/pae-rewrite\.kvm: 7 steps, 0 differ[^\n]*\n# the runs agree/);
+    expect(a.stdout.trimEnd().split('\n').at(-1)).toBe(`HTML report: ${report}`);
+    expect(readFileSync(report, 'utf8')).toMatch(/^<!doctype html>/i);
+  });
+});

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { getProfile } from '../../profiles/index.js';
 import { isGuestScenario, parseScenario, renderGuestJsonl, renderGuestText, renderJsonl, renderText, runGuestScenario, runScenario } from '../../scenario/index.js';
+import { collectVm } from '../../diff/index.js';
+import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { write } from '../io.js';
@@ -30,10 +32,15 @@ lays it and runs on the model as KVM runs it: CPL-3 accesses through the shadow 
 page faults), CPL-0 instructions emulated. Each step prints a "# step" summary (exit,
 exceptions, value), the kvmmmu lines it caused and the audit.
 
-  --profile P      kernel profile for a guest scenario (default v6.18)
+A JSON object with a "guest" key is a VM scenario (README.md): the fault path through the MMU
+facade over a GUEST.json, on a shadow-paging or nested-NPT host. Each step prints a "# step"
+line (the operation and its outcome), the kvmmmu and walker lines it caused, and the audit.
+
+  --profile P      kernel profile for a guest or VM scenario (default: the VM scenario's own
+                   "profile", else v6.18)
   --pvm            the recorded machine's limits (kvm_pvm): no 32-bit paging`,
   async run(argv, io) {
-    const { values, positionals } = parse('run', argv, { profile: { type: 'string', default: 'v6.18' }, pvm: { type: 'boolean', default: false } });
+    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false } });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
@@ -49,7 +56,7 @@ exceptions, value), the kvmmmu lines it caused and the audit.
       throw new ShadowMmuError('EINVAL_INPUT', `run: cannot read ${file}: ${(e as Error).message}`);
     }
     if (isGuestScenario(text)) {
-      const r = runGuestScenario(text, { profile: getProfile(values.profile), pvm: values.pvm });
+      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm });
       if (format === 'text') await write(io.stdout, renderGuestText(r));
       else if (format === 'jsonl') await write(io.stdout, renderGuestJsonl(r));
       else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
@@ -61,6 +68,25 @@ exceptions, value), the kvmmmu lines it caused and the audit.
     } catch (e) {
       throw new ShadowMmuError('EINVAL_INPUT', `run: ${file} is not JSON: ${(e as Error).message}`);
     }
+    if (isVmScenario(json)) {
+      const profile = getProfile(values.profile ?? (typeof (json as { profile?: unknown }).profile === 'string' ? (json as { profile: string }).profile : 'v6.18'));
+      const r = collectVm(json, file, profile);
+      const violations = r.steps.flatMap((s) => s.violations);
+      if (format === 'text') {
+        const out: string[] = [];
+        for (const s of r.steps) {
+          out.push(`# step ${s.step}: ${s.label} -> ${s.outcome}`, ...s.events.map((e) => e.text), ...s.violations.map((v) => `# audit: ${v}`));
+        }
+        out.push(violations.length ? `# audit: ${violations.length} violation(s)` : '# audit: ok after every step');
+        await write(io.stdout, out.join('\n') + '\n');
+      } else {
+        const recs = r.steps.map((s) => JSON.stringify({ step: s.step, op: s.label, outcome: s.outcome, events: s.events.map((e) => e.text), violations: s.violations }));
+        recs.push(JSON.stringify({ audit: violations.length ? violations : 'ok' }));
+        await write(io.stdout, format === 'jsonl' ? recs.join('\n') + '\n' : '[' + recs.join(',\n') + ']\n');
+      }
+      return violations.length ? 1 : 0;
+    }
+    if (values.profile !== undefined) usageError('run', '--profile applies to guest and VM scenarios; a JSON op scenario names its own "profile"');
     const sc = parseScenario(json, file);
     const r = runScenario(sc);
     if (format === 'text') await write(io.stdout, renderText(sc.profile, r));
