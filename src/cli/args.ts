@@ -19,13 +19,15 @@ export function usageError(cmd: string, msg: string): never {
   throw new ShadowMmuError('EUSAGE', `${cmd}: ${msg} (see: shadow-mmu ${cmd.split(' ')[0]} --help)`);
 }
 
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof COMMON_OPTIONS & O; allowPositionals: boolean; strict: true }>>;
+
 /** parseArgs with the common options added and errors made one-line usage errors. */
 export function parse<O extends Options>(
   cmd: string,
   argv: string[],
   options: O,
   allowPositionals = true,
-) {
+): Parsed<O> {
   try {
     return parseArgs({
       args: argv,

@@ -1,7 +1,8 @@
 /** `shadow-mmu eval`: batch evaluation of oracle records, streaming stdin to stdout. */
 import { createInterface } from 'node:readline';
 import { evalFnNames, evalKindNames, evaluateLine } from '../../eval/index.js';
-import { parse } from '../args.js';
+import { parse, usageError } from '../args.js';
+import { runEvalCheck } from '../eval-check.js';
 import type { Command } from '../command.js';
 import { write } from '../io.js';
 
@@ -9,6 +10,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate oracle records (JSON Lines on stdin) and write them back with "out"',
   usage: `usage: shadow-mmu eval [--list]
+       shadow-mmu eval --check FILE...
 
 Reads one JSON object per line from stdin and writes one line per input, in order:
   {"profile","fn","in"}           -> the same object with "out" filled (golden/roles, spte, cpu)
@@ -16,13 +18,23 @@ Reads one JSON object per line from stdin and writes one line per input, in orde
 A line that cannot be evaluated gets "error" in place of "out"; the other lines still run and
 the exit code is 1 at the end. Blank lines are skipped.
 
-  --list    print the fns and record kinds eval knows, one per line`,
+  --list    print the fns and record kinds eval knows, one per line
+  --check   FILE... are oracle files (JSON Lines, plain or .gz: role/SPTE/CPU vectors with "out",
+            access.c records with "expect", real-KVM walk/root_role/root_transition/
+            write_tracking records): each record's expected fields are compared with the
+            model's; prints "FILE: N/M records match" and the first differing field of each
+            mismatch; exit 1 on any mismatch`,
   async run(argv, io) {
-    const { values } = parse('eval', argv, { list: { type: 'boolean', default: false } }, false);
+    const { values, positionals } = parse('eval', argv, { list: { type: 'boolean', default: false }, check: { type: 'boolean', default: false } });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
     }
+    if (values.check) {
+      if (positionals.length === 0) usageError('eval', '--check needs at least one FILE');
+      return runEvalCheck(positionals, io);
+    }
+    if (positionals.length) usageError('eval', `unexpected argument ${JSON.stringify(positionals[0])} (files are read with --check)`);
     if (values.list) {
       const lines = [...evalFnNames().map((f) => `fn ${f}`), ...evalKindNames().map((k) => `kind ${k}`)];
       await write(io.stdout, lines.join('\n') + (lines.length ? '\n' : ''));
