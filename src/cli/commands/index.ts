@@ -2,6 +2,7 @@
 import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
+import { traceCommand } from './trace.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
 import { rolesCommand } from './roles.js';
@@ -26,4 +27,5 @@ export const COMMANDS: readonly Command[] = [
   walkCommand,
   runCommand,
   diffCommand,
+  traceCommand,
 ];

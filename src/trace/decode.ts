@@ -1,0 +1,63 @@
+/**
+ * What a parsed trace event says about roles: the role fields the text form prints, parsed back,
+ * or the whole role word of the `fields` form decoded with the profile's layout; and the key that
+ * compares two events by meaning (not host addresses, pfns or timestamps).
+ */
+import type { Profile } from '../profiles/index.js';
+import { decodeRole, hasField, roleLayout, type RoleFields } from '../roles/layout.js';
+import type { TraceLine } from './read.js';
+import { PAGE_EVENTS, TRACE_EVENTS, type EventFields } from './table.js';
+
+type EventLine = Extract<TraceLine, { kind: 'event' }>;
+
+/** The role fields an event carries, named as the profile's layout names them. */
+export function roleFieldsOf(profile: Profile, e: EventLine): RoleFields | null {
+  if (!PAGE_EVENTS.has(e.event)) return null;
+  if (e.form === 'fields') return decodeRole(roleLayout(profile), Number(e.fields['role']) >>> 0);
+  const t = (k: string) => Number(e.fields[`role_text.${k}`]);
+  const l = roleLayout(profile);
+  const out: RoleFields = { level: t('level') };
+  if (hasField(l, 'has_4_byte_gpte')) out['has_4_byte_gpte'] = t('gpte_bytes') === 4 ? 1 : 0;
+  else out['gpte_is_8_bytes'] = t('gpte_bytes') === 8 ? 1 : 0;
+  out['quadrant'] = t('quadrant');
+  out['direct'] = t('direct');
+  out['access'] = t('access');
+  out['invalid'] = t('invalid');
+  out['efer_nx'] = t('efer_nx');
+  out['ad_disabled'] = t('ad_disabled');
+  return out;
+}
+
+/** The role fields the tracepoint text prints, from either form: what two traces can always compare. */
+export function printedRole(profile: Profile, e: EventLine): string | null {
+  const r = roleFieldsOf(profile, e);
+  if (!r) return null;
+  const four = 'has_4_byte_gpte' in r ? r['has_4_byte_gpte'] === 1 : r['gpte_is_8_bytes'] === 0;
+  const acc = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'][r['access']!]!;
+  return `l${r['level']} ${four ? 4 : 8}-byte q${r['quadrant']}${r['direct'] ? ' direct' : ''} ${acc}${r['invalid'] ? ' invalid' : ''} ${r['efer_nx'] ? '' : '!'}nxe ${r['ad_disabled'] ? '!' : ''}ad`;
+}
+
+const hx = (v: bigint | number) => (typeof v === 'bigint' ? v.toString(16) : (v >>> 0).toString(16));
+
+/** The fields that carry meaning, as one string (role as printed; host fields only with `exact`). */
+export function eventKey(profile: Profile, e: EventLine, exact: boolean): string {
+  const spec = TRACE_EVENTS.get(e.event)!;
+  const skip = new Set(exact ? [] : [...spec.host, 'mmu_valid_gen']);
+  const parts: string[] = [e.event];
+  if (PAGE_EVENTS.has(e.event)) {
+    parts.push(`gfn ${hx(e.fields['gfn']!)}`, printedRole(profile, e)!, `root ${e.fields['root_count']}`, e.fields['unsync'] ? 'unsync' : 'sync');
+    if ('created' in e.fields) parts.push(e.fields['created'] ? 'new' : 'existing');
+    if (exact) {
+      parts.push(`gen ${e.fields['mmu_valid_gen']}`);
+      if (e.form === 'fields') parts.push(`role ${hx(e.fields['role']!)}`);
+    }
+    return parts.join(' ');
+  }
+  const fields: EventFields = { ...e.fields };
+  if (e.event === 'kvm_mmu_set_spte' && fields['w'] === undefined && fields['spte'] !== undefined) fields['w'] = Number((BigInt(fields['spte']) >> 1n) & 1n);
+  for (const k of Object.keys(fields).sort()) {
+    if (skip.has(k)) continue;
+    parts.push(`${k}=${hx(fields[k]!)}`);
+  }
+  return parts.join(' ');
+}
