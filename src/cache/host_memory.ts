@@ -126,6 +126,8 @@ export class HostMemory {
   private readonly live = new Map<number, HostObject>();
   private readonly siteAttempts = new Map<string, number>();
   private readonly pageSlot = new Map<number, Uint32Array>();
+  private readonly cachePfn = [-1, -1];
+  private readonly cacheWords: (Uint32Array | null)[] = [null, null];
   /** Slots of freed pages (touched) and slots never handed out (still zero). */
   private readonly freeSlots: Uint32Array[] = [];
   private readonly freshSlots: Uint32Array[] = [];
@@ -208,6 +210,7 @@ export class HostMemory {
     if (o.account) o.account.pages--;
     const slot = this.pageSlot.get(pfn)!;
     this.pageSlot.delete(pfn);
+    if (this.cachePfn[pfn & 1] === pfn) this.cachePfn[pfn & 1] = -1;
     this.freeSlots.push(slot);
     (o.zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
     this.stats.pages_freed++;
@@ -246,7 +249,16 @@ export class HostMemory {
 
   /** The page's 512 entries as 1024 halves (entry i at [2i] low, [2i+1] high). */
   words(pfn: number): Uint32Array {
+    // A two-entry direct-mapped cache in front of the map: the hot loops alternate between an
+    // SPTE page and its shadowed-translation page.
+    const c = pfn & 1;
+    if (this.cachePfn[c] === pfn) return this.cacheWords[c]!;
     const w = this.pageSlot.get(pfn);
+    if (w) {
+      this.cachePfn[c] = pfn;
+      this.cacheWords[c] = w;
+      return w;
+    }
     if (!w) throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
     return w;
   }

@@ -33,6 +33,9 @@ export interface Memslot {
 export class GuestMemory {
   private readonly slots: Memslot[] = [];
   private readonly pages = new Map<number, Uint32Array>();
+  /** The page read64 read last (a page, once it exists, stays until clear()). */
+  private lastGfn = -1;
+  private lastPage: Uint32Array | null = null;
   private readonly pool: Uint32Array[] = [];
   private last: Memslot | undefined;
 
@@ -79,6 +82,8 @@ export class GuestMemory {
   clear(): void {
     for (const p of this.pages.values()) this.pool.push(p);
     this.pages.clear();
+    this.lastGfn = -1;
+    this.lastPage = null;
   }
 
   /** Whether the page of gfn holds data (has been written, so a host would have it populated). */
@@ -109,8 +114,18 @@ export class GuestMemory {
    */
   read64(gpa: number, out: Word): boolean {
     const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (gfn === this.lastGfn) {
+      const i = (gpa - gfn * PAGE_SIZE) >>> 2;
+      out.lo = this.lastPage![i]!;
+      out.hi = this.lastPage![i + 1]!;
+      return true;
+    }
     if (this.gfnToMemslot(gfn) === undefined) return false;
     const p = this.pages.get(gfn);
+    if (p !== undefined) {
+      this.lastGfn = gfn;
+      this.lastPage = p;
+    }
     if (p === undefined) {
       out.lo = 0;
       out.hi = 0;
