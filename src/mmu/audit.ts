@@ -42,7 +42,10 @@ export function audit(m: Machine, step: string): Violation[] {
   mmu.prev_roots.forEach((r, i) => ref(r.hpa, `prev_roots[${i}]`));
   if (mmu.pae_root) for (const { index, pa } of paeRootTargets(mmu.pae_root)) ref(pa, `pae_root[${index}]`);
 
-  // Links: every present non-leaf SPTE points at a live page that lists it as a parent.
+  // Links: every present non-leaf SPTE points at a live page that lists it as a parent; the
+  // present leaves are collected on the way for the rmap checks below.
+  const leaves = new Map<number, number>();
+  const perLevel = [0, 0, 0, 0];
   const seenParents = new Map<KvmMmuPage, Set<number>>();
   for (const sp of live) {
     if (sp.freed) bad('live-pages-not-freed', name(sp), 'freed page still in the live set');
@@ -50,8 +53,13 @@ export function audit(m: Machine, step: string): Violation[] {
     for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
       const sptep = kvm.sptep(sp, i);
       const lo = sp.spt[2 * i]!;
+      if (!is_shadow_present_pte(lo)) continue;
+      if (is_last_spte(lo, level)) {
+        leaves.set(sptep, rmapKey(kvm_mmu_page_get_gfn(kvm, sp, i), level));
+        perLevel[Math.min(level, 3)]!++;
+        continue;
+      }
       const hi = sp.spt[2 * i + 1]!;
-      if (!is_shadow_present_pte(lo) || is_last_spte(lo, level)) continue;
       const child = kvm.spte_to_child(lo, hi);
       if (!child || !live.has(child)) {
         bad('spte-points-at-live-page', name(sp), `SPTE ${i} = ${fromHalves(lo, hi).toString(16)} points at pfn ${spte_to_pfn(lo, hi).toString(16)}, not a live page`);
@@ -89,17 +97,6 @@ export function audit(m: Machine, step: string): Violation[] {
 
   // Leaf SPTEs and rmaps: every present leaf is in the rmap of (its gfn, level) exactly once and
   // every rmap entry is such a leaf; the page-size counters count them.
-  const leaves = new Map<number, number>();
-  const perLevel = [0, 0, 0, 0];
-  for (const sp of live) {
-    const level = kvm.level(sp);
-    for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-      const lo = sp.spt[2 * i]!;
-      if (!is_shadow_present_pte(lo) || !is_last_spte(lo, level)) continue;
-      leaves.set(kvm.sptep(sp, i), rmapKey(kvm_mmu_page_get_gfn(kvm, sp, i), level));
-      perLevel[Math.min(level, 3)]!++;
-    }
-  }
   let inRmaps = 0;
   for (const [key, list] of kvm.rmaps) {
     if (list.empty) bad('rmap-not-empty', `rmap ${key}`, 'an empty rmap is kept');
@@ -147,15 +144,29 @@ export function audit(m: Machine, step: string): Violation[] {
   if (nUnsync !== st.mmu_unsync) bad('mmu-unsync-count', 'kvm', `mmu_unsync ${st.mmu_unsync}, ${nUnsync} unsync pages`);
 
   // Hash membership and uniqueness.
+  // The buckets of the live pages are walked; every other bucket must then be empty, which the
+  // count of hashed pages shows without visiting all 4096.
   const hashed = new Set<KvmMmuPage>();
-  for (let b = 0; b < kvm.mmu_page_hash.length; b++) {
+  const walkBucket = (b: number): number => {
+    let n = 0;
     for (let sp = kvm.mmu_page_hash[b] ?? null; sp; sp = sp.hash_next) {
+      n++;
       if (hashed.has(sp)) bad('hash-once', name(sp), 'page appears twice in the hash');
       hashed.add(sp);
       if (!live.has(sp)) bad('hash-holds-live-pages', name(sp), 'freed page still hashed');
       const want = gfnHash(sp.gfn);
       if (want !== b) bad('hash-bucket-matches-gfn', name(sp), `in bucket ${b}, gfn hashes to ${want}`);
     }
+    return n;
+  };
+  const buckets = new Set<number>();
+  for (const sp of live) buckets.add(gfnHash(sp.gfn));
+  let inBuckets = 0;
+  for (const b of buckets) inBuckets += walkBucket(b);
+  if (inBuckets !== kvm.hashed) {
+    // Something is hashed outside the live pages' buckets: walk them all to say what.
+    for (let b = 0; b < kvm.mmu_page_hash.length; b++) if (!buckets.has(b)) inBuckets += walkBucket(b);
+    if (inBuckets !== kvm.hashed) bad('hash-count', 'kvm', `${kvm.hashed} pages hashed, ${inBuckets} in the buckets`);
   }
   for (const sp of live) {
     if (!hashed.has(sp)) bad('hash-holds-every-page', name(sp), 'live page missing from the hash');

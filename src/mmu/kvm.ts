@@ -61,6 +61,8 @@ export class Kvm {
   readonly default_pae_pdpte: DefaultPaePdpte | null;
   /** mmu_page_hash: bucket heads; pages link through hash_next/hash_prev, newest first. */
   readonly mmu_page_hash: (KvmMmuPage | null)[] = new Array<KvmMmuPage | null>(KVM_NUM_MMU_PAGES).fill(null);
+  /** Pages added to the hash and not removed (the auditor's check on the buckets it does not walk). */
+  hashed = 0;
   /** active_mmu_pages: head = newest. */
   active_head: KvmMmuPage | null = null;
   active_tail: KvmMmuPage | null = null;
@@ -141,6 +143,7 @@ export class Kvm {
 
   /** hlist_add_head into the gfn's bucket. */
   hashAdd(sp: KvmMmuPage): void {
+    this.hashed++;
     const b = gfnHash(sp.gfn);
     const head = this.mmu_page_hash[b]!;
     sp.hash_next = head;
@@ -150,6 +153,7 @@ export class Kvm {
   }
 
   hashDel(sp: KvmMmuPage): void {
+    this.hashed--;
     if (sp.hash_prev) sp.hash_prev.hash_next = sp.hash_next;
     else this.mmu_page_hash[gfnHash(sp.gfn)] = sp.hash_next;
     if (sp.hash_next) sp.hash_next.hash_prev = sp.hash_prev;

@@ -74,12 +74,11 @@ function syncRecord<T>(draft: Record<string, T>, next: Record<string, T>): void 
 
 export class Journal {
   private state: ControlPlane;
-  readonly entries: { step: number; patches: Patch[] }[] = [];
   constructor(initial: ControlPlane) {
     this.state = initial;
   }
   /** Record the change from the previous boundary to `next`; returns its patches. */
-  record(step: number, next: ControlPlane): Patch[] {
+  record(_step: number, next: ControlPlane): Patch[] {
     const [state, patches] = produceWithPatches(this.state, (d) => {
       syncRecord(d.pages, next.pages);
       if (JSON.stringify(d.roots) !== JSON.stringify(next.roots)) d.roots = next.roots;
@@ -87,7 +86,6 @@ export class Journal {
       syncRecord(d.caches, next.caches);
     });
     this.state = state;
-    this.entries.push({ step, patches });
     return patches;
   }
   get current(): ControlPlane {

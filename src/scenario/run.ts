@@ -59,15 +59,19 @@ export class ScenarioRunner {
   private readonly names = new Map<string, KvmMmuPage>();
   private cr3: number;
   private events: TraceEvent[] = [];
-  private readonly journal: Journal;
+  /** null when the run keeps no journal (text output): no snapshot per step. */
+  private readonly journal: Journal | null;
   private destroyed = false;
   private lastVerdict: PaeRootVerdict | undefined;
-  constructor(readonly sc: Scenario) {
+  constructor(
+    readonly sc: Scenario,
+    opts: { readonly journal?: boolean } = {},
+  ) {
     this.m = createMachine(sc.profile, sc.host, sc.ctx);
     this.m.vcpu.mmu.pdptrs = [...sc.pdptrs];
     this.cr3 = sc.cr3;
     this.m.kvm.trace = (ev) => this.events.push(ev);
-    this.journal = new Journal(snapshot(this.m));
+    this.journal = opts.journal === false ? null : new Journal(snapshot(this.m));
   }
 
   /** The page a scenario named, if it is still alive. */
@@ -212,7 +216,7 @@ export class ScenarioRunner {
     this.events = [];
     this.lastVerdict = undefined;
     const result = this.apply(s);
-    const patches = this.journal.record(i, snapshot(this.m));
+    const patches = this.journal ? this.journal.record(i, snapshot(this.m)) : [];
     const violations = audit(this.m, `step ${i} (${s.op})`);
     const base = { step: i, op: s.op, events: this.events, result, patches, violations };
     return this.lastVerdict ? { ...base, cr3: this.lastVerdict } : base;
@@ -228,6 +232,16 @@ export function verdictJson(v: PaeRootVerdict): Record<string, unknown> {
     ...(v.exit_reason !== undefined ? { exit_reason: '0x' + v.exit_reason.toString(16), exit_qualification: v.exit_qualification } : {}),
     pdptes: v.pdptes.map((p) => ({ pdpte: hex64(p.pdpte), present: p.present, reserved: hex64(p.reserved) })),
   };
+}
+
+/** Each step's result in turn, stopping after the first step whose audit fails; nothing kept. */
+export function* runScenarioSteps(sc: Scenario, opts: { readonly journal?: boolean } = {}): Generator<StepResult> {
+  const r = new ScenarioRunner(sc, opts);
+  for (let i = 0; i < sc.steps.length; i++) {
+    const res = r.step(i, sc.steps[i]!);
+    yield res;
+    if (res.violations.length) return;
+  }
 }
 
 /** Run every step, stopping after the first step whose audit fails. */

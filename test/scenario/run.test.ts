@@ -83,3 +83,22 @@ describe('shadow-mmu run', () => {
     expect(r.stdout).not.toMatch(/audit: [^o]/);
   });
 });
+
+describe('run streams', () => {
+  it('streamed text equals the whole-run rendering; without a journal no patches are taken', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { parseScenario, renderText, runScenario, runScenarioSteps } = await import('../../src/scenario/index.js');
+    const { runCli } = await import('../support/cli.js');
+    const file = join(__dirname, 'data/shadow64.json');
+    const sc = parseScenario(JSON.parse(readFileSync(file, 'utf8')), file);
+    const r = await runCli(['run', file]);
+    expect(r.stdout).toBe(renderText(sc.profile, runScenario(sc)));
+    const steps = [...runScenarioSteps(sc, { journal: false })];
+    expect(steps.length).toBe(sc.steps.length);
+    expect(steps.every((s) => s.patches.length === 0)).toBe(true);
+    expect([...runScenarioSteps(sc)].some((s) => s.patches.length > 0)).toBe(true);
+    const j = await runCli(['run', file, '--format', 'jsonl', '--no-journal']);
+    expect(j.stdout).not.toContain('"journal"');
+  });
+});

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { getProfile } from '../../profiles/index.js';
-import { isGuestScenario, parseScenario, renderGuestJsonl, renderGuestText, renderJsonl, renderText, runGuestScenario, runScenario } from '../../scenario/index.js';
+import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
+import type { Violation } from '../../mmu/audit.js';
 import { collectVm } from '../../diff/index.js';
 import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
@@ -23,6 +24,8 @@ stops at the first violation and exits 1.
 
   --format jsonl   one JSON object per line: steps, events (full role words), journal patches,
                    then {"audit": ...}
+  --no-journal     jsonl/json without the journal (no control-plane snapshot per step)
+Output is streamed step by step: memory does not grow with the number of steps.
   --format json    the same records as one JSON array
 
 A file that is not a JSON object is a guest scenario in kvm-probe's language
@@ -40,7 +43,7 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
                    "profile", else v6.18)
   --pvm            the recorded machine's limits (kvm_pvm): no 32-bit paging`,
   async run(argv, io) {
-    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false } });
+    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false }, 'no-journal': { type: 'boolean', default: false } });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
@@ -88,10 +91,39 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
     }
     if (values.profile !== undefined) usageError('run', '--profile applies to guest and VM scenarios; a JSON op scenario names its own "profile"');
     const sc = parseScenario(json, file);
-    const r = runScenario(sc);
-    if (format === 'text') await write(io.stdout, renderText(sc.profile, r));
-    else if (format === 'jsonl') await write(io.stdout, renderJsonl(r));
-    else await write(io.stdout, '[' + renderJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
-    return r.violations.length ? 1 : 0;
+    // Let the input go: a 1e6-step file is ~200 MB as parsed JSON, more than the run needs.
+    json = undefined;
+    text = '';
+    // Streamed: each step is written as it runs and then forgotten, so memory stays flat in the
+    // step count; text output keeps no journal (no control-plane snapshot per step).
+    let buf = format === 'json' ? '[' : '';
+    let first = true;
+    let n = 0;
+    let violations: Violation[] = [];
+    const flush = async (force: boolean) => {
+      if (buf.length > (force ? 0 : 1 << 16)) {
+        await write(io.stdout, buf);
+        buf = '';
+      }
+    };
+    for (const st of runScenarioSteps(sc, { journal: format !== 'text' && !values['no-journal'] })) {
+      n++;
+      violations = st.violations;
+      if (format === 'text') buf += renderStepText(sc.profile, st).join('\n') + '\n';
+      else {
+        const recs = renderStepJsonl(st);
+        if (format === 'jsonl') buf += recs.join('\n') + '\n';
+        else {
+          buf += (first ? '' : ',\n') + recs.join(',\n');
+          first = false;
+        }
+      }
+      await flush(false);
+    }
+    if (format === 'text') buf += renderAuditText(n, violations).join('\n') + '\n';
+    else if (format === 'jsonl') buf += renderAuditJsonl(n, violations) + '\n';
+    else buf += (first ? '' : ',\n') + renderAuditJsonl(n, violations) + ']\n';
+    await flush(true);
+    return violations.length ? 1 : 0;
   },
 };
