@@ -19,10 +19,11 @@ export function parseUnsigned(value: unknown, where: string, bits = 64): bigint 
     if (!Number.isSafeInteger(value) || value < 0) badInput(where, `expected an unsigned integer, got ${value}`);
     v = BigInt(value);
   } else if (typeof value === 'string') {
-    const s = value.trim().replace(/_/g, '');
+    if (value !== value.trim()) badInput(where, `unexpected space around the number ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`);
+    const s = value.replace(/_/g, '');
     if (HEX_RE.test(s)) v = BigInt(s);
     else if (DEC_RE.test(s)) v = BigInt(s);
-    else badInput(where, `expected a hex (0x...) or decimal number, got ${JSON.stringify(value)}`);
+    else badInput(where, `expected a hex (0x...) or decimal number, got ${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)}`);
   } else {
     badInput(where, `expected a number or a hex string, got ${value === undefined ? 'nothing' : typeof value}`);
   }

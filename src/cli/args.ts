@@ -21,6 +21,28 @@ export function usageError(cmd: string, msg: string): never {
 
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof COMMON_OPTIONS & O; allowPositionals: boolean; strict: true }>>;
 
+/**
+ * `--opt -1` for a string option: parseArgs reads "-1" as an option and calls the argument
+ * ambiguous; join it as `--opt=-1` so the option's own check can say what is wrong with it.
+ */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const takes = (tok: string): boolean => {
+    if (tok.startsWith('--')) return options[tok.slice(2)]?.type === 'string';
+    if (/^-[A-Za-z]$/.test(tok)) return Object.values(options).some((o) => o.short === tok[1] && o.type === 'string');
+    return false;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    const next = argv[i + 1];
+    if (next !== undefined && /^-\d/.test(next) && !t.includes('=') && takes(t)) {
+      out.push(`${t.startsWith('--') ? t : '--' + Object.entries(options).find(([, o]) => o.short === t[1])![0]}=${next}`);
+      i++;
+    } else out.push(t);
+  }
+  return out;
+}
+
 /** parseArgs with the common options added and errors made one-line usage errors. */
 export function parse<O extends Options>(
   cmd: string,
@@ -28,9 +50,10 @@ export function parse<O extends Options>(
   options: O,
   allowPositionals = true,
 ): Parsed<O> {
+  const all: Options = { ...COMMON_OPTIONS, ...options };
   try {
     return parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv, all),
       options: { ...COMMON_OPTIONS, ...options },
       allowPositionals,
       strict: true,

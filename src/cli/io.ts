@@ -1,5 +1,7 @@
 /** Output helpers: buffered stdout writes that respect backpressure (eval streams millions of lines). */
+import { fstatSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { ShadowMmuError } from '../bits/errors.js';
 
 export interface Io {
   readonly stdout: Writable;
@@ -25,4 +27,16 @@ export class Out {
   text(): string {
     return this.lines.length ? this.lines.join('\n') + '\n' : '';
   }
+}
+
+/** Refuse a directory on standard input (Node reads it as an empty stream, silently). */
+export function checkStdin(io: Io, cmd: string): void {
+  if (io.stdin !== process.stdin) return;
+  let dir = false;
+  try {
+    dir = fstatSync(0).isDirectory();
+  } catch {
+    return;
+  }
+  if (dir) throw new ShadowMmuError('EINVAL_INPUT', `${cmd}: standard input is a directory (EISDIR)`);
 }

@@ -4,9 +4,11 @@ import { runCli } from '../support/cli.js';
 describe('cli', () => {
   it('prints usage for --help and exits 2 without a command', async () => {
     expect((await runCli(['--help'])).code).toBe(0);
+    expect((await runCli(['--help'])).stdout).toMatch(/usage: shadow-mmu/);
     const r = await runCli([]);
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/usage: shadow-mmu/);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('shadow-mmu: expected a command (see: shadow-mmu --help)\n');
   });
 
   it('an unknown command is one line on stderr and exit 2', async () => {

@@ -1,10 +1,11 @@
 /** `shadow-mmu eval`: batch evaluation of oracle records, streaming stdin to stdout. */
 import { createInterface } from 'node:readline';
+import { ShadowMmuError } from '../../bits/errors.js';
 import { evalFnNames, evalKindNames, evaluateLine } from '../../eval/index.js';
 import { parse, usageError } from '../args.js';
 import { runEvalCheck } from '../eval-check.js';
 import type { Command } from '../command.js';
-import { write } from '../io.js';
+import { checkStdin, write } from '../io.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -40,6 +41,10 @@ the exit code is 1 at the end. Blank lines are skipped.
       await write(io.stdout, lines.join('\n') + (lines.length ? '\n' : ''));
       return 0;
     }
+    checkStdin(io, 'eval');
+    // readline ends quietly when its input fails (stdin a directory: EISDIR); remember why.
+    let inputError: NodeJS.ErrnoException | null = null;
+    io.stdin.once('error', (e: NodeJS.ErrnoException) => (inputError = e));
     const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
     let failed = 0;
     let buf = '';
@@ -54,6 +59,8 @@ the exit code is 1 at the end. Blank lines are skipped.
       }
     }
     if (buf) await write(io.stdout, buf);
+    const ie = inputError as NodeJS.ErrnoException | null;
+    if (ie) throw new ShadowMmuError('EINVAL_INPUT', `eval: cannot read standard input: ${ie.code ?? ie.message}`);
     if (failed) {
       await write(io.stderr, `shadow-mmu eval: ${failed} record(s) could not be evaluated\n`);
       return 1;

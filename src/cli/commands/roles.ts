@@ -235,9 +235,10 @@ export const rolesCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
-    if (sub === undefined || sub === '--help' || sub === '-h') {
+    if (sub === undefined) usageError('roles', 'expected a subcommand: decode, encode, calc or diff');
+    if (sub === '--help' || sub === '-h') {
       await write(io.stdout, USAGE + '\n');
-      return sub === undefined ? 2 : 0;
+      return 0;
     }
     const f = SUBS[sub];
     if (!f) usageError(CMD, `unknown subcommand ${JSON.stringify(sub)} (expected ${Object.keys(SUBS).join(', ')})`);

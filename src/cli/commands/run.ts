@@ -58,6 +58,7 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
     } catch (e) {
       throw new ShadowMmuError('EINVAL_INPUT', `run: cannot read ${file}: ${(e as Error).message}`);
     }
+    if (text.trim() === '') throw new ShadowMmuError('EINVAL_INPUT', `run: ${file} is empty (expected a JSON scenario or a guest scenario)`);
     if (isGuestScenario(text)) {
       const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm });
       if (format === 'text') await write(io.stdout, renderGuestText(r));

@@ -10,7 +10,7 @@ import { diffTraces, renderTraceDiff, traceDiffEvent, type TraceDiffEvent } from
 import { PAGE_EVENTS } from '../../trace/table.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
-import { write, type Io } from '../io.js';
+import { checkStdin, write, type Io } from '../io.js';
 
 const USAGE = `usage: shadow-mmu trace decode FILE [--profile P] [--format text|jsonl] [--strict]
        shadow-mmu trace stat FILE [--profile P] [--format text|json] [--strict]
@@ -130,6 +130,7 @@ export const traceCommand: Command = {
       return 0;
     }
     const [sub, ...files] = positionals;
+    if (files.includes('-')) checkStdin(io, 'trace');
     const profile = getProfile(values.profile);
     const fmt = values.format;
     if (sub === 'decode' || sub === 'stat') {
