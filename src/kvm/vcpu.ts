@@ -53,6 +53,10 @@ export interface ProbeOptions {
   readonly audit?: boolean;
   /** Host configuration (default: src/mmu's DEFAULT_HOST). */
   readonly host?: Partial<HostConfig>;
+  /** Called once per VM right after it was created, before its warm-up step runs. */
+  readonly onCreate?: (vm: ProbeVm) => void;
+  /** Called at the end of every step the VM runs, its warm-up included (the VM still running). */
+  readonly onStepEnd?: (vm: ProbeVm, step: ProbeStep) => void;
 }
 
 /** The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N (shared/tools/kvm-probe/README.md). */
@@ -236,6 +240,7 @@ export class ProbeVm {
       this.walkLog,
     );
     if (this.cfg.pkru !== null) setPkru(this.vm, this.cfg.pkru);
+    this.opts.onCreate?.(this);
     if (this.cfg.warm) this.step({ op: 'run', pos: [], kv: [['rip', hex(codeVa)]], line: 0, text: 'run' });
   }
 
@@ -425,6 +430,7 @@ export class ProbeVm {
     st.walkEvents = this.walkLog.events;
     st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length, emulationFailures);
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
+    this.opts.onStepEnd?.(this, st);
     return st;
   }
 

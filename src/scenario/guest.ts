@@ -9,13 +9,17 @@ import type { Profile } from '../profiles/index.js';
 import { oracleStep } from '../kvm/encode.js';
 import { parseProbeScenario } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
-import type { ProbeStep } from '../kvm/vcpu.js';
+import type { ProbeStep, ProbeVm } from '../kvm/vcpu.js';
 import type { TraceEvent } from '../trace/events.js';
 import { eventJson, formatEventText } from '../trace/format.js';
+import type { Patch } from 'immer';
+import { Journal, snapshot } from './journal.js';
 
 export interface GuestRunVm {
   readonly name: string;
   readonly steps: ProbeStep[];
+  /** Per step (by index), the immer patches of the control plane from the previous step's end (or the VM's creation). */
+  readonly journal: Patch[][];
 }
 
 export interface GuestRun {
@@ -39,8 +43,19 @@ export function isGuestScenario(text: string): boolean {
 export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun {
   const vms: GuestRunVm[] = [];
   const violations: Violation[] = [];
-  runProbeScenario(parseProbeScenario(text), { profile: opts.profile, pvm: opts.pvm === true, audit: true }, (vm) => {
-    vms.push({ name: vm.cfg.name, steps: vm.steps });
+  const journals = new Map<ProbeVm, { journal: Journal; patches: Patch[][] }>();
+  const onCreate = (vm: ProbeVm) => {
+    journals.set(vm, { journal: new Journal(snapshot(vm.vm!.machine)), patches: [] });
+  };
+  const onStep = (vm: ProbeVm, st: ProbeStep) => {
+    const j = journals.get(vm);
+    if (!j || !vm.vm) return;
+    j.patches[st.step] = j.journal.record(st.step, snapshot(vm.vm.machine));
+  };
+  const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep };
+  runProbeScenario(parseProbeScenario(text), probe, (vm) => {
+    const j = journals.get(vm);
+    vms.push({ name: vm.cfg.name, steps: vm.steps, journal: vm.steps.map((st) => j?.patches[st.step] ?? []) });
     for (const s of vm.steps) violations.push(...s.violations);
   });
   return { profile: opts.profile, vms, violations };
@@ -108,6 +123,8 @@ export function renderGuestJsonl(r: GuestRun): string {
     for (const s of vm.steps) {
       out.push(j({ vm: i, step: s.step, ...oracleStep(s), audit: s.violations.length ? s.violations : 'ok' }));
       for (const ev of mmuEvents(s)) out.push(j({ vm: i, step: s.step, ...eventJson(ev) }));
+      const patches = vm.journal[s.step] ?? [];
+      if (patches.length) out.push(j({ vm: i, step: s.step, journal: patches }));
     }
   });
   out.push(j({ audit: r.violations.length ? 'fail' : 'ok', violations: r.violations }));
