@@ -109,6 +109,8 @@ export class ProbeVm {
   /** KVM_SET_SREGS at creation: what was requested and its errno. */
   requested: { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint; cpl: number } | null = null;
   createErrno = 0;
+  /** The shadow MMU's events of the VM's teardown (finish), in order. */
+  teardownEvents: TraceEvent[] = [];
   private broken = false;
   /**
    * kvm_pvm: a KVM_SET_SREGS whose CR0.PG it dropped (no EFER.LMA) leaves a triple fault
@@ -244,12 +246,14 @@ export class ProbeVm {
     if (this.cfg.warm) this.step({ op: 'run', pos: [], kv: [['rip', hex(codeVa)]], line: 0, text: 'run' });
   }
 
-  /** vm_finish: teardown (its events are the tool's teardown_events, not the last step's). */
+  /** vm_finish: teardown; its events are the tool's `teardown_events` (vm_end), not the last step's. */
   finish(): void {
     this.exec = null;
     this.events = [];
     this.eventWalkPos = [];
     if (this.vm) destroyVm(this.vm);
+    this.teardownEvents = this.events;
+    this.events = [];
     this.vm = null;
   }
 

@@ -20,6 +20,8 @@ export interface GuestRunVm {
   readonly steps: ProbeStep[];
   /** Per step (by index), the immer patches of the control plane from the previous step's end (or the VM's creation). */
   readonly journal: Patch[][];
+  /** The shadow MMU's events of the VM's teardown (kvm-probe's vm_end `teardown_events`). */
+  teardown: TraceEvent[];
 }
 
 export interface GuestRun {
@@ -53,11 +55,19 @@ export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun 
     j.patches[st.step] = j.journal.record(st.step, snapshot(vm.vm.machine));
   };
   const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep };
-  runProbeScenario(parseProbeScenario(text), probe, (vm) => {
+  const ran = new Map<ProbeVm, GuestRunVm>();
+  const probeVms = runProbeScenario(parseProbeScenario(text), probe, (vm) => {
     const j = journals.get(vm);
-    vms.push({ name: vm.cfg.name, steps: vm.steps, journal: vm.steps.map((st) => j?.patches[st.step] ?? []) });
+    const r: GuestRunVm = { name: vm.cfg.name, steps: vm.steps, journal: vm.steps.map((st) => j?.patches[st.step] ?? []), teardown: [] };
+    ran.set(vm, r);
+    vms.push(r);
     for (const s of vm.steps) violations.push(...s.violations);
   });
+  // Each VM is torn down after onVm saw it.
+  for (const vm of probeVms) {
+    const r = ran.get(vm);
+    if (r) r.teardown = vm.teardownEvents;
+  }
   return { profile: opts.profile, vms, violations };
 }
 
@@ -110,6 +120,10 @@ export function renderGuestText(r: GuestRun): string {
       if (s.violations.length) for (const v of s.violations) out.push(`# ${formatViolation(v)}`);
       else out.push('# audit: ok');
     }
+    if (vm.teardown.length) {
+      out.push(`# teardown of vm ${vm.name || '(unnamed)'}`);
+      for (const ev of vm.teardown) if (KVMMMU.has(ev.event)) out.push(formatEventText(r.profile, ev));
+    }
   }
   const n = r.vms.reduce((a, v) => a + v.steps.length, 0);
   out.push(r.violations.length ? `# audit: ${r.violations.length} violation(s)` : `# audit: ok after ${n} step${n === 1 ? '' : 's'}`);
@@ -126,6 +140,7 @@ export function renderGuestJsonl(r: GuestRun): string {
       const patches = vm.journal[s.step] ?? [];
       if (patches.length) out.push(j({ vm: i, step: s.step, journal: patches }));
     }
+    for (const ev of vm.teardown) if (KVMMMU.has(ev.event)) out.push(j({ vm: i, teardown: true, ...eventJson(ev) }));
   });
   out.push(j({ audit: r.violations.length ? 'fail' : 'ok', violations: r.violations }));
   return out.join('\n') + '\n';
