@@ -170,6 +170,18 @@ export class InsnExecutor {
     ];
   }
 
+  /**
+   * @kernel emulate.c __linearize
+   * Outside 64-bit mode the emulator checks the data segment's limit (kvm-probe's flat segments:
+   * 4 GiB with CR0.PE, 64 KiB in real mode): an access whose last byte is beyond it is #GP(0)
+   * rather than wrapping.
+   */
+  private beyondLimit(ea: bigint, size: number): boolean {
+    if (codeBits(this.cpu) === 64) return false;
+    const limit = this.cpu.cr0 & CR0_PE ? 0xffffffffn : 0xffffn;
+    return ea + BigInt(size) - 1n > limit;
+  }
+
   /** The guest's own store of bytes [at, at+n) of RAX's low `size` bytes at `gpa` (null: MMIO, dropped). */
   private storePiece(p: Piece, gpa: number | null): void {
     if (gpa === null) return;
@@ -336,6 +348,7 @@ export class InsnExecutor {
       case 'mov': {
         const addr = effectiveAddress(cpu, cpu.rbx);
         if (nonCanonical(cpu, addr)) return { k: 'exc', vector: 13, ec: 0 };
+        if (this.beyondLimit(addr, insn.size)) return { k: 'exc', vector: 13, ec: 0 };
         // emulator_read_write: a piece per page, each translated, then accessed (a write stored
         // and reported to page tracking) before the next is translated.
         const parts = this.pieces(addr, insn.size);

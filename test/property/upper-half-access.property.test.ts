@@ -2,8 +2,8 @@
  * Native CPL-3 accesses of upper-half linear addresses (PML4 slots 256..511) and of the page-table
  * entries seen through a recursive PML4 slot (510): the CPU's access through the shadow tables
  * (cpuAccess, after KVM fixed its faults) lands at the same guest-physical address as the guest
- * walker's own translation, byte for byte — for 4 KiB and 2 MiB guest pages and every
- * recursion depth (the PTE, PDE, PDPTE and PML4E of an address).
+ * walker's own translation, byte for byte — for 4 KiB and 2 MiB guest pages, 4- and 5-level
+ * paging, and every recursion depth (the PTE, PDE, ... top-level entry of an address).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { PageTableBuilder } from '../../src/guest/builder.js';
 import { GuestMemory } from '../../src/guest/memory.js';
 import * as api from '../../src/mmu/api.js';
 import { access, rig } from '../unit/mmu-fault-support.js';
-import { recursiveVa } from '../support/recursive.js';
+import { recursiveVa, sext } from '../support/recursive.js';
 
 const RECURSIVE_SLOT = 510n;
 
@@ -30,27 +30,25 @@ const mappingArb: fc.Arbitrary<Mapping> = fc.record({
 const accessArb = fc.record({
   which: fc.nat(7),
   offset: fc.nat(4095 * 512),
-  depth: fc.integer({ min: 0, max: 4 }),
+  depth: fc.integer({ min: 0, max: 5 }),
   kind: fc.constantFrom<api.AccessKind>('read', 'read', 'write'),
 });
 
-function sext(va: bigint): bigint {
-  return va & (1n << 47n) ? va | 0xffff000000000000n : va;
-}
-
 describe('upper-half and recursive-mapping accesses agree with the guest walker', () => {
-  it('cpuAccess and gvaToGpa give the same gpa', () => {
+  for (const levels of [4, 5] as const)
+  it(`${levels}-level paging: cpuAccess and gvaToGpa give the same gpa`, () => {
+    const top = BigInt(12 + 9 * (levels - 1));
     fc.assert(
       fc.property(fc.array(mappingArb, { minLength: 1, maxLength: 8 }), fc.array(accessArb, { minLength: 1, maxLength: 12 }), (maps, accs) => {
         const mem = new GuestMemory();
         mem.addSlot(0, 32 << 20);
-        const b = new PageTableBuilder(mem, 'pt64-4', { alloc_base: 0x100000 });
+        const b = new PageTableBuilder(mem, levels === 5 ? 'pt64-5' : 'pt64-4', { alloc_base: 0x100000 });
         // Code page of the kvm-probe layout is not needed: the accesses are data accesses.
         const vas: { va: bigint; huge: boolean }[] = [];
         const used = new Set<bigint>();
         maps.forEach((m, i) => {
           const span = m.huge ? 0x200000n : 0x1000n;
-          const va = sext((BigInt(m.slot) << 39n) | ((BigInt(m.low) << 12n) & 0x7fffffffffn)) & ~(span - 1n);
+          const va = sext((BigInt(m.slot) << top) | ((BigInt(m.low) << 12n) & ((1n << top) - 1n)), levels) & ~(span - 1n);
           const key = va >> 21n;
           if (used.has(key)) return;
           used.add(key);
@@ -59,14 +57,15 @@ describe('upper-half and recursive-mapping accesses agree with the guest walker'
         });
         const cr3 = BigInt(b.cr3);
         mem.writeBig(Number(cr3) + Number(RECURSIVE_SLOT) * 8, cr3 | 7n);
-        const r = rig('v6.18', mem, { cr0: 0x80010033n, cr3, cr4: 0x20n, efer: 0xd00n });
+        const r = rig('v6.18', mem, { cr0: 0x80010033n, cr3, cr4: levels === 5 ? 0x1020n : 0x20n, efer: 0xd00n });
         for (const a of accs) {
           const m = vas[a.which % vas.length]!;
+          const depth = Math.min(a.depth, levels);
           const off = BigInt(a.offset % (m.huge ? 0x200000 : 0x1000)) & ~7n;
           const data = m.va + off;
-          const va = a.depth === 0 ? data : recursiveVa(RECURSIVE_SLOT, data, a.depth);
+          const va = depth === 0 ? data : recursiveVa(RECURSIVE_SLOT, data, depth, levels);
           // A write through the recursive window would rewrite the tables: only data is written.
-          const kind = a.depth === 0 ? a.kind : 'read';
+          const kind = depth === 0 ? a.kind : 'read';
           const expected = api.gvaToGpa(r.vm, va, kind, 3, { inject: false });
           const got = access(r, va, kind, 3, 0x5an);
           expect(expected.ok).toBe(true);

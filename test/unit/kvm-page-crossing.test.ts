@@ -9,6 +9,7 @@
  * Expectations are from the architecture and the kernel source, not a recording: this
  * machine's KVM could not be opened (/dev/kvm absent; the host kernel is itself a kvm_pvm guest).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseProbeScenario } from '../../src/kvm/parse.js';
 import { runProbeScenario } from '../../src/kvm/replay.js';
@@ -17,8 +18,8 @@ import { getProfile } from '../../src/profiles/index.js';
 import type { TraceEvent } from '../../src/trace/events.js';
 import type { WalkEvent } from '../../src/guest/events.js';
 
-function run(lines: string[]): ProbeVm {
-  return runProbeScenario(parseProbeScenario(lines), { profile: getProfile('v6.18'), pvm: true, host: RECORDED_HOST })[0]!;
+function run(lines: string[], pvm = true): ProbeVm {
+  return runProbeScenario(parseProbeScenario(lines), { profile: getProfile('v6.18'), pvm, host: RECORDED_HOST })[0]!;
 }
 
 /** The step's shadow events and walk starts, interleaved in kernel order, compactly. */
@@ -138,5 +139,57 @@ describe('emulated (CPL 0) accesses across a page boundary', () => {
     const st = vm.steps.at(-1)!;
     expect(st.exceptions).toEqual([]);
     expect(st.value).toBe(0xff00112233445566n);
+  });
+});
+
+describe('accesses that cross the top of a 32-bit address space', () => {
+  // 32-bit paging: not the recorded machine's (no --pvm limits).
+  const WRAP = ['vm name=wrap mode=legacy cpl=3', 'map 0xfffff000 0x300000', 'map 0x0 0x301000', 'poke 0x300ffe 0xbbaa size=2', 'poke 0x301000 0xddcc size=2'];
+  it('native: the second piece wraps to linear address 0 (the 4 GiB-limit check is implementation-specific)', () => {
+    const st = run([...WRAP, 'read 0xfffffffe size=4'], false).steps.at(-1)!;
+    expect(st.exceptions).toEqual([[1]]);
+    expect(st.value).toBe(0xddccbbaan);
+    expect(sequence(st).filter((s) => s.startsWith('walk'))).toEqual(['walk 0xfffffffe pferr 4', 'walk 0x0 pferr 4']);
+  });
+  it('emulated: beyond the segment limit is #GP(0) before any data walk (__linearize)', () => {
+    const st = run([...WRAP, 'sregs cpl=0', 'read 0xfffffffe size=4'], false).steps.at(-1)!;
+    expect(st.exceptions).toEqual([[13, 0]]);
+    expect(sequence(st).filter((s) => s.startsWith('walk'))).toEqual(['walk 0x1fc1100 pferr 16']);
+  });
+});
+
+describe('property: any access of two mapped pages reads and writes the bytes the guest tables name', () => {
+  it('native and emulated, every size and offset near the boundary, pages at unrelated gpas', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 2, 4, 8),
+        fc.integer({ min: 4088, max: 4095 }),
+        fc.boolean(),
+        fc.constantFrom(0, 3),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.constantFrom(0x301000, 0x5ff000, 0x200000),
+        (size, off, write, cpl, val, gpa2) => {
+          const lines = ['vm name=p cpl=3', 'map 0x8080604000 0x300000', `map 0x8080605000 ${'0x' + gpa2.toString(16)}`];
+          for (let i = 0; i < 8; i++) lines.push(`poke ${'0x' + (0x300ff8 + i).toString(16)} ${0x10 + i} size=1`, `poke ${'0x' + (gpa2 + i).toString(16)} ${0x20 + i} size=1`);
+          if (cpl === 0) lines.push('sregs cpl=0');
+          const va = 0x8080604000n + BigInt(off);
+          lines.push(write ? `write ${'0x' + va.toString(16)} size=${size} val=${'0x' + val.toString(16)}` : `read ${'0x' + va.toString(16)} size=${size}`);
+          const vm = run(lines);
+          const st = vm.steps.at(-1)!;
+          expect(st.exceptions).toEqual(cpl === 3 ? [[1]] : []);
+          const gpaOf = (i: number) => (off + i < 4096 ? 0x300000 + off + i : gpa2 + off + i - 4096);
+          if (write) {
+            for (let i = 0; i < size; i++) expect(vm.layout.read(gpaOf(i), 1)).toBe((val >> BigInt(8 * i)) & 0xffn);
+          } else {
+            let want = 0n;
+            for (let i = 0; i < size; i++) want |= vm.layout.read(gpaOf(i), 1) << BigInt(8 * i);
+            const mask = (1n << BigInt(8 * size)) - 1n;
+            expect(st.value! & mask).toBe(want);
+          }
+          expect(st.violations).toEqual([]);
+        },
+      ),
+      { numRuns: 80, seed: 1313 },
+    );
   });
 });
