@@ -64,6 +64,13 @@ export interface RunResult {
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
+/** One page's part of a data access: `n` bytes at `va`, bytes [at, at+n) of the operand. */
+interface Piece {
+  readonly va: bigint;
+  readonly n: number;
+  readonly at: number;
+}
+
 export class InsnExecutor {
   private emulatedRips: bigint[] = [];
   private res: RunResult | null = null;
@@ -148,18 +155,63 @@ export class InsnExecutor {
     return decode(bytes, codeBits(this.cpu));
   }
 
-  /** The guest's own access of `gpa` (a completed mov). */
-  private doMov(insn: Extract<Insn, { kind: 'mov' }>, gpa: number | null): void {
+  /**
+   * The pieces of a data access of `size` bytes at `va`: one, or two when it crosses a 4 KiB
+   * boundary (the second starts on the next page; outside 64-bit mode the address wraps at 4 GiB,
+   * as x86.c emulator_read_write truncates it).
+   */
+  private pieces(va: bigint, size: number): Piece[] {
+    const now = 4096 - Number(va & 0xfffn);
+    if (now >= size) return [{ va, n: size, at: 0 }];
+    const wrap = codeBits(this.cpu) === 64 ? (1n << 64n) - 1n : 0xffffffffn;
+    return [
+      { va, n: now, at: 0 },
+      { va: (va + BigInt(now)) & wrap, n: size - now, at: now },
+    ];
+  }
+
+  /**
+   * @kernel emulate.c __linearize
+   * Outside 64-bit mode the emulator checks the data segment's limit (kvm-probe's flat segments:
+   * 4 GiB with CR0.PE, 64 KiB in real mode): an access whose last byte is beyond it is #GP(0)
+   * rather than wrapping.
+   */
+  private beyondLimit(ea: bigint, size: number): boolean {
+    if (codeBits(this.cpu) === 64) return false;
+    const limit = this.cpu.cr0 & CR0_PE ? 0xffffffffn : 0xffffn;
+    return ea + BigInt(size) - 1n > limit;
+  }
+
+  /** The guest's own store of bytes [at, at+n) of RAX's low `size` bytes at `gpa` (null: MMIO, dropped). */
+  private storePiece(p: Piece, gpa: number | null): void {
+    if (gpa === null) return;
+    const v = this.cpu.rax >> BigInt(8 * p.at);
+    for (let i = 0; i < p.n; i++) this.layout.write(gpa + i, (v >> BigInt(8 * i)) & 0xffn, 1);
+  }
+
+  /** The guest's own load of a piece (null: MMIO, reads as zeros) into `acc`. */
+  private loadPiece(p: Piece, gpa: number | null, acc: { v: bigint }): void {
+    if (gpa === null) return;
+    this.layout.touch(gpa); // the emulator's copy from guest memory populates the host page
+    for (let i = 0; i < p.n; i++) acc.v |= this.layout.read(gpa + i, 1) << BigInt(8 * (p.at + i));
+  }
+
+  /** A completed load of `size` bytes: RAX as the mov leaves it. */
+  private finishLoad(size: number, v: bigint): void {
     const cpu = this.cpu;
-    const size = insn.size;
     const mask = size === 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n;
+    cpu.rax = size === 4 || size === 8 ? v : (cpu.rax & ~mask) | v;
+  }
+
+  /** The guest's own access of each piece (a completed mov; a null gpa is MMIO). */
+  private doMov(insn: Extract<Insn, { kind: 'mov' }>, parts: readonly Piece[], gpas: readonly (number | null)[]): void {
     if (insn.write) {
-      if (gpa !== null) this.layout.write(gpa, cpu.rax & mask, size);
+      parts.forEach((p, i) => this.storePiece(p, gpas[i]!));
       return;
     }
-    if (gpa !== null) this.layout.touch(gpa); // the emulator's copy from guest memory populates the host page
-    const v = gpa === null ? 0n : this.layout.read(gpa, size);
-    cpu.rax = size === 4 || size === 8 ? v : (cpu.rax & ~mask) | v;
+    const acc = { v: 0n };
+    parts.forEach((p, i) => this.loadPiece(p, gpas[i]!, acc));
+    this.finishLoad(insn.size, acc.v);
   }
 
   /** A CPL-3 instruction on the hardware: accesses through the shadow tables. */
@@ -184,21 +236,26 @@ export class InsnExecutor {
           cpu.rip += 1n;
           return { k: 'exc', vector: 3 };
         case 'mov': {
-          const addr = effectiveAddress(cpu, cpu.rbx);
-          const a = cpuAccess(vm, addr, insn.write ? 'write' : 'read', 3);
-          if (!a.ok) {
-            const r = this.shadowFault(a);
-            if (r) return r;
-            continue;
+          // A access crossing a page boundary is translated page by page: a shadow fault on the
+          // second page is handled (or injected, CR2 = that page's first byte) like any other.
+          const parts = this.pieces(effectiveAddress(cpu, cpu.rbx), insn.size);
+          const gpas: number[] = [];
+          let retry = false;
+          for (const p of parts) {
+            const a = cpuAccess(vm, p.va, insn.write ? 'write' : 'read', 3);
+            if (!a.ok) {
+              const r = this.shadowFault(a);
+              if (r) return r;
+              retry = true;
+              break;
+            }
+            gpas.push(a.gpa);
           }
-          if (!this.ramAt(a.gpa)) {
-            this.doMov(insn, null);
-            cpu.rip += BigInt(insn.len);
-            return { k: 'done', emulated: true, mmio: true };
-          }
-          this.doMov(insn, a.gpa);
+          if (retry) continue;
+          const mmio = gpas.some((g) => !this.ramAt(g));
+          this.doMov(insn, parts, gpas.map((g) => (this.ramAt(g) ? g : null)));
           cpu.rip += BigInt(insn.len);
-          return { k: 'done', emulated: false };
+          return mmio ? { k: 'done', emulated: true, mmio: true } : { k: 'done', emulated: false };
         }
         case 'wrpkru': {
           const o = this.wrpkru();
@@ -291,21 +348,31 @@ export class InsnExecutor {
       case 'mov': {
         const addr = effectiveAddress(cpu, cpu.rbx);
         if (nonCanonical(cpu, addr)) return { k: 'exc', vector: 13, ec: 0 };
-        const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
-          addr >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(addr & 0xfffn) } : gvaToGpa(vm, addr, insn.write ? 'write' : 'read', cpl);
-        if (!g.ok) {
-          cpu.cr2 = addr;
-          return { k: 'exc', vector: 14, ec: g.error_code };
+        if (this.beyondLimit(addr, insn.size)) return { k: 'exc', vector: 13, ec: 0 };
+        // emulator_read_write: a piece per page, each translated, then accessed (a write stored
+        // and reported to page tracking) before the next is translated.
+        const parts = this.pieces(addr, insn.size);
+        const acc = { v: 0n };
+        let mmio = false;
+        for (const p of parts) {
+          if (nonCanonical(cpu, p.va)) return { k: 'exc', vector: 13, ec: 0 };
+          const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
+            p.va >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(p.va & 0xfffn) } : gvaToGpa(vm, p.va, insn.write ? 'write' : 'read', cpl);
+          if (!g.ok) {
+            cpu.cr2 = p.va;
+            return { k: 'exc', vector: 14, ec: g.error_code };
+          }
+          const ram = this.ramAt(g.gpa);
+          mmio ||= !ram;
+          if (!insn.write) this.loadPiece(p, ram ? g.gpa : null, acc);
+          else if (ram) {
+            this.storePiece(p, g.gpa);
+            kvm_mmu_pte_write(vm, g.gpa, p.n);
+          }
         }
-        if (!this.ramAt(g.gpa)) {
-          this.doMov(insn, null);
-          cpu.rip = next;
-          return { k: 'done', emulated: true, mmio: true, mmioWrite: insn.write };
-        }
-        this.doMov(insn, g.gpa);
-        if (insn.write) kvm_mmu_pte_write(vm, g.gpa, insn.size);
+        if (!insn.write) this.finishLoad(insn.size, acc.v);
         cpu.rip = next;
-        return { k: 'done', emulated: true };
+        return mmio ? { k: 'done', emulated: true, mmio: true, mmioWrite: insn.write } : { k: 'done', emulated: true };
       }
       case 'wrpkru': {
         const o = this.wrpkru();

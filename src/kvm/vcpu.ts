@@ -53,6 +53,10 @@ export interface ProbeOptions {
   readonly audit?: boolean;
   /** Host configuration (default: src/mmu's DEFAULT_HOST). */
   readonly host?: Partial<HostConfig>;
+  /** Called once per VM right after it was created, before its warm-up step runs. */
+  readonly onCreate?: (vm: ProbeVm) => void;
+  /** Called at the end of every step the VM runs, its warm-up included (the VM still running). */
+  readonly onStepEnd?: (vm: ProbeVm, step: ProbeStep) => void;
 }
 
 /** The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N (shared/tools/kvm-probe/README.md). */
@@ -105,6 +109,8 @@ export class ProbeVm {
   /** KVM_SET_SREGS at creation: what was requested and its errno. */
   requested: { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint; cpl: number } | null = null;
   createErrno = 0;
+  /** The shadow MMU's events of the VM's teardown (finish), in order. */
+  teardownEvents: TraceEvent[] = [];
   private broken = false;
   /**
    * kvm_pvm: a KVM_SET_SREGS whose CR0.PG it dropped (no EFER.LMA) leaves a triple fault
@@ -236,15 +242,18 @@ export class ProbeVm {
       this.walkLog,
     );
     if (this.cfg.pkru !== null) setPkru(this.vm, this.cfg.pkru);
+    this.opts.onCreate?.(this);
     if (this.cfg.warm) this.step({ op: 'run', pos: [], kv: [['rip', hex(codeVa)]], line: 0, text: 'run' });
   }
 
-  /** vm_finish: teardown (its events are the tool's teardown_events, not the last step's). */
+  /** vm_finish: teardown; its events are the tool's `teardown_events` (vm_end), not the last step's. */
   finish(): void {
     this.exec = null;
     this.events = [];
     this.eventWalkPos = [];
     if (this.vm) destroyVm(this.vm);
+    this.teardownEvents = this.events;
+    this.events = [];
     this.vm = null;
   }
 
@@ -425,6 +434,7 @@ export class ProbeVm {
     st.walkEvents = this.walkLog.events;
     st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length, emulationFailures);
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
+    this.opts.onStepEnd?.(this, st);
     return st;
   }
 

@@ -20,8 +20,6 @@ export type HwAccessResult =
   | { readonly ok: true; readonly gpa: number; readonly hpa: number }
   | { readonly ok: false; readonly vector: 14 | 13; readonly error_code: number; readonly cr2: bigint };
 
-const TWO32 = 0x100000000;
-
 /**
  * One access of `va` at `cpl` through the shadow tables. The root must be loaded (the caller
  * entered the guest). 64-bit mode: a data address is LAM-untagged, then a non-canonical
@@ -99,9 +97,19 @@ export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl:
     words[off + 1] = (words[off + 1]! | kvm.masks.accessed.hi | (write ? kvm.masks.dirty.hi : 0)) >>> 0;
   }
   const sp = kvm.sptep_to_sp(leaf)!;
-  const span = 2 ** (12 + 9 * (level - 1));
-  const offset = (hi * TWO32 + lo) % span;
+  const offset = pageOffset(lo, hi, level);
   const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf % 512);
   const pfn = spte_to_pfn(slo, shi);
   return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
+}
+
+/**
+ * The offset of a linear address (halves `lo`, `hi`) inside the page a leaf of `level` maps.
+ * Exact for every address: only the bits below the page size are combined, so an upper-half VA
+ * (above 2^53 as a double) keeps its low bits.
+ */
+export function pageOffset(lo: number, hi: number, level: number): number {
+  const bits = 12 + 9 * (level - 1);
+  if (bits < 32) return (lo & ((1 << bits) - 1)) >>> 0;
+  return (hi & ((1 << (bits - 32)) - 1)) * 0x100000000 + (lo >>> 0);
 }

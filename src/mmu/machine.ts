@@ -97,11 +97,17 @@ export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext
   return m;
 }
 
-/** vCPU and VM teardown: unload roots, free caches and pae_root, zap all, module exit. */
+/**
+ * @kernel kvm_main.c kvm_destroy_vm
+ * VM teardown in the kernel's order: the MMU notifier's release first (kvm_flush_shadow_all:
+ * kvm_mmu_zap_all, which leaves the roots a vCPU still holds invalid on the active list), then
+ * the vCPU (kvm_mmu_destroy: kvm_mmu_unload drops those roots, zapping each again as its
+ * root_count reaches 0; caches and pae_root freed), then module exit.
+ */
 export function destroyMachine(m: Machine): void {
+  kvm_mmu_zap_all(m.kvm);
   kvm_mmu_unload(m.vcpu);
   m.caches.free_all();
   free_mmu_pages(m.kvm, m.vcpu.mmu);
-  kvm_mmu_zap_all(m.kvm);
   kvm_mmu_module_exit(m.mod, hostZeroPage(m.mem));
 }

@@ -9,13 +9,19 @@ import type { Profile } from '../profiles/index.js';
 import { oracleStep } from '../kvm/encode.js';
 import { parseProbeScenario } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
-import type { ProbeStep } from '../kvm/vcpu.js';
+import type { ProbeStep, ProbeVm } from '../kvm/vcpu.js';
 import type { TraceEvent } from '../trace/events.js';
 import { eventJson, formatEventText } from '../trace/format.js';
+import type { Patch } from 'immer';
+import { Journal, snapshot } from './journal.js';
 
 export interface GuestRunVm {
   readonly name: string;
   readonly steps: ProbeStep[];
+  /** Per step (by index), the immer patches of the control plane from the previous step's end (or the VM's creation). */
+  readonly journal: Patch[][];
+  /** The shadow MMU's events of the VM's teardown (kvm-probe's vm_end `teardown_events`). */
+  teardown: TraceEvent[];
 }
 
 export interface GuestRun {
@@ -39,10 +45,29 @@ export function isGuestScenario(text: string): boolean {
 export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun {
   const vms: GuestRunVm[] = [];
   const violations: Violation[] = [];
-  runProbeScenario(parseProbeScenario(text), { profile: opts.profile, pvm: opts.pvm === true, audit: true }, (vm) => {
-    vms.push({ name: vm.cfg.name, steps: vm.steps });
+  const journals = new Map<ProbeVm, { journal: Journal; patches: Patch[][] }>();
+  const onCreate = (vm: ProbeVm) => {
+    journals.set(vm, { journal: new Journal(snapshot(vm.vm!.machine)), patches: [] });
+  };
+  const onStep = (vm: ProbeVm, st: ProbeStep) => {
+    const j = journals.get(vm);
+    if (!j || !vm.vm) return;
+    j.patches[st.step] = j.journal.record(st.step, snapshot(vm.vm.machine));
+  };
+  const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep };
+  const ran = new Map<ProbeVm, GuestRunVm>();
+  const probeVms = runProbeScenario(parseProbeScenario(text), probe, (vm) => {
+    const j = journals.get(vm);
+    const r: GuestRunVm = { name: vm.cfg.name, steps: vm.steps, journal: vm.steps.map((st) => j?.patches[st.step] ?? []), teardown: [] };
+    ran.set(vm, r);
+    vms.push(r);
     for (const s of vm.steps) violations.push(...s.violations);
   });
+  // Each VM is torn down after onVm saw it.
+  for (const vm of probeVms) {
+    const r = ran.get(vm);
+    if (r) r.teardown = vm.teardownEvents;
+  }
   return { profile: opts.profile, vms, violations };
 }
 
@@ -95,6 +120,10 @@ export function renderGuestText(r: GuestRun): string {
       if (s.violations.length) for (const v of s.violations) out.push(`# ${formatViolation(v)}`);
       else out.push('# audit: ok');
     }
+    if (vm.teardown.length) {
+      out.push(`# teardown of vm ${vm.name || '(unnamed)'}`);
+      for (const ev of vm.teardown) if (KVMMMU.has(ev.event)) out.push(formatEventText(r.profile, ev));
+    }
   }
   const n = r.vms.reduce((a, v) => a + v.steps.length, 0);
   out.push(r.violations.length ? `# audit: ${r.violations.length} violation(s)` : `# audit: ok after ${n} step${n === 1 ? '' : 's'}`);
@@ -108,7 +137,10 @@ export function renderGuestJsonl(r: GuestRun): string {
     for (const s of vm.steps) {
       out.push(j({ vm: i, step: s.step, ...oracleStep(s), audit: s.violations.length ? s.violations : 'ok' }));
       for (const ev of mmuEvents(s)) out.push(j({ vm: i, step: s.step, ...eventJson(ev) }));
+      const patches = vm.journal[s.step] ?? [];
+      if (patches.length) out.push(j({ vm: i, step: s.step, journal: patches }));
     }
+    for (const ev of vm.teardown) if (KVMMMU.has(ev.event)) out.push(j({ vm: i, teardown: true, ...eventJson(ev) }));
   });
   out.push(j({ audit: r.violations.length ? 'fail' : 'ok', violations: r.violations }));
   return out.join('\n') + '\n';

@@ -86,6 +86,40 @@ describe('shadow-mmu run GUEST.kvm', () => {
     expect(recs.at(-1)).toEqual({ audit: 'ok', violations: [] });
     expect(recs.find((x) => x['op'] === 'read')).toMatchObject({ value: '0x1111', exceptions: [[1]] });
   });
+  it('jsonl carries the step journal: immer patches of the control plane per step, as JSON scenarios do', async () => {
+    const r = await runCli(['run', '--format', 'jsonl', join(DIR, 'long4.kvm')]);
+    expect(r.code).toBe(0);
+    const recs = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const journal = recs.filter((x) => Array.isArray(x['journal'])) as { vm: number; step: number; journal: { op: string; path: (string | number)[]; value?: unknown }[] }[];
+    // The warm-up (step 0) creates the root and the code page's chain; the first read the data chain.
+    const added = (step: number) => journal.find((j) => j.step === step)!.journal.filter((p) => p.op === 'add' && p.path[0] === 'pages').map((p) => (p.value as { gfn: string }).gfn);
+    expect(added(0)).toEqual(['0x100', '0x1fc4', '0x1fc5', '0x1fc6']);
+    expect(added(1)).toEqual(['0x101', '0x102', '0x103']);
+    expect(journal.find((j) => j.step === 1)!.journal).toContainEqual({ op: 'replace', path: ['kvm', 'n_used_mmu_pages'], value: 7 });
+    // A journal record follows its step's record and events, and only steps that changed something have one.
+    for (const j of journal) {
+      const at = recs.indexOf(j as unknown as Record<string, unknown>);
+      expect(recs.slice(0, at).some((x) => x['step'] === j.step && x['op'] !== undefined)).toBe(true);
+      expect(j.journal.length).toBeGreaterThan(0);
+    }
+    const again = await runCli(['run', '--format', 'jsonl', join(DIR, 'long4.kvm')]);
+    expect(again.stdout).toBe(r.stdout);
+  });
+  it('the journal replays: applying every step\'s patches to the creation snapshot gives the state at the end', async () => {
+    const { applyPatches } = await import('immer');
+    const { snapshot } = await import('../../src/scenario/journal.js');
+    const { parseProbeScenario } = await import('../../src/kvm/parse.js');
+    const { runProbeScenario } = await import('../../src/kvm/replay.js');
+    const text = readFileSync(join(DIR, 'long4.kvm'), 'utf8');
+    const run = runGuestScenario(text, { profile: getProfile('v6.18') });
+    let initial: ReturnType<typeof snapshot> | null = null;
+    let final: ReturnType<typeof snapshot> | null = null;
+    runProbeScenario(parseProbeScenario(text), { profile: getProfile('v6.18'), onCreate: (vm) => (initial = snapshot(vm.vm!.machine)) }, (vm) => (final = snapshot(vm.vm!.machine)));
+    expect(initial).not.toBeNull();
+    let state = initial!;
+    for (const p of run.vms[0]!.journal) state = applyPatches(state, p);
+    expect(state).toEqual(final);
+  });
   it('a bad guest scenario is one line on stderr, exit 2', async () => {
     const r = await runCli(['run', join(DIR, '..', 'guest.test.ts')]);
     expect(r.code).toBe(2);
