@@ -12,7 +12,7 @@
  *     "guest": { "map": [{ "va": "0x40203000", "gpa": "0x300000" }] },
  *     "steps": [{ "op": "access", "va": "0x40203000", "access": "read" }] }
  */
-import { badInput } from '../bits/errors.js';
+import { badInput, ShadowMmuError } from '../bits/errors.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { hex64 } from '../bits/hex.js';
 import { getProfile, type Profile } from '../profiles/index.js';
@@ -230,8 +230,14 @@ export class VmScenarioRunner {
         outcome = 'done';
         break;
       case 'set_cr3':
-        api.setCr3(this.vm, s.cr3);
-        outcome = 'done';
+        try {
+          api.setCr3(this.vm, s.cr3);
+          outcome = 'done';
+        } catch (e) {
+          // MOV CR3 refused (PAE: PDPTEs with reserved bits): the guest gets #GP, nothing changes.
+          if (!(e instanceof ShadowMmuError) || !/would #GP/.test(e.message)) throw e;
+          outcome = `#GP: ${e.message}`;
+        }
         break;
       case 'tdp_fault': {
         const o = tdpFaultLoop(this.sc.profile, s.level, s.gpa);

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
 import { traceCommand } from './trace.js';
+import { fuzzCommand } from './fuzz.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
 import { rolesCommand } from './roles.js';
@@ -28,4 +29,5 @@ export const COMMANDS: readonly Command[] = [
   runCommand,
   diffCommand,
   traceCommand,
+  fuzzCommand,
 ];

@@ -1,0 +1,57 @@
+/**
+ * A fuzz campaign: VM `i` of a run seeded S is genVmScenario(vmSeed(S, i)) under profile
+ * i mod P, so the same seed gives the same cases however they are split over workers.
+ */
+import { getProfile } from '../profiles/index.js';
+import { genVmScenario, vmSeed } from './gen.js';
+import { runFuzzCase, type FuzzFailure } from './run.js';
+import { shrinkCase } from './shrink.js';
+
+export interface CampaignSlice {
+  readonly seed: number;
+  readonly profiles: readonly string[];
+  readonly vms: number;
+  readonly stepsPerVm: number;
+  /** This slice runs VMs first, first + stride, ... */
+  readonly first: number;
+  readonly stride: number;
+}
+
+export interface CaseFailure {
+  readonly vm: number;
+  readonly profile: string;
+  readonly seed: number;
+  readonly failure: FuzzFailure;
+  readonly scenario: Record<string, unknown>;
+  readonly originalSteps: number;
+}
+
+export interface SliceResult {
+  vms: number;
+  steps: number;
+  checks: number;
+  failures: CaseFailure[];
+  /** Cases per guest mode (the generator's comment names it). */
+  modes: Record<string, number>;
+}
+
+export function runSlice(s: CampaignSlice): SliceResult {
+  const profiles = s.profiles.map((p) => getProfile(p));
+  const out: SliceResult = { vms: 0, steps: 0, checks: 0, failures: [], modes: {} };
+  for (let i = s.first; i < s.vms; i += s.stride) {
+    const profile = profiles[i % profiles.length]!;
+    const seed = vmSeed(s.seed, i);
+    const sc = genVmScenario(seed, s.stepsPerVm);
+    const mode = String(sc['comment']).replace(/^.*mode /, '');
+    out.modes[mode] = (out.modes[mode] ?? 0) + 1;
+    const r = runFuzzCase(sc, profile);
+    out.vms++;
+    out.steps += r.steps;
+    out.checks += r.checks;
+    if (r.failure) {
+      const small = shrinkCase(sc, profile, r.failure);
+      out.failures.push({ vm: i, profile: s.profiles[i % profiles.length]!, seed, failure: small.failure, scenario: small.scenario, originalSteps: s.stepsPerVm });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+/**
+ * Seeded random VM scenarios for the fuzzer: a guest of one paging mode (32-bit, PSE, PAE,
+ * 4-level, 5-level, or L2 under nested NPT) with a few mapped pages, then steps drawn from CPU
+ * accesses at CPL 3 and 0, guest page-table writes the MMU sees (emulated) and writes it does not
+ * (host), INVLPG and MOV CR3. The same seed gives the same scenario on every machine.
+ */
+
+/** xorshift32: small, fast, and the same everywhere. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = (seed >>> 0) || 0x9e3779b9;
+  }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x >>> 0;
+    return this.s;
+  }
+  int(n: number): number {
+    return this.next() % n;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() / 0x100000000 < p;
+  }
+}
+
+/** The seed of VM `i` of a run seeded `seed` (independent of how VMs are split over workers). */
+export function vmSeed(seed: number, i: number): number {
+  let h = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+interface Mode {
+  readonly name: string;
+  readonly regs: { cr0: string; cr4: string; efer: string };
+  readonly format: string;
+  readonly host?: Record<string, unknown>;
+  /** VA bases the mapped pages are spread over. */
+  readonly vas: readonly bigint[];
+  readonly pte: 4 | 8;
+  readonly nx: boolean;
+}
+
+export const MODES: readonly Mode[] = [
+  { name: 'legacy32', regs: { cr0: '0x80010033', cr4: '0x0', efer: '0x0' }, format: 'pt32', vas: [0x400000n, 0x40000000n, 0x80000000n, 0xc0000000n], pte: 4, nx: false },
+  { name: 'pse32', regs: { cr0: '0x80010033', cr4: '0x10', efer: '0x0' }, format: 'pt32', vas: [0x400000n, 0x40000000n, 0xc0400000n], pte: 4, nx: false },
+  { name: 'pae', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0x800' }, format: 'pae', vas: [0x400000n, 0x40000000n, 0x80000000n, 0xc0000000n], pte: 8, nx: true },
+  { name: 'long4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', vas: [0x400000n, 0x40000000n, 0x8080600000n, 0xffffff0000200000n], pte: 8, nx: true },
+  { name: 'long5', regs: { cr0: '0x80010033', cr4: '0x1020', efer: '0xd00' }, format: 'pt64-5', vas: [0x400000n, 0x1000000000000n, 0xff00000000200000n], pte: 8, nx: true },
+  { name: 'npt4-on-npt5', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 5 }, vas: [0x400000n, 0x40000000n, 0x8000000000n], pte: 8, nx: true },
+  { name: 'npt4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 4 }, vas: [0x400000n, 0x40000000n], pte: 8, nx: true },
+];
+
+const hex = (v: bigint | number) => '0x' + v.toString(16);
+const TABLES = 0x100000;
+const DATA = 0x300000;
+
+/** One VM scenario (the JSON `shadow-mmu run` and `fuzz --replay` take) of `steps` steps. */
+export function genVmScenario(seed: number, steps: number, modes: readonly Mode[] = MODES): Record<string, unknown> {
+  const r = new Rng(seed);
+  const mode = r.pick(modes);
+  const nmap = 2 + r.int(6);
+  const vas: bigint[] = [];
+  const map: Record<string, unknown>[] = [];
+  for (let i = 0; i < nmap; i++) {
+    const va = r.pick(mode.vas) + BigInt(r.int(8) * 0x1000 + (r.chance(0.2) ? 0x200000 : 0));
+    if (vas.includes(va)) continue;
+    vas.push(va);
+    const m: Record<string, unknown> = { va: hex(va), gpa: hex(DATA + i * 0x1000) };
+    const flags = 1n | (r.chance(0.8) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.5) ? 0x20n : 0n) | (r.chance(0.3) ? 0x40n : 0n);
+    m['flags'] = hex(mode.nx && r.chance(0.2) ? flags | (1n << 63n) : flags);
+    map.push(m);
+  }
+  const out: Record<string, unknown>[] = [];
+  const ntables = 3 + nmap * 2;
+  const gpte = (): bigint => {
+    const target = r.chance(0.5) ? DATA + r.int(nmap + 2) * 0x1000 : TABLES + r.int(ntables) * 0x1000;
+    let v = BigInt(target) | (r.chance(0.85) ? 1n : 0n) | (r.chance(0.7) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.6) ? 0x20n : 0n) | (r.chance(0.4) ? 0x40n : 0n);
+    if (r.chance(0.05)) v |= 0x80n; // PS: a large page where the level allows it, reserved where not
+    if (mode.nx && r.chance(0.1)) v |= 1n << 63n;
+    if (mode.pte === 4) v &= 0xffffffffn;
+    return v;
+  };
+  const anyVa = () => (r.chance(0.85) && vas.length ? r.pick(vas) : r.pick(mode.vas) + BigInt(r.int(16) * 0x1000)) + BigInt(r.int(512) * 8);
+  for (let i = 0; i < steps; i++) {
+    const k = r.int(100);
+    if (k < 45) {
+      const access = r.pick(['read', 'read', 'write', 'fetch'] as const);
+      const s: Record<string, unknown> = { op: 'access', va: hex(anyVa()), access, cpl: r.chance(0.8) ? 3 : 0 };
+      if (access === 'write') s['value'] = hex((BigInt(r.next()) << 32n) | BigInt(r.next()));
+      out.push(s);
+    } else if (k < 55) {
+      const size = r.pick([1, 2, 4, 8] as const);
+      const value = size === 8 ? (BigInt(r.next()) << 32n) | BigInt(r.next()) : BigInt(r.next()) & ((1n << BigInt(8 * size)) - 1n);
+      out.push({ op: 'emulate', va: hex(anyVa()), access: r.pick(['read', 'write'] as const), cpl: r.chance(0.5) ? 3 : 0, value: hex(value), size });
+    } else if (k < 75) {
+      const gpa = TABLES + r.int(ntables) * 0x1000 + r.int(512 / (8 / mode.pte)) * mode.pte;
+      out.push({ op: 'pte_write', gpa: hex(gpa), bytes: mode.pte, value: hex(gpte()) });
+    } else if (k < 80) {
+      const gpa = TABLES + r.int(ntables) * 0x1000 + r.int(512 / (8 / mode.pte)) * mode.pte;
+      out.push({ op: 'host_write', gpa: hex(gpa), value: hex(gpte()), size: mode.pte });
+    } else if (k < 90) {
+      out.push({ op: 'invlpg', va: hex(anyVa()) });
+    } else {
+      out.push({ op: 'set_cr3', cr3: hex(TABLES) });
+    }
+  }
+  return {
+    comment: `shadow-mmu fuzz: seed ${seed}, mode ${mode.name}`,
+    ...(mode.host ? { host: mode.host } : {}),
+    table_format: mode.format,
+    regs: mode.regs,
+    guest: { map },
+    steps: out,
+  };
+}
