@@ -13,7 +13,7 @@ import { parseVmScenario, VmScenarioRunner, type VmStep } from '../scenario/vm.j
 
 export interface FuzzFailure {
   readonly step: number;
-  readonly kind: 'audit' | 'cross-check' | 'error';
+  readonly kind: 'audit' | 'cross-check' | 'error' | 'setup';
   readonly what: string;
 }
 
@@ -37,7 +37,7 @@ export function runFuzzCase(json: unknown, profile: Profile, opts: { readonly af
     parsed = sc.steps;
     runner = new VmScenarioRunner(sc);
   } catch (e) {
-    return { steps, checks, failure: { step: -1, kind: 'error', what: `setup: ${(e as Error).message}` } };
+    return { steps, checks, failure: { step: -1, kind: 'setup', what: `${(e as Error).message}` } };
   }
   let behind = false; // a host write: the shadow tables may legitimately be stale from now on
   let inTables = false; // a guest write into a guest table since the last MOV CR3

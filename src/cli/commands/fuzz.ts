@@ -86,7 +86,7 @@ export const fuzzCommand: Command = {
         throw new ShadowMmuError('EINVAL_INPUT', `fuzz: cannot read ${values.replay}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       const r = runFuzzCase(json, getProfile(values.profile![0]!));
-      if (r.failure?.kind === 'error' && r.failure.step < 0) throw new ShadowMmuError('EINVAL_INPUT', `fuzz --replay ${values.replay}: ${r.failure.what}`);
+      if (r.failure?.kind === 'setup') throw new ShadowMmuError('EINVAL_INPUT', `fuzz --replay ${values.replay}: ${r.failure.what}`);
       await write(io.stdout, values.format === 'json' ? JSON.stringify(r) + '\n' : r.failure ? `step ${r.failure.step}: ${r.failure.kind}: ${r.failure.what}\n` : `ok: ${r.steps} steps, ${r.checks} cross-checks\n`);
       return r.failure ? 1 : 0;
     }
