@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatTable, runSuite, type CaseResult } from './harness.js';
 import { SUITES } from './suites/index.js';
+import { formatNative, runNative } from './native.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'max-time': { type: 'string', default: '0.5' },
     out: { type: 'string' },
+    native: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -27,6 +29,21 @@ const unknown = (values.suite ?? []).filter((s) => !SUITES.some((x) => x.name ==
 if (unknown.length) {
   process.stderr.write(`bench: unknown suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
+}
+if (values.native) {
+  // Only the native comparison: C baselines and the same JS paths, interleaved round by round.
+  const r = runNative(Math.max(rounds, 3), maxTime);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const outFile = values.out ?? join(here, '..', '..', 'bench', 'results', 'native.json');
+  if ('skipped' in r) {
+    process.stdout.write(`bench --native: ${r.skipped}\n`);
+  } else {
+    process.stdout.write(formatNative(r.rows) + '\n');
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds: Math.max(rounds, 3), max_time_s: maxTime, rows: r.rows }, null, 2) + '\n');
+    process.stderr.write(`bench: wrote ${outFile}\n`);
+  }
+  process.exit(0);
 }
 const chosen = SUITES.filter((s) => !values.suite || values.suite.includes(s.name));
 const results: CaseResult[] = [];
