@@ -15,9 +15,10 @@ function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 }
 
+/** The bytes around `at` as escaped text (\xNN for anything not printable ASCII). */
 function hexHead(buf: Uint8Array, at: number): string {
-  const from = Math.max(0, at - 4);
-  return Array.from(buf.subarray(from, from + 12), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  const from = Math.max(0, at - 8);
+  return printable(Buffer.from(buf.subarray(from, from + 16)).toString('latin1'));
 }
 
 /** Text of `buf` as UTF-8, refusing binary data; `where` names the input. */

@@ -104,9 +104,9 @@ describe('issue 12 regressions', () => {
 
   it('negative option values and padded addresses get a clear message', async () => {
     refused(await runCli(['diff', 'examples/rfc-pse-slip.kvm', '--profile', 'v5.16', '--profile', 'v6.18', '--context', '-1']), /--context must be a number of lines, got "-1"/);
-    refused(await runCli(['lam', 'cr3', '--cr3', '0x1000', '--maxphyaddr', '-5']), /negative "-5"/);
+    refused(await runCli(['lam', 'cr3', '--cr3', '0x1000', '--maxphyaddr', '-5']), /got "-5"/);
     refused(await runCli(['canonical', '0x1000', '--cr4', '--la57']), /--cr4 needs a value/);
-    for (const a of [' 0x1000', '0x1000 ', '\t0x1000']) refused(await runCli(['canonical', a]), /leading or trailing space/);
+    for (const a of [' 0x1000', '0x1000 ', '\t0x1000']) refused(await runCli(['canonical', a]), /unexpected space around the number/);
     const bad = await runCli(['canonical', '0x1000', '--bogus']);
     refused(bad, /unknown option "--bogus"/);
     expect(bad.stderr).not.toMatch(/argument is ambiguous|To specify a positional/);
@@ -118,7 +118,7 @@ describe('issue 12 regressions', () => {
       const r = spawnSync(process.execPath, ['bin/shadow-mmu.js', 'eval'], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe('shadow-mmu: eval: stdin: is a directory (EISDIR), expected JSON Lines\n');
+      expect(r.stderr).toBe('shadow-mmu: eval: standard input is a directory (EISDIR)\n');
     } finally {
       closeSync(fd);
     }
