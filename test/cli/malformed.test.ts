@@ -54,7 +54,7 @@ const FILE_SLOTS: Record<string, (f: string) => string[]> = {
 // A non-JSON text file is a guest scenario for run/diff, and a /proc/cpuinfo text for --host.
 const TEXT_OK = new Set(['not JSON']);
 
-const COMMANDS = ['demo', 'eval', 'profiles', 'roles decode', 'roles encode', 'roles calc', 'roles diff', 'canonical', 'cpuid query', 'cpuid set', 'cpuid caps', 'lam untag', 'lam cr3', 'migrate-check', 'tdp-check', 'walk', 'run', 'diff'];
+const COMMANDS = ['demo', 'eval', 'profiles', 'roles decode', 'roles encode', 'roles calc', 'roles diff', 'canonical', 'cpuid query', 'cpuid set', 'cpuid caps', 'lam untag', 'lam cr3', 'migrate-check', 'tdp-check', 'walk', 'run', 'diff', 'trace', 'fuzz'];
 
 const BAD_NUMBERS = ['', ' 0x1000', '0x1000 ', '-1', '-0x10', '0x', '0xg1', '1e3', '12abc', '0x1_0000_0000_0000_0000', '99999999999999999999999', 'NaN', '+5', '0b101', '\u001b[31m'];
 
