@@ -5,6 +5,7 @@
  * the kernel's source spells the call (`GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_DMA32`).
  */
 import { badInput } from '../bits/errors.js';
+import { quote } from '../bits/quote.js';
 
 export type Gfp = number;
 
@@ -66,11 +67,11 @@ export function gfpName(gfp: Gfp): string {
 
 /** Parse `GFP_ATOMIC|__GFP_ACCOUNT` (names joined by `|`). */
 export function parseGfp(text: unknown, where: string): Gfp {
-  if (typeof text !== 'string' || text === '') badInput(where, `expected GFP flag names joined by "|", got ${JSON.stringify(text)}`);
+  if (typeof text !== 'string' || text === '') badInput(where, `expected GFP flag names joined by "|", got ${quote(text)}`);
   let gfp = 0;
   for (const part of text.split('|')) {
     const v = BY_NAME.get(part.trim());
-    if (v === undefined) badInput(where, `unknown GFP flag ${JSON.stringify(part)} (known: ${[...BY_NAME.keys()].join(', ')})`);
+    if (v === undefined) badInput(where, `unknown GFP flag ${quote(part)} (known: ${[...BY_NAME.keys()].join(', ')})`);
     gfp |= v;
   }
   return gfp;

@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ShadowMmuError } from '../bits/errors.js';
+import { quote } from '../bits/quote.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 
 export type Format = 'text' | 'json';
@@ -59,7 +60,10 @@ export function parse<O extends Options>(
       strict: true,
     });
   } catch (e) {
-    usageError(cmd, (e as Error).message.split('\n')[0] ?? 'bad arguments');
+    const msg = (e as Error).message.split('\n')[0] ?? 'bad arguments';
+    const unknown = /^Unknown option '([^']*)'/.exec(msg);
+    const ambiguous = /^Option '(-[^ ']*)[^']*' argument is ambiguous/.exec(msg);
+    usageError(cmd, unknown ? `unknown option ${quote(unknown[1])}` : ambiguous ? `${ambiguous[1]} needs a value (give it as ${ambiguous[1]}=VALUE if it starts with -)` : msg);
   }
 }
 

@@ -1,5 +1,4 @@
 /** Input helpers shared by the CPU-feature commands: addresses, files, hosts, CPUID tables, profiles. */
-import { readFileSync } from 'node:fs';
 import { badInput } from '../bits/errors.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { namedHost, NAMED_HOSTS, parseCpuinfo, parseHostJson, type HostDesc } from '../cpu/host.js';
@@ -7,6 +6,8 @@ import type { KvmCpuidEntry2 } from '../cpu/cpuid.js';
 import { parseEntries2 } from '../eval/cpu.js';
 import type { Json } from '../eval/types.js';
 import { getProfile, PROFILE_NAMES, type Profile } from '../profiles/index.js';
+import { parseJson } from '../bits/json-input.js';
+import { readInput } from '../bits/input-file.js';
 
 /** A 64-bit value from the command line (hex with 0x, `_` allowed, or decimal). */
 export function parseAddr(v: unknown, where: string): bigint {
@@ -24,11 +25,7 @@ export function parseSmall(v: unknown, where: string, min: number, max: number):
 }
 
 export function readText(path: string, where: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    badInput(where, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  return readInput(path, where);
 }
 
 /**
@@ -47,12 +44,7 @@ export function loadHost(spec: unknown, where: string): HostDesc {
 export function loadTable(path: unknown, where: string): KvmCpuidEntry2[] {
   if (typeof path !== 'string' || path === '') badInput(where, 'expected a CPUID table file (JSON)');
   const text = readText(path, where);
-  let v: Json;
-  try {
-    v = JSON.parse(text) as Json;
-  } catch (e) {
-    badInput(`${where} ${path}`, `malformed CPUID JSON: ${(e as Error).message}`);
-  }
+  const v = parseJson(text, `${where} ${path}`, 'malformed CPUID JSON') as Json;
   const list = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? (v as { entries?: Json })['entries'] : undefined;
   if (!Array.isArray(list)) badInput(`${where} ${path}`, 'expected a list of CPUID entries or {"entries": [...]}');
   return parseEntries2(list, `${where} ${path}`);

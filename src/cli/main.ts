@@ -4,7 +4,7 @@
  */
 import { ShadowMmuError } from '../bits/errors.js';
 import type { Io } from './io.js';
-import { processIo, write } from './io.js';
+import { BrokenPipe, processIo, write } from './io.js';
 import { COMMANDS } from './commands/index.js';
 
 function topUsage(): string {
@@ -47,6 +47,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   } catch (e) {
     if (e instanceof ShadowMmuError) {
       await write(io.stderr, `shadow-mmu: ${oneLine(e.message)}\n`);
+      return 2;
+    }
+    if (e instanceof BrokenPipe) return 0;
+    if (e instanceof RangeError && /call stack/.test(e.message)) {
+      // A guard behind the input limits: recursion this deep only comes from input.
+      await write(io.stderr, `shadow-mmu: ${name}: input nested too deeply to process\n`);
       return 2;
     }
     const msg = e instanceof Error ? e.message : String(e);

@@ -26,6 +26,8 @@ import {
   type TdpConfig,
   type TdpHost,
 } from './tdp.js';
+import { quote } from '../bits/quote.js';
+import { parseJson } from '../bits/json-input.js';
 
 /** One raw CPUID leaf of the host. */
 export interface RawLeaf extends CpuidRegs {
@@ -73,12 +75,7 @@ const INTEL = [0x756e6547, 0x6c65746e, 0x49656e69];
  * vmx, otherwise svm); `ept_caps` defaults to 4-level EPT only.
  */
 export function parseHostJson(text: string, where: string): HostDesc {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    badInput(where, `malformed JSON: ${(e as Error).message}`);
-  }
+  const v = parseJson(text, where, 'malformed JSON');
   if (!isObject(v)) badInput(where, 'expected a JSON object with "leaves"');
   if (!Array.isArray(v['leaves'])) badInput(`${where}.leaves`, 'expected a list of raw CPUID leaves');
   const leaves = (v['leaves'] as unknown[]).map((l, i): RawLeaf => {
@@ -95,7 +92,7 @@ export function parseHostJson(text: string, where: string): HostDesc {
   } else if (v['vendor'] === 'vmx' || v['vendor'] === 'svm') {
     vendor = v['vendor'];
   } else {
-    badInput(`${where}.vendor`, `expected "vmx" or "svm", got ${JSON.stringify(v['vendor'])}`);
+    badInput(`${where}.vendor`, `expected "vmx" or "svm", got ${quote(v['vendor'])}`);
   }
   const cmdline = v['cmdline'] === undefined ? '' : v['cmdline'];
   if (cmdline !== null && typeof cmdline !== 'string') badInput(`${where}.cmdline`, 'expected a string or null');

@@ -22,6 +22,7 @@ import { freshCpuidVcpu, kvm_vcpu_ioctl_set_cpuid, kvm_vcpu_ioctl_set_cpuid2 } f
 import { kvm_configure_mmu, kvm_mmu_get_max_tdp_level, tdpLevelOf, supported_cpuid_80000008, tdpGuestOf, type TdpHost } from '../cpu/tdp.js';
 import type { Profile } from '../profiles/index.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
+import { quote } from '../bits/quote.js';
 
 function obj(v: Json | undefined, where: string): JsonObject {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
@@ -131,7 +132,7 @@ function tdpHost(input: JsonObject): TdpHost {
   const vendor = input['vendor'];
   if (vendor === 'vmx') return { vendor, ept_caps: u64(input['ept_caps'] ?? '0x0', 'in.ept_caps') };
   if (vendor === 'svm') return { vendor, host_l5: flag(input['host_l5'] ?? 0, 'in.host_l5') };
-  badInput('in.vendor', `expected "vmx" or "svm", got ${JSON.stringify(vendor)}`);
+  badInput('in.vendor', `expected "vmx" or "svm", got ${quote(vendor)}`);
 }
 
 export const cpuEval: EvalTable = {

@@ -3,6 +3,8 @@
  * dispatcher. Each domain adapter is one file in this folder and one line in TABLES.
  */
 import { ShadowMmuError } from '../bits/errors.js';
+import { jsonTooDeepAt, MAX_JSON_DEPTH } from '../bits/json-input.js';
+import { quote, snippet } from '../bits/quote.js';
 import { getProfile } from '../profiles/index.js';
 import type { EvalTable, FnEvaluator, JsonObject, RecordEvaluator } from './types.js';
 import { rolesEval } from './roles.js';
@@ -69,7 +71,7 @@ export function evaluateRecord(rec: unknown): JsonObject {
   if (typeof rec['fn'] === 'string') {
     const fn = rec['fn'];
     const f = REGISTRY.fns.get(fn);
-    if (!f) throw new ShadowMmuError('EUNKNOWN_FN', `fn ${JSON.stringify(fn)} is not known to eval`);
+    if (!f) throw new ShadowMmuError('EUNKNOWN_FN', `fn ${quote(fn)} is not known to eval`);
     if (typeof rec['profile'] !== 'string') throw new ShadowMmuError('EINVAL_INPUT', 'record: missing "profile"');
     const input = rec['in'];
     if (!isObject(input)) throw new ShadowMmuError('EINVAL_INPUT', `fn ${fn}: "in" must be an object`);
@@ -82,18 +84,20 @@ export function evaluateRecord(rec: unknown): JsonObject {
   const kind = typeof rec['kind'] === 'string' ? rec['kind'] : 'flags' in rec && 'in' in rec ? 'access' : undefined;
   if (kind === undefined) throw new ShadowMmuError('EINVAL_INPUT', 'record: has neither "fn" nor "kind"');
   const f = REGISTRY.kinds.get(kind);
-  if (!f) throw new ShadowMmuError('EUNKNOWN_FN', `record kind ${JSON.stringify(kind)} is not known to eval`);
+  if (!f) throw new ShadowMmuError('EUNKNOWN_FN', `record kind ${quote(kind)} is not known to eval`);
   const out = f(rec);
   return { id: rec['id'] ?? null, out };
 }
 
 /** Evaluate one input line; never throws. `ok` is false when the line got an error. */
-export function evaluateLine(text: string): { ok: boolean; line: string } {
+export function evaluateLine(text: string, where = 'line'): { ok: boolean; line: string } {
+  const deep = jsonTooDeepAt(text);
+  if (deep >= 0) return { ok: false, line: JSON.stringify({ error: `invalid JSON: ${where}: nested deeper than ${MAX_JSON_DEPTH} levels (at offset ${deep})` }) };
   let rec: unknown;
   try {
     rec = JSON.parse(text);
   } catch (e) {
-    return { ok: false, line: JSON.stringify({ error: `invalid JSON: ${(e as Error).message}` }) };
+    return { ok: false, line: JSON.stringify({ error: `invalid JSON: ${snippet((e as Error).message, 120)}` }) };
   }
   try {
     return { ok: true, line: JSON.stringify(evaluateRecord(rec)) };

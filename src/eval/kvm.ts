@@ -15,6 +15,7 @@ import { parseProbeScenario, probeFlagString } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
 import { RECORDED_HOST, type ProbeStep, type ProbeVm } from '../kvm/vcpu.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
+import { quote } from '../bits/quote.js';
 
 /** The test address of every kvm record: PML4 1, PDPT 2, PD 3, PT 4. */
 const VA = '0x8080604000';
@@ -28,7 +29,7 @@ function flag(o: JsonObject, k: string, where: string): number {
   const v = o[k] ?? 0;
   if (v === 0 || v === 1) return v;
   if (v === true || v === false) return v ? 1 : 0;
-  badInput(`${where}.${k}`, `expected 0 or 1, got ${JSON.stringify(v)}`);
+  badInput(`${where}.${k}`, `expected 0 or 1, got ${quote(v)}`);
 }
 
 /** Replay kvm-probe lines on the model (profile v6.18, the recorded machine) and return its VMs. */
@@ -69,7 +70,7 @@ export function rootRoleScenario(rec: JsonObject): string[] {
       `read ${VA}`,
     ];
   }
-  if (start !== 'real' && start !== 'prot') badInput('start_mode', `expected long, real or prot, got ${JSON.stringify(start)}`);
+  if (start !== 'real' && start !== 'prot') badInput('start_mode', `expected long, real or prot, got ${quote(start)}`);
   const req = rec['requested'] === undefined ? {} : obj(rec['requested'], 'requested');
   const cr0 = req['cr0'] !== undefined ? parseUnsigned(req['cr0'], 'requested.cr0') : BigInt((start === 'real' ? 0x10 : 0x33) | (wp << 16));
   const efer = req['efer'] !== undefined ? parseUnsigned(req['efer'], 'requested.efer') : nx ? 0x800n : 0n;
@@ -128,7 +129,7 @@ export function walkScenario(rec: JsonObject): string[] {
   const gpa = page === '2m' ? '0x400000' : page === '1g' ? '0x0' : group === 'mmio' ? '0x8000000' : '0x300000';
   const access = obj(rec['access'], 'access');
   const kind = access['kind'];
-  if (kind !== 'read' && kind !== 'write' && kind !== 'fetch') badInput('access.kind', `expected read, write or fetch, got ${JSON.stringify(kind)}`);
+  if (kind !== 'read' && kind !== 'write' && kind !== 'fetch') badInput('access.kind', `expected read, write or fetch, got ${quote(kind)}`);
   const va = '0x' + parseUnsigned(rec['va'] ?? VA, 'va').toString(16);
   const pkru = c['pkru'] === undefined ? '' : ` pkru=0x${parseUnsigned(c['pkru'], 'controls.pkru', 32).toString(16)}`;
   return [

@@ -9,6 +9,7 @@ import type { Profile } from '../profiles/index.js';
 import { rolesEval } from './roles.js';
 import { casesOf, DIFF_FNS, type DiffCase } from './roles-space.js';
 import type { Json, JsonObject } from './types.js';
+import { quote } from '../bits/quote.js';
 
 export { DIFF_FNS } from './roles-space.js';
 
@@ -157,7 +158,7 @@ function explain(space: Space, ids: readonly number[], depth = 0): { k: Conj; ex
 /** The eval adapter for `fn` under `p`, flattened, evaluated once per distinct input. */
 function evaluator(fn: string, p: Profile): (input: JsonObject) => Map<string, Json> {
   const f = rolesEval.fns?.[fn];
-  if (!f) throw new ShadowMmuError('EUSAGE', `roles diff: unknown fn ${JSON.stringify(fn)}`);
+  if (!f) throw new ShadowMmuError('EUSAGE', `roles diff: unknown fn ${quote(fn)}`);
   const memo = new Map<string, Map<string, Json>>();
   return (input) => {
     const key = JSON.stringify(input);
@@ -175,7 +176,7 @@ export interface DiffOptions {
 /** Compare `fn` under profiles `a` and `b` over its whole valid input space. */
 export function diffRoles(a: Profile, b: Profile, fn: string, opts: DiffOptions = {}): DiffReport {
   if (!DIFF_FNS.includes(fn)) {
-    throw new ShadowMmuError('EUSAGE', `roles diff: fn ${JSON.stringify(fn)} cannot be enumerated; expected one of ${DIFF_FNS.join(', ')}`);
+    throw new ShadowMmuError('EUSAGE', `roles diff: fn ${quote(fn)} cannot be enumerated; expected one of ${DIFF_FNS.join(', ')}`);
   }
   const ea = evaluator(fn, a);
   const eb = evaluator(fn, b);

@@ -10,6 +10,7 @@ import { hex32 } from '../bits/hex.js';
 import { calcRootRole, validRoleRegs } from '../roles/index.js';
 import { hostIn, hostsFor, lma, regFeatures, regIn, registerCases, same, type DiffCase } from './roles-space-common.js';
 import { spChildCases, spRoleCases, spRootCases, tdpMmuCases } from './roles-space-pages.js';
+import { quote } from '../bits/quote.js';
 
 export type { DiffCase } from './roles-space-common.js';
 
@@ -120,5 +121,5 @@ export function* casesOf(fn: string, a: Profile, b: Profile): Generator<DiffCase
       }
       return;
   }
-  throw new ShadowMmuError('EUSAGE', `roles diff: fn ${JSON.stringify(fn)} cannot be enumerated; expected one of ${DIFF_FNS.join(', ')}`);
+  throw new ShadowMmuError('EUSAGE', `roles diff: fn ${quote(fn)} cannot be enumerated; expected one of ${DIFF_FNS.join(', ')}`);
 }

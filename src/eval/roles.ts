@@ -31,6 +31,7 @@ import {
   type RoleVcpu,
 } from '../roles/index.js';
 import type { EvalTable, FnEvaluator, JsonObject } from './types.js';
+import { quote } from '../bits/quote.js';
 
 const NO_HOST: HostConfig = customHost({
   name: 'none',
@@ -103,7 +104,7 @@ function only(pipeline: 'mmu_role' | 'cpu_role', fn: string, f: FnEvaluator): Fn
 const SP_KINDS = ['tdp', 'shadow', 'shadow_npt', 'shadow_ept'];
 function checkKind(input: JsonObject): void {
   if (input['kind'] !== undefined && !SP_KINDS.includes(String(input['kind']))) {
-    badInput('in.kind', `expected one of ${SP_KINDS.join(', ')}, got ${JSON.stringify(input['kind'])}`);
+    badInput('in.kind', `expected one of ${SP_KINDS.join(', ')}, got ${quote(input['kind'])}`);
   }
 }
 

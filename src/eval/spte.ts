@@ -27,6 +27,7 @@ import * as S from '../mmu/spte.js';
 import { freezeMasks, setupSpteGlobals, spteMasksFor, type HostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/spte_masks.js';
 import { spteConstants } from '../mmu/spte_constants.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
+import { quote } from '../bits/quote.js';
 
 function obj(v: unknown, where: string): JsonObject {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
@@ -46,7 +47,7 @@ function num(v: unknown, where: string): number {
 export function parseHostConfig(v: unknown, where = 'in.cfg'): HostConfig {
   const c = obj(v, where);
   const mode = c['mode'];
-  if (mode !== 'reset' && mode !== 'svm' && mode !== 'vmx' && mode !== 'vmx-ept') badInput(`${where}.mode`, `unknown mode ${JSON.stringify(mode)}`);
+  if (mode !== 'reset' && mode !== 'svm' && mode !== 'vmx' && mode !== 'vmx-ept') badInput(`${where}.mode`, `unknown mode ${quote(mode)}`);
   return {
     name: typeof c['name'] === 'string' ? c['name'] : '',
     mode: mode as HostMode,
@@ -276,7 +277,7 @@ function memoryCache(profile: Profile, input: JsonObject): JsonObject {
         r = mc.kvm_mmu_memory_cache_nr_free_objects();
         break;
       default:
-        badInput(`${where}[0]`, `unknown operation ${JSON.stringify(op[0])}`);
+        badInput(`${where}[0]`, `unknown operation ${quote(op[0])}`);
     }
     renumber();
     results.push(r);
@@ -389,7 +390,7 @@ function paeRootCache(profile: Profile, input: JsonObject): JsonObject {
       results.push(null);
       pdptes.push(null);
     } else {
-      badInput(`in.ops[${i}][0]`, `unknown operation ${JSON.stringify(op)}`);
+      badInput(`in.ops[${i}][0]`, `unknown operation ${quote(op)}`);
     }
   });
   return {

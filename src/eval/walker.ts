@@ -34,6 +34,7 @@ import {
 } from '../guest/index.js';
 import { evalKvmWalkRecord } from './kvm.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
+import { quote } from '../bits/quote.js';
 
 function obj(v: Json | undefined, where: string): JsonObject {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
@@ -46,14 +47,14 @@ function arr(v: Json | undefined, where: string): Json[] {
 function bool(v: Json | undefined, where: string): boolean {
   if (v === true || v === 1) return true;
   if (v === false || v === 0 || v === undefined || v === null) return false;
-  badInput(where, `expected a boolean, got ${JSON.stringify(v)}`);
+  badInput(where, `expected a boolean, got ${quote(v)}`);
 }
 function gpaOf(v: Json | undefined, where: string): number {
   return Number(parseUnsigned(v, where, 52));
 }
 function accessKind(v: Json | undefined, where: string): AccessKind {
   if (v === 'read' || v === 'write' || v === 'fetch') return v;
-  badInput(where, `expected read, write or fetch, got ${JSON.stringify(v)}`);
+  badInput(where, `expected read, write or fetch, got ${quote(v)}`);
 }
 const hexN = (n: number) => '0x' + n.toString(16);
 const hexBig = (v: bigint) => '0x' + v.toString(16);

@@ -8,6 +8,7 @@
 import { badInput } from '../bits/errors.js';
 import { __is_canonical_address } from '../cpu/canonical.js';
 import type { GuestMemory } from './memory.js';
+import { quote } from '../bits/quote.js';
 
 export type TableFormatName = 'pt32' | 'pae' | 'pt64-4' | 'pt64-5' | 'ept-4' | 'ept-5' | 'npt-4' | 'npt-5';
 export type PageSize = '4k' | '2m' | '4m' | '1g';
@@ -93,7 +94,7 @@ export class PageTableBuilder {
     opts: BuilderOptions,
   ) {
     const f = TABLE_FORMATS[format];
-    if (!f) badInput('format', `unknown table format ${JSON.stringify(format)}: expected one of ${Object.keys(TABLE_FORMATS).join(', ')}`);
+    if (!f) badInput('format', `unknown table format ${quote(format)}: expected one of ${Object.keys(TABLE_FORMATS).join(', ')}`);
     this.format = f;
     this.maxphyaddr = opts.maxphyaddr ?? 52;
     if (opts.alloc_base % 4096 !== 0) badInput('alloc_base', `${hex(opts.alloc_base)} is not page-aligned`);

@@ -7,6 +7,7 @@ import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { PageTableBuilder, TABLE_FORMATS, type PageSize, type TableFormatName } from './builder.js';
 import { GuestMemory } from './memory.js';
 import type { PagingKind } from './mmu.js';
+import { quote } from '../bits/quote.js';
 
 export interface GuestSpec {
   readonly mem: GuestMemory;
@@ -51,7 +52,7 @@ export function tableFormatFor(kind: PagingKind, la57: boolean): TableFormatName
 export function loadGuestSpec(json: unknown, format: TableFormatName): GuestSpec {
   if (!isObj(json)) badInput('GUEST.json', 'expected a JSON object');
   const known = new Set(['memory', 'maxphyaddr', 'gbpages', 'amd', 'lam', 'cr3', 'alloc', 'map', 'write', 'comment']);
-  for (const k of Object.keys(json)) if (!known.has(k)) badInput('GUEST.json', `unknown key ${JSON.stringify(k)}`);
+  for (const k of Object.keys(json)) if (!known.has(k)) badInput('GUEST.json', `unknown key ${quote(k)}`);
   const mem = new GuestMemory();
   const slots = json['memory'] === undefined ? [{ base: 0, size: 32 << 20 }] : list(json['memory'], 'memory');
   slots.forEach((s, i) => {
@@ -71,7 +72,7 @@ export function loadGuestSpec(json: unknown, format: TableFormatName): GuestSpec
       const where = `map[${i}]`;
       if (!isObj(m)) badInput(where, 'expected {va, gpa[, page, flags, table_flags, levels]}');
       const page = (m['page'] ?? '4k') as PageSize;
-      if (!['4k', '2m', '4m', '1g'].includes(page)) badInput(`${where}.page`, `expected 4k, 2m, 4m or 1g, got ${JSON.stringify(page)}`);
+      if (!['4k', '2m', '4m', '1g'].includes(page)) badInput(`${where}.page`, `expected 4k, 2m, 4m or 1g, got ${quote(page)}`);
       const levels: Record<number, bigint> = {};
       if (m['levels'] !== undefined) {
         if (!isObj(m['levels'])) badInput(`${where}.levels`, 'expected {"LEVEL": bits}');

@@ -5,6 +5,7 @@
  * hex, a leading `0` octal, else decimal) with an optional k/m/g suffix. Cold code: BigInt.
  */
 import { badInput } from '../bits/errors.js';
+import { snippet } from '../bits/quote.js';
 
 /** One tokenized scenario line. */
 export interface ProbeCmd {
@@ -81,16 +82,16 @@ export function kvNum(c: ProbeCmd, key: string, dflt: bigint): bigint {
   const s = kvOf(c, key);
   if (s === undefined) return dflt;
   const v = parseProbeNumber(s);
-  if (v === null) badInput(`line ${c.line}`, `bad number for ${key}: ${s}`);
+  if (v === null) badInput(`line ${c.line}`, `bad number for ${key}: ${snippet(s)}`);
   return v;
 }
 
 /** Positional number `i` (required). */
 export function posNum(c: ProbeCmd, i: number): bigint {
   const s = c.pos[i];
-  if (s === undefined) badInput(`line ${c.line}`, `'${c.op}' needs argument ${i + 1}`);
+  if (s === undefined) badInput(`line ${c.line}`, `'${snippet(c.op)}' needs argument ${i + 1}`);
   const v = parseProbeNumber(s);
-  if (v === null) badInput(`line ${c.line}`, `bad number: ${s}`);
+  if (v === null) badInput(`line ${c.line}`, `bad number: ${snippet(s)}`);
   return v;
 }
 

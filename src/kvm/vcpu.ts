@@ -38,6 +38,7 @@ import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, encodeAccess, encodeInvlpg, parseHexB
 import { ProbeLayout, STUB_OFF } from './layout.js';
 import { InsnExecutor, PROBE_MAXPHYADDR } from './exec.js';
 import { kvNum, kvOf, parseProbeFlags, parseProbeNumber, posNum, probeArgs, type ProbeCmd } from './parse.js';
+import { snippet } from '../bits/quote.js';
 
 export { PROBE_MAXPHYADDR } from './exec.js';
 const EINVAL = 22;
@@ -153,7 +154,7 @@ export class ProbeVm {
       if (p === '4k') pageLevel = 1;
       else if (p === '2m' || p === '4m') pageLevel = 2;
       else if (p === '1g') pageLevel = 3;
-      else badInput(`line ${c.line}`, `bad page size ${pg}`);
+      else badInput(`line ${c.line}`, `bad page size ${snippet(String(pg))}`);
     }
     let def = 7n;
     const all = kvOf(c, 'flags');
@@ -201,7 +202,7 @@ export class ProbeVm {
       case 'cpuid':
         return; // the model's guest CPUID is fixed (MAXPHYADDR 46, no GBPAGES)
       default:
-        badInput(`line ${c.line}`, `unknown directive '${c.op}'`);
+        badInput(`line ${c.line}`, `unknown directive '${snippet(c.op)}'`);
     }
   }
 
@@ -394,7 +395,7 @@ export class ProbeVm {
       case 'note':
         break;
       default:
-        badInput(`line ${c.line}`, `unknown step '${c.op}'`);
+        badInput(`line ${c.line}`, `unknown step '${snippet(c.op)}'`);
     }
     if (run) {
       if (run === 1) {
@@ -472,7 +473,7 @@ export class ProbeVm {
       else if (k === 'cpl') {
         this.cfg.cpl = Number(x);
         seg = segmentsFor(this.cfg.start, Number(x));
-      } else badInput(`line ${c.line}`, `unknown sregs key ${k}`);
+      } else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
     }
     if (!kvm_is_valid_sregs(cr0, cr4, efer, seg.csL)) return EINVAL;
     if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) {

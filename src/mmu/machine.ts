@@ -16,6 +16,7 @@ import { kvm_mmu_module_exit, kvm_mmu_module_init, type SpteModule } from './spt
 import { HOSTS, type HostConfig as SpteHostConfig } from './spte_masks.js';
 import { KvmMmu, Vcpu, type MmuContext } from './vcpu.js';
 import { kvm_mmu_zap_all } from './zap.js';
+import { quote } from '../bits/quote.js';
 
 export interface HostConfig {
   readonly vendor: 'intel' | 'amd';
@@ -62,7 +63,7 @@ export interface Machine {
 /** The SPTE engineer's host configuration for this host. */
 export function spteHostConfig(cfg: HostConfig): SpteHostConfig {
   const cpu = HOSTS[cfg.cpu];
-  if (!cpu) throw new ShadowMmuError('EINVAL_INPUT', `host.cpu: unknown host ${JSON.stringify(cfg.cpu)} (expected one of ${Object.keys(HOSTS).join(', ')})`);
+  if (!cpu) throw new ShadowMmuError('EINVAL_INPUT', `host.cpu: unknown host ${quote(cfg.cpu)} (expected one of ${Object.keys(HOSTS).join(', ')})`);
   const mode = cfg.vendor === 'amd' ? 'svm' : cfg.tdp ? 'vmx-ept' : 'vmx';
   return { ...cpu, name: cfg.cpu, mode, tdp: cfg.tdp, mmio_caching: cfg.mmio_caching ?? true, ...(mode === 'vmx-ept' ? { ept_ad: true, ept_execonly: true } : {}) };
 }

@@ -14,6 +14,7 @@ import { type Halves, halves } from '../bits/u64.js';
 import type { Profile } from '../profiles/index.js';
 import type { SpteTraits } from '../profiles/traits/spte.js';
 import { WarnLog } from '../cache/warn.js';
+import { quote } from '../bits/quote.js';
 
 export type HostMode = 'reset' | 'svm' | 'vmx' | 'vmx-ept';
 
@@ -377,7 +378,7 @@ export function spteMasksFor(profile: Profile, cfg: HostConfig): SpteMasks {
 
 export function validateHostConfig(c: HostConfig): void {
   const modes: readonly HostMode[] = ['reset', 'svm', 'vmx', 'vmx-ept'];
-  if (!modes.includes(c.mode)) badInput('cfg.mode', `unknown mode ${JSON.stringify(c.mode)}: expected ${modes.join(', ')}`);
+  if (!modes.includes(c.mode)) badInput('cfg.mode', `unknown mode ${quote(c.mode)}: expected ${modes.join(', ')}`);
   const bits = (v: number, where: string, lo: number, hi: number): void => {
     if (!Number.isInteger(v) || v < lo || v > hi) badInput(where, `expected an integer in ${lo}..${hi}, got ${v}`);
   };

@@ -8,6 +8,7 @@ import { PROFILE_DEFS, type ProfileDef } from './catalog.js';
 import { deepFreeze, deepMerge } from './compose.js';
 import { DOMAINS } from './domains.js';
 import { isPatchFileSpec, loadPatchFile, type PatchFile } from './patch-file.js';
+import { quote } from '../bits/quote.js';
 
 export { CHANGES, type ChangeName } from './changes.js';
 export { PROFILE_DEFS } from './catalog.js';
@@ -89,7 +90,7 @@ export function getProfile(spec: string): Profile {
   if (!def) {
     throw new ShadowMmuError(
       'EUNKNOWN_PROFILE',
-      `unknown profile ${JSON.stringify(baseName)}: expected one of ${PROFILE_NAMES.join(', ')}`,
+      `unknown profile ${quote(baseName)}: expected one of ${PROFILE_NAMES.join(', ')}`,
     );
   }
   const changes: AppliedChange[] = changeChain(def);
@@ -102,7 +103,7 @@ export function getProfile(spec: string): Profile {
     else {
       throw new ShadowMmuError(
         'EUNKNOWN_PROFILE',
-        `profile ${spec}: unknown change ${JSON.stringify(e)}: expected one of ${Object.keys(CHANGES).join(', ')}, or a patch file (path with / or ending .json)`,
+        `profile ${spec}: unknown change ${quote(e)}: expected one of ${Object.keys(CHANGES).join(', ')}, or a patch file (path with / or ending .json)`,
       );
     }
     if (changes.some((x) => nameOf(x) === nameOf(c))) {

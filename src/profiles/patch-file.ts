@@ -10,11 +10,11 @@
  * What a file cannot say is a new rule: a trait the code does not consult yet (see README,
  * "Writing a change the traits cannot express").
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ShadowMmuError } from '../bits/errors.js';
 import { DOMAINS } from './domains.js';
 import { kindOf, shapeOf, traitSchema, type TraitSpec } from './schema.js';
+import { parseJson } from '../bits/json-input.js';
+import { readInput } from '../bits/input-file.js';
 
 export interface PatchFile {
   readonly name: string;
@@ -116,18 +116,7 @@ export function validatePatch(json: unknown, file: string): PatchFile {
 
 /** Read and validate a patch file. */
 export function loadPatchFile(path: string): PatchFile {
-  const abs = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw new ShadowMmuError('EUNKNOWN_PROFILE', `patch file ${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ShadowMmuError('EUNKNOWN_PROFILE', `patch file ${path}: not JSON: ${(e as Error).message}`);
-  }
+  const text = readInput(path, 'patch file');
+  const json = parseJson(text, `patch file ${path}`, 'not JSON');
   return validatePatch(json, path);
 }

@@ -5,6 +5,7 @@
  */
 import { ShadowMmuError } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
+import { quote } from '../bits/quote.js';
 
 /** KVM_X86_TDX_VM (uapi kvm.h). */
 export const KVM_X86_TDX_VM = 5;
@@ -82,7 +83,7 @@ export const HOST_NAMES: readonly string[] = HOSTS.map((h) => h.name);
 /** A named host configuration; unknown names are a typed error. */
 export function hostByName(name: string): HostConfig {
   const h = HOSTS.find((x) => x.name === name);
-  if (!h) throw new ShadowMmuError('EINVAL_INPUT', `unknown host ${JSON.stringify(name)}: expected one of ${HOST_NAMES.join(', ')}`);
+  if (!h) throw new ShadowMmuError('EINVAL_INPUT', `unknown host ${quote(name)}: expected one of ${HOST_NAMES.join(', ')}`);
   return h;
 }
 

@@ -7,6 +7,7 @@
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import type { FieldSpec } from '../profiles/traits/roles.js';
+import { quote } from '../bits/quote.js';
 
 export type UnionName = 'kvm_mmu_page_role' | 'kvm_mmu_extended_role';
 export const UNION_NAMES: readonly UnionName[] = ['kvm_mmu_page_role', 'kvm_mmu_extended_role'];
@@ -70,7 +71,7 @@ export function roleLayout(profile: Profile, union: UnionName = 'kvm_mmu_page_ro
 
 export function parseUnionName(v: unknown, where: string): UnionName {
   if (v === 'kvm_mmu_page_role' || v === 'kvm_mmu_extended_role') return v;
-  badInput(where, `unknown union ${JSON.stringify(v)}: expected ${UNION_NAMES.join(' or ')}`);
+  badInput(where, `unknown union ${quote(v)}: expected ${UNION_NAMES.join(' or ')}`);
 }
 
 /** Every named field of `word` (padding dropped), in declaration order. */
@@ -92,7 +93,7 @@ function fieldOf(layout: RoleLayout, name: string): FieldLayout {
   if (!f) {
     throw new ShadowMmuError(
       'EUNKNOWN_FIELD',
-      `${layout.union} has no field ${JSON.stringify(name)} in this profile (fields: ${layout.fields.map((x) => x.name).join(', ')})`,
+      `${layout.union} has no field ${quote(name)} in this profile (fields: ${layout.fields.map((x) => x.name).join(', ')})`,
     );
   }
   return f;
@@ -160,7 +161,7 @@ export function encodeRole64(profile: Profile, fields: Readonly<Record<string, n
   for (const [k, x] of Object.entries(fields)) {
     const m = /^(base|ext)\.(.+)$/.exec(k);
     if (!m) {
-      throw new ShadowMmuError('EUNKNOWN_FIELD', `${role64Name(profile)}: field ${JSON.stringify(k)} must be named base.<field> or ext.<field>`);
+      throw new ShadowMmuError('EUNKNOWN_FIELD', `${role64Name(profile)}: field ${quote(k)} must be named base.<field> or ext.<field>`);
     }
     (m[1] === 'base' ? base : ext)[m[2]!] = x;
   }

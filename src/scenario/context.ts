@@ -9,6 +9,7 @@ import { hostByName } from '../roles/host.js';
 import { calcRootRole } from '../roles/root-role.js';
 import type { MmuKind } from '../roles/types.js';
 import type { MmuContext } from '../mmu/vcpu.js';
+import { quote } from '../bits/quote.js';
 
 export interface VcpuRegs {
   readonly cr0: number;
@@ -23,7 +24,7 @@ const KIND: Record<string, MmuContext['kind']> = { tdp: 'tdp', shadow: 'shadow',
 export function parseRegs(v: unknown, where: string): VcpuRegs {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected {cr0, cr4, efer[, smm, guest_mode]}');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!['cr0', 'cr4', 'efer', 'smm', 'guest_mode'].includes(k)) badInput(where, `unknown key ${JSON.stringify(k)}`);
+  for (const k of Object.keys(o)) if (!['cr0', 'cr4', 'efer', 'smm', 'guest_mode'].includes(k)) badInput(where, `unknown key ${quote(k)}`);
   return {
     cr0: parseU32(o['cr0'] ?? 0, `${where}.cr0`),
     cr4: parseU32(o['cr4'] ?? 0, `${where}.cr4`),
@@ -36,7 +37,7 @@ export function parseRegs(v: unknown, where: string): VcpuRegs {
 /** kvm_init_mmu for `mmu` ('shadow', 'tdp', 'npt', 'ept') on the roles host `hostName`. */
 export function contextFromRegs(profile: Profile, mmu: string, hostName: string, regs: VcpuRegs): MmuContext {
   const kind = KIND[mmu];
-  if (!kind) badInput('vcpu.mmu_kind', `expected shadow, tdp, npt or ept, got ${JSON.stringify(mmu)}`);
+  if (!kind) badInput('vcpu.mmu_kind', `expected shadow, tdp, npt or ept, got ${quote(mmu)}`);
   const r = calcRootRole(profile, mmu as MmuKind, { ...regs, host: hostByName(hostName) });
   return { kind, mmu_role: r.word, direct_map: r.direct_map, root_level: r.root_level, shadow_root_level: r.shadow_root_level };
 }

@@ -10,6 +10,7 @@ import { encodeRole, roleLayout } from '../roles/layout.js';
 import { DEFAULT_HOST, type HostConfig } from '../mmu/machine.js';
 import type { MmuContext } from '../mmu/vcpu.js';
 import { contextFromRegs, parseRegs, type VcpuRegs } from './context.js';
+import { quote } from '../bits/quote.js';
 
 export type Step =
   | { op: 'load' }
@@ -53,7 +54,7 @@ function obj(v: unknown, where: string): Obj {
 }
 
 function onlyKeys(o: Obj, where: string, keys: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) badInput(where, `unknown key ${JSON.stringify(k)} (expected ${keys.join(', ')})`);
+  for (const k of Object.keys(o)) if (!keys.includes(k)) badInput(where, `unknown key ${quote(k)} (expected ${keys.join(', ')})`);
 }
 
 function num(o: Obj, k: string, where: string, dflt?: number): number {
@@ -63,7 +64,7 @@ function num(o: Obj, k: string, where: string, dflt?: number): number {
   }
   const v = o[k];
   if (typeof v === 'string') return Number(parseUnsigned(v, `${where}.${k}`, 52));
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) badInput(`${where}.${k}`, `expected a non-negative integer or hex string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) badInput(`${where}.${k}`, `expected a non-negative integer or hex string, got ${quote(v)}`);
   return v;
 }
 
@@ -72,7 +73,7 @@ function bool(o: Obj, k: string, where: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
   if (v === true || v === 1) return true;
   if (v === false || v === 0) return false;
-  badInput(`${where}.${k}`, `expected true/false, got ${JSON.stringify(v)}`);
+  badInput(`${where}.${k}`, `expected true/false, got ${quote(v)}`);
 }
 
 function str(o: Obj, k: string, where: string): string {
@@ -174,7 +175,7 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
       keys('site', 'count');
       return { op, site: str(o, 'site', where), count: num(o, 'count', where, 1) };
     default:
-      badInput(`${where}.op`, `unknown op ${JSON.stringify(op)}`);
+      badInput(`${where}.op`, `unknown op ${quote(op)}`);
   }
 }
 

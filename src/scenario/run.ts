@@ -31,6 +31,7 @@ import {
 import { Journal, snapshot } from './journal.js';
 import type { Scenario, Step } from './parse.js';
 import type { Patch } from 'immer';
+import { quote } from '../bits/quote.js';
 
 export interface StepResult {
   readonly step: number;
@@ -87,8 +88,8 @@ export class ScenarioRunner {
       return sp;
     }
     const sp = this.names.get(name);
-    if (!sp) throw new ShadowMmuError('EINVAL_INPUT', `${where}: no page named ${JSON.stringify(name)}`);
-    if (sp.freed) throw new ShadowMmuError('ESTATE', `${where}: page ${JSON.stringify(name)} was freed`);
+    if (!sp) throw new ShadowMmuError('EINVAL_INPUT', `${where}: no page named ${quote(name)}`);
+    if (sp.freed) throw new ShadowMmuError('ESTATE', `${where}: page ${quote(name)} was freed`);
     return sp;
   }
 

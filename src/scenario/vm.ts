@@ -26,6 +26,7 @@ import * as api from '../mmu/api.js';
 import type { HostConfig } from '../mmu/machine.js';
 import type { Violation } from '../mmu/audit.js';
 import type { TraceEvent } from '../trace/events.js';
+import { quote } from '../bits/quote.js';
 
 export type VmStep =
   | { op: 'access' | 'emulate'; va: bigint; access: AccessKind; cpl: number; value: bigint; size: 1 | 2 | 4 | 8 }
@@ -54,17 +55,17 @@ export function isVmScenario(json: unknown): boolean {
 }
 
 function only(o: Obj, where: string, keys: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) badInput(where, `unknown key ${JSON.stringify(k)} (expected ${keys.join(', ')})`);
+  for (const k of Object.keys(o)) if (!keys.includes(k)) badInput(where, `unknown key ${quote(k)} (expected ${keys.join(', ')})`);
 }
 
 function size(v: unknown, where: string, dflt: 1 | 2 | 4 | 8): 1 | 2 | 4 | 8 {
   if (v === undefined) return dflt;
-  if (v !== 1 && v !== 2 && v !== 4 && v !== 8) badInput(where, `expected 1, 2, 4 or 8, got ${JSON.stringify(v)}`);
+  if (v !== 1 && v !== 2 && v !== 4 && v !== 8) badInput(where, `expected 1, 2, 4 or 8, got ${quote(v)}`);
   return v;
 }
 
 function accessKind(v: unknown, where: string): AccessKind {
-  if (v !== 'read' && v !== 'write' && v !== 'fetch') badInput(where, `expected read, write or fetch, got ${JSON.stringify(v)}`);
+  if (v !== 'read' && v !== 'write' && v !== 'fetch') badInput(where, `expected read, write or fetch, got ${quote(v)}`);
   return v;
 }
 
@@ -94,7 +95,7 @@ function parseStep(v: unknown, i: number): VmStep {
       only(v, where, ['op', 'gpa', 'level', 'comment']);
       return { op, gpa: u('gpa', 52), level: v['level'] === undefined ? 4 : parseInt_(v['level'], `${where}.level`, 4, 5) };
     default:
-      badInput(`${where}.op`, `unknown op ${JSON.stringify(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault)`);
   }
 }
 

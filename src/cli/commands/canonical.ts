@@ -16,6 +16,7 @@ import { formatOf, parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { parseAddr, parseOpt64, profilesOf } from '../cpu-input.js';
 import { Out, write } from '../io.js';
+import { quote } from '../../bits/quote.js';
 
 export const canonicalCommand: Command = {
   name: 'canonical',
@@ -44,7 +45,7 @@ the value WRMSR SYSENTER_EIP stores.`,
     let cr4 = parseOpt64(values.cr4, 'canonical --cr4');
     if (values.la57) cr4 |= X86_CR4_LA57;
     const hostLa57 = values['host-la57'];
-    if (hostLa57 !== '0' && hostLa57 !== '1') usageError('canonical', `--host-la57 must be 0 or 1, got ${JSON.stringify(hostLa57)}`);
+    if (hostLa57 !== '0' && hostLa57 !== '1') usageError('canonical', `--host-la57 must be 0 or 1, got ${quote(hostLa57)}`);
     const ctx: CanonicalCtx = { cr4, kvm_la57: hostLa57 === '1' };
     const rows = profilesOf(values.profile).map((p) => {
       const check = (flags: number): boolean => !is_noncanonical_address(p, la, ctx, flags);

@@ -4,6 +4,7 @@ import { DEMO_SECTIONS } from '../../demo/index.js';
 import { formatOf, parse } from '../args.js';
 import type { Command } from '../command.js';
 import { Out, write } from '../io.js';
+import { quote } from '../../bits/quote.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -24,7 +25,7 @@ Sections: ${DEMO_SECTIONS.map((s) => s.id).join(', ') || '(none yet)'}`,
     const wanted = values.section;
     for (const w of wanted ?? []) {
       if (!DEMO_SECTIONS.some((s) => s.id === w)) {
-        throw new ShadowMmuError('EUSAGE', `demo: unknown section ${JSON.stringify(w)}`);
+        throw new ShadowMmuError('EUSAGE', `demo: unknown section ${quote(w)}`);
       }
     }
     const sections = DEMO_SECTIONS.filter((s) => !wanted || wanted.includes(s.id));

@@ -1,11 +1,14 @@
 /** `shadow-mmu diff SCENARIO --profile A --profile B...`: one scenario under several kernels, and exactly what differs. */
-import { readFileSync } from 'node:fs';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { getProfile, loadPatchFile } from '../../profiles/index.js';
 import { diffJson, diffScenario, renderDot, renderHtml, renderText } from '../../diff/index.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { write } from '../io.js';
+import { quote } from '../../bits/quote.js';
+import { printable } from '../../bits/quote.js';
+import { checkJsonDepth } from '../../bits/json-input.js';
+import { readInput } from '../../bits/input-file.js';
 
 export const diffCommand: Command = {
   name: 'diff',
@@ -52,9 +55,9 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
       return 0;
     }
     const format = values.format;
-    if (format !== 'text' && format !== 'json' && format !== 'dot' && format !== 'html') usageError('diff', `--format must be text, json, dot or html, got ${JSON.stringify(format)}`);
+    if (format !== 'text' && format !== 'json' && format !== 'dot' && format !== 'html') usageError('diff', `--format must be text, json, dot or html, got ${quote(format)}`);
     if (positionals.length !== 1) usageError('diff', 'expected one SCENARIO file');
-    if (!/^\d{1,3}$/.test(values.context)) usageError('diff', `--context must be a number of lines, got ${JSON.stringify(values.context)}`);
+    if (!/^\d{1,3}$/.test(values.context)) usageError('diff', `--context must be a number of lines, got ${quote(values.context)}`);
     let specs = values.profile ?? [];
     if (values.patch !== undefined) {
       const f = loadPatchFile(values.patch);
@@ -66,12 +69,8 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
     if (specs.length < 2) usageError('diff', 'give at least two --profile options (or --patch FILE)');
     const profiles = specs.map((s) => getProfile(s));
     const file = positionals[0]!;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ShadowMmuError('EINVAL_INPUT', `diff: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    const text = readInput(file, 'diff');
+    if (text.trimStart().startsWith('{')) checkJsonDepth(text, `diff ${printable(file)}`);
     const r = diffScenario(text, file, profiles, { pvm: values.pvm, exact: values.exact });
     const toFile = values.output !== undefined;
     const color = !toFile && !values['no-color'] && format === 'text' && (io.stdout as { isTTY?: boolean }).isTTY === true && process.env['NO_COLOR'] === undefined;

@@ -1,8 +1,7 @@
 /** `shadow-mmu eval`: batch evaluation of oracle records, streaming stdin to stdout. */
-import { createInterface } from 'node:readline';
-import { ShadowMmuError } from '../../bits/errors.js';
 import { evalFnNames, evalKindNames, evaluateLine } from '../../eval/index.js';
-import { parse, usageError } from '../args.js';
+import { formatOf, parse, usageError } from '../args.js';
+import { stdinLines } from '../stdin-lines.js';
 import { runEvalCheck } from '../eval-check.js';
 import type { Command } from '../command.js';
 import { checkStdin, write } from '../io.js';
@@ -36,21 +35,18 @@ the exit code is 1 at the end. Blank lines are skipped.
       return runEvalCheck(positionals, io);
     }
     if (positionals.length) usageError('eval', `unexpected argument ${JSON.stringify(positionals[0])} (files are read with --check)`);
+    formatOf('eval', values.format); // the output is JSON Lines either way; a bad value is still an error
     if (values.list) {
       const lines = [...evalFnNames().map((f) => `fn ${f}`), ...evalKindNames().map((k) => `kind ${k}`)];
       await write(io.stdout, lines.join('\n') + (lines.length ? '\n' : ''));
       return 0;
     }
     checkStdin(io, 'eval');
-    // readline ends quietly when its input fails (stdin a directory: EISDIR); remember why.
-    let inputError: NodeJS.ErrnoException | null = null;
-    io.stdin.once('error', (e: NodeJS.ErrnoException) => (inputError = e));
-    const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
     let failed = 0;
     let buf = '';
-    for await (const raw of rl) {
+    for await (const { n, text: raw } of stdinLines(io.stdin, 'eval: stdin')) {
       if (raw.trim() === '') continue;
-      const { ok, line } = evaluateLine(raw);
+      const { ok, line } = evaluateLine(raw, `line ${n}`);
       if (!ok) failed++;
       buf += line + '\n';
       if (buf.length > 1 << 16) {
@@ -59,8 +55,6 @@ the exit code is 1 at the end. Blank lines are skipped.
       }
     }
     if (buf) await write(io.stdout, buf);
-    const ie = inputError as NodeJS.ErrnoException | null;
-    if (ie) throw new ShadowMmuError('EINVAL_INPUT', `eval: cannot read standard input: ${ie.code ?? ie.message}`);
     if (failed) {
       await write(io.stderr, `shadow-mmu eval: ${failed} record(s) could not be evaluated\n`);
       return 1;

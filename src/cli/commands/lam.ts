@@ -27,6 +27,7 @@ import { formatOf, parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { parseAddr, parseOpt64, parseSmall, profilesOf } from '../cpu-input.js';
 import { Out, write } from '../io.js';
+import { quote } from '../../bits/quote.js';
 
 const ACCESS: Readonly<Record<string, number>> = {
   read: 0,
@@ -58,7 +59,7 @@ function lamCtx(values: Record<string, unknown>, cmd: string): LamCtx {
   let cr4 = parseOpt64(values['cr4'], `${cmd} --cr4`);
   if (values['la57']) cr4 |= X86_CR4_LA57;
   const mode = (values['mode'] as string | undefined) ?? '64';
-  if (mode !== '64' && mode !== 'compat' && mode !== 'legacy') usageError(cmd, `--mode must be 64, compat or legacy, got ${JSON.stringify(mode)}`);
+  if (mode !== '64' && mode !== 'compat' && mode !== 'legacy') usageError(cmd, `--mode must be 64, compat or legacy, got ${quote(mode)}`);
   return { cr3, cr4, efer: mode === 'legacy' ? 0n : EFER_LMA | (1n << 8n), cs_l: mode === '64', guest_lam: !values['no-guest-lam'] };
 }
 
@@ -93,9 +94,9 @@ export const lamCommand: Command = {
       const la = parseAddr(rest[0], 'lam untag ADDR');
       const ctx = lamCtx(values, 'lam untag');
       const flags = ACCESS[values.access];
-      if (flags === undefined) usageError('lam untag', `--access must be one of ${Object.keys(ACCESS).join(', ')}, got ${JSON.stringify(values.access)}`);
+      if (flags === undefined) usageError('lam untag', `--access must be one of ${Object.keys(ACCESS).join(', ')}, got ${quote(values.access)}`);
       const hostLa57 = values['host-la57'];
-      if (hostLa57 !== '0' && hostLa57 !== '1') usageError('lam untag', `--host-la57 must be 0 or 1, got ${JSON.stringify(hostLa57)}`);
+      if (hostLa57 !== '0' && hostLa57 !== '1') usageError('lam untag', `--host-la57 must be 0 or 1, got ${quote(hostLa57)}`);
       // Fetches, implicit accesses and INVLPG operands are never untagged (the hook returns them
       // as is); MSR values and descriptor-table bases never reach the hook at all and get the
       // legacy check (6.x: host width).

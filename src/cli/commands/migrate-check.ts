@@ -9,6 +9,8 @@ import type { Command } from '../command.js';
 import { loadHost, parseAddr, parseOpt64, profilesOf, readText } from '../cpu-input.js';
 import { Out, write } from '../io.js';
 import type { Profile } from '../../profiles/index.js';
+import { quote } from '../../bits/quote.js';
+import { parseJson } from '../../bits/json-input.js';
 
 const REG_OPTS = Object.keys(ADDRESS_MSRS).map((k) => k.replace(/_/g, '-'));
 
@@ -23,18 +25,13 @@ function hostOf(spec: string | undefined, where: string, profile: Profile): Migr
 function loadState(path: string): { regs: Record<string, bigint>; cr4: bigint | undefined } {
   const where = `migrate-check --state ${path}`;
   const text = readText(path, 'migrate-check --state');
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    badInput(where, `malformed JSON: ${(e as Error).message}`);
-  }
+  const v = parseJson(text, where, 'malformed JSON');
   if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected a JSON object of register values');
   const regs: Record<string, bigint> = {};
   let cr4: bigint | undefined;
   for (const [k, val] of Object.entries(v)) {
     if (k === 'cr4') cr4 = parseAddr(val, `${where}.cr4`);
-    else if (ADDRESS_MSRS[k] === undefined) badInput(where, `unknown register ${JSON.stringify(k)} (known: cr4, ${Object.keys(ADDRESS_MSRS).join(', ')})`);
+    else if (ADDRESS_MSRS[k] === undefined) badInput(where, `unknown register ${quote(k)} (known: cr4, ${Object.keys(ADDRESS_MSRS).join(', ')})`);
     else regs[k] = parseAddr(val, `${where}.${k}`);
   }
   return { regs, cr4 };

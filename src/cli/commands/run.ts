@@ -1,6 +1,4 @@
 /** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario, or a guest from a kvm-probe scenario. */
-import { readFileSync } from 'node:fs';
-import { ShadowMmuError } from '../../bits/errors.js';
 import { getProfile } from '../../profiles/index.js';
 import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
 import type { Violation } from '../../mmu/audit.js';
@@ -9,6 +7,9 @@ import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { write } from '../io.js';
+import { readInput } from '../../bits/input-file.js';
+import { parseJson } from '../../bits/json-input.js';
+import { printable } from '../../bits/quote.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -52,13 +53,7 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
     if (format !== 'text' && format !== 'jsonl' && format !== 'json') usageError('run', `--format must be text, jsonl or json, got ${JSON.stringify(format)}`);
     if (positionals.length !== 1) usageError('run', 'expected one SCENARIO file');
     const file = positionals[0]!;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ShadowMmuError('EINVAL_INPUT', `run: cannot read ${file}: ${(e as Error).message}`);
-    }
-    if (text.trim() === '') throw new ShadowMmuError('EINVAL_INPUT', `run: ${file} is empty (expected a JSON scenario or a guest scenario)`);
+    let text = readInput(file, 'run');
     if (isGuestScenario(text)) {
       const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm });
       if (format === 'text') await write(io.stdout, renderGuestText(r));
@@ -66,13 +61,9 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
       else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
       return r.violations.length ? 1 : 0;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new ShadowMmuError('EINVAL_INPUT', `run: ${file} is not JSON: ${(e as Error).message}`);
-    }
+    let json: unknown = parseJson(text, `run ${printable(file)}`);
     if (isVmScenario(json)) {
+      if (values.pvm) usageError('run', '--pvm applies to guest (kvm-probe) scenarios only');
       const profile = getProfile(values.profile ?? (typeof (json as { profile?: unknown }).profile === 'string' ? (json as { profile: string }).profile : 'v6.18'));
       const r = collectVm(json, file, profile);
       const violations = r.steps.flatMap((s) => s.violations);
@@ -91,6 +82,7 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
       return violations.length ? 1 : 0;
     }
     if (values.profile !== undefined) usageError('run', '--profile applies to guest and VM scenarios; a JSON op scenario names its own "profile"');
+    if (values.pvm) usageError('run', '--pvm applies to guest (kvm-probe) scenarios only');
     const sc = parseScenario(json, file);
     // Let the input go: a 1e6-step file is ~200 MB as parsed JSON, more than the run needs.
     json = undefined;

@@ -8,12 +8,13 @@ import { formatOf, parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { loadHost, parseAddr, parseSmall, profilesOf } from '../cpu-input.js';
 import { Out, write } from '../io.js';
+import { quote } from '../../bits/quote.js';
 
 const DEFAULT_PROFILES = [...PROFILE_NAMES, 'v6.18+unmappable-gpa-exit-memory-fault', 'v6.18+unmappable-gpa-exit-internal-error'];
 
 function parseMemslot(s: string): Memslot {
   const m = /^([^:]+):([^:]+)$/.exec(s);
-  if (!m) badInput('tdp-check --memslot', `expected BASE:SIZE, got ${JSON.stringify(s)}`);
+  if (!m) badInput('tdp-check --memslot', `expected BASE:SIZE, got ${quote(s)}`);
   const base = parseAddr(m[1], 'tdp-check --memslot BASE');
   const size = parseAddr(m[2], 'tdp-check --memslot SIZE');
   if (size === 0n || (base & 0xfffn) !== 0n || (size & 0xfffn) !== 0n) badInput('tdp-check --memslot', `${s}: base and size must be page-aligned and size non-zero`);

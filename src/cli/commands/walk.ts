@@ -1,6 +1,4 @@
 /** `shadow-mmu walk`: walk one address through a guest's tables and explain every level. */
-import { readFileSync } from 'node:fs';
-import { ShadowMmuError } from '../../bits/errors.js';
 import { parseUnsigned } from '../../bits/hex.js';
 import { halves } from '../../bits/u64.js';
 import { explainWalk } from '../../guest/explain.js';
@@ -9,6 +7,10 @@ import { loadGuestSpec, tableFormatFor } from '../../guest/spec.js';
 import { formatOf, parse, profileOf, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { Out, write } from '../io.js';
+import { quote } from '../../bits/quote.js';
+import { printable } from '../../bits/quote.js';
+import { parseJson } from '../../bits/json-input.js';
+import { readInput } from '../../bits/input-file.js';
 
 export const walkCommand: Command = {
   name: 'walk',
@@ -56,7 +58,7 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
     if (values.translate && (values.access !== undefined || values.user || values.implicit)) usageError('walk', '--translate takes no --access, --user or --implicit');
     if (!values.translate && values.access === undefined) usageError('walk', '--access (or --translate) is required');
     const kind = (values.translate ? 'read' : values.access) as AccessKind;
-    if (kind !== 'read' && kind !== 'write' && kind !== 'fetch') usageError('walk', `--access must be read, write or fetch, got ${JSON.stringify(kind)}`);
+    if (kind !== 'read' && kind !== 'write' && kind !== 'fetch') usageError('walk', `--access must be read, write or fetch, got ${quote(kind)}`);
     if (positionals.length !== 1) usageError('walk', 'expected exactly one GUEST.json');
     const cr0 = Number(parseUnsigned(values.cr0, '--cr0', 32));
     const cr4 = Number(parseUnsigned(values.cr4, '--cr4', 32));
@@ -64,18 +66,8 @@ result (gpa, or the #PF error code and why), the A/D bits set, and the kvmmmu wa
     const pkru = values.pkru === undefined ? 0 : Number(parseUnsigned(values.pkru, '--pkru', 32));
     const gva = parseUnsigned(values.gva, '--gva');
     const cpl = values.cpl === undefined ? (values.user ? 3 : 0) : Number(parseUnsigned(values.cpl, '--cpl', 2));
-    let text: string;
-    try {
-      text = readFileSync(positionals[0]!, 'utf8');
-    } catch (e) {
-      throw new ShadowMmuError('EINVAL_INPUT', `${positionals[0]}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new ShadowMmuError('EINVAL_INPUT', `${positionals[0]}: invalid JSON (${(e as Error).message})`);
-    }
+    const text = readInput(positionals[0]!, 'walk');
+    const json = parseJson(text, `walk ${printable(positionals[0]!)}`, 'invalid JSON');
     // The registers pick the table format; a probe MMU tells which one.
     const probe = kvm_init_walk_mmu(profile, { cr0, cr3: 0, cr4, efer });
     const spec = loadGuestSpec(json, tableFormatFor(probe.kind, (cr4 & X86_CR4_LA57) !== 0));
