@@ -128,6 +128,27 @@ export function kvm_mmu_zap_oldest_mmu_pages(kvm: Kvm, nr_to_zap: number): numbe
   return total_zapped;
 }
 
+/**
+ * @kernel mmu.c mmu_shrink_count
+ * What the shrinker reports as freeable: the used shadow pages (the model has one VM, so the
+ * global counter is this VM's); 0 when the profile has no MMU shrinker.
+ */
+export function mmu_shrink_count(kvm: Kvm): number {
+  return kvm.traits.mmu_shrinker ? kvm.n_used_mmu_pages : 0;
+}
+
+/**
+ * @kernel mmu.c mmu_shrink_scan
+ * One VM per scan: skipped when it has no used pages (the model never leaves zapped obsolete
+ * pages uncommitted between operations, so that list is always empty), else up to nr_to_scan of
+ * its oldest pages zapped. Returns the pages freed; 0 when the profile has no MMU shrinker.
+ */
+export function mmu_shrink_scan(kvm: Kvm, nr_to_scan: number): number {
+  if (!kvm.traits.mmu_shrinker) return 0;
+  if (!kvm.n_used_mmu_pages) return 0;
+  return kvm_mmu_zap_oldest_mmu_pages(kvm, nr_to_scan);
+}
+
 /** @kernel mmu.c kvm_mmu_available_pages */
 export function kvm_mmu_available_pages(kvm: Kvm): number {
   return kvm.n_max_mmu_pages > kvm.n_used_mmu_pages ? kvm.n_max_mmu_pages - kvm.n_used_mmu_pages : 0;

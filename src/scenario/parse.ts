@@ -24,6 +24,7 @@ export type Step =
   | { op: 'zap_all_fast' }
   | { op: 'zap_all' }
   | { op: 'zap_oldest'; n: number }
+  | { op: 'shrink'; n: number }
   | { op: 'set_nr_mmu_pages'; n: number }
   | { op: 'set_cr3'; cr3: number }
   | { op: 'set_regs'; regs: VcpuRegs; pdptrs: bigint[] | null }
@@ -144,6 +145,7 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
       keys('page');
       return { op, page: str(o, 'page', where) };
     case 'zap_oldest':
+    case 'shrink':
     case 'set_nr_mmu_pages':
       keys('n');
       return { op, n: num(o, 'n', where) };

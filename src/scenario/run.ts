@@ -26,7 +26,7 @@ import {
   kvm_mmu_prepare_zap_page,
   kvm_mmu_zap_all,
   kvm_mmu_zap_all_fast,
-  kvm_mmu_zap_oldest_mmu_pages,
+  kvm_mmu_zap_oldest_mmu_pages, mmu_shrink_count, mmu_shrink_scan,
 } from '../mmu/zap.js';
 import { Journal, snapshot } from './journal.js';
 import type { Scenario, Step } from './parse.js';
@@ -173,6 +173,11 @@ export class ScenarioRunner {
       case 'zap_all':
         kvm_mmu_zap_all(kvm);
         return {};
+      case 'shrink': {
+        // The memory shrinker asking the MMU for n objects (count, then scan).
+        const count = mmu_shrink_count(kvm);
+        return { count, freed: mmu_shrink_scan(kvm, s.n) };
+      }
       case 'zap_oldest':
         return { zapped: kvm_mmu_zap_oldest_mmu_pages(kvm, s.n) };
       case 'set_nr_mmu_pages':

@@ -35,6 +35,7 @@ type Op =
   | { k: 'zap_all_fast' }
   | { k: 'sync_roots' }
   | { k: 'zap_oldest'; n: number }
+  | { k: 'shrink'; n: number }
   | { k: 'cr3'; gfn: number }
   | { k: 'unsync'; gfn: number }
   | { k: 'sync'; gfn: number; result: string }
@@ -51,6 +52,7 @@ const opA: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ k: 'zap_all_fast' as const }) },
   { weight: 2, arbitrary: fc.constant({ k: 'sync_roots' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('zap_oldest' as const), n: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('shrink' as const), n: fc.integer({ min: 1, max: 8 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('cr3' as const), gfn: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('unsync' as const), gfn: gfnA }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('sync' as const), gfn: gfnA, result: fc.constantFrom('fail', 'clean', 'flush') }) },
@@ -124,6 +126,9 @@ function runOps(p: ProfileName, pae: boolean, ops: Op[]): void {
           break;
         case 'zap_oldest':
           step({ op: 'zap_oldest', n: op.n });
+          break;
+        case 'shrink':
+          step({ op: 'shrink', n: op.n });
           break;
         case 'cr3':
           step({ op: 'set_cr3', cr3: op.gfn * 4096 });

@@ -53,6 +53,12 @@ export interface MmuTraits {
   /** 5.16 mmu_alloc_shadow_roots drops the error of make_mmu_pages_available and returns 0. */
   readonly shadow_roots_drop_error: boolean;
   /**
+   * An MMU shrinker is registered (mmu_shrink_count / mmu_shrink_scan): 5.16 and the RFC's
+   * v5.17-rc5 base have one that zaps the oldest pages of one VM; 6.x has none (the pages are
+   * accounted as page-table pages instead).
+   */
+  readonly mmu_shrinker: boolean;
+  /**
    * The fault, sync and invalidation paths (mmu.c, paging_tmpl.h). '5.16': pf_fixed counted in
    * FNAME(fetch) / direct_map (no pf_taken, pf_emulate, pf_spurious), a write-tracked gfn
    * returns RET_PF_EMULATE, every shadow level resets write flooding and drops large SPTEs,
@@ -79,6 +85,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     root_has_sp_test: 'levels',
     zapped_root_request: 'KVM_REQ_MMU_RELOAD',
     shadow_roots_drop_error: true,
+    mmu_shrinker: true,
     fault_path: '5.16',
   },
   patches: {
@@ -96,6 +103,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
       root_has_sp_test: 'root_to_sp',
       zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS',
       shadow_roots_drop_error: false,
+      mmu_shrinker: false,
       fault_path: '6.x',
     },
   },
