@@ -56,25 +56,37 @@ export const MODES: readonly Mode[] = [
   { name: 'long4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', vas: [0x400000n, 0x40000000n, 0x8080600000n, 0xffffff0000200000n], pte: 8, nx: true },
   { name: 'long5', regs: { cr0: '0x80010033', cr4: '0x1020', efer: '0xd00' }, format: 'pt64-5', vas: [0x400000n, 0x1000000000000n, 0xff00000000200000n], pte: 8, nx: true },
   { name: 'npt4-on-npt5', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 5 }, vas: [0x400000n, 0x40000000n, 0x8000000000n], pte: 8, nx: true },
+  { name: 'long4-thp', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { thp: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true },
+  { name: 'long4-mmio', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { mmio_caching: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true },
   { name: 'npt4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 4 }, vas: [0x400000n, 0x40000000n], pte: 8, nx: true },
 ];
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 const TABLES = 0x100000;
 const DATA = 0x300000;
+/** Above the guest's 32 MiB of RAM. */
+const MMIO = 0x8000000;
 
 /** One VM scenario (the JSON `shadow-mmu run` and `fuzz --replay` take) of `steps` steps. */
 export function genVmScenario(seed: number, steps: number, modes: readonly Mode[] = MODES): Record<string, unknown> {
   const r = new Rng(seed);
   const mode = r.pick(modes);
-  const nmap = 2 + r.int(6);
+  const nmap = 2 + r.int(5);
   const vas: bigint[] = [];
   const map: Record<string, unknown>[] = [];
   for (let i = 0; i < nmap; i++) {
-    const va = r.pick(mode.vas) + BigInt(r.int(8) * 0x1000 + (r.chance(0.2) ? 0x200000 : 0));
+    let va = r.pick(mode.vas) + BigInt(r.int(8) * 0x1000 + (r.chance(0.2) ? 0x200000 : 0));
+    const m: Record<string, unknown> = { gpa: hex(DATA + i * 0x1000) };
+    if (mode.host?.['thp'] && r.chance(0.4)) {
+      // A 2 MiB guest page over 2 MiB of RAM, in a 2 MiB region of its own (THP lets the host
+      // back it with a huge page).
+      va = 0x60000000n + BigInt(i) * 0x200000n;
+      m['gpa'] = hex(0x1000000 + i * 0x200000);
+      m['page'] = '2m';
+    }
     if (vas.includes(va)) continue;
     vas.push(va);
-    const m: Record<string, unknown> = { va: hex(va), gpa: hex(DATA + i * 0x1000) };
+    m['va'] = hex(va);
     const flags = 1n | (r.chance(0.8) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.5) ? 0x20n : 0n) | (r.chance(0.3) ? 0x40n : 0n);
     m['flags'] = hex(mode.nx && r.chance(0.2) ? flags | (1n << 63n) : flags);
     map.push(m);
@@ -82,7 +94,8 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
   const out: Record<string, unknown>[] = [];
   const ntables = 3 + nmap * 2;
   const gpte = (): bigint => {
-    const target = r.chance(0.5) ? DATA + r.int(nmap + 2) * 0x1000 : TABLES + r.int(ntables) * 0x1000;
+    // Mostly data pages and tables; now and then a GPA outside every memslot (MMIO).
+    const target = r.chance(0.05) ? MMIO + r.int(4) * 0x1000 : r.chance(0.5) ? DATA + r.int(nmap + 2) * 0x1000 : TABLES + r.int(ntables) * 0x1000;
     let v = BigInt(target) | (r.chance(0.85) ? 1n : 0n) | (r.chance(0.7) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.6) ? 0x20n : 0n) | (r.chance(0.4) ? 0x40n : 0n);
     if (r.chance(0.05)) v |= 0x80n; // PS: a large page where the level allows it, reserved where not
     if (mode.nx && r.chance(0.1)) v |= 1n << 63n;
