@@ -4,6 +4,8 @@
  */
 import { getProfile } from '../profiles/index.js';
 import { genVmScenario, vmSeed } from './gen.js';
+import { genGuestScenario } from './gen-guest.js';
+import { runGuestFuzzCase, shrinkGuestCase } from './run-guest.js';
 import { runFuzzCase, type FuzzFailure } from './run.js';
 import { shrinkCase } from './shrink.js';
 
@@ -15,6 +17,8 @@ export interface CampaignSlice {
   /** This slice runs VMs first, first + stride, ... */
   readonly first: number;
   readonly stride: number;
+  /** vm: VM scenarios (fault-path facade); guest: kvm-probe guests; all: VM i is a guest when i is odd. */
+  readonly kind: 'vm' | 'guest' | 'all';
 }
 
 export interface CaseFailure {
@@ -22,7 +26,8 @@ export interface CaseFailure {
   readonly profile: string;
   readonly seed: number;
   readonly failure: FuzzFailure;
-  readonly scenario: Record<string, unknown>;
+  /** A VM scenario (JSON) or, for a guest case, the guest's text. */
+  readonly scenario: Record<string, unknown> | string;
   readonly originalSteps: number;
 }
 
@@ -33,14 +38,27 @@ export interface SliceResult {
   failures: CaseFailure[];
   /** Cases per guest mode (the generator's comment names it). */
   modes: Record<string, number>;
+  /** Guests that stopped at an instruction the model does not run. */
+  unsupported: number;
 }
 
 export function runSlice(s: CampaignSlice): SliceResult {
   const profiles = s.profiles.map((p) => getProfile(p));
-  const out: SliceResult = { vms: 0, steps: 0, checks: 0, failures: [], modes: {} };
+  const out: SliceResult = { vms: 0, steps: 0, checks: 0, failures: [], modes: {}, unsupported: 0 };
   for (let i = s.first; i < s.vms; i += s.stride) {
     const profile = profiles[i % profiles.length]!;
     const seed = vmSeed(s.seed, i);
+    if (s.kind === 'guest' || (s.kind === 'all' && i % 2 === 1)) {
+      const text = genGuestScenario(seed, s.stepsPerVm);
+      const mode = /mode (\S+)/.exec(text)![1]!;
+      out.modes[mode] = (out.modes[mode] ?? 0) + 1;
+      const r = runGuestFuzzCase(text, profile);
+      out.vms++;
+      out.steps += r.steps;
+      if (r.unsupported) out.unsupported++;
+      if (r.failure) out.failures.push({ vm: i, profile: s.profiles[i % profiles.length]!, seed, failure: r.failure, scenario: shrinkGuestCase(text, profile, r.failure.kind), originalSteps: s.stepsPerVm });
+      continue;
+    }
     const sc = genVmScenario(seed, s.stepsPerVm);
     const mode = String(sc['comment']).replace(/^.*mode /, '');
     out.modes[mode] = (out.modes[mode] ?? 0) + 1;

@@ -284,9 +284,19 @@ export class ShadowVmState {
     }
     const old = this.regs.cr3;
     if (!(cr3 === old && !this.isPaePaging())) {
+      const before = this.regs;
       this.regs = { ...this.regs, cr3 };
       this.invalidateWalks();
-      if (this.isPaePaging()) this.loadPdptrs();
+      if (this.isPaePaging()) {
+        try {
+          this.loadPdptrs();
+        } catch (e) {
+          // kvm_set_cr3 checks the PDPTEs before CR3 changes: a refused MOV CR3 changes nothing.
+          this.regs = before;
+          this.invalidateWalks();
+          throw e;
+        }
+      }
       if (cr3 !== old) kvm_mmu_new_pgd(this.vcpu, pgdOf(cr3));
     }
     if (!skip) this.kvm_invalidate_pcid(pcid);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { genVmScenario, MODES, vmSeed } from '../../src/fuzz/gen.js';
+import { genGuestScenario, GUEST_MODES } from '../../src/fuzz/gen-guest.js';
 import { runFuzzCase } from '../../src/fuzz/run.js';
 import { shrinkCase } from '../../src/fuzz/shrink.js';
 import { getProfile, PROFILE_NAMES } from '../../src/profiles/index.js';
@@ -10,7 +11,7 @@ import { runCli } from '../support/cli.js';
 
 describe('fuzz', () => {
   it('a fixed-seed slice over every profile and guest mode: no audit violation, no cross-check failure', async () => {
-    const r = await runCli(['fuzz', '--seed', '7', '--ops', '30000', '--steps-per-vm', '60', '--format', 'json']);
+    const r = await runCli(['fuzz', '--kind', 'vm', '--seed', '7', '--ops', '30000', '--steps-per-vm', '60', '--format', 'json']);
     const j = JSON.parse(r.stdout);
     expect(j.failures).toEqual([]);
     expect(r.code).toBe(0);
@@ -18,6 +19,17 @@ describe('fuzz', () => {
     expect(j.checks).toBeGreaterThan(1000);
     expect(Object.keys(j.modes).sort()).toEqual(MODES.map((m) => m.name).sort());
     expect(j.profiles).toEqual([...PROFILE_NAMES]);
+  }, 120_000);
+
+  it('guests in the kvm-probe language through the instruction executor: a fixed-seed slice, no failure', async () => {
+    const r = await runCli(['fuzz', '--kind', 'guest', '--seed', '8', '--ops', '12000', '--steps-per-vm', '60', '--format', 'json']);
+    const j = JSON.parse(r.stdout);
+    expect(j.failures).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(j.vms).toBe(200);
+    expect(j.steps).toBeGreaterThan(10000);
+    expect(j.unsupported).toBeLessThan(10);
+    expect(Object.keys(j.modes).sort()).toEqual(GUEST_MODES.map((m) => m.name).sort());
   }, 120_000);
 
   it('the same seed gives the same cases however the VMs are split over workers', async () => {
@@ -84,7 +96,12 @@ describe('fuzz', () => {
       expect(e.code, argv.join(' ')).toBe(2);
       expect(e.stderr.trim().split('\n')).toHaveLength(1);
     }
-    expect(readdirSync(dir)).toEqual(['ok.json']);
+    const g = join(dir, 'ok.kvm');
+    writeFileSync(g, genGuestScenario(vmSeed(1, 3), 20));
+    const okg = await runCli(['fuzz', '--replay', g, '--profile', 'v6.18']);
+    expect(okg.code).toBe(0);
+    expect(okg.stdout).toMatch(/^ok: \d+ steps/);
+    expect(readdirSync(dir).sort()).toEqual(['ok.json', 'ok.kvm']);
     void readFileSync;
   });
 });

@@ -5,6 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { runSlice, type CaseFailure, type CampaignSlice, type SliceResult } from '../../fuzz/campaign.js';
 import { runFuzzCase } from '../../fuzz/run.js';
+import { runGuestFuzzCase } from '../../fuzz/run-guest.js';
+import { isGuestScenario } from '../../scenario/guest.js';
 import { getProfile, PROFILE_NAMES } from '../../profiles/index.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
@@ -27,12 +29,16 @@ saved under --out (default ./fuzz-failures) with the command that replays it; ex
   --ops N           total operations (default 10000)
   --steps-per-vm K  steps per VM (default 100)
   --workers W       worker threads (default 1)
+  --kind K          vm (VM scenarios on the fault-path facade, with cross-checks), guest
+                    (kvm-probe-language guests through the instruction executor), or all
+                    (default: VM i is a guest when i is odd)
   --replay FILE     run one saved scenario with the same checks`;
 
 function merge(rs: SliceResult[]): SliceResult {
-  const out: SliceResult = { vms: 0, steps: 0, checks: 0, failures: [], modes: {} };
+  const out: SliceResult = { vms: 0, steps: 0, checks: 0, failures: [], modes: {}, unsupported: 0 };
   for (const r of rs) {
     out.vms += r.vms;
+    out.unsupported += r.unsupported;
     out.steps += r.steps;
     out.checks += r.checks;
     out.failures.push(...r.failures);
@@ -70,6 +76,7 @@ export const fuzzCommand: Command = {
       workers: { type: 'string', default: '1' },
       out: { type: 'string', default: 'fuzz-failures' },
       replay: { type: 'string' },
+      kind: { type: 'string', default: 'all' },
     });
     if (values.help) {
       await write(io.stdout, USAGE + '\n');
@@ -79,13 +86,24 @@ export const fuzzCommand: Command = {
     if (values.format !== 'text' && values.format !== 'json') usageError('fuzz', `--format must be text or json, got ${JSON.stringify(values.format)}`);
     if (values.replay !== undefined) {
       if ((values.profile ?? []).length !== 1) usageError('fuzz', '--replay takes exactly one --profile');
-      let json: unknown;
+      let text: string;
       try {
-        json = JSON.parse(readFileSync(values.replay, 'utf8'));
+        text = readFileSync(values.replay, 'utf8');
       } catch (e) {
         throw new ShadowMmuError('EINVAL_INPUT', `fuzz: cannot read ${values.replay}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      const r = runFuzzCase(json, getProfile(values.profile![0]!));
+      const profile = getProfile(values.profile![0]!);
+      let r;
+      if (isGuestScenario(text)) r = runGuestFuzzCase(text, profile);
+      else {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (e) {
+          throw new ShadowMmuError('EINVAL_INPUT', `fuzz: ${values.replay} is not JSON: ${(e as Error).message}`);
+        }
+        r = runFuzzCase(json, profile);
+      }
       if (r.failure?.kind === 'setup') throw new ShadowMmuError('EINVAL_INPUT', `fuzz --replay ${values.replay}: ${r.failure.what}`);
       await write(io.stdout, values.format === 'json' ? JSON.stringify(r) + '\n' : r.failure ? `step ${r.failure.step}: ${r.failure.kind}: ${r.failure.what}\n` : `ok: ${r.steps} steps, ${r.checks} cross-checks\n`);
       return r.failure ? 1 : 0;
@@ -98,25 +116,30 @@ export const fuzzCommand: Command = {
     const workers = int('fuzz', 'workers', values.workers, 1, 64);
     const vms = Math.ceil(ops / spv);
     const t0 = performance.now();
-    const slices: CampaignSlice[] = Array.from({ length: workers }, (_, w) => ({ seed, profiles, vms, stepsPerVm: spv, first: w, stride: workers }));
+    const kind = values.kind;
+    if (kind !== 'vm' && kind !== 'guest' && kind !== 'all') usageError('fuzz', `--kind must be vm, guest or all, got ${JSON.stringify(kind)}`);
+    const slices: CampaignSlice[] = Array.from({ length: workers }, (_, w) => ({ seed, profiles, vms, stepsPerVm: spv, first: w, stride: workers, kind }));
     const r = merge(workers === 1 ? [runSlice(slices[0]!)] : await Promise.all(slices.map(runWorker)));
     const secs = (performance.now() - t0) / 1000;
     const saved: { file: string; f: CaseFailure; cmd: string }[] = [];
     if (r.failures.length) {
       mkdirSync(values.out, { recursive: true });
       for (const f of r.failures) {
-        const file = join(values.out, `fuzz-${seed}-vm${f.vm}-${f.profile.replace(/[^\w.-]/g, '_')}.json`);
-        writeFileSync(file, JSON.stringify({ ...f.scenario, comment: `${String(f.scenario['comment'])}; vm ${f.vm}, shrunk from ${f.originalSteps} steps; ${f.failure.kind} at step ${f.failure.step}: ${f.failure.what}` }, null, 1) + '\n');
+        const base = join(values.out, `fuzz-${seed}-vm${f.vm}-${f.profile.replace(/[^\w.-]/g, '_')}`);
+        const note = `vm ${f.vm}, shrunk from ${f.originalSteps} steps; ${f.failure.kind} at step ${f.failure.step}: ${f.failure.what}`;
+        const file = typeof f.scenario === 'string' ? base + '.kvm' : base + '.json';
+        if (typeof f.scenario === 'string') writeFileSync(file, `# ${note.replace(/\n/g, ' ')}\n${f.scenario}`);
+        else writeFileSync(file, JSON.stringify({ ...f.scenario, comment: `${String(f.scenario['comment'])}; ${note}` }, null, 1) + '\n');
         saved.push({ file, f, cmd: `shadow-mmu fuzz --replay ${file} --profile ${f.profile}` });
       }
     }
     if (values.format === 'json') {
-      await write(io.stdout, JSON.stringify({ seed, profiles, vms: r.vms, steps: r.steps, checks: r.checks, modes: r.modes, failures: saved.map((s) => ({ vm: s.f.vm, profile: s.f.profile, ...s.f.failure, file: s.file, replay: s.cmd })) }, null, 1) + '\n');
+      await write(io.stdout, JSON.stringify({ seed, kind, profiles, vms: r.vms, steps: r.steps, checks: r.checks, unsupported: r.unsupported, modes: r.modes, failures: saved.map((s) => ({ vm: s.f.vm, profile: s.f.profile, ...s.f.failure, file: s.file, replay: s.cmd })) }, null, 1) + '\n');
     } else {
       const lines = [
-        `fuzz: seed ${seed}, ${r.vms} VMs x ${spv} steps over ${profiles.join(', ')}: ${r.steps} steps, ${r.checks} cross-checks, ${r.failures.length} failure(s) (${secs.toFixed(1)} s, ${workers} worker(s))`,
+        `fuzz: seed ${seed}, ${r.vms} VMs x ${spv} steps (${kind}) over ${profiles.join(', ')}: ${r.steps} steps, ${r.checks} cross-checks, ${r.unsupported} guest(s) stopped at an instruction the model does not run, ${r.failures.length} failure(s) (${secs.toFixed(1)} s, ${workers} worker(s))`,
         `  modes: ${Object.entries(r.modes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-        ...saved.map((s) => `  FAIL vm ${s.f.vm} (${s.f.profile}) step ${s.f.failure.step}: ${s.f.failure.kind}: ${s.f.failure.what}\n    saved ${s.file} (${(s.f.scenario['steps'] as unknown[]).length} steps); replay: ${s.cmd}`),
+        ...saved.map((s) => `  FAIL vm ${s.f.vm} (${s.f.profile}) step ${s.f.failure.step}: ${s.f.failure.kind}: ${s.f.failure.what}\n    saved ${s.file} (${typeof s.f.scenario === 'string' ? `${s.f.scenario.trim().split('\n').length} lines` : `${(s.f.scenario['steps'] as unknown[]).length} steps`}); replay: ${s.cmd}`),
       ];
       await write(io.stdout, lines.join('\n') + '\n');
     }
