@@ -6,6 +6,7 @@ import { getProfile } from '../profiles/index.js';
 import { genVmScenario, vmSeed } from './gen.js';
 import { genGuestScenario } from './gen-guest.js';
 import { runGuestFuzzCase, shrinkGuestCase } from './run-guest.js';
+import { runOpsCase, shrinkOps } from './ops.js';
 import { runFuzzCase, type FuzzFailure } from './run.js';
 import { shrinkCase } from './shrink.js';
 
@@ -17,8 +18,8 @@ export interface CampaignSlice {
   /** This slice runs VMs first, first + stride, ... */
   readonly first: number;
   readonly stride: number;
-  /** vm: VM scenarios (fault-path facade); guest: kvm-probe guests; all: VM i is a guest when i is odd. */
-  readonly kind: 'vm' | 'guest' | 'all';
+  /** vm: VM scenarios (fault-path facade); guest: kvm-probe guests; ops: JSON op sequences; all: by i mod 3 (vm, guest, ops). */
+  readonly kind: 'vm' | 'guest' | 'ops' | 'all';
 }
 
 export interface CaseFailure {
@@ -48,7 +49,16 @@ export function runSlice(s: CampaignSlice): SliceResult {
   for (let i = s.first; i < s.vms; i += s.stride) {
     const profile = profiles[i % profiles.length]!;
     const seed = vmSeed(s.seed, i);
-    if (s.kind === 'guest' || (s.kind === 'all' && i % 2 === 1)) {
+    if (s.kind === 'ops' || (s.kind === 'all' && i % 3 === 2)) {
+      const r = runOpsCase(seed, profile, s.stepsPerVm);
+      const mode = `ops-${/PAE/.test(String(r.scenario['comment'])) ? 'pae' : '64'}`;
+      out.modes[mode] = (out.modes[mode] ?? 0) + 1;
+      out.vms++;
+      out.steps += r.steps;
+      if (r.failure) out.failures.push({ vm: i, profile: s.profiles[i % profiles.length]!, seed, failure: r.failure, scenario: shrinkOps(r.scenario, r.failure.kind), originalSteps: s.stepsPerVm });
+      continue;
+    }
+    if (s.kind === 'guest' || (s.kind === 'all' && i % 3 === 1)) {
       const text = genGuestScenario(seed, s.stepsPerVm);
       const mode = /mode (\S+)/.exec(text)![1]!;
       out.modes[mode] = (out.modes[mode] ?? 0) + 1;

@@ -32,6 +32,29 @@ describe('fuzz', () => {
     expect(Object.keys(j.modes).sort()).toEqual(GUEST_MODES.map((m) => m.name).sort());
   }, 120_000);
 
+  it('JSON op sequences on the shadow-page machinery (failures injected at cache sites): a fixed-seed slice, no failure; a recorded case replays', async () => {
+    const r = await runCli(['fuzz', '--kind', 'ops', '--seed', '9', '--ops', '20000', '--format', 'json']);
+    const j = JSON.parse(r.stdout);
+    expect(j.failures).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(j.vms).toBe(200);
+    expect(j.steps).toBeGreaterThan(10000);
+    expect(Object.keys(j.modes).sort()).toEqual(['ops-64', 'ops-pae']);
+    const { runOpsCase, replayOps } = await import('../../src/fuzz/ops.js');
+    const rec = runOpsCase(vmSeed(9, 4), getProfile('rfc-v1'), 80);
+    expect(rec.failure).toBeNull();
+    expect((rec.scenario['steps'] as unknown[]).length).toBe(rec.steps);
+    expect(replayOps(rec.scenario)).toBeNull();
+    // The recorded steps are a JSON op scenario shadow-mmu run takes as it is.
+    const dir = mkdtempSync(join(tmpdir(), 'smmu-ops-'));
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'ops.json'), JSON.stringify(rec.scenario));
+    const run = await runCli(['run', join(dir, 'ops.json')]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`# audit: ok after ${rec.steps} steps\n$`));
+  }, 120_000);
+
   it('the same seed gives the same cases however the VMs are split over workers', async () => {
     // Worker threads run the compiled CLI (dist/), as npm test builds it first.
     const { execFileSync } = await import('node:child_process');

@@ -6,6 +6,8 @@ import { ShadowMmuError } from '../../bits/errors.js';
 import { runSlice, type CaseFailure, type CampaignSlice, type SliceResult } from '../../fuzz/campaign.js';
 import { runFuzzCase } from '../../fuzz/run.js';
 import { runGuestFuzzCase } from '../../fuzz/run-guest.js';
+import { replayOps } from '../../fuzz/ops.js';
+import { isVmScenario } from '../../scenario/vm.js';
 import { isGuestScenario } from '../../scenario/guest.js';
 import { getProfile, PROFILE_NAMES } from '../../profiles/index.js';
 import { parse, usageError } from '../args.js';
@@ -30,8 +32,10 @@ saved under --out (default ./fuzz-failures) with the command that replays it; ex
   --steps-per-vm K  steps per VM (default 100)
   --workers W       worker threads (default 1)
   --kind K          vm (VM scenarios on the fault-path facade, with cross-checks), guest
-                    (kvm-probe-language guests through the instruction executor), or all
-                    (default: VM i is a guest when i is odd)
+                    (kvm-probe-language guests through the instruction executor), ops (JSON op
+                    sequences on the shadow-page machinery, failures injected at cache sites;
+                    a failure is saved as a scenario for shadow-mmu run), or all (default:
+                    VM i by i mod 3: vm, guest, ops)
   --replay FILE     run one saved scenario with the same checks`;
 
 function merge(rs: SliceResult[]): SliceResult {
@@ -102,7 +106,18 @@ export const fuzzCommand: Command = {
         } catch (e) {
           throw new ShadowMmuError('EINVAL_INPUT', `fuzz: ${values.replay} is not JSON: ${(e as Error).message}`);
         }
-        r = runFuzzCase(json, profile);
+        if (isVmScenario(json)) r = runFuzzCase(json, profile);
+        else {
+          // A JSON op scenario (the ops kind): replayed under the given profile.
+          const steps = json && typeof json === 'object' && Array.isArray((json as { steps?: unknown }).steps) ? ((json as { steps: unknown[] }).steps.length) : 0;
+          let failure;
+          try {
+            failure = replayOps({ ...(json as Record<string, unknown>), profile: profile.name });
+          } catch (e) {
+            throw new ShadowMmuError('EINVAL_INPUT', `fuzz --replay ${values.replay}: ${(e as Error).message}`);
+          }
+          r = { steps, checks: 0, failure };
+        }
       }
       if (r.failure?.kind === 'setup') throw new ShadowMmuError('EINVAL_INPUT', `fuzz --replay ${values.replay}: ${r.failure.what}`);
       await write(io.stdout, values.format === 'json' ? JSON.stringify(r) + '\n' : r.failure ? `step ${r.failure.step}: ${r.failure.kind}: ${r.failure.what}\n` : `ok: ${r.steps} steps, ${r.checks} cross-checks\n`);
@@ -117,7 +132,7 @@ export const fuzzCommand: Command = {
     const vms = Math.ceil(ops / spv);
     const t0 = performance.now();
     const kind = values.kind;
-    if (kind !== 'vm' && kind !== 'guest' && kind !== 'all') usageError('fuzz', `--kind must be vm, guest or all, got ${JSON.stringify(kind)}`);
+    if (kind !== 'vm' && kind !== 'guest' && kind !== 'ops' && kind !== 'all') usageError('fuzz', `--kind must be vm, guest, ops or all, got ${JSON.stringify(kind)}`);
     const slices: CampaignSlice[] = Array.from({ length: workers }, (_, w) => ({ seed, profiles, vms, stepsPerVm: spv, first: w, stride: workers, kind }));
     const r = merge(workers === 1 ? [runSlice(slices[0]!)] : await Promise.all(slices.map(runWorker)));
     const secs = (performance.now() - t0) / 1000;
