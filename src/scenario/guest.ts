@@ -4,6 +4,7 @@
  * host writes, ...) run on the model under one profile (src/kvm), with the kernel's event lines
  * and the audit after every step. The same executor answers the kvm oracles in eval.
  */
+import type { HostConfig } from '../mmu/machine.js';
 import { formatViolation, type Violation } from '../mmu/audit.js';
 import type { Profile } from '../profiles/index.js';
 import { oracleStep } from '../kvm/encode.js';
@@ -34,6 +35,8 @@ export interface GuestRunOptions {
   readonly profile: Profile;
   /** The recorded machine's limits (kvm_pvm: no 32-bit paging). */
   readonly pvm?: boolean;
+  /** The host KVM runs on (default: src/mmu's DEFAULT_HOST). */
+  readonly host?: Partial<HostConfig>;
 }
 
 /** Whether a scenario file is in the kvm-probe language rather than the JSON scenario format. */
@@ -54,7 +57,7 @@ export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun 
     if (!j || !vm.vm) return;
     j.patches[st.step] = j.journal.record(st.step, snapshot(vm.vm.machine));
   };
-  const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep };
+  const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep, ...(opts.host ? { host: opts.host } : {}) };
   const ran = new Map<ProbeVm, GuestRunVm>();
   const probeVms = runProbeScenario(parseProbeScenario(text), probe, (vm) => {
     const j = journals.get(vm);

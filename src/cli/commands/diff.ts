@@ -1,6 +1,7 @@
 /** `shadow-mmu diff SCENARIO --profile A --profile B...`: one scenario under several kernels, and exactly what differs. */
 import { ShadowMmuError } from '../../bits/errors.js';
 import { getProfile, loadPatchFile } from '../../profiles/index.js';
+import { parseHostOption } from '../../scenario/host-option.js';
 import { diffJson, diffScenario, renderDot, renderHtml, renderText } from '../../diff/index.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
@@ -38,6 +39,7 @@ is shown as layout-only ("~" lines), not as a difference.
   --exact          also compare host-specific fields (pfn, SPTE addresses, generation)
   --no-color       no colour (colour is used only when stdout is a terminal)
   --pvm            guest scenarios: the recorded machine's limits (no 32-bit paging)
+  --host H         guest scenarios: default, recorded (mmio_caching=N) or a JSON host file
 
 Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
   async run(argv, io) {
@@ -49,6 +51,7 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
       exact: { type: 'boolean', default: false },
       'no-color': { type: 'boolean', default: false },
       pvm: { type: 'boolean', default: false },
+      host: { type: 'string' },
     });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
@@ -71,7 +74,7 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
     const file = positionals[0]!;
     const text = readInput(file, 'diff');
     if (text.trimStart().startsWith('{')) checkJsonDepth(text, `diff ${printable(file)}`);
-    const r = diffScenario(text, file, profiles, { pvm: values.pvm, exact: values.exact });
+    const r = diffScenario(text, file, profiles, { pvm: values.pvm, exact: values.exact, ...(values.host !== undefined ? { host: parseHostOption(values.host) } : {}) });
     const toFile = values.output !== undefined;
     const color = !toFile && !values['no-color'] && format === 'text' && (io.stdout as { isTTY?: boolean }).isTTY === true && process.env['NO_COLOR'] === undefined;
     let body: string;

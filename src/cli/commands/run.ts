@@ -2,6 +2,7 @@
 import { getProfile } from '../../profiles/index.js';
 import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
 import type { Violation } from '../../mmu/audit.js';
+import { parseHostOption } from '../../scenario/host-option.js';
 import { collectVm } from '../../diff/index.js';
 import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
@@ -15,7 +16,7 @@ export const runCommand: Command = {
   name: 'run',
   summary: 'run a shadow-page scenario (JSON) or a guest (kvm-probe scenario) and print kvmmmu trace lines and the audit',
   usage: `usage: shadow-mmu run SCENARIO.json [--format text|jsonl|json]
-       shadow-mmu run GUEST.kvm [--profile P] [--pvm] [--format text|jsonl|json]
+       shadow-mmu run GUEST.kvm [--profile P] [--pvm] [--host H] [--format text|jsonl|json]
 
 Runs the scenario's steps (load/free roots, get_page, link, drop, zap, set_cr3, ...; the format
 is in README.md) and prints each step's kvmmmu events in the kernel's text format
@@ -42,9 +43,12 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
 
   --profile P      kernel profile for a guest or VM scenario (default: the VM scenario's own
                    "profile", else v6.18)
-  --pvm            the recorded machine's limits (kvm_pvm): no 32-bit paging`,
+  --pvm            the recorded machine's limits (kvm_pvm): no 32-bit paging
+  --host H         the host of a guest scenario: default (mmio_caching on), recorded (the
+                   machine the real-KVM vectors came from: mmio_caching=N), or a JSON file of
+                   host keys (vendor, cpu, mmio_caching, thp, nr_mmu_pages)`,
   async run(argv, io) {
-    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false }, 'no-journal': { type: 'boolean', default: false } });
+    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false }, host: { type: 'string' }, 'no-journal': { type: 'boolean', default: false } });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
@@ -55,12 +59,13 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
     const file = positionals[0]!;
     let text = readInput(file, 'run');
     if (isGuestScenario(text)) {
-      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm });
+      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm, ...(values.host !== undefined ? { host: parseHostOption(values.host) } : {}) });
       if (format === 'text') await write(io.stdout, renderGuestText(r));
       else if (format === 'jsonl') await write(io.stdout, renderGuestJsonl(r));
       else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
       return r.violations.length ? 1 : 0;
     }
+    if (values.host !== undefined) usageError('run', '--host applies to guest (kvm-probe) scenarios; a JSON scenario names its own "host"');
     let json: unknown = parseJson(text, `run ${printable(file)}`);
     if (isVmScenario(json)) {
       if (values.pvm) usageError('run', '--pvm applies to guest (kvm-probe) scenarios only');

@@ -1,0 +1,47 @@
+/**
+ * `--host NAME|FILE` for guest runs: the host KVM runs on, as the fault path sees it.
+ * `default` is src/mmu's DEFAULT_HOST (mmio_caching on, as on most hosts); `recorded` is the
+ * machine the real-KVM vectors were recorded on (mmio_caching=N, as `eval` replays them); a file
+ * is a JSON object of host keys.
+ */
+import { readFileSync } from 'node:fs';
+import { badInput, ShadowMmuError } from '../bits/errors.js';
+import { quote } from '../bits/quote.js';
+import { RECORDED_HOST } from '../kvm/vcpu.js';
+import type { HostConfig } from '../mmu/machine.js';
+
+export const HOST_PRESETS: Readonly<Record<string, Partial<HostConfig>>> = {
+  default: {},
+  recorded: RECORDED_HOST,
+};
+
+const KEYS: Readonly<Record<string, 'boolean' | 'number' | 'string'>> = {
+  vendor: 'string',
+  cpu: 'string',
+  mmio_caching: 'boolean',
+  thp: 'boolean',
+  nr_mmu_pages: 'number',
+};
+
+export function parseHostOption(spec: string): Partial<HostConfig> {
+  const preset = HOST_PRESETS[spec];
+  if (preset) return preset;
+  if (!/[./]/.test(spec)) badInput('--host', `unknown host ${quote(spec)} (expected ${Object.keys(HOST_PRESETS).join(', ')}, or a JSON file)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(spec, 'utf8'));
+  } catch (e) {
+    throw new ShadowMmuError('EINVAL_INPUT', `--host ${quote(spec)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) badInput(`--host ${spec}`, 'expected a JSON object of host keys');
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(json)) {
+    const t = KEYS[k];
+    if (!t) badInput(`--host ${spec}`, `unknown key ${quote(k)} (expected ${Object.keys(KEYS).join(', ')})`);
+    if (typeof v !== t) badInput(`--host ${spec}.${k}`, `expected a ${t}`);
+    if (k === 'vendor' && v !== 'intel' && v !== 'amd') badInput(`--host ${spec}.vendor`, 'expected intel or amd');
+    if (k === 'nr_mmu_pages' && (!Number.isInteger(v) || (v as number) < 64)) badInput(`--host ${spec}.nr_mmu_pages`, 'expected an integer >= 64');
+    out[k] = v;
+  }
+  return out as Partial<HostConfig>;
+}
