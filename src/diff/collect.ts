@@ -132,6 +132,7 @@ export interface CollectOptions {
   /** Guest scenarios: the recorded machine's limits (kvm_pvm). */
   readonly pvm?: boolean;
   readonly host?: ProbeOptions['host'];
+  readonly hostLa57?: boolean;
 }
 
 /** Run a guest scenario (kvm-probe language) under `profile`. */
@@ -142,7 +143,7 @@ export function collectGuest(text: string, profile: Profile, opts: CollectOption
   const cmds = parseProbeScenario(text);
   runProbeScenario(
     cmds,
-    { profile, pvm: opts.pvm === true, audit: true, ...(opts.host ? { host: opts.host } : {}) },
+    { profile, pvm: opts.pvm === true, audit: true, ...(opts.host ? { host: opts.host } : {}), ...(opts.hostLa57 === false ? { hostLa57: false } : {}) },
     (vm) => {
       const m = vm.vm?.machine;
       const final = m ? snapState(m, true) : { nodes: [], counters: {} };

@@ -111,17 +111,21 @@ function kvm_is_valid_cr0(cr0: bigint): boolean {
   return true;
 }
 
-/** @kernel x86.c kvm_is_valid_cr4 */
-function kvm_is_valid_cr4(cr4: bigint): boolean {
-  return (cr4 & ~CR4_VALID) === 0n;
+/**
+ * @kernel x86.c kvm_is_valid_cr4
+ * `la57`: the host has LA57; without it KVM's supported CPUID lacks LA57 and CR4.LA57 is one of
+ * the guest's reserved CR4 bits.
+ */
+function kvm_is_valid_cr4(cr4: bigint, la57 = true): boolean {
+  return (cr4 & ~(la57 ? CR4_VALID : CR4_VALID & ~CR4_LA57)) === 0n;
 }
 
 /** @kernel x86.c kvm_is_valid_sregs: false is KVM_SET_SREGS's -EINVAL. */
-export function kvm_is_valid_sregs(cr0: bigint, cr4: bigint, efer: bigint, csL: boolean): boolean {
+export function kvm_is_valid_sregs(cr0: bigint, cr4: bigint, efer: bigint, csL: boolean, la57 = true): boolean {
   if (efer & EFER_LME && cr0 & CR0_PG) {
     if (!(cr4 & CR4_PAE) || !(efer & EFER_LMA)) return false;
   } else if (efer & EFER_LMA || csL) return false;
-  return kvm_is_valid_cr4(cr4) && kvm_is_valid_cr0(cr0) && (efer & ~EFER_VALID) === 0n;
+  return kvm_is_valid_cr4(cr4, la57) && kvm_is_valid_cr0(cr0) && (efer & ~EFER_VALID) === 0n;
 }
 
 /**
@@ -147,8 +151,8 @@ export function kvm_set_cr0(c: CpuState, v: bigint, pvm: boolean): { cr0: bigint
 }
 
 /** @kernel x86.c kvm_set_cr4: the new CR4, or null for #GP. */
-export function kvm_set_cr4(c: CpuState, cr4: bigint): bigint | null {
-  if (!kvm_is_valid_cr4(cr4)) return null;
+export function kvm_set_cr4(c: CpuState, cr4: bigint, la57 = true): bigint | null {
+  if (!kvm_is_valid_cr4(cr4, la57)) return null;
   if (isLongMode(c)) {
     if (!(cr4 & CR4_PAE)) return null;
     if ((cr4 ^ c.cr4) & CR4_LA57) return null;

@@ -89,6 +89,8 @@ export class InsnExecutor {
     private readonly layout: ProbeLayout,
     /** The recorded machine's limit: MOV CR0 setting PG without EFER.LME is #GP(0). */
     private readonly pvm: boolean,
+    /** The host has LA57 (else CR4.LA57 is a reserved bit for the guest). */
+    private readonly hostLa57 = true,
   ) {}
 
   /**
@@ -416,7 +418,7 @@ export class InsnExecutor {
           return true;
         }
         if (insn.cr === 4) {
-          const v = kvm_set_cr4(cpu, cpu.rax);
+          const v = kvm_set_cr4(cpu, cpu.rax, this.hostLa57);
           if (v === null) return false;
           cpu.cr4 = v;
           setCr4(vm, v);

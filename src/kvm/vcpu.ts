@@ -54,6 +54,8 @@ export interface ProbeOptions {
   readonly audit?: boolean;
   /** Host configuration (default: src/mmu's DEFAULT_HOST). */
   readonly host?: Partial<HostConfig>;
+  /** The host has LA57 (default true); without it a guest's CR4.LA57 is reserved (KVM_SET_SREGS -EINVAL, MOV CR4 #GP). */
+  readonly hostLa57?: boolean;
   /** Called once per VM right after it was created, before its warm-up step runs. */
   readonly onCreate?: (vm: ProbeVm) => void;
   /** Called at the end of every step the VM runs, its warm-up included (the VM still running). */
@@ -223,7 +225,7 @@ export class ProbeVm {
     this.cpu = initialCpu(this.cfg, cr0, cr4, efer, codeVa);
     this.cpu.rip = codeVa;
     this.requested = { cr0, cr3: this.cfg.cr3, cr4, efer, cpl: this.cpu.cpl };
-    if (!kvm_is_valid_sregs(cr0, cr4, efer, this.cpu.csL)) {
+    if (!kvm_is_valid_sregs(cr0, cr4, efer, this.cpu.csL, this.opts.hostLa57 !== false)) {
       this.createErrno = EINVAL;
       this.broken = true;
       return;
@@ -233,7 +235,7 @@ export class ProbeVm {
       this.pendingShutdown = true;
     }
     this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
-    this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm);
+    this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm, this.opts.hostLa57 !== false);
     onEvent(
       this.vm,
       (ev) => {
@@ -475,7 +477,7 @@ export class ProbeVm {
         seg = segmentsFor(this.cfg.start, Number(x));
       } else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
     }
-    if (!kvm_is_valid_sregs(cr0, cr4, efer, seg.csL)) return EINVAL;
+    if (!kvm_is_valid_sregs(cr0, cr4, efer, seg.csL, this.opts.hostLa57 !== false)) return EINVAL;
     if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) {
       cr0 &= ~CR0_PG;
       this.pendingShutdown = true;

@@ -23,6 +23,8 @@ export interface GuestRunVm {
   readonly journal: Patch[][];
   /** The shadow MMU's events of the VM's teardown (kvm-probe's vm_end `teardown_events`). */
   teardown: TraceEvent[];
+  /** KVM_SET_SREGS at VM creation failed with this errno (0: it did not); every step is then skipped. */
+  readonly create_errno: number;
 }
 
 export interface GuestRun {
@@ -37,6 +39,8 @@ export interface GuestRunOptions {
   readonly pvm?: boolean;
   /** The host KVM runs on (default: src/mmu's DEFAULT_HOST). */
   readonly host?: Partial<HostConfig>;
+  /** The host has LA57 (default true). */
+  readonly hostLa57?: boolean;
 }
 
 /** Whether a scenario file is in the kvm-probe language rather than the JSON scenario format. */
@@ -57,11 +61,11 @@ export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun 
     if (!j || !vm.vm) return;
     j.patches[st.step] = j.journal.record(st.step, snapshot(vm.vm.machine));
   };
-  const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep, ...(opts.host ? { host: opts.host } : {}) };
+  const probe = { profile: opts.profile, pvm: opts.pvm === true, audit: true, onCreate, onStepEnd: onStep, ...(opts.host ? { host: opts.host } : {}), ...(opts.hostLa57 === false ? { hostLa57: false } : {}) };
   const ran = new Map<ProbeVm, GuestRunVm>();
   const probeVms = runProbeScenario(parseProbeScenario(text), probe, (vm) => {
     const j = journals.get(vm);
-    const r: GuestRunVm = { name: vm.cfg.name, steps: vm.steps, journal: vm.steps.map((st) => j?.patches[st.step] ?? []), teardown: [] };
+    const r: GuestRunVm = { name: vm.cfg.name, steps: vm.steps, journal: vm.steps.map((st) => j?.patches[st.step] ?? []), teardown: [], create_errno: vm.createErrno };
     ran.set(vm, r);
     vms.push(r);
     for (const s of vm.steps) violations.push(...s.violations);
@@ -117,6 +121,7 @@ export function renderGuestText(r: GuestRun): string {
   const out: string[] = [];
   for (const vm of r.vms) {
     out.push(`# vm ${vm.name || '(unnamed)'} under ${r.profile.name}`);
+    if (vm.create_errno) out.push(`# KVM_SET_SREGS at creation failed: errno ${vm.create_errno}${vm.create_errno === 22 ? ' (EINVAL)' : ''}`);
     for (const s of vm.steps) {
       out.push(stepSummary(s));
       out.push(...stepEventLines(r.profile, s));
@@ -137,6 +142,7 @@ export function renderGuestJsonl(r: GuestRun): string {
   const out: string[] = [];
   const j = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x));
   r.vms.forEach((vm, i) => {
+    if (vm.create_errno) out.push(j({ vm: i, set_sregs_errno: vm.create_errno }));
     for (const s of vm.steps) {
       out.push(j({ vm: i, step: s.step, ...oracleStep(s), audit: s.violations.length ? s.violations : 'ok' }));
       for (const ev of mmuEvents(s)) out.push(j({ vm: i, step: s.step, ...eventJson(ev) }));

@@ -2,7 +2,7 @@
  * `--host NAME|FILE` for guest runs: the host KVM runs on, as the fault path sees it.
  * `default` is src/mmu's DEFAULT_HOST (mmio_caching on, as on most hosts); `recorded` is the
  * machine the real-KVM vectors were recorded on (mmio_caching=N, as `eval` replays them); a file
- * is a JSON object of host keys.
+ * is a JSON object of host keys; `no-la57` is a host whose CPU lacks 5-level paging.
  */
 import { readFileSync } from 'node:fs';
 import { badInput, ShadowMmuError } from '../bits/errors.js';
@@ -10,20 +10,28 @@ import { quote } from '../bits/quote.js';
 import { RECORDED_HOST } from '../kvm/vcpu.js';
 import type { HostConfig } from '../mmu/machine.js';
 
-export const HOST_PRESETS: Readonly<Record<string, Partial<HostConfig>>> = {
-  default: {},
-  recorded: RECORDED_HOST,
+export interface HostOption {
+  readonly host: Partial<HostConfig>;
+  /** The host CPU has LA57 (5-level paging); without it a guest cannot set CR4.LA57. */
+  readonly la57: boolean;
+}
+
+export const HOST_PRESETS: Readonly<Record<string, HostOption>> = {
+  default: { host: {}, la57: true },
+  recorded: { host: RECORDED_HOST, la57: true },
+  'no-la57': { host: {}, la57: false },
 };
 
 const KEYS: Readonly<Record<string, 'boolean' | 'number' | 'string'>> = {
   vendor: 'string',
   cpu: 'string',
   mmio_caching: 'boolean',
+  la57: 'boolean',
   thp: 'boolean',
   nr_mmu_pages: 'number',
 };
 
-export function parseHostOption(spec: string): Partial<HostConfig> {
+export function parseHostOption(spec: string): HostOption {
   const preset = HOST_PRESETS[spec];
   if (preset) return preset;
   if (!/[./]/.test(spec)) badInput('--host', `unknown host ${quote(spec)} (expected ${Object.keys(HOST_PRESETS).join(', ')}, or a JSON file)`);
@@ -43,5 +51,6 @@ export function parseHostOption(spec: string): Partial<HostConfig> {
     if (k === 'nr_mmu_pages' && (!Number.isInteger(v) || (v as number) < 64)) badInput(`--host ${spec}.nr_mmu_pages`, 'expected an integer >= 64');
     out[k] = v;
   }
-  return out as Partial<HostConfig>;
+  const { la57, ...host } = out;
+  return { host: host as Partial<HostConfig>, la57: la57 !== false };
 }

@@ -50,3 +50,23 @@ describe('run / diff --host', () => {
     }
   });
 });
+
+describe('--host no-la57', () => {
+  it('a la57=1 guest on a host without LA57: KVM_SET_SREGS fails with EINVAL at creation, every step skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smmu-la57-'));
+    const g = join(dir, 'five.kvm');
+    writeFileSync(g, 'vm name=five mode=long cpl=3 la57=1\nmap 0x400000 0x300000\npoke 0x300000 0x1111\nread 0x400000\n');
+    const no = await runCli(['run', g, '--host', 'no-la57']);
+    expect(no.code).toBe(0);
+    expect(no.stdout).toContain('# KVM_SET_SREGS at creation failed: errno 22 (EINVAL)\n');
+    expect(no.stdout).toContain('# step 0: read 0x400000 -> skipped');
+    const j = await runCli(['run', g, '--host', 'no-la57', '--format', 'jsonl']);
+    expect(JSON.parse(j.stdout.split('\n')[0]!)).toEqual({ vm: 0, set_sregs_errno: 22 });
+    const yes = await runCli(['run', g]);
+    expect(yes.stdout).toContain('value 0x1111');
+    expect(yes.stdout).not.toContain('errno 22');
+    // A 4-level guest does not care.
+    writeFileSync(g, 'vm name=four mode=long cpl=3\nmap 0x400000 0x300000\npoke 0x300000 0x1111\nread 0x400000\n');
+    expect((await runCli(['run', g, '--host', 'no-la57'])).stdout).toContain('value 0x1111');
+  });
+});

@@ -74,7 +74,7 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
     const file = positionals[0]!;
     const text = readInput(file, 'diff');
     if (text.trimStart().startsWith('{')) checkJsonDepth(text, `diff ${printable(file)}`);
-    const r = diffScenario(text, file, profiles, { pvm: values.pvm, exact: values.exact, ...(values.host !== undefined ? { host: parseHostOption(values.host) } : {}) });
+    const r = diffScenario(text, file, profiles, { pvm: values.pvm, exact: values.exact, ...(values.host !== undefined ? (({ host, la57 }) => ({ host, hostLa57: la57 }))(parseHostOption(values.host)) : {}) });
     const toFile = values.output !== undefined;
     const color = !toFile && !values['no-color'] && format === 'text' && (io.stdout as { isTTY?: boolean }).isTTY === true && process.env['NO_COLOR'] === undefined;
     let body: string;

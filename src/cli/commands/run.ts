@@ -3,6 +3,9 @@ import { getProfile } from '../../profiles/index.js';
 import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
 import type { Violation } from '../../mmu/audit.js';
 import { parseHostOption } from '../../scenario/host-option.js';
+import type { HostConfig } from '../../mmu/machine.js';
+
+type HostConfigPart = Partial<HostConfig>;
 import { collectVm } from '../../diff/index.js';
 import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
@@ -11,6 +14,13 @@ import { write } from '../io.js';
 import { readInput } from '../../bits/input-file.js';
 import { parseJson } from '../../bits/json-input.js';
 import { printable } from '../../bits/quote.js';
+
+/** --host as run options. */
+function hostOpts(spec: string | undefined): { host?: HostConfigPart; hostLa57?: boolean } {
+  if (spec === undefined) return {};
+  const h = parseHostOption(spec);
+  return { host: h.host, hostLa57: h.la57 };
+}
 
 export const runCommand: Command = {
   name: 'run',
@@ -46,7 +56,8 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
   --pvm            the recorded machine's limits (kvm_pvm): no 32-bit paging
   --host H         the host of a guest scenario: default (mmio_caching on), recorded (the
                    machine the real-KVM vectors came from: mmio_caching=N), or a JSON file of
-                   host keys (vendor, cpu, mmio_caching, thp, nr_mmu_pages)`,
+                   host keys (vendor, cpu, mmio_caching, thp, nr_mmu_pages, la57); no-la57: a host
+                   CPU without 5-level paging (a la57=1 guest's KVM_SET_SREGS fails EINVAL)`,
   async run(argv, io) {
     const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false }, host: { type: 'string' }, 'no-journal': { type: 'boolean', default: false } });
     if (values.help) {
@@ -59,7 +70,7 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
     const file = positionals[0]!;
     let text = readInput(file, 'run');
     if (isGuestScenario(text)) {
-      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm, ...(values.host !== undefined ? { host: parseHostOption(values.host) } : {}) });
+      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm, ...hostOpts(values.host) });
       if (format === 'text') await write(io.stdout, renderGuestText(r));
       else if (format === 'jsonl') await write(io.stdout, renderGuestJsonl(r));
       else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
