@@ -1,7 +1,8 @@
 /** `shadow-mmu eval --check FILES...`: oracle files (plain or gzip JSON Lines) against the model. */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { inputChunks } from '../bits/input-stream.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { checkRecord } from '../eval/check.js';
 import type { JsonObject } from '../eval/types.js';
@@ -15,25 +16,11 @@ interface FileTally {
 
 async function* lines(file: string): AsyncGenerator<string> {
   const raw = createReadStream(file);
-  const opened = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     raw.once('open', () => resolve());
-    raw.once('error', reject);
+    raw.once('error', (e: NodeJS.ErrnoException) => reject(new ShadowMmuError('EINVAL_INPUT', `eval --check: cannot read ${file}: ${e.code ?? e.message}`)));
   });
-  try {
-    await opened;
-  } catch (e) {
-    throw new ShadowMmuError('EINVAL_INPUT', `eval --check: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  const failed = new Promise<never>((_, reject) => input.once('error', (e: Error) => reject(new ShadowMmuError('EINVAL_INPUT', `eval --check: ${file}: ${(e as Error).message}`))));
-  failed.catch(() => undefined);
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  const it = rl[Symbol.asyncIterator]();
-  for (;;) {
-    const r = await Promise.race([it.next(), failed]);
-    if (r.done) return;
-    yield r.value;
-  }
+  yield* createInterface({ input: Readable.from(inputChunks(raw, `eval --check: ${file}`)), crlfDelay: Infinity });
 }
 
 /** Check every record of every file; one summary line per file, one line per mismatch. Exit 1 on any mismatch. */

@@ -9,6 +9,7 @@ import type { Profile } from '../profiles/index.js';
 import { PROBE_STEP_OPS, tokenizeLine } from '../kvm/parse.js';
 import { runGuestScenario } from '../scenario/guest.js';
 import type { FuzzCaseResult } from './run.js';
+import { ddmin } from './shrink.js';
 
 export interface GuestCaseResult extends FuzzCaseResult {
   /** Stopped at an instruction the model does not run. */
@@ -40,22 +41,7 @@ export function shrinkGuestCase(text: string, profile: Profile, kind: string, ma
     return c !== null && PROBE_STEP_OPS.has(c.op);
   };
   const setup = lines.filter((l, i) => !isStep(l, i));
-  let steps = lines.filter((l, i) => isStep(l, i));
+  const steps = lines.filter((l, i) => isStep(l, i));
   const build = (xs: string[]) => [...setup.filter((l) => l !== ''), ...xs].join('\n') + '\n';
-  const fails = (xs: string[]) => runGuestFuzzCase(build(xs), profile).failure?.kind === kind;
-  let budget = maxRuns;
-  let chunk = Math.max(1, Math.floor(steps.length / 2));
-  while (chunk >= 1 && budget > 0) {
-    let removed = false;
-    for (let at = 0; at < steps.length && budget > 0; ) {
-      const cand = [...steps.slice(0, at), ...steps.slice(at + chunk)];
-      budget--;
-      if (fails(cand)) {
-        steps = cand;
-        removed = true;
-      } else at += chunk;
-    }
-    if (!removed) chunk = Math.floor(chunk / 2);
-  }
-  return build(steps);
+  return build(ddmin(steps, (xs) => runGuestFuzzCase(build(xs), profile).failure?.kind === kind, { n: maxRuns }));
 }

@@ -15,16 +15,19 @@ function fails(sc: Scenario, profile: Profile, kind: FuzzFailure['kind'], opts: 
   return r.failure && r.failure.kind === kind ? r.failure : null;
 }
 
-function shrinkList(sc: Scenario, get: (s: Scenario) => unknown[], set: (s: Scenario, xs: unknown[]) => Scenario, test: (s: Scenario) => boolean, budget: { n: number }): Scenario {
-  let cur = sc;
-  let chunk = Math.max(1, Math.floor(get(cur).length / 2));
+/**
+ * Delta debugging over a list: drop chunks (halves down to single elements) while `fails` still
+ * holds, within `budget.n` calls. The shrinkers of every fuzz kind share it.
+ */
+export function ddmin<T>(xs: readonly T[], fails: (xs: T[]) => boolean, budget: { n: number }): T[] {
+  let cur = [...xs];
+  let chunk = Math.max(1, Math.floor(cur.length / 2));
   while (chunk >= 1 && budget.n > 0) {
     let removed = false;
-    for (let at = 0; at < get(cur).length && budget.n > 0; ) {
-      const xs = get(cur);
-      const cand = set(cur, [...xs.slice(0, at), ...xs.slice(at + chunk)]);
+    for (let at = 0; at < cur.length && budget.n > 0; ) {
+      const cand = [...cur.slice(0, at), ...cur.slice(at + chunk)];
       budget.n--;
-      if (test(cand)) {
+      if (fails(cand)) {
         cur = cand;
         removed = true;
       } else at += chunk;
@@ -42,7 +45,9 @@ export function shrinkCase(scenario: Record<string, unknown>, profile: Profile, 
   let sc = scenario as Scenario;
   // Steps after the failing one never matter.
   if (failure.step >= 0) sc = { ...sc, steps: sc.steps.slice(0, failure.step + 1) };
-  sc = shrinkList(sc, (s) => s.steps, (s, xs) => ({ ...s, steps: xs }), test, budget);
-  sc = shrinkList(sc, (s) => s.guest.map, (s, xs) => ({ ...s, guest: { ...s.guest, map: xs } }), test, budget);
+  const cur = sc;
+  sc = { ...cur, steps: ddmin(cur.steps, (xs) => test({ ...cur, steps: xs }), budget) };
+  const mid = sc;
+  sc = { ...mid, guest: { ...mid.guest, map: ddmin(mid.guest.map, (xs) => test({ ...mid, guest: { ...mid.guest, map: xs } }), budget) } };
   return { scenario: sc, failure: fails(sc, profile, kind, opts) ?? failure };
 }

@@ -426,13 +426,8 @@ export class InsnExecutor {
         }
         const v = kvm_set_cr3(cpu, cpu.rax, PROBE_MAXPHYADDR);
         if (v === null) return false;
-        try {
-          setCr3(vm, v);
-        } catch (e) {
-          // PAE paging: PDPTEs with reserved bits (or outside guest memory) make MOV CR3 #GP.
-          if (e instanceof ShadowMmuError && /would #GP/.test(e.message)) return false;
-          throw e;
-        }
+        // PAE paging: PDPTEs with reserved bits (or outside guest memory) make MOV CR3 #GP.
+        if (setCr3(vm, v) !== null) return false;
         cpu.cr3 = v;
         return true;
       }

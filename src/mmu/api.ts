@@ -222,9 +222,12 @@ export function setRflags(vm: ShadowVm, rflags: number): void {
   vm.setRflags(rflags);
 }
 
-/** MOV CR3 (kvm_set_cr3's MMU part: kvm_mmu_new_pgd, then kvm_invalidate_pcid). */
-export function setCr3(vm: ShadowVm, cr3: bigint): void {
-  vm.setCr3(cr3);
+/**
+ * MOV CR3 (kvm_set_cr3's MMU part: kvm_mmu_new_pgd, then kvm_invalidate_pcid). Null, or why it
+ * is refused (the guest's #GP; nothing changed).
+ */
+export function setCr3(vm: ShadowVm, cr3: bigint): string | null {
+  return vm.setCr3(cr3);
 }
 
 /** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */

@@ -5,6 +5,7 @@
  * before entering the guest (vcpu_enter_guest, kvm_mmu_reload), and the guest walk MMU the fault
  * path reads. The role computation is src/roles (calcRootRole), the walk MMU src/guest.
  */
+import { ShadowMmuError } from '../bits/errors.js';
 import { badInput } from '../bits/errors.js';
 import { shadowRootOfCr3, X86_CR3_LAM_U48, X86_CR3_LAM_U57 } from '../cpu/cr.js';
 import { kvm_init_walk_mmu, load_pdptrs, type GuestFeatures, type WalkMmu } from '../guest/mmu.js';
@@ -271,9 +272,11 @@ export class ShadowVmState {
    * @kernel x86.c kvm_set_cr3
    * MOV CR3 (the MMU part): an unchanged CR3 outside PAE paging only
    * invalidates the PCID; PAE paging reloads the PDPTEs; a changed CR3 gets kvm_mmu_new_pgd
-   * (the pgd keeps the LAM bits); then kvm_invalidate_pcid unless NOFLUSH.
+   * (the pgd keeps the LAM bits); then kvm_invalidate_pcid unless NOFLUSH. Returns null, or why
+   * the MOV CR3 is refused (#GP: a PDPTE with reserved bits or outside guest memory), in which
+   * case nothing changed.
    */
-  setCr3(cr3in: bigint): void {
+  setCr3(cr3in: bigint): string | null {
     let cr3 = cr3in;
     let skip = false;
     let pcid = 0n;
@@ -292,14 +295,16 @@ export class ShadowVmState {
           this.loadPdptrs();
         } catch (e) {
           // kvm_set_cr3 checks the PDPTEs before CR3 changes: a refused MOV CR3 changes nothing.
+          if (!(e instanceof ShadowMmuError)) throw e;
           this.regs = before;
           this.invalidateWalks();
-          throw e;
+          return e.message;
         }
       }
       if (cr3 !== old) kvm_mmu_new_pgd(this.vcpu, pgdOf(cr3));
     }
     if (!skip) this.kvm_invalidate_pcid(pcid);
+    return null;
   }
 
   /** @kernel x86.c kvm_invalidate_pcid (shadow paging) */

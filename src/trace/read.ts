@@ -2,13 +2,14 @@
  * Reading kernel traces: the tracefs `trace` / `trace_pipe` line (`TASK-PID [CPU] FLAGS TS: EVENT:
  * BODY`), the `trace-cmd report` line (the same without flags, event names padded), a bare
  * `EVENT: BODY` (what `shadow-mmu run` prints), and the tracefs `fields` option's raw form
- * (`role=0x3704 (14084) unsync=(0)`). Lines are parsed one at a time, so a trace of any size streams.
+ * (`role=0x3704 (14084) unsync=(0)`). Lines are parsed one at a time, so a trace of any size
+ * streams; gzip input is recognised by its magic (../bits/input-stream.ts).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { PassThrough, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
 import { ShadowMmuError } from '../bits/errors.js';
+import { inputChunks } from '../bits/input-stream.js';
 import { TRACE_EVENTS, type EventFields, type TraceEventSpec } from './table.js';
 
 export interface TracePrefix {
@@ -106,48 +107,20 @@ export function parseTraceLine(text: string, line: number): TraceLine {
   return { kind: 'event', line, event, form: 'text', fields, body, prefix };
 }
 
-/** Open FILE (or `-` for stdin), gunzipping when it starts with the gzip magic. */
-export async function openTrace(file: string, stdin: NodeJS.ReadableStream): Promise<Readable> {
-  let src: Readable;
-  if (file === '-') src = stdin as Readable;
-  else {
-    const s = createReadStream(file);
-    await new Promise<void>((resolve, reject) => {
-      s.once('open', () => resolve());
-      s.once('error', (e: NodeJS.ErrnoException) => reject(new ShadowMmuError('EINVAL_INPUT', `trace: cannot read ${file}: ${e.code ?? e.message}`)));
-    });
-    src = s;
-  }
-  const out = new PassThrough();
-  let first = true;
-  let gunzip: ReturnType<typeof createGunzip> | null = null;
-  src.on('data', (chunk: Buffer) => {
-    if (first) {
-      first = false;
-      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        gunzip = createGunzip();
-        gunzip.on('error', (e) => out.destroy(new ShadowMmuError('EINVAL_INPUT', `trace: ${file}: bad gzip data: ${e.message}`)));
-        gunzip.pipe(out);
-      }
-    }
-    if (gunzip) {
-      if (!gunzip.write(chunk)) {
-        src.pause();
-        gunzip.once('drain', () => src.resume());
-      }
-    } else if (!out.write(chunk)) {
-      src.pause();
-      out.once('drain', () => src.resume());
-    }
+/** FILE (or `-` for stdin) as a stream; a file that cannot be opened is an input error. */
+async function openTrace(file: string, stdin: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> {
+  if (file === '-') return stdin;
+  const s = createReadStream(file);
+  await new Promise<void>((resolve, reject) => {
+    s.once('open', () => resolve());
+    s.once('error', (e: NodeJS.ErrnoException) => reject(new ShadowMmuError('EINVAL_INPUT', `trace: cannot read ${file}: ${e.code ?? e.message}`)));
   });
-  src.on('end', () => (gunzip ? gunzip.end() : out.end()));
-  src.on('error', (e: NodeJS.ErrnoException) => out.destroy(new ShadowMmuError('EINVAL_INPUT', `trace: cannot read ${file}: ${e.code ?? e.message}`)));
-  return out;
+  return s;
 }
 
 /** Every line of a trace, parsed, in order; constant memory. */
 export async function* readTrace(file: string, stdin: NodeJS.ReadableStream): AsyncGenerator<TraceLine> {
-  const input = await openTrace(file, stdin);
+  const input = Readable.from(inputChunks(await openTrace(file, stdin), `trace: ${file}`));
   const rl = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
   for await (const text of rl) yield parseTraceLine(text, ++n);
