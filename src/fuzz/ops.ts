@@ -1,27 +1,19 @@
 /**
  * Fuzzing the shadow-page machinery directly: random JSON op sequences (load and free roots,
  * get_page, link, drop, zap, fast zap, sync, unsync, reclaim, shrink, MOV CR3, allocation
- * failures at every cache site) on a 64-bit or PAE shadow root, drawn step by step against the
+ * failures at every site of the vCPU's caches) on a 64-bit or PAE shadow root, drawn step by step against the
  * live pages, with the auditor after every step. The steps actually run are kept, so a failing
  * case is a JSON op scenario `shadow-mmu run` can replay.
  */
 import { ShadowMmuError } from '../bits/errors.js';
-import { formatViolation } from '../mmu/audit.js';
+import { audit, formatViolation } from '../mmu/audit.js';
 import type { Profile } from '../profiles/index.js';
 import { hasField, roleLayout } from '../roles/layout.js';
 import { parseScenario, parseStep, ScenarioRunner } from '../scenario/index.js';
 import { Rng } from './gen.js';
 import type { FuzzFailure } from './run.js';
+import { ddmin } from './shrink.js';
 
-const SITES = [
-  'memory_cache:mmu_pte_list_desc_cache',
-  'memory_cache:mmu_shadow_page_cache',
-  'memory_cache:mmu_gfn_array_cache',
-  'memory_cache:mmu_shadowed_info_cache',
-  'memory_cache:mmu_page_header_cache',
-  'kvmalloc_array:mmu_shadow_page_cache',
-  'pae_root_cache',
-];
 
 /** The scenario header (no steps) for a 64-bit or PAE shadow root under `profile`. */
 export function opsScenarioHeader(profile: Profile, pae: boolean): Record<string, unknown> {
@@ -59,6 +51,9 @@ export function runOpsCase(seed: number, profile: Profile, nsteps: number): OpsC
   const ran: Record<string, unknown>[] = [];
   const sc = parseScenario(header, 'fuzz-ops');
   const r = new ScenarioRunner(sc);
+  // The fault-injection keys of this profile's vCPU caches (the PAE-root cache where it has one),
+  // but not the atomic fallbacks: when those fail too, kvm_mmu_memory_cache_alloc's BUG_ON fires.
+  const sites = r.m.caches.allocSites().filter((x) => !x.startsWith('memory_cache_atomic:'));
   const names: string[] = [];
   const live = () => names.filter((n) => r.pageNamed(n) !== undefined);
   let n = 0;
@@ -70,7 +65,7 @@ export function runOpsCase(seed: number, profile: Profile, nsteps: number): OpsC
     if (k < 35) {
       const name = `p${names.length}`;
       names.push(name);
-      return { op: 'get_page', name, gfn: 1 + rng.int(12), level: 1 + rng.int(pae ? 2 : 3), direct: rng.chance(0.3), access: rng.pick([7, 7, 3, 5]), gaddr: String((1 + rng.int(12)) << 30) };
+      return { op: 'get_page', name, gfn: 1 + rng.int(12), level: 1 + rng.int(pae ? 2 : 3), direct: rng.chance(0.3), access: rng.pick([7, 7, 3, 5]), gaddr: String((1 + rng.int(12)) * 2 ** 30) };
     }
     if (k < 55 && l.length) return { op: 'link', parent: rng.chance(0.2) ? 'root' : rng.pick(l), index: rng.int(4), child: rng.pick(l) };
     if (k < 62 && l.length) return { op: 'drop', parent: rng.pick(l), index: rng.int(4) };
@@ -82,7 +77,7 @@ export function runOpsCase(seed: number, profile: Profile, nsteps: number): OpsC
     if (k < 84) return { op: 'set_cr3', cr3: (1 + rng.int(4)) * 4096 };
     if (k < 90) return { op: 'unsync', gfn: 1 + rng.int(12) };
     if (k < 93) return { op: 'sync_result', gfn: 1 + rng.int(12), result: rng.pick(['fail', 'clean', 'flush']) };
-    if (k < 97) return { op: 'fail', site: rng.pick(SITES), count: 1 + rng.int(3) };
+    if (k < 97) return { op: 'fail', site: rng.pick(sites), count: 1 + rng.int(3) };
     return { op: 'topup' };
   };
   for (let i = 0; i < nsteps; i++) {
@@ -99,6 +94,12 @@ export function runOpsCase(seed: number, profile: Profile, nsteps: number): OpsC
       if (!(e instanceof ShadowMmuError) || (e.code !== 'ESTATE' && e.code !== 'EINVAL_INPUT')) {
         ran.push(s);
         return { steps: n, scenario: { ...header, steps: ran }, failure: { step: n, kind: 'error', what: `${String(s['op'])}: ${(e as Error).message}` } };
+      }
+      // Refused steps are not recorded, so they must have changed nothing.
+      const v = audit(r.m, `after refused ${String(s['op'])}`);
+      if (v.length) {
+        ran.push(s);
+        return { steps: n, scenario: { ...header, steps: ran }, failure: { step: n, kind: 'audit', what: v.map(formatViolation).join('; ') } };
       }
     }
   }
@@ -124,21 +125,6 @@ export function replayOps(scenario: Record<string, unknown>): FuzzFailure | null
 
 /** Delta debugging over the recorded steps: the smallest op scenario failing the same way. */
 export function shrinkOps(scenario: Record<string, unknown>, kind: FuzzFailure['kind'], maxRuns = 1000): Record<string, unknown> {
-  let steps = scenario['steps'] as Record<string, unknown>[];
-  const fails = (xs: Record<string, unknown>[]) => replayOps({ ...scenario, steps: xs })?.kind === kind;
-  let budget = maxRuns;
-  let chunk = Math.max(1, Math.floor(steps.length / 2));
-  while (chunk >= 1 && budget > 0) {
-    let removed = false;
-    for (let at = 0; at < steps.length && budget > 0; ) {
-      const cand = [...steps.slice(0, at), ...steps.slice(at + chunk)];
-      budget--;
-      if (fails(cand)) {
-        steps = cand;
-        removed = true;
-      } else at += chunk;
-    }
-    if (!removed) chunk = Math.floor(chunk / 2);
-  }
+  const steps = ddmin(scenario['steps'] as Record<string, unknown>[], (xs) => replayOps({ ...scenario, steps: xs })?.kind === kind, { n: maxRuns });
   return { ...scenario, steps };
 }

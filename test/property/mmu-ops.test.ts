@@ -92,7 +92,7 @@ function runOps(p: ProfileName, pae: boolean, ops: Op[]): void {
           const level = Math.min(op.level, maxLevel - 1);
           if (step({ op: 'topup' }).result['ret'] !== '0') break;
           const name = `p${names.length}`;
-          step({ op: 'get_page', name, gfn: op.gfn, level, direct: op.direct, access: op.access, gaddr: String(op.gfn << 30) });
+          step({ op: 'get_page', name, gfn: op.gfn, level, direct: op.direct, access: op.access, gaddr: String(op.gfn * 2 ** 30) });
           names.push(name);
           break;
         }
