@@ -9,6 +9,7 @@ import { badInput, ShadowMmuError } from '../bits/errors.js';
 import { quote } from '../bits/quote.js';
 import { RECORDED_HOST } from '../kvm/vcpu.js';
 import type { HostConfig } from '../mmu/machine.js';
+import { parseHostKeys, type HostKey } from './host-keys.js';
 
 export interface HostOption {
   readonly host: Partial<HostConfig>;
@@ -22,14 +23,7 @@ export const HOST_PRESETS: Readonly<Record<string, HostOption>> = {
   'no-la57': { host: {}, la57: false },
 };
 
-const KEYS: Readonly<Record<string, 'boolean' | 'number' | 'string'>> = {
-  vendor: 'string',
-  cpu: 'string',
-  mmio_caching: 'boolean',
-  la57: 'boolean',
-  thp: 'boolean',
-  nr_mmu_pages: 'number',
-};
+const KEYS: readonly HostKey[] = ['vendor', 'cpu', 'mmio_caching', 'thp', 'nr_mmu_pages', 'la57'];
 
 export function parseHostOption(spec: string): HostOption {
   const preset = HOST_PRESETS[spec];
@@ -42,15 +36,7 @@ export function parseHostOption(spec: string): HostOption {
     throw new ShadowMmuError('EINVAL_INPUT', `--host ${quote(spec)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) badInput(`--host ${spec}`, 'expected a JSON object of host keys');
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(json)) {
-    const t = KEYS[k];
-    if (!t) badInput(`--host ${spec}`, `unknown key ${quote(k)} (expected ${Object.keys(KEYS).join(', ')})`);
-    if (typeof v !== t) badInput(`--host ${spec}.${k}`, `expected a ${t}`);
-    if (k === 'vendor' && v !== 'intel' && v !== 'amd') badInput(`--host ${spec}.vendor`, 'expected intel or amd');
-    if (k === 'nr_mmu_pages' && (!Number.isInteger(v) || (v as number) < 64)) badInput(`--host ${spec}.nr_mmu_pages`, 'expected an integer >= 64');
-    out[k] = v;
-  }
+  const out = parseHostKeys(json as Record<string, unknown>, `--host ${spec}`, KEYS);
   const { la57, ...host } = out;
   return { host: host as Partial<HostConfig>, la57: la57 !== false };
 }

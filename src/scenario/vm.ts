@@ -22,6 +22,7 @@ import type { GuestMemory } from '../guest/memory.js';
 import { kvm_init_walk_mmu, X86_CR4_LA57, type AccessKind } from '../guest/index.js';
 import { loadGuestSpec, tableFormatFor } from '../guest/spec.js';
 import { tdpFaultLoop } from '../cpu/tdp.js';
+import { parseHostKeys, type HostKey } from './host-keys.js';
 import * as api from '../mmu/api.js';
 import type { HostConfig } from '../mmu/machine.js';
 import type { Violation } from '../mmu/audit.js';
@@ -99,7 +100,7 @@ function parseStep(v: unknown, i: number): VmStep {
   }
 }
 
-const HOST_KEYS = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages'] as const;
+const HOST_KEYS: readonly HostKey[] = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages'];
 
 /** Parse a VM scenario; `profile` replaces the file's (which is then optional). */
 export function parseVmScenario(json: unknown, where: string, profile?: Profile): VmScenario {
@@ -108,18 +109,7 @@ export function parseVmScenario(json: unknown, where: string, profile?: Profile)
   const p = profile ?? (typeof json['profile'] === 'string' ? getProfile(json['profile']) : badInput(`${where}.profile`, 'missing (or give --profile)'));
   const h = json['host'] === undefined ? {} : json['host'];
   if (!isObj(h)) badInput(`${where}.host`, 'expected an object');
-  only(h, `${where}.host`, HOST_KEYS);
-  const host: Record<string, unknown> = { mmio_caching: false };
-  for (const k of HOST_KEYS) {
-    const x = h[k];
-    if (x === undefined) continue;
-    if (k === 'vendor' && x !== 'intel' && x !== 'amd') badInput(`${where}.host.vendor`, 'expected intel or amd');
-    if ((k === 'tdp' || k === 'mmio_caching' || k === 'thp') && typeof x !== 'boolean') badInput(`${where}.host.${k}`, 'expected true or false');
-    if (k === 'tdp_level') parseInt_(x, `${where}.host.tdp_level`, 4, 5);
-    if (k === 'nr_mmu_pages') parseInt_(x, `${where}.host.nr_mmu_pages`, 64, 1 << 20);
-    if (k === 'cpu' && typeof x !== 'string') badInput(`${where}.host.cpu`, 'expected a host CPU name');
-    host[k] = typeof x === 'string' && (k === 'tdp_level' || k === 'nr_mmu_pages') ? Number(x) : x;
-  }
+  const host: Record<string, unknown> = { mmio_caching: false, ...parseHostKeys(h, `${where}.host`, HOST_KEYS) };
   if (!isObj(json['regs'])) badInput(`${where}.regs`, 'expected {cr0, cr4, efer[, cr3]}');
   const r = json['regs'];
   only(r, `${where}.regs`, ['cr0', 'cr3', 'cr4', 'efer']);
