@@ -25,7 +25,7 @@ export interface KvmCaps {
   readonly kvm_caps_7_1_eax: number;
   readonly la57: boolean;
   readonly lam: boolean;
-  /** @kernel x86.h max_host_virt_addr_bits: 57 iff KVM has LA57. */
+  /** max_host_virt_addr_bits (canonical.ts): 57 iff KVM has LA57. */
   readonly max_host_virt_addr_bits: 48 | 57;
 }
 

@@ -32,14 +32,15 @@ import {
   MSR_EFER,
   codeBits,
   effectiveAddress,
+  isLongMode,
   isPaging,
   kvm_set_cr0,
-  kvm_set_cr3,
-  kvm_set_cr4,
+  probeCr4Masks,
   kvm_set_efer,
   nonCanonical,
   type CpuState,
 } from './cpu.js';
+import { kvm_set_cr4 } from '../cpu/cr.js';
 import { decode, type Insn } from './insn.js';
 import type { ProbeLayout } from './layout.js';
 
@@ -418,17 +419,17 @@ export class InsnExecutor {
           return true;
         }
         if (insn.cr === 4) {
-          const v = kvm_set_cr4(cpu, cpu.rax, this.hostLa57);
-          if (v === null) return false;
-          cpu.cr4 = v;
-          setCr4(vm, v);
+          const { masks, guest } = probeCr4Masks(vm.profile, this.hostLa57);
+          const s = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer };
+          if (kvm_set_cr4(vm.profile, s, masks, guest, cpu.rax) !== 0) return false;
+          cpu.cr4 = s.cr4;
+          setCr4(vm, s.cr4);
           return true;
         }
-        const v = kvm_set_cr3(cpu, cpu.rax, PROBE_MAXPHYADDR);
-        if (v === null) return false;
-        // PAE paging: PDPTEs with reserved bits (or outside guest memory) make MOV CR3 #GP.
-        if (setCr3(vm, v) !== null) return false;
-        cpu.cr3 = v;
+        // The operand is 64 bits in long mode, 32 otherwise. kvm_set_cr3 (src/cpu/cr.ts, run by
+        // the facade's setCr3) refuses an illegal CR3 or, under PAE paging, bad PDPTEs: #GP.
+        if (setCr3(vm, isLongMode(cpu) ? cpu.rax : cpu.rax & 0xffffffffn, { maxphyaddr: PROBE_MAXPHYADDR, guest_lam: false }) !== null) return false;
+        cpu.cr3 = vm.regs.cr3;
         return true;
       }
       case 'wrmsr': {

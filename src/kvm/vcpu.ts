@@ -31,6 +31,7 @@ import {
   codeBits,
   initialCpu,
   kvm_is_valid_sregs,
+  probeCr4Masks,
   segmentsFor,
   type CpuState,
 } from './cpu.js';
@@ -225,7 +226,7 @@ export class ProbeVm {
     this.cpu = initialCpu(this.cfg, cr0, cr4, efer, codeVa);
     this.cpu.rip = codeVa;
     this.requested = { cr0, cr3: this.cfg.cr3, cr4, efer, cpl: this.cpu.cpl };
-    if (!kvm_is_valid_sregs(cr0, cr4, efer, this.cpu.csL, this.opts.hostLa57 !== false)) {
+    if (!kvm_is_valid_sregs(probeCr4Masks(this.opts.profile, this.opts.hostLa57 !== false).masks, cr0, cr4, efer, this.cpu.csL)) {
       this.createErrno = EINVAL;
       this.broken = true;
       return;
@@ -477,7 +478,7 @@ export class ProbeVm {
         seg = segmentsFor(this.cfg.start, Number(x));
       } else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
     }
-    if (!kvm_is_valid_sregs(cr0, cr4, efer, seg.csL, this.opts.hostLa57 !== false)) return EINVAL;
+    if (!kvm_is_valid_sregs(probeCr4Masks(this.opts.profile, this.opts.hostLa57 !== false).masks, cr0, cr4, efer, seg.csL)) return EINVAL;
     if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) {
       cr0 &= ~CR0_PG;
       this.pendingShutdown = true;

@@ -112,6 +112,7 @@
  * Every event (shadow and guest walk) goes to the sink given by onEvent, in kernel order.
  * Addresses are bigint at this edge; guest-physical addresses are numbers (< 2^52).
  */
+import type { Cr3Ctx } from '../cpu/cr.js';
 import { gva_to_gpa, accessBits, INVALID_GPA, type AccessKind } from '../guest/access.js';
 import { WalkEventLog } from '../guest/events.js';
 import type { TraceEvent } from '../trace/events.js';
@@ -223,11 +224,12 @@ export function setRflags(vm: ShadowVm, rflags: number): void {
 }
 
 /**
- * MOV CR3 (kvm_set_cr3's MMU part: kvm_mmu_new_pgd, then kvm_invalidate_pcid). Null, or why it
- * is refused (the guest's #GP; nothing changed).
+ * MOV CR3 (kvm_set_cr3: kvm_mmu_new_pgd, then kvm_invalidate_pcid). Null, or why it is refused
+ * (the guest's #GP; nothing changed). `legal`: MAXPHYADDR and guest LAM to check the value
+ * against; without it the caller has checked it.
  */
-export function setCr3(vm: ShadowVm, cr3: bigint): string | null {
-  return vm.setCr3(cr3);
+export function setCr3(vm: ShadowVm, cr3: bigint, legal?: Cr3Ctx): string | null {
+  return vm.setCr3(cr3, legal);
 }
 
 /** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */

@@ -341,7 +341,7 @@ export interface MakeSpteCtx {
   readonly warns: WarnLog;
   /** @kernel spte.c kvm_is_mmio_pfn */
   kvm_is_mmio_pfn(pfn: number): boolean;
-  /** @kernel mmu.c mmu_try_to_unsync_pages: 0, or nonzero (-EPERM) to keep the SPTE read-only. */
+  /** The MMU's mmu_try_to_unsync_pages (mmu/unsync.ts): 0, or nonzero (-EPERM) to keep the SPTE read-only. */
   mmu_try_to_unsync_pages(gfn: number, can_unsync: boolean, prefetch: boolean): number;
   /** kvm_slot_dirty_track_enabled for the slot of gfn. */
   kvm_slot_dirty_track_enabled(gfn: number): boolean;
