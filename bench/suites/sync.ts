@@ -49,7 +49,7 @@ function fault(vm: api.ShadowVm, va: bigint, kind: api.AccessKind): void {
   for (let n = 0; n < 4; n++) {
     const hw = api.cpuAccess(vm, va, kind, 3);
     if (hw.ok || hw.vector !== 14) return;
-    const pf = api.kvm_mmu_page_fault(vm, hw.cr2, hw.error_code, 3);
+    const pf = api.pageFault(vm, hw.cr2, hw.error_code, 3);
     if (pf.ret === 'RET_PF_EMULATE' || pf.inject) return;
   }
 }
@@ -155,7 +155,7 @@ function pteWriteCase(profile: string, present: boolean): BenchCase {
     const idx = present ? 5 : 511;
     const gpa = L1 + idx * 8;
     x.mem.writeBig(gpa, x.mem.readBig(gpa));
-    api.kvm_mmu_pte_write(x.vm, gpa, 8);
+    api.pteWrite(x.vm, gpa, 8);
     if (present) fault(x.vm, BigInt(idx * 0x1000), 'read');
   };
   return {

@@ -13,9 +13,9 @@ import {
   cpuAccess,
   enterGuest,
   gvaToGpa,
-  kvm_mmu_invlpg,
-  kvm_mmu_page_fault,
-  kvm_mmu_pte_write,
+  invlpg,
+  pageFault,
+  pteWrite,
   setCr0,
   setCr3,
   setCr4,
@@ -275,7 +275,7 @@ export class InsnExecutor {
   /** A shadow #PF: KVM's handler decides (null: the instruction is retried). */
   private shadowFault(f: Extract<CpuAccessResult, { ok: false }>): Outcome | null {
     if (f.vector === 13) return { k: 'exc', vector: 13, ec: 0 };
-    const pf = kvm_mmu_page_fault(this.vm, f.cr2, f.error_code);
+    const pf = pageFault(this.vm, f.cr2, f.error_code);
     if (pf.inject) {
       this.cpu.cr2 = pf.inject.cr2;
       return { k: 'exc', vector: 14, ec: pf.inject.error_code };
@@ -370,7 +370,7 @@ export class InsnExecutor {
           if (!insn.write) this.loadPiece(p, ram ? g.gpa : null, acc);
           else if (ram) {
             this.storePiece(p, g.gpa);
-            kvm_mmu_pte_write(vm, g.gpa, p.n);
+            pteWrite(vm, g.gpa, p.n);
           }
         }
         if (!insn.write) this.finishLoad(insn.size, acc.v);
@@ -445,7 +445,7 @@ export class InsnExecutor {
       case 'invlpg': {
         const va = effectiveAddress(cpu, cpu.rbx);
         if (va >> 12n === this.mmioGvaPage) this.clearMmioInfo();
-        kvm_mmu_invlpg(vm, va);
+        invlpg(vm, va);
         return true;
       }
       default:

@@ -177,7 +177,7 @@ export class VmScenarioRunner {
         return `ok gpa ${hw.gpa.toString(16)}${n ? ` after ${n} fault(s)` : ''}`;
       }
       if (hw.vector === 13) return '#GP';
-      const pf = api.kvm_mmu_page_fault(this.vm, hw.cr2, hw.error_code, cpl);
+      const pf = api.pageFault(this.vm, hw.cr2, hw.error_code, cpl);
       if (pf.inject) return `#PF error_code ${pf.inject.error_code.toString(16)}`;
       if (pf.ret === 'RET_PF_EMULATE') return `emulated: ${this.emulate(va, kind, cpl, value, size)}`;
     }
@@ -190,7 +190,7 @@ export class VmScenarioRunner {
     if (!this.mem.isRam(t.gpa)) return `mmio gpa ${t.gpa.toString(16)}`;
     if (kind === 'write') {
       this.mem.writeBig(t.gpa, value, size);
-      api.kvm_mmu_pte_write(this.vm, t.gpa, size);
+      api.pteWrite(this.vm, t.gpa, size);
     }
     return `gpa ${t.gpa.toString(16)}`;
   }
@@ -209,7 +209,7 @@ export class VmScenarioRunner {
         break;
       case 'pte_write':
         if (s.value !== null) this.mem.writeBig(s.gpa, s.value, s.bytes as 1 | 2 | 4 | 8);
-        api.kvm_mmu_pte_write(this.vm, s.gpa, s.bytes);
+        api.pteWrite(this.vm, s.gpa, s.bytes);
         outcome = 'written';
         break;
       case 'host_write':
@@ -217,7 +217,7 @@ export class VmScenarioRunner {
         outcome = 'written';
         break;
       case 'invlpg':
-        api.kvm_mmu_invlpg(this.vm, s.va);
+        api.invlpg(this.vm, s.va);
         outcome = 'done';
         break;
       case 'set_cr3':

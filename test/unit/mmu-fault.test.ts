@@ -155,7 +155,7 @@ describe('FNAME(fetch) builds one shadow page per guest table level', () => {
     const hw = api.cpuAccess(r2.vm, VA, 'read', 3);
     expect(hw.ok).toBe(false);
     if (!hw.ok) expect(hw.error_code & 8).toBe(8);
-    expect(api.kvm_mmu_page_fault(r2.vm, VA, hw.ok ? 0 : hw.error_code).ret).toBe('RET_PF_EMULATE');
+    expect(api.pageFault(r2.vm, VA, hw.ok ? 0 : hw.error_code).ret).toBe('RET_PF_EMULATE');
     expect(r2.violations).toEqual([]);
   });
 
@@ -248,7 +248,7 @@ describe('allocation failure on the fault path', () => {
     r.events = [];
     const hw = api.cpuAccess(r.vm, VA, 'read', 3);
     expect(hw.ok).toBe(false);
-    const pf = api.kvm_mmu_page_fault(r.vm, VA, hw.ok ? 0 : hw.error_code, 3);
+    const pf = api.pageFault(r.vm, VA, hw.ok ? 0 : hw.error_code, 3);
     expect(pf).toMatchObject({ ret: 'RET_PF_RETRY', errno: 12 });
     expect(r.events).toEqual([]);
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });

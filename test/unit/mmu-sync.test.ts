@@ -37,7 +37,7 @@ describe('a user write into a shadowed last-level table', () => {
     const { r } = unsynced(p);
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
     r.events = [];
-    api.kvm_mmu_invlpg(r.vm, VA);
+    api.invlpg(r.vm, VA);
     const inv = r.events.map((e) => e['ev']);
     // 5.16 zaps and prefetches the new gPTE at once; 6.x drops the SPTE (gfn changed) and refaults.
     expect(inv).toEqual(p === 'v6.18' ? [] : ['set_spte']);
@@ -58,7 +58,7 @@ describe('a user write into a shadowed last-level table', () => {
 
   it('a non-canonical INVLPG is a no-op but counted', () => {
     const { r } = unsynced('v6.18');
-    api.kvm_mmu_invlpg(r.vm, 0x800000000000n);
+    api.invlpg(r.vm, 0x800000000000n);
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
     expect(api.stats(r.vm).vcpu['invlpg']).toBe(1);
   });
