@@ -10,7 +10,6 @@
 import type { BenchCase, BenchSuite } from '../harness.js';
 import { GuestMemory } from '../../src/guest/memory.js';
 import * as api from '../../src/mmu/api.js';
-import { getPageWork } from '../../src/mmu/get_page.js';
 import type { KvmMmuPage } from '../../src/mmu/page.js';
 import { __kvm_sync_page, syncWork } from '../../src/mmu/sync_page.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
@@ -136,11 +135,11 @@ function faultCase(profile: string): BenchCase {
     name: `${profile}: full shadow fault (3 new pages + leaf + 7 prefetched) and subtree zap`,
     fn: op,
     counts() {
-      const p0 = { ...getPageWork };
       const kvm = vm().machine.kvm;
+      const p0 = { ...kvm.work };
       const f0 = kvm.stat.remote_tlb_flush_requests;
       op();
-      return { hash_lookups: getPageWork.lookups - p0.lookups, hash_probes: getPageWork.probes - p0.probes, pages_created: 3, remote_flushes: kvm.stat.remote_tlb_flush_requests - f0 };
+      return { hash_lookups: kvm.work.lookups - p0.lookups, hash_probes: kvm.work.probes - p0.probes, pages_created: 3, remote_flushes: kvm.stat.remote_tlb_flush_requests - f0 };
     },
   };
 }
@@ -164,9 +163,9 @@ function pteWriteCase(profile: string, present: boolean): BenchCase {
     counts() {
       const kvm = world().vm.machine.kvm;
       const f0 = kvm.stat.remote_tlb_flush_requests;
-      const p0 = { ...getPageWork };
+      const p0 = { ...kvm.work };
       op();
-      return { remote_flushes: kvm.stat.remote_tlb_flush_requests - f0, hash_lookups: getPageWork.lookups - p0.lookups, hash_probes: getPageWork.probes - p0.probes };
+      return { remote_flushes: kvm.stat.remote_tlb_flush_requests - f0, hash_lookups: kvm.work.lookups - p0.lookups, hash_probes: kvm.work.probes - p0.probes };
     },
   };
 }

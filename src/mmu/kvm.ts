@@ -76,6 +76,11 @@ export class Kvm {
   readonly write_track = new Map<number, number>();
   /** disallow_lpage counts per gfn (huge pages disallowed because the gfn is shadowed). */
   readonly lpage_disallowed = new Map<number, number>();
+  /**
+   * Work the page hash did (hash-chain lookups and the pages probed), for the bench's
+   * deterministic operation counts per path. Not a kernel statistic.
+   */
+  readonly work = { lookups: 0, probes: 0 };
   readonly stat: KvmStats = {
     mmu_cache_miss: 0,
     max_mmu_page_hash_collisions: 0,

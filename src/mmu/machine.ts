@@ -3,6 +3,7 @@
  * SPTE masks and module init (with the RFC's default_pae_pdpte), the vCPU's caches, and the
  * vCPU's MMU with mainline's pae_root page.
  */
+import { standinSyncPage } from './sync_standin.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { SiteFaults } from '../cache/fault.js';
 import { HostMemory } from '../cache/host_memory.js';
@@ -88,7 +89,7 @@ export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext
     default_pae_pdpte: mod.default_pae_pdpte,
   });
   if (caches.pae_root_cache) kvm.free_pae_root = (pfn) => caches.free_pae_root(pfn);
-  const vcpu = new Vcpu(0, kvm, caches, new KvmMmu(ctx));
+  const vcpu = new Vcpu(0, kvm, caches, new KvmMmu(ctx, standinSyncPage()));
   kvm.vcpus.push(vcpu);
   const m: Machine = { kvm, vcpu, mem, caches, faults, mod, cfg, spteCfg };
   if (__kvm_mmu_create(vcpu, cfg.tdp ? cfg.tdp_level : 0) < 0) {

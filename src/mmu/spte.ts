@@ -5,7 +5,7 @@
  *
  * API summary (for the shadow-page code; `m` is a SpteMasks: `kvm_mmu_module_init(profile, cfg,
  * hostZeroPage(mem)).masks` (spte_module.ts, also gives default_pae_pdpte) or
- * `spteMasksFor(profile, cfg)`; `spteOpsOf(mod)` (spte_ports.ts) is ports.ts's SpteOps):
+ * `spteMasksFor(profile, cfg)`):
  * - Predicates take (lo, hi): is_shadow_present_pte(lo) (bit 11 only), is_mmio_spte(m, lo, hi),
  *   is_large_pte(lo), is_last_spte(lo, level), is_writable_pte(lo), spte_ad_enabled(hi),
  *   spte_ad_need_write_protect(hi), is_access_track_spte(m, lo, hi), is_executable_pte(m, lo, hi),

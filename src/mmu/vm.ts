@@ -5,6 +5,7 @@
  * before entering the guest (vcpu_enter_guest, kvm_mmu_reload), and the guest walk MMU the fault
  * path reads. The role computation is src/roles (calcRootRole), the walk MMU src/guest.
  */
+import { __kvm_sync_page } from './sync_page.js';
 import {
   EFER_LMA as EFER_LMA_B,
   EFER_LME as EFER_LME_B,
@@ -94,6 +95,7 @@ export class ShadowVmState {
       gfn_to_pfn: (gfn) => GUEST_PFN_BASE + gfn,
       thp: host.thp === true,
     };
+    this.vcpu.mmu.sync_page = __kvm_sync_page;
     this.loadPdptrs();
   }
 
