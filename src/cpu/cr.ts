@@ -1,5 +1,5 @@
 /**
- * CR3 and CR4 legality and writes (cpu-features.md sections 1.4 and 5.4; seed 004 lines 67-92):
+ * CR3 and CR4 legality and writes (cpu-features.md sections 1.4 and 5.4; LAM KVM enabling v7, kvm@vger.kernel.org 2023-04):
  * which CR4 bits KVM and the guest allow (LA57, LAM_SUP), MOV to CR4 and MOV to CR3 with PCID
  * and LAM bits, and the shadow-paging root GFN and hardware CR3 of a guest CR3.
  */
@@ -245,7 +245,7 @@ const CR4_ROLE_BITS = BigInt(KVM_MMU_CR4_ROLE_BITS);
 /**
  * The test kvm_post_set_cr4 (mmu/vm.ts setCr4) makes: a change of a CR4 role bit resets the MMU
  * context. CR4.LA57 is one (a 5-level guest gets a new root level); CR4.LAM_SUP is not, and needs
- * no emulated TLB flush either (seed 004 lines 73-75).
+ * no emulated TLB flush either (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04).
  */
 export function cr4ChangeResetsMmu(old_cr4: bigint, cr4: bigint): boolean {
   return ((old_cr4 ^ cr4) & CR4_ROLE_BITS) !== 0n;

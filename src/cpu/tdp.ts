@@ -195,7 +195,7 @@ export interface TdpCheckResult {
 
 /**
  * `shadow-mmu tdp-check`: for a host, a guest MAXPHYADDR and memslots, which GPAs are guest-legal
- * but unmappable at the TDP level KVM picks (seed 002: MAXPHYADDR 52 with 4-level EPT), whether
+ * but unmappable at the TDP level KVM picks (the ept_5level thread, kvm@vger.kernel.org 2024-01-10: MAXPHYADDR 52 with 4-level EPT), whether
  * each memslot is accepted, and what the profile does when the guest touches such a GPA.
  */
 export function tdpCheck(profile: Profile, inp: TdpCheckInput): TdpCheckResult {

@@ -28,11 +28,11 @@ export const CHANGES = {
     summary: 'current mainline behaviour',
   },
   'unmappable-gpa-exit-internal-error': {
-    source: 'Sean Christopherson, kvm@vger.kernel.org 2024-01-10 (seed 002): proposal, not in mainline v6.18',
+    source: 'Sean Christopherson, kvm@vger.kernel.org 2024-01-10 (the ept_5level thread): proposal, not in mainline v6.18',
     summary: 'a guest fault on a GPA the TDP level cannot map (GPA[51:48] with 4-level EPT) exits to userspace with KVM_EXIT_INTERNAL_ERROR (17) instead of looping',
   },
   'unmappable-gpa-exit-memory-fault': {
-    source: 'Sean Christopherson, kvm@vger.kernel.org 2024-01-10 (seed 002): proposal, not in mainline v6.18',
+    source: 'Sean Christopherson, kvm@vger.kernel.org 2024-01-10 (the ept_5level thread): proposal, not in mainline v6.18',
     summary: 'a guest fault on a GPA the TDP level cannot map exits to userspace with KVM_EXIT_MEMORY_FAULT (39) instead of looping',
   },
 } as const satisfies Record<string, ChangeInfo>;

@@ -4,7 +4,7 @@
  * (an AMD TDP host: the registers are L1's, CR3 is L1's nCR3, accesses are L2 GPAs). Steps are
  * CPU accesses in a vCPU's retry loop, emulated accesses, guest page-table writes as the
  * emulator reports them (kvm_mmu_pte_write), INVLPG, MOV CR3, and one TDP fault on a GPA the
- * TDP level may not map (seed 002's loop or explicit exit). A file is a VM scenario when it has a
+ * TDP level may not map (the ept_5level thread's (kvm@vger.kernel.org 2024-01-10) loop or explicit exit). A file is a VM scenario when it has a
  * "guest" key.
  *
  *   { "profile": "v6.18", "host": { "vendor": "amd", "tdp": true, "tdp_level": 5 },

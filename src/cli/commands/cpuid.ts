@@ -1,5 +1,5 @@
 /**
- * `shadow-mmu cpuid`: the CPUID model (cpu-features.md section 1; seed 000): `cpuid query` runs
+ * `shadow-mmu cpuid`: the CPUID model (cpu-features.md section 1; cpuid.c kvm_set_cpu_caps): `cpuid query` runs
  * the emulated CPUID instruction against a table, `cpuid set` runs KVM_SET_CPUID(2), `cpuid caps`
  * derives the host's boot decision and KVM's LA57/LAM capabilities from a host description.
  */

@@ -6,7 +6,7 @@
  */
 import type { DomainTraits } from './index.js';
 
-/** What happens when a guest faults on a GPA that the TDP page tables cannot map (seed 002). */
+/** What happens when a guest faults on a GPA that the TDP page tables cannot map (the ept_5level thread, kvm@vger.kernel.org 2024-01-10). */
 export type UnmappableGpaPolicy = 'loop' | 'exit-internal-error' | 'exit-memory-fault';
 
 export interface CpuTraits {
