@@ -3,6 +3,7 @@
  * FNAME(page_fault)/FNAME(fetch), direct_map, mmu_set_spte, prefetch, per profile; replayed
  * against real KVM 6.18 where the kvm oracle's write-tracking records need only CPL-3 steps.
  */
+import { PROFILE_NAMES } from '../../src/profiles/index.js';
 import { describe, expect, it } from 'vitest';
 import { PageTableBuilder } from '../../src/guest/builder.js';
 import { GuestMemory } from '../../src/guest/memory.js';
@@ -10,7 +11,7 @@ import * as api from '../../src/mmu/api.js';
 import { readGolden, sameValue } from '../support/golden.js';
 import { access, LONG_MODE, mapTableAliases, probeGuest, rig, USER_CODE, VA } from './mmu-fault-support.js';
 
-const PROFILES = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+const PROFILES = PROFILE_NAMES;
 
 interface Step {
   op: string;
