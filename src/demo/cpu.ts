@@ -7,7 +7,7 @@ import { untagThenCheck } from '../cpu/lam.js';
 import { kvm_set_msr_canonical, MSR_FS_BASE } from '../cpu/msr.js';
 import { tdpCheck } from '../cpu/tdp.js';
 import { getProfile } from '../profiles/index.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 const PROFILES = ['v5.16', 'v6.18', 'v6.18+unmappable-gpa-exit-memory-fault'];
 const HOSTS = ['ept4-52', 'ept5', 'npt5-no5lvl'];

@@ -9,7 +9,7 @@ import { checkPaeRoot, formatVerdict } from '../mmu/archcheck.js';
 import { make_nonleaf_spte, spte64 } from '../mmu/spte.js';
 import { spteMasksFor } from '../mmu/spte_masks.js';
 import { parseScenario, renderText, runScenario, verdictJson, type RunResult } from '../scenario/index.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 const PAE_GUEST = {
   cr3: '0x1000',
