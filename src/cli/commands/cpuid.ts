@@ -8,7 +8,7 @@ import { kvm_emulate_cpuid, vendorString, kvm_find_cpuid_entry } from '../../cpu
 import { hostFacts, parseCpuinfo } from '../../cpu/host.js';
 import { freshCpuidVcpu, kvm_vcpu_ioctl_set_cpuid, kvm_vcpu_ioctl_set_cpuid2 } from '../../cpu/set-cpuid.js';
 import { eptCpuinfoFlags } from '../../cpu/tdp.js';
-import { entryJson } from '../../eval/cpu.js';
+import { entryJson } from '../../cpu/cpuid-json.js';
 import { formatOf, parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { loadHost, loadTable, parseSmall, profilesOf, readText } from '../cpu-input.js';
