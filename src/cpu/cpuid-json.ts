@@ -2,15 +2,13 @@
  * CPUID entries as JSON (the `cpuid` command's and the eval contract's form): registers as hex
  * strings out; numbers or strings in, missing registers 0.
  */
+import { jsonObject } from '../bits/json.js';
 import { badInput } from '../bits/errors.js';
 import { hex32, parseU32, parseU32Opt as u32opt } from '../bits/hex.js';
 import type { Json, JsonObject } from '../bits/json.js';
 import type { KvmCpuidEntry, KvmCpuidEntry2 } from './cpuid.js';
 
-function obj(v: Json | undefined, where: string): JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
-  return v;
-}
+const obj = jsonObject;
 
 function list(v: Json | undefined, where: string): Json[] {
   if (!Array.isArray(v)) badInput(where, 'expected a list');

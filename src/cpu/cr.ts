@@ -6,29 +6,8 @@
 import type { Profile } from '../profiles/index.js';
 import { KVM_MMU_CR4_ROLE_BITS } from '../roles/regs.js';
 
-export {
-  X86_CR0_PG,
-  X86_CR0_WP,
-  X86_CR4_PSE,
-  X86_CR4_PAE,
-  X86_CR4_PGE,
-  X86_CR4_UMIP,
-  X86_CR4_LA57,
-  X86_CR4_VMXE,
-  X86_CR4_FSGSBASE,
-  X86_CR4_PCIDE,
-  X86_CR4_OSXSAVE,
-  X86_CR4_SMEP,
-  X86_CR4_SMAP,
-  X86_CR4_PKE,
-  X86_CR4_CET,
-  X86_CR4_LAM_SUP,
-  EFER_LMA,
-  X86_CR3_PCID_MASK,
-  X86_CR3_PCID_NOFLUSH,
-  X86_CR3_LAM_U57,
-  X86_CR3_LAM_U48,
-} from '../bits/regs.js';
+/** The register bits (bits/regs.ts), for the CPU model's users. */
+export * from '../bits/regs.js';
 import {
   X86_CR0_PG,
   X86_CR0_WP,

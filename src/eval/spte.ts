@@ -5,6 +5,7 @@
  * src/cache) and formats; the vectors' stubs (scripted allocation failures, the unsync and
  * dirty-log hooks) are plugged into the model's own hooks.
  */
+import { jsonObject } from '../bits/json.js';
 import { badInput } from '../bits/errors.js';
 import { hex32, hex64, hex64Halves, parseFlag, parseInt_, parseUnsigned } from '../bits/hex.js';
 
@@ -29,10 +30,7 @@ import { spteConstants } from '../mmu/spte_constants.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 import { quote } from '../bits/quote.js';
 
-function obj(v: unknown, where: string): JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
-  return v as JsonObject;
-}
+const obj = jsonObject;
 
 function flag(v: unknown, where: string): boolean {
   return parseFlag(v, where) === 1;

@@ -8,6 +8,7 @@
  *    kvm_mmu_pte_write after the write; MOV CR / WRMSR EFER / INVLPG / WRPKRU after x86.c's
  *    checks (./cpu.ts).
  */
+import { EFER_NX, X86_CR0_PE, X86_CR4_PKE, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import {
   cpuAccess,
@@ -25,10 +26,6 @@ import {
   type ShadowVm,
 } from '../mmu/api.js';
 import {
-  CR0_PE,
-  CR4_PKE,
-  CR4_SMEP,
-  EFER_NX,
   MSR_EFER,
   codeBits,
   effectiveAddress,
@@ -40,7 +37,7 @@ import {
   nonCanonical,
   type CpuState,
 } from './cpu.js';
-import { kvm_set_cr4 } from '../cpu/cr.js';
+import {kvm_set_cr4} from '../cpu/cr.js';
 import { decode, type Insn } from './insn.js';
 import type { ProbeLayout } from './layout.js';
 
@@ -181,7 +178,7 @@ export class InsnExecutor {
    */
   private beyondLimit(ea: bigint, size: number): boolean {
     if (codeBits(this.cpu) === 64) return false;
-    const limit = this.cpu.cr0 & CR0_PE ? 0xffffffffn : 0xffffn;
+    const limit = this.cpu.cr0 & X86_CR0_PE ? 0xffffffffn : 0xffffn;
     return ea + BigInt(size) - 1n > limit;
   }
 
@@ -307,7 +304,7 @@ export class InsnExecutor {
         cpu.cr2 = cpu.rip;
         // Reported as the instruction fetch's fault: F where the walker reports it for fetches
         // (EFER.NX or CR4.SMEP) — recorded: walk error 1, injected 0x11 with NX, 0x1 without.
-        const f = cpu.efer & EFER_NX || cpu.cr4 & CR4_SMEP ? 0x10 : 0;
+        const f = cpu.efer & EFER_NX || cpu.cr4 & X86_CR4_SMEP ? 0x10 : 0;
         return { k: 'exc', vector: 14, ec: r.error_code | f };
       }
     }
@@ -345,7 +342,7 @@ export class InsnExecutor {
         return { k: 'done', emulated: true };
       case 'int3':
         // The emulator runs INT only in real mode (emulate_int_real); elsewhere it fails.
-        if (cpu.cr0 & CR0_PE) return this.emulationFailure(fromFault);
+        if (cpu.cr0 & X86_CR0_PE) return this.emulationFailure(fromFault);
         cpu.rip = next;
         return { k: 'exc', vector: 3 };
       case 'mov': {
@@ -394,7 +391,7 @@ export class InsnExecutor {
   /** WRPKRU (emulate.c em_wrpkru's checks): #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
   private wrpkru(): Outcome {
     const cpu = this.cpu;
-    if (!(cpu.cr4 & CR4_PKE)) return { k: 'exc', vector: 6 };
+    if (!(cpu.cr4 & X86_CR4_PKE)) return { k: 'exc', vector: 6 };
     if ((cpu.rcx | cpu.rdx) & 0xffffffffn) return { k: 'exc', vector: 13, ec: 0 };
     cpu.pkru = Number(cpu.rax & 0xffffffffn);
     setPkru(this.vm, cpu.pkru);

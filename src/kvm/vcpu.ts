@@ -7,6 +7,7 @@
  * #DB KVM injects ([1], then a triple fault: the IDT limit is 0), an emulated one in
  * KVM_EXIT_DEBUG with no exception; an exception ends the step as [vector(, error code)].
  */
+import { EFER_LMA, EFER_NX, X86_CR0_PG, X86_CR0_WP, X86_CR4_LA57, X86_CR4_PCIDE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_SMAP, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import type { TraceEvent } from '../trace/events.js';
@@ -17,17 +18,6 @@ import { auditVm, createVm, destroyVm, gvaToGpa, onEvent, setPkru, setSregs, sta
 import { statsDelta, type ProbeStats } from './stats.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
-  CR0_PG,
-  CR0_WP,
-  CR4_LA57,
-  CR4_PCIDE,
-  CR4_PGE,
-  CR4_PKE,
-  CR4_PSE,
-  CR4_SMAP,
-  CR4_SMEP,
-  EFER_LMA,
-  EFER_NX,
   codeBits,
   initialCpu,
   kvm_is_valid_sregs,
@@ -231,8 +221,8 @@ export class ProbeVm {
       this.broken = true;
       return;
     }
-    if (this.pvm && this.cpu.cr0 & CR0_PG && !(this.cpu.efer & EFER_LMA)) {
-      this.cpu.cr0 &= ~CR0_PG;
+    if (this.pvm && this.cpu.cr0 & X86_CR0_PG && !(this.cpu.efer & EFER_LMA)) {
+      this.cpu.cr0 &= ~X86_CR0_PG;
       this.pendingShutdown = true;
     }
     this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
@@ -448,14 +438,14 @@ export class ProbeVm {
     let { cr0, cr3, cr4, efer } = cpu;
     let seg = { cpl: cpu.cpl, csL: cpu.csL, csDb: cpu.csDb };
     const bitsOf: Record<string, [0 | 4 | 8, bigint]> = {
-      wp: [0, CR0_WP],
-      smep: [4, CR4_SMEP],
-      smap: [4, CR4_SMAP],
-      pke: [4, CR4_PKE],
-      pge: [4, CR4_PGE],
-      pse: [4, CR4_PSE],
-      pcide: [4, CR4_PCIDE],
-      la57: [4, CR4_LA57],
+      wp: [0, X86_CR0_WP],
+      smep: [4, X86_CR4_SMEP],
+      smap: [4, X86_CR4_SMAP],
+      pke: [4, X86_CR4_PKE],
+      pge: [4, X86_CR4_PGE],
+      pse: [4, X86_CR4_PSE],
+      pcide: [4, X86_CR4_PCIDE],
+      la57: [4, X86_CR4_LA57],
       nx: [8, EFER_NX],
     };
     for (const [k] of c.kv) {
@@ -479,8 +469,8 @@ export class ProbeVm {
       } else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
     }
     if (!kvm_is_valid_sregs(probeCr4Masks(this.opts.profile, this.opts.hostLa57 !== false).masks, cr0, cr4, efer, seg.csL)) return EINVAL;
-    if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) {
-      cr0 &= ~CR0_PG;
+    if (this.pvm && cr0 & X86_CR0_PG && !(efer & EFER_LMA)) {
+      cr0 &= ~X86_CR0_PG;
       this.pendingShutdown = true;
     }
     Object.assign(cpu, seg);
