@@ -53,8 +53,11 @@ export interface ProbeOptions {
   readonly onStepEnd?: (vm: ProbeVm, step: ProbeStep) => void;
 }
 
-/** The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N (shared/tools/kvm-probe/README.md). */
-export const RECORDED_HOST: Partial<HostConfig> = { mmio_caching: false };
+/**
+ * The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N, and the kvm_pvm kernel's
+ * eager_zap_unsync_children=N (docs/findings.md F4; read from its /sys/module/kvm/parameters).
+ */
+export const RECORDED_HOST: Partial<HostConfig> = { mmio_caching: false, eager_zap_unsync_children: false };
 
 export interface ProbeTranslate {
   readonly rc: number;

@@ -81,6 +81,8 @@ export class Kvm {
    * deterministic operation counts per path. Not a kernel statistic.
    */
   readonly work = { lookups: 0, probes: 0 };
+  /** The host's eager_zap_unsync_children parameter (HostConfig; upstream behaviour: true). */
+  eager_zap_unsync_children = true;
   readonly stat: KvmStats = {
     mmu_cache_miss: 0,
     max_mmu_page_hash_collisions: 0,

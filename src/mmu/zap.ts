@@ -51,7 +51,7 @@ function requestRootReload(kvm: Kvm): void {
 export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): { unstable: boolean; nr_zapped: number } {
   kvm.emit({ event: 'kvm_mmu_prepare_zap_page', ...pageFields(sp) });
   kvm.stat.mmu_shadow_zapped++;
-  let nr_zapped = mmu_zap_unsync_children(kvm, sp, invalid_list);
+  let nr_zapped = kvm.eager_zap_unsync_children ? mmu_zap_unsync_children(kvm, sp, invalid_list) : 0;
   nr_zapped += kvm_mmu_page_unlink_children(kvm, sp, invalid_list);
   kvm_mmu_unlink_parents(kvm, sp);
   const unstable = nr_zapped > 0;
