@@ -15,7 +15,8 @@ import type { Profile } from '../profiles/index.js';
 import { formatRole } from '../roles/format.js';
 import { decodeRole, roleLayout, type RoleFields } from '../roles/layout.js';
 import type { TraceEvent } from '../trace/events.js';
-import { formatEventText } from '../trace/format.js';
+import { formatEventText } from '../trace/print.js';
+import { KVMMMU } from '../trace/table.js';
 import type { WalkEvent } from '../guest/events.js';
 import { parseProbeScenario } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
@@ -39,12 +40,12 @@ function roleFields(profile: Profile, role: number): RoleFields {
 export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
   const text = formatEventText(profile, ev);
   switch (ev.event) {
-    case 'kvm_mmu_get_page':
-    case 'kvm_mmu_sync_page':
-    case 'kvm_mmu_unsync_page':
-    case 'kvm_mmu_prepare_zap_page': {
+    case KVMMMU.kvm_mmu_get_page:
+    case KVMMMU.kvm_mmu_sync_page:
+    case KVMMMU.kvm_mmu_unsync_page:
+    case KVMMMU.kvm_mmu_prepare_zap_page: {
       const level = decodeRole(roleLayout(profile), ev.role)['level'] ?? 0;
-      const created = ev.event === 'kvm_mmu_get_page' ? (ev.created ? ' new' : ' existing') : '';
+      const created = ev.event === KVMMMU.kvm_mmu_get_page ? (ev.created ? ' new' : ' existing') : '';
       return {
         event: ev.event,
         text,
@@ -56,11 +57,11 @@ export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
         host: `gen ${ev.mmu_valid_gen}`,
       };
     }
-    case 'kvm_mmu_zap_all_fast':
+    case KVMMMU.kvm_mmu_zap_all_fast:
       return { event: ev.event, text, gfn: null, level: null, role: null, fields: null, rest: `used_pages ${ev.mmu_used_pages}`, host: `gen ${ev.mmu_valid_gen}` };
-    case 'kvm_mmu_spte_requested':
+    case KVMMMU.kvm_mmu_spte_requested:
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: '', host: `pfn ${ev.pfn.toString(16)}` };
-    case 'kvm_mmu_set_spte': {
+    case KVMMMU.kvm_mmu_set_spte: {
       const perm = `${ev.r ? 'r' : '-'}${ev.spte_lo & 2 ? 'w' : '-'}${ev.x ? 'x' : '-'}${ev.u === -1 ? '' : ev.u ? 'u' : '-'}`;
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: `${perm} flags ${spteFlags(ev.spte_lo, ev.spte_hi)}`, host: `spte ${ev.spte_hi.toString(16)}:${ev.spte_lo.toString(16)} at ${ev.sptep_pa.toString(16)}` };
     }

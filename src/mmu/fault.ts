@@ -34,6 +34,7 @@ import { mmu_sync_children } from './sync.js';
 import type { Vcpu } from './vcpu.js';
 import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, type ShadowWalkIterator } from './walk.js';
 import { make_mmu_pages_available } from './zap.js';
+import { KVMMMU } from '../trace/table.js';
 
 /** struct kvm_page_fault, the members the shadow paths use. */
 export interface KvmPageFault {
@@ -217,7 +218,7 @@ function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
 function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
   // pfn | (gfn & (KVM_PAGES_PER_HPAGE(goal_level) - 1)), as the tracepoint records it.
   const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + (f.gfn % 2 ** (9 * (f.goal_level - 1)));
-  if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: 'kvm_mmu_spte_requested', gfn: f.gfn, pfn, level: f.goal_level });
+  if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: KVMMMU.kvm_mmu_spte_requested, gfn: f.gfn, pfn, level: f.goal_level });
 }
 
 /**

@@ -8,6 +8,7 @@ import { KvmMmuPage } from './page.js';
 import { pageFields } from './trace.js';
 import type { Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from './zap.js';
+import { KVMMMU } from '../trace/table.js';
 
 /**
  * @kernel mmu.c kvm_sync_page
@@ -93,9 +94,9 @@ export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: K
   const invalid_list: KvmMmuPage[] = [];
   let sp = find_page(vcpu, gfn, role, invalid_list);
   if (sp) {
-    if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: 'kvm_mmu_get_page', created: false, ...pageFields(sp) });
+    if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
     kvm_mmu_commit_zap_page(kvm, invalid_list);
-    if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: 'kvm_mmu_get_page', created: false, ...pageFields(sp) });
+    if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
     return { sp, created: false };
   }
   kvm.stat.mmu_cache_miss++;
@@ -103,7 +104,7 @@ export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: K
   sp = kvm_mmu_alloc_page(vcpu, gfn, role);
   kvm.hashAdd(sp);
   if (kvm.sp_has_gptes(sp)) account_shadowed(kvm, sp);
-  if (kvm.tracing) kvm.emit({ event: 'kvm_mmu_get_page', created: true, ...pageFields(sp) });
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: true, ...pageFields(sp) });
   kvm_mmu_commit_zap_page(kvm, invalid_list);
   return { sp, created: true };
 }

@@ -22,6 +22,7 @@ import {
 import { gpte_access, gpte_invalid_for_prefetch, gpte_to_gfn, protect_clean_gpte } from './gpte.js';
 import { mmu_try_to_unsync_pages } from './unsync.js';
 import type { Vcpu } from './vcpu.js';
+import { KVMMMU } from '../trace/table.js';
 
 export const RET_PF_CONTINUE = 0;
 export const RET_PF_RETRY = 1;
@@ -101,7 +102,7 @@ export function trace_set_spte(kvm: Kvm, level: number, gfn: number, sptep: numb
   const m = kvm.masks;
   const r = (m.present.lo | m.present.hi) !== 0 || (lo & 1) !== 0;
   const u: -1 | 0 | 1 = (m.user.lo | m.user.hi) === 0 ? -1 : ((lo & m.user.lo) | (hi & m.user.hi)) !== 0 ? 1 : 0;
-  kvm.emit({ event: 'kvm_mmu_set_spte', gfn, level, spte_lo: lo, spte_hi: hi, sptep_pa: sptep * 8, r, x: is_executable_pte(m, lo, hi), u });
+  kvm.emit({ event: KVMMMU.kvm_mmu_set_spte, gfn, level, spte_lo: lo, spte_hi: hi, sptep_pa: sptep * 8, r, x: is_executable_pte(m, lo, hi), u });
 }
 
 /** @kernel mmu.c mark_mmio_spte */

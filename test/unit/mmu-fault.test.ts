@@ -223,7 +223,7 @@ describe('32-bit and PAE guests: quadrants, PAE roots and direct pages for 4M/2M
 
 describe('kvmmmu text of the fault-path events (mmutrace.h TP_printk)', () => {
   it('kvm_mmu_spte_requested and kvm_mmu_set_spte print as the kernel does', async () => {
-    const { formatEventText } = await import('../../src/trace/format.js');
+    const { formatEventText } = await import('../../src/trace/print.js');
     const { getProfile } = await import('../../src/profiles/index.js');
     const r = rig('v6.18', probeGuest());
     const lines: string[] = [];
