@@ -59,6 +59,9 @@ export interface ProbeOptions {
  */
 export const RECORDED_HOST: Partial<HostConfig> = { mmio_caching: false, eager_zap_unsync_children: false };
 
+/** The registers kvm_vcpu_reset leaves (CR0 = CD | NW | ET; CR3, CR4, EFER 0; RFLAGS bit 1). */
+const RESET_REGS: VcpuRegisters = { cr0: 0x60000010n, cr3: 0n, cr4: 0n, efer: 0n, pkru: 0, rflags: 2 };
+
 export interface ProbeTranslate {
   readonly rc: number;
   readonly physical_address: bigint;
@@ -228,7 +231,11 @@ export class ProbeVm {
       this.cpu.cr0 &= ~X86_CR0_PG;
       this.pendingShutdown = true;
     }
-    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
+    // KVM_CREATE_VCPU leaves the vCPU in its reset state; KVM_SET_SREGS then loads the
+    // configured registers through __set_sregs_common, whose MMU reset also requests
+    // KVM_REQ_TLB_FLUSH_GUEST: the first KVM_RUN counts that flush (vcpu.tlb_flush 1).
+    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: RESET_REGS, features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
+    setSregs(this.vm, this.regsOf(this.cpu));
     this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm, this.opts.hostLa57 !== false);
     onEvent(
       this.vm,
