@@ -8,7 +8,7 @@
  *    kvm_mmu_pte_write after the write; MOV CR / WRMSR EFER / INVLPG / WRPKRU after x86.c's
  *    checks (./cpu.ts).
  */
-import { EFER_NX, X86_CR0_PE, X86_CR4_PKE, X86_CR4_SMEP } from '../bits/regs.js';
+import { EFER_NX, X86_CR0_PE, X86_CR4_LA57, X86_CR4_PKE, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import {
   cpuAccess,
@@ -219,6 +219,8 @@ export class InsnExecutor {
     const vm = this.vm;
     const cpu = this.cpu;
     for (let tries = 0; tries < MAX_FAULTS; tries++) {
+      const kf = this.kernelHalfFault(cpu.rip, 'fetch');
+      if (kf) return kf;
       const f = cpuAccess(vm, cpu.rip, 'fetch', 3);
       if (!f.ok) {
         const r = this.shadowFault(f);
@@ -242,6 +244,8 @@ export class InsnExecutor {
           const gpas: number[] = [];
           let retry = false;
           for (const p of parts) {
+            const kf = this.kernelHalfFault(p.va, insn.write ? 'write' : 'read');
+            if (kf) return kf;
             const a = cpuAccess(vm, p.va, insn.write ? 'write' : 'read', 3);
             if (!a.ok) {
               const r = this.shadowFault(a);
@@ -271,7 +275,7 @@ export class InsnExecutor {
 
   /** A shadow #PF: KVM's handler decides (null: the instruction is retried). */
   private shadowFault(f: Extract<CpuAccessResult, { ok: false }>): Outcome | null {
-    if (f.vector === 13) return { k: 'exc', vector: 13, ec: 0 };
+    if (f.vector === 13) return this.nonCanonicalUserAccess();
     const pf = pageFault(this.vm, f.cr2, f.error_code);
     if (pf.inject) {
       this.cpu.cr2 = pf.inject.cr2;
@@ -286,6 +290,38 @@ export class InsnExecutor {
     }
     if (pf.ret === 'RET_PF_INVALID') throw new ShadowMmuError('ESTATE', `kvm_mmu_page_fault: RET_PF_INVALID at ${hex(f.cr2)}`);
     return null;
+  }
+
+  /**
+   * PVM host: a CPL-3 access to a canonical kernel-half address (bit 63 set) whose top-level
+   * guest entry is not present is a #PF the hypervisor injects itself, with no shadow fault and
+   * no guest walk (error code U, plus W for a write, I/D for a fetch with NX). Null otherwise.
+   */
+  private kernelHalfFault(va: bigint, access: 'read' | 'write' | 'fetch'): Outcome | null {
+    const cpu = this.cpu;
+    if (!this.pvm || !(va >> 63n) || nonCanonical(cpu, va)) return null;
+    const top = cpu.cr4 & X86_CR4_LA57 ? 48n : 39n;
+    const root = Number(cpu.cr3 & 0xffffffffff000n);
+    const entry = root + Number((va >> top) & 511n) * 8;
+    if (!this.ramAt(entry) || (this.layout.read(entry, 8) & 1n) !== 0n) return null;
+    cpu.cr2 = va;
+    const ec = 4 | (access === 'write' ? 2 : 0) | (access === 'fetch' && cpu.efer & EFER_NX ? 0x10 : 0);
+    return { k: 'exc', vector: 14, ec };
+  }
+
+  /**
+   * A CPL-3 access to a non-canonical address: #GP(0). On a PVM host (kvm_pvm) the #GP traps to
+   * the hypervisor, which emulates the instruction first (kvm_emulate_insn: the emulator walks the
+   * code page twice) and only then injects the #GP.
+   */
+  private nonCanonicalUserAccess(): Outcome {
+    if (this.pvm) {
+      const cpu = this.cpu;
+      this.emulatedRips.push(cpu.rip);
+      gvaToGpa(this.vm, cpu.rip, 'fetch', 3, { inject: false });
+      gvaToGpa(this.vm, cpu.rip, 'fetch', 3, { inject: false });
+    }
+    return { k: 'exc', vector: 13, ec: 0 };
   }
 
   /**
