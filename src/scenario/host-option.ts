@@ -1,7 +1,8 @@
 /**
  * `--host NAME|FILE` for guest runs: the host KVM runs on, as the fault path sees it.
  * `default` is src/mmu's DEFAULT_HOST (mmio_caching on, as on most hosts); `recorded` is the
- * machine the real-KVM vectors were recorded on (mmio_caching=N, as `eval` replays them); a file
+ * machine the real-KVM vectors were recorded on (kvm_pvm, mmio_caching=N,
+ * eager_zap_unsync_children=N, as `eval` replays them: --pvm implied); a file
  * is a JSON object of host keys; `no-la57` is a host whose CPU lacks 5-level paging; `cpuinfo`
  * (or `cpuinfo:ROOT`) is this machine (or a saved copy of one) as /proc/cpuinfo and the KVM
  * module parameters describe it (host-machine.ts).
@@ -26,7 +27,7 @@ export interface HostOption {
 
 export const HOST_PRESETS: Readonly<Record<string, HostOption>> = {
   default: { host: {}, la57: true },
-  recorded: { host: RECORDED_HOST, la57: true },
+  recorded: { host: RECORDED_HOST, la57: true, pvm: true },
   'no-la57': { host: {}, la57: false },
 };
 
