@@ -25,7 +25,7 @@ import type { Profile } from '../profiles/index.js';
 import { decodeRole, roleLayout, setField } from '../roles/index.js';
 import { alloc_default_pae_pdpte, make_pae_pdpte, type ZeroPageSource } from '../mmu/pae_pdpte.js';
 import * as S from '../mmu/spte.js';
-import { freezeMasks, setupSpteGlobals, spteMasksFor, type HostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/spte_masks.js';
+import { freezeMasks, setupSpteGlobals, spteMasksFor, type HostConfig as SpteHostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/spte_masks.js';
 import { spteConstants } from '../mmu/spte_constants.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 import { quote } from '../bits/quote.js';
@@ -42,7 +42,7 @@ function num(v: unknown, where: string): number {
   return Number(b);
 }
 
-export function parseHostConfig(v: unknown, where = 'in.cfg'): HostConfig {
+export function parseHostConfig(v: unknown, where = 'in.cfg'): SpteHostConfig {
   const c = obj(v, where);
   const mode = c['mode'];
   if (mode !== 'reset' && mode !== 'svm' && mode !== 'vmx' && mode !== 'vmx-ept') badInput(`${where}.mode`, `unknown mode ${quote(mode)}`);
@@ -62,7 +62,7 @@ export function parseHostConfig(v: unknown, where = 'in.cfg'): HostConfig {
 }
 
 const maskCache = new Map<string, SpteMasks>();
-function masksOf(profile: Profile, cfg: HostConfig): SpteMasks {
+function masksOf(profile: Profile, cfg: SpteHostConfig): SpteMasks {
   const key = `${profile.name}|${JSON.stringify(cfg)}`;
   let m = maskCache.get(key);
   if (!m) {
