@@ -16,7 +16,7 @@ import { formatRole } from '../roles/format.js';
 import { decodeRole, roleLayout, type RoleFields } from '../roles/layout.js';
 import type { TraceEvent } from '../trace/events.js';
 import { formatEventText } from '../trace/print.js';
-import { KVMMMU } from '../trace/table.js';
+import { KVMMMU, MMU_EVENTS } from '../trace/table.js';
 import type { WalkEvent } from '../guest/events.js';
 import { parseProbeScenario } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
@@ -142,7 +142,7 @@ export function collectGuest(text: string, profile: Profile, opts: CollectOption
   const vms: DiffVm[] = [];
   let before: StateSnap | null = null;
   const cmds = parseProbeScenario(text);
-  runProbeScenario(
+  const probeVms = runProbeScenario(
     cmds,
     { profile, pvm: opts.pvm === true, audit: true, ...(opts.host ? { host: opts.host } : {}), ...(opts.hostLa57 === false ? { hostLa57: false } : {}) },
     (vm) => {
@@ -157,7 +157,15 @@ export function collectGuest(text: string, profile: Profile, opts: CollectOption
       steps.push(guestStep(profile, vms.length, s, m ? snapState(m, 'links') : { nodes: [], counters: {} }));
     },
   );
-  return { profile, kind: 'guest', steps, vms };
+  // Each VM's teardown (kvm_destroy_vm's zaps, after onVm saw it) as a last step of its own.
+  const out: DiffStep[] = [];
+  probeVms.forEach((vm, i) => {
+    const own = steps.filter((s) => s.vm === i);
+    out.push(...own);
+    const events = vm.teardownEvents.filter((ev) => MMU_EVENTS.has(ev.event)).map((ev) => diffEventOf(profile, ev));
+    if (events.length) out.push({ vm: i, step: (own.at(-1)?.step ?? -1) + 1, label: 'teardown', outcome: '', events, violations: [], after: { nodes: [], counters: {} } });
+  });
+  return { profile, kind: 'guest', steps: out, vms };
 }
 
 /** The shadow MMU's and the walker's events of a step, in kernel order. */
