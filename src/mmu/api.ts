@@ -223,11 +223,12 @@ export function injectPageFault(vm: ShadowVm, cr2: bigint, error_code: number): 
  * mmu_unsync, mmu_recycled, remote_tlb_flush_requests, remote_tlb_flush (0: no other vCPU is
  * ever kicked, see Kvm.kvm_flush_remote_tlbs), pages_4k/2m/1g, max_mmu_rmap_size, max_mmu_page_hash_collisions.
  * vcpu: pf_taken, pf_fixed, pf_emulate, pf_spurious, pf_guest, pf_mmio_spte_created, invlpg,
- * tlb_flush (5.16 has no pf_taken / pf_emulate / pf_spurious / pf_mmio_spte_created: omitted).
+ * tlb_flush (without page_fault_stats_by_outcome, as in 5.16, there is no pf_taken / pf_emulate /
+ * pf_spurious / pf_mmio_spte_created: omitted).
  */
 export function stats(vm: ShadowVm): MmuStats {
   const v = { ...vm.vcpu.stat } as Record<string, number>;
-  if (vm.profile.mmu.fault_path === '5.16') {
+  if (!vm.profile.mmu.page_fault_stats_by_outcome) {
     delete v['pf_taken'];
     delete v['pf_emulate'];
     delete v['pf_spurious'];

@@ -229,7 +229,7 @@ export class ShadowVmState {
       this.kvm_mmu_reset_context();
       reset = true;
     }
-    if (this.profile.mmu.fault_path === '6.x' && (cr0 ^ old) & X86_CR0_PG_B && !pgOn) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_GUEST');
+    if (this.profile.mmu.cr0_pg_clear_flushes_guest_tlb && (cr0 ^ old) & X86_CR0_PG_B && !pgOn) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_GUEST');
     return reset;
   }
 
@@ -245,7 +245,7 @@ export class ShadowVmState {
       this.kvm_mmu_reset_context();
       reset = true;
     }
-    if (this.profile.mmu.fault_path === '6.x') {
+    if (this.profile.mmu.post_set_cr4_requests === 'targeted-flushes') {
       if (cr4 & X86_CR4_PCIDE && !(old & X86_CR4_PCIDE)) kvm_mmu_unload(this.vcpu);
       if (d & X86_CR4_PGE || (!(cr4 & X86_CR4_PCIDE) && old & X86_CR4_PCIDE)) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_GUEST');
       else if ((d & X86_CR4_SMEP && cr4 & X86_CR4_SMEP) || d & X86_CR4_PAE) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_CURRENT');

@@ -63,8 +63,14 @@ export interface CpuTraits {
     readonly set_cr4_cet_needs_wp: boolean;
   };
   readonly tdp: {
-    /** KVM_GET_SUPPORTED_CPUID 0x80000008 layout: 5.16 (raw EAX[23:16] as PhysAddrSize) or 6.18 (GuestPhysBits). */
-    readonly cpuid_80000008: 'v5.16' | 'v6.18';
+    /**
+     * KVM_GET_SUPPORTED_CPUID 0x80000008 reports GuestPhysBits in EAX[23:16] (PhysAddrSize the
+     * raw value, GuestPhysBits capped at 48 below 5-level TDP, ECX[31:16] and [11:8] cleared).
+     * Without it (5.16) PhysAddrSize is the raw EAX[23:16] when non-zero, else EAX[7:0], and ECX
+     * is passed through. Gerd Hoffmann, "KVM: x86: Advertise max mappable GPA in
+     * CPUID.0x80000008.GuestPhysBits" (v6.10; commit not pinned here).
+     */
+    readonly cpuid_80000008_guest_phys_bits: boolean;
     /** Memslots whose last GFN exceeds kvm_mmu_max_gfn() are refused (6.x). */
     readonly memslot_max_gfn_check: boolean;
     /** What a fault on a GPA the TDP level cannot map does. */
@@ -115,7 +121,7 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
       set_cr4_cet_needs_wp: false,
     },
     tdp: {
-      cpuid_80000008: 'v5.16',
+      cpuid_80000008_guest_phys_bits: false,
       memslot_max_gfn_check: false,
       unmappable_gpa: 'loop',
     },
@@ -144,7 +150,7 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
         set_cr4_checks_pcid_cpuid: false,
         set_cr4_cet_needs_wp: true,
       },
-      tdp: { cpuid_80000008: 'v6.18', memslot_max_gfn_check: true },
+      tdp: { cpuid_80000008_guest_phys_bits: true, memslot_max_gfn_check: true },
     },
     'unmappable-gpa-exit-internal-error': { tdp: { unmappable_gpa: 'exit-internal-error' } },
     'unmappable-gpa-exit-memory-fault': { tdp: { unmappable_gpa: 'exit-memory-fault' } },
