@@ -207,7 +207,8 @@ export interface ShadowRootOfCr3 {
 }
 
 /**
- * @kernel mmu.c mmu_alloc_shadow_roots (root_gfn) and vmx.c vmx_load_mmu_pgd (shadow-paging CR3):
+ * The root_gfn step of mmu.c mmu_alloc_shadow_roots (src/mmu/roots.ts) and vmx.c
+ * vmx_load_mmu_pgd's shadow-paging CR3:
  * 6.x takes the GFN with the widest base-address mask (bits 51:12), so LAM bits never reach it,
  * while the pgd keeps them so every CR3+LAM combination has its own root; 5.16 shifts CR3 by 12.
  * For the MMU: `pgd` is the cached-root key, `root_gfn` the table to shadow.

@@ -38,6 +38,11 @@ export interface RoleTraits {
    * off, a TDP root would copy the CPU role's efer_nx (a what-if: no kernel or vector has that).
    */
   readonly root_efer_nx_forced: boolean;
+  /**
+   * The shadow-EPT root role copies root_mmu's smm bit (5.x); without it smm is 0 (there is no
+   * SMM transfer monitor). Came with the CPU-role/root-role split (v5.19; commit not pinned).
+   */
+  readonly shadow_ept_root_copies_smm: boolean;
   /** 6.x: a TDX VM (vm_type 5) picks the TDP level from CPUID GuestPhysBits, not MAXPHYADDR. */
   readonly tdx_gpaw_tdp_level: boolean;
   /** The RFC's role rules (pae_root, level_promoted), or null without the RFC. */
@@ -96,6 +101,7 @@ export const roleTraits: DomainTraits<RoleTraits> = {
     pipeline: 'mmu_role',
     gpte_bit: 'gpte_is_8_bytes',
     root_efer_nx_forced: false,
+    shadow_ept_root_copies_smm: true,
     tdx_gpaw_tdp_level: false,
     rfc_pae_root: null,
     sync_ignore: ['level', 'quadrant', 'access'],
@@ -114,6 +120,7 @@ export const roleTraits: DomainTraits<RoleTraits> = {
       ext_role: V516_EXT_ROLE.filter(([n]) => n !== 'cr0_pg' && n !== 'cr4_pae'),
       pipeline: 'cpu_role',
       root_efer_nx_forced: true,
+      shadow_ept_root_copies_smm: false,
       tdx_gpaw_tdp_level: true,
       sync_ignore: ['level', 'quadrant', 'access', 'passthrough'],
     },
