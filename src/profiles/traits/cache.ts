@@ -33,8 +33,8 @@ export interface CacheTraits {
    * kvm_mmu_memory_cache's objects array is allocated on the first top-up with the requested
    * capacity (kvmalloc_array); capacity 0 or a capacity mismatch WARN and return -EIO; free
    * releases the array and resets the capacity. Without it (5.x) a fixed objects[40] array.
-   * David Matlack, "KVM: Allow for different capacities in kvm_mmu_memory_cache structs" (v6.0,
-   * the eager page splitting series; commit not pinned here).
+   * David Matlack, "KVM: Allow for different capacities in kvm_mmu_memory_cache structs", commit
+   * 837f66c71207 (v6.0, the eager page splitting series).
    */
   readonly memory_cache_dynamic_capacity: boolean;
   /**
@@ -70,12 +70,12 @@ const V516_CACHES: readonly VcpuCacheSpec[] = [
   { key: 'mmu_page_header_cache', name: 'mmu_page_header_cache', kmem_cache: 'mmu_page_header', gfp_zero: true, init_nonpresent: false, min: 5, only_indirect: false },
 ];
 
-const V618_CACHES: readonly VcpuCacheSpec[] = V516_CACHES.map((c) =>
-  c.key === 'mmu_shadow_page_cache'
-    ? { ...c, gfp_zero: false, init_nonpresent: true }
-    : c.key === 'mmu_gfn_array_cache'
-      ? { ...c, name: 'mmu_shadowed_info_cache' }
-      : c,
+/** 6.0: the gfn-array cache becomes mmu_shadowed_info_cache (shadowed_translation). */
+const V60_CACHES: readonly VcpuCacheSpec[] = V516_CACHES.map((c) => (c.key === 'mmu_gfn_array_cache' ? { ...c, name: 'mmu_shadowed_info_cache' } : c));
+
+/** 6.10: shadow pages are filled with SHADOW_NONPRESENT_VALUE instead of zeroed. */
+const V618_CACHES: readonly VcpuCacheSpec[] = V60_CACHES.map((c) =>
+  c.key === 'mmu_shadow_page_cache' ? { ...c, gfp_zero: false, init_nonpresent: true } : c,
 );
 
 export const cacheTraits: DomainTraits<CacheTraits> = {
@@ -89,6 +89,10 @@ export const cacheTraits: DomainTraits<CacheTraits> = {
   },
   patches: {
     'rfc-pae-root-v1': { pae_root_cache_after: 'mmu_shadow_page_cache', pae_root_default_pdptes: true },
-    'mainline-v6.18': { memory_cache_dynamic_capacity: true, memory_cache_gfp_custom: true, memory_cache_init_value: true, vcpu_caches: V618_CACHES },
+    // The vCPU cache list is replaced whole: each entry gives the list as of that change.
+    'shadowed-translation-access-6.0': { vcpu_caches: V60_CACHES },
+    'memory-cache-capacity-6.0': { memory_cache_dynamic_capacity: true },
+    'memory-cache-gfp-custom-6.1': { memory_cache_gfp_custom: true },
+    'shadow-nonpresent-value-6.10': { memory_cache_init_value: true, vcpu_caches: V618_CACHES },
   },
 };

@@ -7,7 +7,9 @@ import type { DomainTraits } from './index.js';
 export interface MmuTraits {
   /**
    * What a get_page hit tests before the unsync/write-flooding handling: 5.x skips it when the
-   * MMU is direct (`mmu->direct_map`), 6.x when the found page is direct (`sp->role.direct`).
+   * MMU is direct (`mmu->direct_map`), 6.x when the found page is direct (`sp->role.direct`;
+   * David Matlack, "KVM: x86/mmu: Optimize MMU page cache lookup for all direct SPs", commit
+   * bb924ca69f71, v6.0).
    */
   readonly hit_skips_unsync_when: 'mmu_direct' | 'sp_direct';
   /**
@@ -17,12 +19,18 @@ export interface MmuTraits {
    * required"). 6.x breaks only when the sync failed.
    */
   readonly noflush_sync_creates_duplicate: boolean;
-  /** 6.x counts the miss and commits the local invalid list before allocating (find step). */
+  /**
+   * 6.x counts the miss and commits the local invalid list before allocating (find step; David
+   * Matlack, "KVM: x86/mmu: Decompose kvm_mmu_get_page() into separate functions", commit
+   * 94c8136448c8, v6.0).
+   */
   readonly commit_before_alloc: boolean;
   /**
    * pte_list (parent_ptes) descriptor policy. 5.x: add to the first non-full descriptor,
    * appending new ones at the tail; removal fills the hole from the same descriptor.
-   * 6.x: new descriptors pushed at the head (tails always full); holes filled from the head.
+   * 6.x: new descriptors pushed at the head (tails always full); holes filled from the head
+   * ("KVM: x86/mmu: Track tail count in pte_list_desc to optimize guest fork()", commit
+   * 141705b78381, v6.4).
    */
   readonly pte_list_head_push: boolean;
   /**
@@ -64,7 +72,7 @@ export interface MmuTraits {
    * and pf_fixed / pf_emulate / pf_spurious from its RET_PF_* value, mmu_set_spte counts
    * pf_mmio_spte_created. Without it only pf_fixed exists, counted by FNAME(fetch) and
    * direct_map (and the other counters are not reported). Sean Christopherson, "KVM: x86/mmu:
-   * Expand and clean up page fault stats" (kvm@vger.kernel.org 2022-04-23, for v5.19); pf_taken
+   * Expand and clean up page fault stats", commit 1075d41efd59 (v5.19); pf_taken
    * later moved from kvm_mmu_do_page_fault into kvm_mmu_page_fault ("KVM: x86/mmu: Bump pf_taken
    * stat only in the "real" page fault handler", v6.10), which is where the model counts it.
    */
@@ -81,20 +89,21 @@ export interface MmuTraits {
    * looking up the child page, then get a page only for a non-present SPTE (5.16). Without it
    * kvm_mmu_get_child_sp keeps a present non-leaf SPTE (-EEXIST) and __link_shadow_page drops a
    * large one. Paolo Bonzini, "KVM: x86/mmu: pull call to drop_large_spte() into
-   * __link_shadow_page()" (v6.0; commit not pinned here).
+   * __link_shadow_page()", commit 0cd8dc739833 (v6.0).
    */
   readonly large_spte_dropped_before_child_lookup: boolean;
   /**
    * FNAME(fetch) resets the write-flooding count at every shadow level down to the goal level,
    * direct pages below a guest huge page included (5.16); without it only the levels that
-   * shadow guest tables (down to the walk's level). Lai Jiangshan, "KVM: X86/MMU: Don't clear
-   * write flooding count for direct SP" (6.x; release not pinned here).
+   * shadow guest tables (down to the walk's level). Probably with Lai Jiangshan's FNAME(fetch)
+   * rework, "KVM: x86/mmu: Detect write #PF to shadow pages during FNAME(fetch) walk" (v6.4);
+   * commit not pinned here.
    */
   readonly flooding_count_cleared_on_direct_levels: boolean;
   /**
    * FNAME(page_fault) maps at 4K a writable translation whose huge page holds one of the tables
    * the walk used (FNAME(is_self_change_mapping), 5.16). Lai Jiangshan, "KVM: x86/mmu: Remove
-   * FNAME(is_self_change_mapping)" (v6.3; commit not pinned here).
+   * FNAME(is_self_change_mapping)", commit 9a967700496f (v6.4).
    */
   readonly self_change_mapping_maps_4k: boolean;
   /**
@@ -114,26 +123,27 @@ export interface MmuTraits {
    * kvm_mmu_page_get_access reads the access from it, kvm_mmu_page_set_translation WARNs on an
    * access mismatch for pages without the array, and mmu_set_spte updates the access of a
    * present SPTE it keeps. Without it the array (gfns) holds the gfn only and the access is
-   * role.access. David Matlack, "KVM: x86/mmu: Cache the access bits of shadowed translations"
-   * (v6.0, the eager page splitting series; commit not pinned here).
+   * role.access. David Matlack, "KVM: x86/mmu: Cache the access bits of shadowed translations",
+   * commit 6a97575d5cff (v6.0, the eager page splitting series).
    */
   readonly rmap_access_in_shadowed_translation: boolean;
   /**
    * FNAME(sync_spte) leaves an SPTE whose shadowed access is unchanged alone instead of
-   * rebuilding it with prefetch semantics (6.x, with Lai Jiangshan's v6.4 sync_page / INVLPG
-   * rework; commit not pinned here).
+   * rebuilding it with prefetch semantics. Lai Jiangshan, "KVM: x86/mmu: Reduce the update to
+   * the spte in FNAME(sync_spte)", commit e6722d9211b2 (v6.4).
    */
   readonly sync_spte_skips_unchanged_access: boolean;
   /**
    * FNAME(sync_spte) drops an SPTE whose access would make it SHADOW_NONPRESENT_VALUE (EPT
-   * without execute-only and pte_access 0) instead of rebuilding it (6.x; release not pinned).
+   * without execute-only and pte_access 0) instead of rebuilding it. Sean Christopherson, "KVM:
+   * x86/mmu: Drop RWX=0 SPTEs during ept_sync_page()", commit 9fb3565743d5 (v6.0).
    */
   readonly sync_spte_drops_nonpresent_access: boolean;
   /**
    * __kvm_sync_page goes on after a gPTE that cannot be read (ORing every entry's result)
    * instead of failing at the first one as 5.16 FNAME(sync_page) does. Lai Jiangshan, "KVM:
-   * x86/mmu: Move the code out of FNAME(sync_page)'s loop body into mmu.c" (v6.4; commit not
-   * pinned here).
+   * x86/mmu: Move the code out of FNAME(sync_page)'s loop body into mmu.c", commit c3c6c9fc5d24
+   * (v6.4).
    */
   readonly sync_page_continues_after_read_failure: boolean;
   /**
@@ -141,7 +151,7 @@ export interface MmuTraits {
    * __kvm_mmu_invalidate_addr, through kvm_sync_spte), on the current root unless every root is
    * asked for. Without it 5.16 FNAME(invlpg) zaps the leaf and prefetches it again from the gPTE,
    * and an invalid current root means every root. Lai Jiangshan, "KVM: x86/mmu: Remove
-   * FNAME(invlpg) and use FNAME(sync_spte) to update vTLB instead" (v6.4; commit not pinned).
+   * FNAME(invlpg) and use FNAME(sync_spte) to update vTLB instead", commit 9fd4a4e3a3d9 (v6.4).
    */
   readonly invlpg_syncs_leaf_spte: boolean;
   /**
@@ -207,34 +217,31 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
       pae_root_shadow_page: true,
       fast_pgd_switch: 'guest-level',
     },
-    'mainline-v6.18': {
-      hit_skips_unsync_when: 'sp_direct',
-      noflush_sync_creates_duplicate: false,
-      commit_before_alloc: true,
-      pte_list_head_push: true,
-      fast_pgd_switch: 'root-has-sp',
-      gfn_array_max_level: 3,
-      root_has_sp_test: 'root_to_sp',
-      zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS',
-      shadow_roots_drop_error: false,
-      mmu_shrinker: false,
-      page_fault_stats_by_outcome: true,
-      write_protected_fault_ret: 'RET_PF_WRITE_PROTECTED',
-      large_spte_dropped_before_child_lookup: false,
-      flooding_count_cleared_on_direct_levels: false,
-      self_change_mapping_maps_4k: false,
+    'mmu-free-obsolete-roots-5.18': { zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' },
+    'page-fault-stats-5.19': { page_fault_stats_by_outcome: true },
+    'sync-noflush-no-duplicate-5.19': { noflush_sync_creates_duplicate: false },
+    'find-page-skip-direct-sp-6.0': { hit_skips_unsync_when: 'sp_direct' },
+    'get-page-decompose-6.0': { commit_before_alloc: true },
+    'shadowed-translation-access-6.0': { gfn_array_max_level: 3, rmap_access_in_shadowed_translation: true },
+    'drop-large-spte-in-link-6.0': { large_spte_dropped_before_child_lookup: false },
+    'ept-sync-drops-rwx0-6.0': { sync_spte_drops_nonpresent_access: true },
+    'root-to-sp-6.x': { fast_pgd_switch: 'root-has-sp', root_has_sp_test: 'root_to_sp' },
+    'shadow-roots-propagate-error-6.x': { shadow_roots_drop_error: false },
+    'mmu-shrinker-removed-6.x': { mmu_shrinker: false },
+    'pte-list-tail-count-6.4': { pte_list_head_push: true },
+    'self-change-mapping-removed-6.4': { self_change_mapping_maps_4k: false },
+    'fetch-flooding-guest-levels-6.4': { flooding_count_cleared_on_direct_levels: false },
+    'sync-page-loop-in-mmu-c-6.4': { sync_page_continues_after_read_failure: true },
+    'sync-spte-unchanged-access-6.4': { sync_spte_skips_unchanged_access: true },
+    'invlpg-via-sync-spte-6.4': { invlpg_syncs_leaf_spte: true },
+    'write-protected-ret-6.12': { write_protected_fault_ret: 'RET_PF_WRITE_PROTECTED' },
+    'spte-update-flush-lost-writable-6.12': { spte_update_flush: 'lost-mmu-writable' },
+    'mmu-set-spte-6.x': {
       prefetch_same_pfn_is_spurious: true,
       pfn_change_under_present_spte_warns: true,
       set_spte_traces_new_spte: true,
-      rmap_access_in_shadowed_translation: true,
-      sync_spte_skips_unchanged_access: true,
-      sync_spte_drops_nonpresent_access: true,
-      sync_page_continues_after_read_failure: true,
-      invlpg_syncs_leaf_spte: true,
-      spte_update_flush: 'lost-mmu-writable',
       max_rmap_size_stat: true,
-      cr0_pg_clear_flushes_guest_tlb: true,
-      post_set_cr4_requests: 'targeted-flushes',
     },
+    'cr-post-set-flushes-6.x': { cr0_pg_clear_flushes_guest_tlb: true, post_set_cr4_requests: 'targeted-flushes' },
   },
 };

@@ -24,7 +24,7 @@ export interface SpteTraits {
    * reserved-bit checks use; reset clears both, SVM sets value = mask = the C-bit, VMX sets
    * value 0 and mask = the MKTME KeyID bits (vmx_setup_me_spte_mask). Without it (5.x) one
    * shadow_me_mask = sme_me_mask is set at reset and cleared by the EPT set-up. Kai Huang, "KVM:
-   * x86/mmu: Add shadow_me_value and repurpose shadow_me_mask" (v5.19; commit not pinned here).
+   * x86/mmu: Add shadow_me_value and repurpose shadow_me_mask", commit e54f1ff244ac (v5.19).
    */
   readonly me_value_separate_from_mask: boolean;
   /**
@@ -132,24 +132,20 @@ export const spteTraits: DomainTraits<SpteTraits> = {
   },
   patches: {
     'has-4-byte-gpte': { lockless_writable_needs_host_writable: false, writable_invariants: 'in-lockless-test' },
-    'mainline-v6.18': {
-      nonpresent_bit63: true,
-      ept_suppress_ve: true,
+    'me-value-5.19': { me_value_separate_from_mask: true },
+    'mmio-caching-reevaluated-6.x': { mmio_caching_rederived: true, spte_module_init: true },
+    'shadow-nonpresent-value-6.10': { nonpresent_bit63: true, ept_suppress_ve: true, make_spte_warns_nonpresent: true },
+    'make-spte-synchronizing-6.12': { make_spte_unsync_arg: 'synchronizing', synchronized_spte_accessed: true },
+    'writable-spte-always-dirty-6.12': { writable_spte_always_dirty: true },
+    'accessed-without-hw-ad-6.12': {
       ept_ad_masks_always: true,
-      me_value_separate_from_mask: true,
-      spte_module_init: true,
-      mmio_caching_rederived: true,
-      writable_invariants: 'check-spte-writable-invariants',
-      make_spte_unsync_arg: 'synchronizing',
-      synchronized_spte_accessed: true,
       accessed_bit_without_hw_ad: true,
-      writable_spte_always_dirty: true,
-      make_spte_warns_nonpresent: true,
-      memtype_when: 'hook',
       access_track_clears_accessed: true,
-      restore_acc_track_warns: false,
       accessed_test: 'mask',
-      spte_constants_renamed: true,
+      restore_acc_track_warns: false,
     },
+    'writable-invariants-6.x': { writable_invariants: 'check-spte-writable-invariants' },
+    'spte-constant-renames-6.x': { spte_constants_renamed: true },
+    'memtype-hook-6.x': { memtype_when: 'hook' },
   },
 };
