@@ -76,7 +76,7 @@ export function kvm_mmu_get_page_role(profile: Profile, mmu: SpMmuContext, req: 
 }
 
 /**
- * @kernel mmu.c mmu_alloc_root (6.x: the role statements)
+ * The role statements of 6.x mmu.c mmu_alloc_root (the function itself is mmu/roots.ts).
  * KVM warns (WARN_ON_ONCE) on a quadrant without 4-byte gptes and on a direct role with 4-byte
  * gptes, and carries on; so does the model: `rootRoleWarnings` names those cases.
  */
