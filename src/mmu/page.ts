@@ -17,6 +17,8 @@ export class KvmMmuPage {
   readonly spt: Uint32Array;
   /** Host pfn of the gfns page (5.x, indirect pages), -1 when none. */
   gfns: number;
+  /** Where the gfns page starts in the host arena (HostMemory.base(gfns)), -1 when none. */
+  readonly gfns_base: number;
   /** The kmem object of the header (mmu_page_header_cache). */
   readonly header: number;
   root_count = 0;
@@ -38,13 +40,14 @@ export class KvmMmuPage {
   /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
   freed = false;
 
-  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number) {
+  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number, gfns_base = -1) {
     this.id = id;
     this.gfn = gfn;
     this.role = role;
     this.pfn = pfn;
     this.spt = spt;
     this.gfns = gfns;
+    this.gfns_base = gfns_base;
     this.header = header;
     this.mmu_valid_gen = gen;
   }

@@ -107,7 +107,7 @@ export function trace_set_spte(kvm: Kvm, level: number, gfn: number, sptep: numb
 /** @kernel mmu.c mark_mmio_spte */
 export function mark_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number): void {
   const kvm = vcpu.kvm;
-  make_mmio_spte(kvm.masks, gfn, access, 0, kvm.words(sptep), 2 * (sptep % SPTE_ENT_PER_PAGE), kvm.warns);
+  make_mmio_spte(kvm.masks, gfn, access, 0, kvm.arena, kvm.spteOff(sptep), kvm.warns);
 }
 
 /**
