@@ -101,6 +101,8 @@ export class Kvm {
   /** RFC: how a pae_root page is freed (the vCPU caches' mmu_free_pae_root). */
   free_pae_root: (pfn: number) => void = (pfn) => this.mem.free_page(pfn);
   private nextId = 1;
+  /** kmem_cache_free of a pte_list_desc as one reusable callback (pte_list_remove's). */
+  readonly free_pte_list_desc = (obj: number): void => this.mem.kmem_cache_free('pte_list_desc', obj);
   trace: TraceSink = NO_TRACE;
   /** WARN_ON_ONCEs the MMU's paths hit (the model records them and carries on, as the kernel). */
   readonly warns = new WarnLog();

@@ -25,12 +25,12 @@ export function mmu_spte_clear_no_track(kvm: Kvm, sptep: number): void {
 
 /** @kernel mmu.c mmu_page_add_parent_pte */
 export function mmu_page_add_parent_pte(vcpu: Vcpu, sp: KvmMmuPage, parent_pte: number): void {
-  pte_list_add(sp.parent_ptes, parent_pte, vcpu.kvm.traits.pte_list_head_push, () => vcpu.mem.alloc('mmu_pte_list_desc_cache'));
+  pte_list_add(sp.parent_ptes, parent_pte, vcpu.kvm.traits.pte_list_head_push, vcpu.mem.alloc_pte_list_desc);
 }
 
 /** @kernel mmu.c mmu_page_remove_parent_pte */
 export function mmu_page_remove_parent_pte(kvm: Kvm, sp: KvmMmuPage, parent_pte: number): void {
-  const ok = pte_list_remove(sp.parent_ptes, parent_pte, kvm.traits.pte_list_head_push, (obj) => kvm.mem.kmem_cache_free('pte_list_desc', obj));
+  const ok = pte_list_remove(sp.parent_ptes, parent_pte, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);
   if (!ok) kvm.bug(`pte_list_remove: sptep ${parent_pte} is not a parent of sp ${sp.id} (the kernel BUGs)`);
 }
 

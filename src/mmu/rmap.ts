@@ -129,7 +129,7 @@ export function rmap_add(vcpu: Vcpu, sptep: number, gfn: number, access: number)
   const level = kvm.level(sp);
   kvm_mmu_page_set_translation(kvm, sp, sptep % SPTE_ENT_PER_PAGE, gfn, access);
   kvm_update_page_stats(kvm, level, 1);
-  const n = pte_list_add(gfn_to_rmap(kvm, gfn, level), sptep, kvm.traits.pte_list_head_push, () => vcpu.mem.alloc('mmu_pte_list_desc_cache'));
+  const n = pte_list_add(gfn_to_rmap(kvm, gfn, level), sptep, kvm.traits.pte_list_head_push, vcpu.mem.alloc_pte_list_desc);
   if (kvm.traits.fault_path === '6.x' && n > kvm.stat.max_mmu_rmap_size) kvm.stat.max_mmu_rmap_size = n;
 }
 
@@ -139,7 +139,7 @@ export function rmap_remove(kvm: Kvm, sptep: number): void {
   const gfn = kvm_mmu_page_get_gfn(kvm, sp, sptep % SPTE_ENT_PER_PAGE);
   const k = rmapKey(gfn, kvm.level(sp));
   const l = kvm.rmaps.get(k);
-  const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, (obj) => kvm.mem.kmem_cache_free('pte_list_desc', obj));
+  const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);
   if (!ok) kvm.bug(`rmap_remove: sptep ${sptep} (sp ${sp.id}) is not in the rmap of gfn ${gfn.toString(16)} (the kernel BUGs)`);
   if (l.empty) kvm.rmaps.delete(k);
 }
