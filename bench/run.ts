@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { formatTable, runSuite, type CaseResult } from './harness.js';
 import { SUITES } from './suites/index.js';
 import { formatNative, runNative } from './native.js';
+import { formatScale, scaleReport, type ScaleRow } from './suites/scale.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,12 +53,18 @@ for (const s of chosen) {
   results.push(...runSuite(s, { rounds, maxTime }));
 }
 process.stdout.write(formatTable(results) + '\n');
+let scale: ScaleRow[] | undefined;
+if (chosen.some((s) => s.name === 'scale')) {
+  process.stderr.write(`bench: scale report (${rounds} rounds)\n`);
+  scale = scaleReport(rounds, maxTime);
+  process.stdout.write('\n' + formatScale(scale) + '\n');
+}
 const here = dirname(fileURLToPath(import.meta.url));
 // dist/bench/run.js -> <root>/bench/results
 const outFile = values.out ?? join(here, '..', '..', 'bench', 'results', 'latest.json');
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(
   outFile,
-  JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds, max_time_s: maxTime, results }, null, 2) + '\n',
+  JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds, max_time_s: maxTime, results, ...(scale ? { scale } : {}) }, null, 2) + '\n',
 );
 process.stderr.write(`bench: wrote ${outFile}\n`);
