@@ -18,7 +18,8 @@ import { __kvm_sync_page, syncWork } from '../../src/mmu/sync_page.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
 
-const PROFILES = ['v5.16', 'v6.18'];
+/** The profiles the sync suite runs by default (`npm run bench -- --profile A --profile B` picks others). */
+export const SYNC_PROFILES = ['v5.16', 'v6.18'];
 const REGS = { cr0: 0x80010033n, cr3: 0x100000n, cr4: 0x20n, efer: 0xd00n };
 const L1 = 0x103000;
 const DATA = 0x400000;
@@ -208,7 +209,12 @@ function pteWriteCase(profile: string, present: boolean): BenchCase {
   };
 }
 
-export const syncSuite: BenchSuite = {
-  name: 'sync',
-  cases: PROFILES.flatMap((p) => [syncCase(p, 0), syncCase(p, 10), syncCase(p, 100), faultCase(p), leafCase(p), pteWriteCase(p, true), pteWriteCase(p, false)]),
-};
+/** The sync and fault cases for each profile spec (a built-in name, NAME+change, or a patch file, as getProfile resolves them). */
+export function syncSuiteFor(profiles: readonly string[]): BenchSuite {
+  return {
+    name: 'sync',
+    cases: profiles.flatMap((p) => [syncCase(p, 0), syncCase(p, 10), syncCase(p, 100), faultCase(p), leafCase(p), pteWriteCase(p, true), pteWriteCase(p, false)]),
+  };
+}
+
+export const syncSuite: BenchSuite = syncSuiteFor(SYNC_PROFILES);
