@@ -16,6 +16,7 @@ import { ShadowMmuError } from '../src/bits/errors.js';
 import { getProfile } from '../src/profiles/index.js';
 import { formatNative, runNative } from './native.js';
 import { formatScale, scaleReport, type ScaleRow } from './suites/scale.js';
+import { evalRates } from './suites/eval.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,6 +74,7 @@ for (const s of chosen) {
   results.push(...runSuite(s, { rounds, maxTime }));
 }
 process.stdout.write(formatTable(results) + '\n');
+if (chosen.some((s) => s.name === 'eval')) process.stdout.write('\n' + evalRates(results) + '\n');
 let scale: ScaleRow[] | undefined;
 if (chosen.some((s) => s.name === 'scale')) {
   process.stderr.write(`bench: scale report (${rounds} rounds)\n`);

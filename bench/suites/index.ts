@@ -8,5 +8,6 @@ import { mmuSuite } from './mmu.js';
 import { syncSuite } from './sync.js';
 import { kvmSuite } from './kvm.js';
 import { scaleSuite } from './scale.js';
+import { evalSuite } from './eval.js';
 
-export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite, syncSuite, kvmSuite, scaleSuite];
+export const SUITES: readonly BenchSuite[] = [rolesSuite, cpuSuite, walkerSuite, cacheSuite, mmuSuite, syncSuite, kvmSuite, scaleSuite, evalSuite];
