@@ -1,13 +1,14 @@
 /**
  * Guest physical memory: memslots (gfn ranges, optionally read-only) over sparse 4 KiB pages.
  * A page gets storage on first write (a page that was never written reads as zero): a slot of
- * 1024 halves in one arena (a resizable ArrayBuffer viewed as a Uint32Array), found through its
- * memslot's page directory (512-entry chunks of arena slot + 1), so no Map is consulted per
- * access and the last page read is cached as its arena base.
+ * 1024 halves in one arena (a Uint32Array, replaced by a copy twice the size when full: no view
+ * of it ever leaves this class, so the copy is safe, and a plain typed array indexes faster than
+ * one over a resizable buffer), found through its memslot's page directory (512-entry chunks of
+ * arena slot + 1), so no Map is consulted per access and the last page read is cached as its
+ * arena base.
  * Guest-physical addresses are plain numbers (< 2^52, exact in a double); 64-bit contents move
  * as two 32-bit halves, so no BigInt is used on the read/write path. Little-endian, as x86.
  */
-import { RESIZABLE_MAX_BYTES, resizableBuffer, type ResizableBuffer } from '../bits/arena.js';
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 
 export const PAGE_SHIFT = 12;
@@ -17,8 +18,9 @@ export const GPA_LIMIT = 2 ** 52;
 const PAGE_HALVES = PAGE_SIZE / 4;
 /** Pages per page-directory chunk of a memslot. */
 const DIR_CHUNK = 512;
-/** Slots the arena grows by at least. */
-const GROW_PAGES = 64;
+/** The arena's first size, in pages, and its largest (2^20 pages, 4 GiB). */
+const FIRST_PAGES = 64;
+const MAX_PAGES = 2 ** 20;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new ShadowMmuError('EAUDIT', 'guest memory: the host is not little-endian');
@@ -43,9 +45,8 @@ export class GuestMemory {
   private readonly slots: Memslot[] = [];
   /** Per memslot (by id): chunks of DIR_CHUNK entries, arena slot + 1 per page (0: never written). */
   private readonly dirs: (Int32Array | undefined)[][] = [];
-  private readonly buf: ResizableBuffer = resizableBuffer(RESIZABLE_MAX_BYTES);
-  /** Every resident page's halves (length-tracking view of buf). */
-  private readonly arena = new Uint32Array(this.buf);
+  /** Every resident page's halves. */
+  private arena = new Uint32Array(0);
   private resident = 0;
   /** Arena slots handed out so far, and those given back by clear() (reused, zeroed first). */
   private nextSlot = 0;
@@ -143,15 +144,16 @@ export class GuestMemory {
     if (slot !== undefined) {
       this.arena.fill(0, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     } else {
-      slot = this.nextSlot++;
-      if ((slot + 1) * PAGE_SIZE > this.buf.byteLength) {
-        const want = Math.max(slot + GROW_PAGES, this.nextSlot + (this.nextSlot >> 3)) * PAGE_SIZE;
-        if ((slot + 1) * PAGE_SIZE > this.buf.maxByteLength) {
-          this.nextSlot--;
-          throw new ShadowMmuError('ENOMEM', `guest memory: ${where} at gpa 0x${(gfn * PAGE_SIZE).toString(16)} needs a page past the model's ${this.buf.maxByteLength / PAGE_SIZE} resident guest pages`);
+      slot = this.nextSlot;
+      if ((slot + 1) * PAGE_HALVES > this.arena.length) {
+        if (slot + 1 > MAX_PAGES) {
+          throw new ShadowMmuError('ENOMEM', `guest memory: ${where} at gpa 0x${(gfn * PAGE_SIZE).toString(16)} needs a page past the model's ${MAX_PAGES} resident guest pages`);
         }
-        this.buf.resize(Math.min(want, this.buf.maxByteLength));
+        const grown = new Uint32Array(Math.min(MAX_PAGES, Math.max(FIRST_PAGES, 2 * slot)) * PAGE_HALVES);
+        grown.set(this.arena);
+        this.arena = grown;
       }
+      this.nextSlot++;
     }
     chunk[off % DIR_CHUNK] = slot + 1;
     this.resident++;
@@ -209,7 +211,9 @@ export class GuestMemory {
   /** Write an aligned 4-byte word. Throws outside memslots. */
   write32(gpa: number, v: number): void {
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    this.arena[this.page(gfn, 'write32') + ((gpa - gfn * PAGE_SIZE) >>> 2)] = v;
+    // page() may replace the arena: take it after the call.
+    const i = this.page(gfn, 'write32') + ((gpa - gfn * PAGE_SIZE) >>> 2);
+    this.arena[i] = v;
   }
 
   /**
@@ -250,9 +254,9 @@ export class GuestMemory {
       const b = k < 4 ? (lo >>> (8 * k)) & 0xff : (hi >>> (8 * (k - 4))) & 0xff;
       const a = gpa + k;
       const gfn = Math.floor(a / PAGE_SIZE);
-      const p = this.arena;
       const off = a - gfn * PAGE_SIZE;
       const i = this.page(gfn, 'write') + (off >>> 2);
+      const p = this.arena;
       const sh = (off & 3) * 8;
       p[i] = ((p[i]! & ~(0xff << sh)) | (b << sh)) >>> 0;
     }
