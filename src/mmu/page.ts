@@ -8,10 +8,19 @@ import { syncRoleIgnoreMask } from '../roles/predicates.js';
 import { PteList } from './pte_list.js';
 
 export class KvmMmuPage {
-  /** Creation sequence number (model only, for messages and the journal). */
-  readonly id: number;
+  // Field order is layout: the fields a page-hash walk reads per probe (hash_next, gfn, role,
+  // mmu_valid_gen, tdp_mmu_page; is_obsolete_sp and the gfn/role match) come first, so a probe
+  // touches one cache line of the object.
+  /** hlist links in the page hash. */
+  hash_next: KvmMmuPage | null = null;
   gfn: number;
   role: number;
+  mmu_valid_gen: number;
+  tdp_mmu_page = false;
+  unsync = false;
+  hash_prev: KvmMmuPage | null = null;
+  /** Creation sequence number (model only, for messages and the journal). */
+  readonly id: number;
   /** Host pfn of spt, and spt itself: 512 SPTEs as 1024 halves (HostMemory.words). */
   readonly pfn: number;
   readonly spt: Uint32Array;
@@ -22,16 +31,10 @@ export class KvmMmuPage {
   /** The kmem object of the header (mmu_page_header_cache). */
   readonly header: number;
   root_count = 0;
-  unsync = false;
   unsync_children = 0;
   readonly unsync_child_bitmap = new Uint32Array(16);
   readonly parent_ptes = new PteList();
-  mmu_valid_gen: number;
   write_flooding_count = 0;
-  tdp_mmu_page = false;
-  /** hlist links in the page hash. */
-  hash_next: KvmMmuPage | null = null;
-  hash_prev: KvmMmuPage | null = null;
   /** list_head links: active_mmu_pages (or an invalid list). */
   link_next: KvmMmuPage | null = null;
   link_prev: KvmMmuPage | null = null;
