@@ -17,6 +17,9 @@ export interface NativeRow {
   c_ns_per_unit: { min: number; median: number; max: number };
   js_ns_per_unit: { min: number; median: number; max: number };
   ratio: { min: number; median: number; max: number };
+  /** Both sides per round, ns per unit (round r of C ran just before round r of JS). */
+  c_rounds: number[];
+  js_rounds: number[];
 }
 
 const PAIRS: readonly { c: string; suite: string; js: string; path: string }[] = [
@@ -26,6 +29,15 @@ const PAIRS: readonly { c: string; suite: string; js: string; path: string }[] =
   { c: 'hit1000', suite: 'mmu', js: 'get_page hit, 1000 pages', path: 'get_page hit, 1e3 pages, per lookup' },
   { c: 'hit10000', suite: 'mmu', js: 'get_page hit, 10000 pages', path: 'get_page hit, 1e4 pages, per lookup' },
   { c: 'hit100000', suite: 'mmu', js: 'get_page hit, 100000 pages', path: 'get_page hit, 1e5 pages, per lookup' },
+  { c: 'sync10', suite: 'sync', js: 'v6.18: kvm_sync_page x2, 512 SPTEs, 10%', path: 'kvm_sync_page, 10 % changed (v6.18), per SPTE' },
+  { c: 'miss100', suite: 'mmu', js: 'get_page miss + zap, 100 pages', path: 'get_page miss + zap, 1e2 pages' },
+  { c: 'miss1000', suite: 'mmu', js: 'get_page miss + zap, 1000 pages', path: 'get_page miss + zap, 1e3 pages' },
+  { c: 'miss10000', suite: 'mmu', js: 'get_page miss + zap, 10000 pages', path: 'get_page miss + zap, 1e4 pages' },
+  { c: 'miss100000', suite: 'mmu', js: 'get_page miss + zap, 100000 pages', path: 'get_page miss + zap, 1e5 pages' },
+  { c: 'link', suite: 'mmu', js: 'link_shadow_page + drop_parent_pte', path: 'link_shadow_page + drop_parent_pte, per pair' },
+  { c: 'walk4', suite: 'walker', js: 'walk 4-level', path: 'guest walk, 4-level' },
+  { c: 'leaf', suite: 'sync', js: 'v6.18: leaf fault on existing tables', path: 'leaf fault on existing tables (v6.18)' },
+  { c: 'full', suite: 'sync', js: 'v6.18: full shadow fault', path: 'full fault (3 new pages + leaf + 7) + zap (v6.18)' },
 ];
 
 function compile(): string | null {
@@ -69,7 +81,7 @@ export function runNative(rounds: number, secs: number): { rows: NativeRow[] } |
   const js: Record<string, number[]> = {};
   const units: Record<string, number> = {};
   for (let r = 0; r < rounds; r++) {
-    const out = execFileSync(bin, ['1', String(secs)], { encoding: 'utf8' });
+    const out = execFileSync(bin, ['1', String(secs), 'all'], { encoding: 'utf8' });
     for (const line of out.trim().split('\n')) {
       const o = JSON.parse(line) as { case: string; units_per_op: number; ns_per_op: number[] };
       (c[o.case] ??= []).push(o.ns_per_op[0]! / o.units_per_op);
@@ -79,15 +91,26 @@ export function runNative(rounds: number, secs: number): { rows: NativeRow[] } |
   }
   const rows = PAIRS.map((p) => {
     const ratios = js[p.c]!.map((j, i) => j / c[p.c]![i]!);
-    return { path: p.path, units_per_op: units[p.c]!, c_ns_per_unit: stats(c[p.c]!), js_ns_per_unit: stats(js[p.c]!), ratio: stats(ratios) };
+    return {
+      path: p.path,
+      units_per_op: units[p.c]!,
+      c_ns_per_unit: stats(c[p.c]!),
+      js_ns_per_unit: stats(js[p.c]!),
+      ratio: stats(ratios),
+      c_rounds: c[p.c]!,
+      js_rounds: js[p.c]!,
+    };
   });
   return { rows };
 }
 
 export function formatNative(rows: readonly NativeRow[]): string {
   const f = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
-  const lines = [['path', 'C ns (median)', 'JS ns (median)', 'JS/C min', 'median', 'max']];
-  for (const r of rows) lines.push([r.path, f(r.c_ns_per_unit.median), f(r.js_ns_per_unit.median), f(r.ratio.min) + 'x', f(r.ratio.median) + 'x', f(r.ratio.max) + 'x']);
+  const perSec = (ns: number) => Math.round(1e9 / ns).toLocaleString('en-US');
+  const lines = [['path', 'C ns (median)', 'JS ns (median)', 'JS/C min', 'median', 'max', 'JS per s']];
+  for (const r of rows) {
+    lines.push([r.path, f(r.c_ns_per_unit.median), f(r.js_ns_per_unit.median), f(r.ratio.min) + 'x', f(r.ratio.median) + 'x', f(r.ratio.max) + 'x', perSec(r.js_ns_per_unit.median)]);
+  }
   const w = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   return lines.map((l, k) => l.map((x, i) => (i === 0 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ') + (k === 0 ? '\n' + w.map((n) => '-'.repeat(n)).join('  ') : '')).join('\n');
 }

@@ -1,6 +1,9 @@
 /**
- * `npm run bench [-- --suite NAME ...] [--rounds N] [--max-time S]`: runs the suites, prints a
- * table and writes bench/results/latest.json.
+ * `npm run bench [-- --suite NAME ...] [--rounds N] [--max-time S] [--profile SPEC ...]`: runs the
+ * suites, prints a table and writes bench/results/latest.json. `--profile` (repeatable; a built-in
+ * profile, NAME+change, or a patch file, resolved as the CLI resolves --profile) runs the sync and
+ * fault suite once per profile instead of its default pair, so a reviewer can compare the work a
+ * patch does; without --suite it runs only that suite.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatTable, runSuite, type CaseResult } from './harness.js';
 import { SUITES } from './suites/index.js';
+import { syncSuiteFor } from './suites/sync.js';
+import { ShadowMmuError } from '../src/bits/errors.js';
+import { getProfile } from '../src/profiles/index.js';
 import { formatNative, runNative } from './native.js';
+import { formatScale, scaleReport, type ScaleRow } from './suites/scale.js';
+import { evalRates } from './suites/eval.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +25,7 @@ const { values } = parseArgs({
     'max-time': { type: 'string', default: '0.5' },
     out: { type: 'string' },
     native: { type: 'boolean', default: false },
+    profile: { type: 'string', multiple: true },
   },
 });
 const rounds = Number(values.rounds);
@@ -30,6 +39,17 @@ if (unknown.length) {
   process.stderr.write(`bench: unknown suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
 }
+const profiles = values.profile ?? [];
+for (const p of profiles) {
+  try {
+    getProfile(p);
+  } catch (e) {
+    if (!(e instanceof ShadowMmuError)) throw e;
+    process.stderr.write(`bench: --profile ${p}: ${e.message}\n`);
+    process.exit(2);
+  }
+}
+if (profiles.length && values.native) process.stderr.write('bench: --profile does not apply to --native (its JS cases are v6.18 and v5.16)\n');
 if (values.native) {
   // Only the native comparison: C baselines and the same JS paths, interleaved round by round.
   const r = runNative(Math.max(rounds, 3), maxTime);
@@ -45,19 +65,28 @@ if (values.native) {
   }
   process.exit(0);
 }
-const chosen = SUITES.filter((s) => !values.suite || values.suite.includes(s.name));
+const chosen = SUITES.filter((s) => (!values.suite ? !profiles.length || s.name === 'sync' : values.suite.includes(s.name))).map((s) =>
+  s.name === 'sync' && profiles.length ? syncSuiteFor(profiles) : s,
+);
 const results: CaseResult[] = [];
 for (const s of chosen) {
   process.stderr.write(`bench: ${s.name} (${s.cases.length} cases x ${rounds} rounds)\n`);
   results.push(...runSuite(s, { rounds, maxTime }));
 }
 process.stdout.write(formatTable(results) + '\n');
+if (chosen.some((s) => s.name === 'eval')) process.stdout.write('\n' + evalRates(results) + '\n');
+let scale: ScaleRow[] | undefined;
+if (chosen.some((s) => s.name === 'scale')) {
+  process.stderr.write(`bench: scale report (${rounds} rounds)\n`);
+  scale = scaleReport(rounds, maxTime);
+  process.stdout.write('\n' + formatScale(scale) + '\n');
+}
 const here = dirname(fileURLToPath(import.meta.url));
 // dist/bench/run.js -> <root>/bench/results
 const outFile = values.out ?? join(here, '..', '..', 'bench', 'results', 'latest.json');
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(
   outFile,
-  JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds, max_time_s: maxTime, results }, null, 2) + '\n',
+  JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds, max_time_s: maxTime, results, ...(scale ? { scale } : {}) }, null, 2) + '\n',
 );
 process.stderr.write(`bench: wrote ${outFile}\n`);

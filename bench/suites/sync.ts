@@ -2,7 +2,8 @@
  * The sync and fault paths per profile: kvm_sync_page over a fully mapped 512-entry unsync table
  * with 0 %, 10 % and 100 % of its gPTEs changed (the change toggles gPTE.W, so the table stays
  * fully mapped from one operation to the next), a full shadow fault (three new shadow pages and
- * a leaf below the root, then the subtree zapped so the next operation faults again), and
+ * a leaf below the root, then the subtree zapped so the next operation faults again), a leaf
+ * fault on existing tables (the leaf SPTE dropped, then faulted back through kvm_mmu_page_fault), and
  * emulated page-table writes (kvm_mmu_pte_write) of a present and of an unused entry. `counts`
  * runs one operation on the same state and reports the work it did: SPTEs visited, gPTEs read,
  * hash probes, flushes requested.
@@ -11,11 +12,13 @@ import type { BenchCase, BenchSuite } from '../harness.js';
 import { GuestMemory } from '../../src/guest/memory.js';
 import * as api from '../../src/mmu/api.js';
 import type { KvmMmuPage } from '../../src/mmu/page.js';
+import { drop_spte } from '../../src/mmu/rmap.js';
 import { __kvm_sync_page, syncWork } from '../../src/mmu/sync_page.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
 
-const PROFILES = ['v5.16', 'v6.18'];
+/** The profiles the sync suite runs by default (`npm run bench -- --profile A --profile B` picks others). */
+export const SYNC_PROFILES = ['v5.16', 'v6.18'];
 const REGS = { cr0: 0x80010033n, cr3: 0x100000n, cr4: 0x20n, efer: 0xd00n };
 const L1 = 0x103000;
 const DATA = 0x400000;
@@ -77,13 +80,16 @@ function syncCase(profile: string, pct: number): BenchCase {
     return w;
   };
   // One operation = change + sync, then change back + sync (so every operation does the same work).
+  // The gPTEs change through 32-bit halves, as the C baseline's `gpte[i] ^= W` (no BigInt in the loop).
+  const word = { lo: 0, hi: 0 };
   const op = (): number => {
     const w = world();
     let flushes = 0;
     for (let round = 0; round < 2; round++) {
       for (let k = 0; k < n; k++) {
         const gpa = L1 + Math.floor(k * step) * 8;
-        w.mem.writeBig(gpa, w.mem.readBig(gpa) ^ 2n);
+        w.mem.read64(gpa, word);
+        w.mem.write64(gpa, (word.lo ^ 2) >>> 0, word.hi);
       }
       if (__kvm_sync_page(w.vm.vcpu, w.sp) > 0) flushes++;
     }
@@ -144,6 +150,38 @@ function faultCase(profile: string): BenchCase {
   };
 }
 
+/** A leaf fault on existing tables: the level-1 SPTE of VA 0x5000 dropped, then faulted back (user read). */
+function leafCase(profile: string): BenchCase {
+  let w: { vm: api.ShadowVm; sptep: number } | null = null;
+  const world = () => {
+    if (w) return w;
+    const vm = api.createVm({ profile: getProfile(profile), guest: guest(), regs: REGS, host: { mmio_caching: false } });
+    api.enterGuest(vm);
+    fault(vm, 0x5000n, 'read');
+    const kvm = vm.machine.kvm;
+    const sp = [...kvm.pages].find((s) => s.gfn === L1 / 4096 && kvm.level(s) === 1)!;
+    return (w = { vm, sptep: kvm.sptep(sp, 5) });
+  };
+  const op = () => {
+    const x = world();
+    drop_spte(x.vm.machine.kvm, x.sptep);
+    return api.pageFault(x.vm, 0x5000n, 4, 3).ret;
+  };
+  return {
+    name: `${profile}: leaf fault on existing tables (leaf SPTE dropped, then kvm_mmu_page_fault)`,
+    fn() {
+      op();
+    },
+    counts() {
+      const kvm = world().vm.machine.kvm;
+      const p0 = { ...kvm.work };
+      const ret = op();
+      if (ret !== 'RET_PF_FIXED') throw new Error(`leaf fault bench: ${ret}, not RET_PF_FIXED`);
+      return { hash_lookups: kvm.work.lookups - p0.lookups, faults: 1 };
+    },
+  };
+}
+
 function pteWriteCase(profile: string, present: boolean): BenchCase {
   let w: SyncWorld | null = null;
   const world = () => (w ??= syncWorld(profile));
@@ -170,7 +208,12 @@ function pteWriteCase(profile: string, present: boolean): BenchCase {
   };
 }
 
-export const syncSuite: BenchSuite = {
-  name: 'sync',
-  cases: PROFILES.flatMap((p) => [syncCase(p, 0), syncCase(p, 10), syncCase(p, 100), faultCase(p), pteWriteCase(p, true), pteWriteCase(p, false)]),
-};
+/** The sync and fault cases for each profile spec (a built-in name, NAME+change, or a patch file, as getProfile resolves them). */
+export function syncSuiteFor(profiles: readonly string[]): BenchSuite {
+  return {
+    name: 'sync',
+    cases: profiles.flatMap((p) => [syncCase(p, 0), syncCase(p, 10), syncCase(p, 100), faultCase(p), leafCase(p), pteWriteCase(p, true), pteWriteCase(p, false)]),
+  };
+}
+
+export const syncSuite: BenchSuite = syncSuiteFor(SYNC_PROFILES);

@@ -2,14 +2,18 @@
  * The host's physical memory as KVM's MMU sees it: a page allocator with two zones (DMA32 below
  * 4 GiB, NORMAL above), GFP flags as data, slab objects for the kmem caches, per-VM accounting
  * (__GFP_ACCOUNT charges the VM's memcg), per-page SME state (set_memory_decrypted/encrypted)
- * and reference counts. Page contents are real: 512 64-bit entries as 1024 32-bit halves
- * (`words(pfn)`), zeroed with __GFP_ZERO and filled with the 0xa5 poison otherwise.
+ * and reference counts. Page contents are real: 512 64-bit entries as 1024 32-bit halves,
+ * zeroed with __GFP_ZERO and filled with the 0xa5 poison otherwise. They live in one arena (a
+ * resizable ArrayBuffer viewed as `arena: Uint32Array`): a page is a 1024-half slot at
+ * `base(pfn)`, so hot loops index `arena[base(pfn) + 2 * i]` with no lookup per entry;
+ * `words(pfn)` is the same page as its own (cached) view, for cold callers.
  *
  * Misuse is an error (ShadowMmuError 'ESTATE'), never silently tolerated: freeing a page or an
  * object twice, freeing one that is still referenced, still decrypted or still sitting in a
  * cache. Every attempt goes through the FaultInjector first, so any allocation site can be made
  * to fail; a failed attempt changes nothing but the attempt counters.
  */
+import { resizableBuffer, type ResizableBuffer } from '../bits/arena.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { NO_FAULTS, type FaultInjector } from './fault.js';
 import { __GFP_ACCOUNT, __GFP_DMA32, __GFP_ZERO, gfpAllowsBlocking, type Gfp } from './gfp.js';
@@ -81,6 +85,8 @@ export interface HostMemoryStats {
 }
 
 const CHUNK_PAGES = 64;
+/** Empty slot tables, shared until a zone hands out its first pfn. */
+const NO_SLOTS = new Int32Array(0);
 
 class ZoneState {
   private next: number;
@@ -125,12 +131,19 @@ export class HostMemory {
   private readonly zones: { DMA32: ZoneState; NORMAL: ZoneState };
   private readonly live = new Map<number, HostObject>();
   private readonly siteAttempts = new Map<string, number>();
-  private readonly pageSlot = new Map<number, Uint32Array>();
-  private readonly cachePfn = [-1, -1];
-  private readonly cacheWords: (Uint32Array | null)[] = [null, null];
-  /** Slots of freed pages (touched) and slots never handed out (still zero). */
-  private readonly freeSlots: Uint32Array[] = [];
-  private readonly freshSlots: Uint32Array[] = [];
+  /** The arena's storage; grown in place (views stay valid), never shrunk. */
+  private readonly buf: ResizableBuffer;
+  /** Every page's halves: slot s at [s * PAGE_HALVES, (s + 1) * PAGE_HALVES). Length-tracking. */
+  readonly arena: Uint32Array;
+  /** Slot + 1 of each pfn of a zone, indexed by pfn - the zone's first pfn (0: no page). */
+  private dmaSlot: Int32Array = NO_SLOTS;
+  private normalSlot: Int32Array = NO_SLOTS;
+  /** words() views, per slot (made on first use). */
+  private readonly views: (Uint32Array | undefined)[] = [];
+  /** Slots of freed pages (touched); slots in [nextSlot, committedSlots) were never handed out (still zero). */
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
+  private committedSlots = 0;
   private nextSlab = SLAB_ID_BASE;
   private seq = 0;
 
@@ -147,6 +160,8 @@ export class HostMemory {
       NORMAL: new ZoneState('NORMAL', NORMAL_FIRST_PFN, NORMAL_FIRST_PFN + cfg.normal_pages),
     };
     this.faults = cfg.faults ?? NO_FAULTS;
+    this.buf = resizableBuffer((d + cfg.normal_pages) * PAGE_SIZE);
+    this.arena = new Uint32Array(this.buf);
   }
 
   /** Every attempt passes here first: count it and ask the fault injector. */
@@ -189,8 +204,13 @@ export class HostMemory {
       return null;
     }
     const zero = (gfp & __GFP_ZERO) !== 0;
-    const words = this.slotFor(pfn, zero);
-    if (words !== null) words.fill(zero ? 0 : POISON_U32);
+    const slot = this.slotFor(pfn, zero);
+    if (slot === null) {
+      (zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
+      this.stats.alloc_failures++;
+      return null;
+    }
+    if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
     this.live.set(pfn, {
@@ -208,9 +228,8 @@ export class HostMemory {
     this.checkReleasable(o, 'free_page');
     this.live.delete(pfn);
     if (o.account) o.account.pages--;
-    const slot = this.pageSlot.get(pfn)!;
-    this.pageSlot.delete(pfn);
-    if (this.cachePfn[pfn & 1] === pfn) this.cachePfn[pfn & 1] = -1;
+    const slot = this.slotOf(pfn);
+    this.setSlot(pfn, -1);
     this.freeSlots.push(slot);
     (o.zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
     this.stats.pages_freed++;
@@ -247,20 +266,27 @@ export class HostMemory {
     this.stats.objects_freed++;
   }
 
-  /** The page's 512 entries as 1024 halves (entry i at [2i] low, [2i+1] high). */
+  /**
+   * Where the page's halves start in `arena` (entry i: low half at base + 2i, high at base + 2i + 1).
+   * The hot paths' accessor: a typed-array lookup, no Map and no object.
+   */
+  base(pfn: number): number {
+    const s = pfn >= NORMAL_FIRST_PFN ? this.normalSlot[pfn - NORMAL_FIRST_PFN] : this.dmaSlot[pfn - DMA32_FIRST_PFN];
+    if (s === undefined || s <= 0) throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
+    return (s - 1) * PAGE_HALVES;
+  }
+
+  /** The page's 512 entries as 1024 halves (entry i at [2i] low, [2i+1] high): a view of its arena slot. */
   words(pfn: number): Uint32Array {
-    // A two-entry direct-mapped cache in front of the map: the hot loops alternate between an
-    // SPTE page and its shadowed-translation page.
-    const c = pfn & 1;
-    if (this.cachePfn[c] === pfn) return this.cacheWords[c]!;
-    const w = this.pageSlot.get(pfn);
-    if (w) {
-      this.cachePfn[c] = pfn;
-      this.cacheWords[c] = w;
-      return w;
-    }
-    if (!w) throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
-    return w;
+    const slot = this.base(pfn) / PAGE_HALVES;
+    let v = this.views[slot];
+    if (v === undefined) this.views[slot] = v = new Uint32Array(this.buf, slot * PAGE_SIZE, PAGE_HALVES);
+    return v;
+  }
+
+  /** Bytes the arena holds (every slot ever handed out, live or free). */
+  get arenaBytes(): number {
+    return this.buf.byteLength;
   }
 
   /** @kernel set_memory.c set_memory_decrypted (one page) */
@@ -334,30 +360,55 @@ export class HostMemory {
   }
 
   /**
-   * Storage for a new page. Returns the slot when the caller must initialise it, or null when a
-   * never-used (hence already zero) slot was handed out for a zeroed page — that keeps the host
-   * from touching, and so committing, memory a sparse table never writes.
+   * Storage for a new page: the slot when the caller must initialise it, -2 when a never-used
+   * (hence already zero) slot was handed out for a zeroed page — that keeps the host from
+   * touching, and so committing, memory a sparse table never writes — and null when the arena
+   * is full (the model's limit of 2^20 pages, reported as a failed allocation).
    */
-  private slotFor(pfn: number, zero: boolean): Uint32Array | null {
-    let s: Uint32Array | undefined;
+  private slotFor(pfn: number, zero: boolean): number | null {
+    let s: number | undefined;
     let fresh = false;
-    if (zero) {
-      s = this.freshSlots.pop();
-      fresh = s !== undefined;
-    }
-    s ??= this.freeSlots.pop();
-    if (!s) {
-      s = this.freshSlots.pop();
-      fresh = s !== undefined;
-    }
-    if (!s) {
-      const chunk = new Uint32Array(PAGE_HALVES * CHUNK_PAGES);
-      for (let i = CHUNK_PAGES - 1; i > 0; i--) this.freshSlots.push(chunk.subarray(i * PAGE_HALVES, (i + 1) * PAGE_HALVES));
-      s = chunk.subarray(0, PAGE_HALVES);
+    if (zero && this.nextSlot < this.committedSlots) {
+      s = this.nextSlot++;
       fresh = true;
     }
-    this.pageSlot.set(pfn, s);
-    return fresh && zero ? null : s;
+    s ??= this.freeSlots.pop();
+    if (s === undefined) {
+      if (this.nextSlot >= this.committedSlots && !this.grow()) return null;
+      s = this.nextSlot++;
+      fresh = true;
+    }
+    this.setSlot(pfn, s);
+    return fresh && zero ? -2 : s;
+  }
+
+  /** Commit more never-used slots (CHUNK_PAGES, or an eighth of the arena when that is more). */
+  private grow(): boolean {
+    const maxSlots = Math.floor(this.buf.maxByteLength / PAGE_SIZE);
+    const want = Math.min(maxSlots, this.committedSlots + Math.max(CHUNK_PAGES, this.committedSlots >> 3));
+    if (want <= this.committedSlots) return false;
+    this.buf.resize(want * PAGE_SIZE);
+    this.committedSlots = want;
+    return true;
+  }
+
+  private slotOf(pfn: number): number {
+    return this.base(pfn) / PAGE_HALVES;
+  }
+
+  /** Record pfn -> slot (-1: none), growing the zone's table when pfn is past its end. */
+  private setSlot(pfn: number, slot: number): void {
+    const normal = pfn >= NORMAL_FIRST_PFN;
+    const i = pfn - (normal ? NORMAL_FIRST_PFN : DMA32_FIRST_PFN);
+    let t = normal ? this.normalSlot : this.dmaSlot;
+    if (i >= t.length) {
+      const n = new Int32Array(Math.max(i + 1, t.length * 2, 256));
+      n.set(t);
+      t = n;
+      if (normal) this.normalSlot = t;
+      else this.dmaSlot = t;
+    }
+    t[i] = slot + 1;
   }
 
   private mustLive(id: number, op: string): HostObject {

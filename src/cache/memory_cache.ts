@@ -17,7 +17,7 @@ import { ShadowMmuError } from '../bits/errors.js';
 import { getProfile } from '../profiles/index.js';
 import type { CacheTraits } from '../profiles/traits/cache.js';
 import { GFP_ATOMIC, GFP_KERNEL_ACCOUNT, __GFP_ACCOUNT, __GFP_ZERO, type Gfp } from './gfp.js';
-import type { HostMemory, VmAccount } from './host_memory.js';
+import { PAGE_HALVES, type HostMemory, type VmAccount } from './host_memory.js';
 import { WarnLog } from './warn.js';
 
 /** KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE (arch/x86/include/asm/kvm_types.h). */
@@ -109,6 +109,8 @@ export class KvmMmuMemoryCache {
   ) {
     this.name = opts.name;
     this.traits = cacheTraitsOf(opts);
+    this.site = `memory_cache:${this.name}`;
+    this.atomicSite = `memory_cache_atomic:${this.name}`;
     this.kmem_cache = opts.kmem_cache;
     this.gfp_zero = opts.gfp_zero ? __GFP_ZERO : 0;
     this.gfp_custom = opts.gfp_custom ?? 0;
@@ -132,12 +134,8 @@ export class KvmMmuMemoryCache {
   }
 
   /** The allocation site of top-up and fallback allocations (fault-injection key). */
-  get site(): string {
-    return `memory_cache:${this.name}`;
-  }
-  get atomicSite(): string {
-    return `memory_cache_atomic:${this.name}`;
-  }
+  readonly site: string;
+  readonly atomicSite: string;
 
   private get hasInit(): boolean {
     return (this.init_value_lo | this.init_value_hi) !== 0;
@@ -153,10 +151,13 @@ export class KvmMmuMemoryCache {
     } else {
       obj = this.mem.alloc_page(gfp, site, this.account);
       if (obj !== null && this.hasInit) {
-        const w = this.mem.words(obj);
-        for (let i = 0; i < w.length; i += 2) {
-          w[i] = this.init_value_lo;
-          w[i + 1] = this.init_value_hi;
+        const w = this.mem.arena;
+        const lo = this.init_value_lo;
+        const hi = this.init_value_hi;
+        const end = this.mem.base(obj) + PAGE_HALVES;
+        for (let i = end - PAGE_HALVES; i < end; i += 2) {
+          w[i] = lo;
+          w[i + 1] = hi;
         }
       }
     }

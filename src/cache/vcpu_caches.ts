@@ -40,6 +40,8 @@ export class VcpuMmuCaches {
   readonly pae_root_cache: PaeRootCache | null;
   private readonly paeAfter: VcpuCacheKey | null;
   readonly warns: WarnLog;
+  /** alloc('mmu_pte_list_desc_cache') as one reusable callback (pte_list_add's, no closure per call). */
+  readonly alloc_pte_list_desc = (): number => this.alloc('mmu_pte_list_desc_cache');
 
   constructor(
     readonly profile: Profile,

@@ -1,6 +1,11 @@
 /**
  * Guest physical memory: memslots (gfn ranges, optionally read-only) over sparse 4 KiB pages.
- * Pages are Uint32Arrays allocated on first write; a page that was never written reads as zero.
+ * A page gets storage on first write (a page that was never written reads as zero): a slot of
+ * 1024 halves in one arena (a Uint32Array, replaced by a copy twice the size when full: no view
+ * of it ever leaves this class, so the copy is safe, and a plain typed array indexes faster than
+ * one over a resizable buffer), found through its memslot's page directory (512-entry chunks of
+ * arena slot + 1), so no Map is consulted per access and the last page read is cached as its
+ * arena base.
  * Guest-physical addresses are plain numbers (< 2^52, exact in a double); 64-bit contents move
  * as two 32-bit halves, so no BigInt is used on the read/write path. Little-endian, as x86.
  */
@@ -10,6 +15,12 @@ export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 /** Largest guest-physical address the model accepts (MAXPHYADDR 52). */
 export const GPA_LIMIT = 2 ** 52;
+const PAGE_HALVES = PAGE_SIZE / 4;
+/** Pages per page-directory chunk of a memslot. */
+const DIR_CHUNK = 512;
+/** The arena's first size, in pages, and its largest (2^20 pages, 4 GiB). */
+const FIRST_PAGES = 64;
+const MAX_PAGES = 2 ** 20;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new ShadowMmuError('EAUDIT', 'guest memory: the host is not little-endian');
@@ -32,11 +43,17 @@ export interface Memslot {
 
 export class GuestMemory {
   private readonly slots: Memslot[] = [];
-  private readonly pages = new Map<number, Uint32Array>();
-  /** The page read64 read last (a page, once it exists, stays until clear()). */
+  /** Per memslot (by id): chunks of DIR_CHUNK entries, arena slot + 1 per page (0: never written). */
+  private readonly dirs: (Int32Array | undefined)[][] = [];
+  /** Every resident page's halves. */
+  private arena = new Uint32Array(0);
+  private resident = 0;
+  /** Arena slots handed out so far, and those given back by clear() (reused, zeroed first). */
+  private nextSlot = 0;
+  private readonly freeSlots: number[] = [];
+  /** The page read64 read last, as its arena base (a page, once it exists, stays until clear()). */
   private lastGfn = -1;
-  private lastPage: Uint32Array | null = null;
-  private readonly pool: Uint32Array[] = [];
+  private lastBase = 0;
   private last: Memslot | undefined;
 
   /** Add a memslot of `size` bytes at `base` (both page-aligned); overlapping slots are refused. */
@@ -53,6 +70,7 @@ export class GuestMemory {
     }
     const slot: Memslot = { id: this.slots.length, base_gfn, npages, readonly: opts.readonly === true };
     this.slots.push(slot);
+    this.dirs.push([]);
     return slot;
   }
 
@@ -78,34 +96,68 @@ export class GuestMemory {
     return this.gfnToMemslot(Math.floor(gpa / PAGE_SIZE)) !== undefined;
   }
 
-  /** Drop every page's contents (slots stay); pages are pooled for reuse. */
+  /** Drop every page's contents (slots stay); arena slots are kept for reuse. */
   clear(): void {
-    for (const p of this.pages.values()) this.pool.push(p);
-    this.pages.clear();
+    for (const dir of this.dirs) {
+      for (const chunk of dir) {
+        if (chunk === undefined) continue;
+        for (let i = 0; i < DIR_CHUNK; i++) if (chunk[i]! > 0) this.freeSlots.push(chunk[i]! - 1);
+      }
+      dir.length = 0;
+    }
+    this.resident = 0;
     this.lastGfn = -1;
-    this.lastPage = null;
+    this.lastBase = 0;
   }
 
   /** Whether the page of gfn holds data (has been written, so a host would have it populated). */
   hasPage(gfn: number): boolean {
-    return this.pages.has(gfn);
+    const s = this.gfnToMemslot(gfn);
+    return s !== undefined && this.baseIn(s, gfn) >= 0;
   }
 
   /** Number of pages that hold data (bytes = 4096 x this). */
   get residentPages(): number {
-    return this.pages.size;
+    return this.resident;
   }
 
-  private page(gfn: number, where: string): Uint32Array {
-    let p = this.pages.get(gfn);
-    if (p === undefined) {
-      if (this.gfnToMemslot(gfn) === undefined) badInput(where, `gpa 0x${(gfn * PAGE_SIZE).toString(16)} is not in any memslot`);
-      p = this.pool.pop();
-      if (p) p.fill(0);
-      else p = new Uint32Array(PAGE_SIZE / 4);
-      this.pages.set(gfn, p);
+  /** The arena base of gfn's page in its memslot, or -1 when the page was never written. */
+  private baseIn(s: Memslot, gfn: number): number {
+    const off = gfn - s.base_gfn;
+    const chunk = this.dirs[s.id]![Math.floor(off / DIR_CHUNK)];
+    if (chunk === undefined) return -1;
+    const v = chunk[off % DIR_CHUNK]!;
+    return v > 0 ? (v - 1) * PAGE_HALVES : -1;
+  }
+
+  /** The arena base of gfn's page, created (zeroed) on first use. */
+  private page(gfn: number, where: string): number {
+    const s = this.gfnToMemslot(gfn);
+    if (s === undefined) badInput(where, `gpa 0x${(gfn * PAGE_SIZE).toString(16)} is not in any memslot`);
+    const off = gfn - s.base_gfn;
+    const dir = this.dirs[s.id]!;
+    const ci = Math.floor(off / DIR_CHUNK);
+    const chunk = (dir[ci] ??= new Int32Array(DIR_CHUNK));
+    const v = chunk[off % DIR_CHUNK]!;
+    if (v > 0) return (v - 1) * PAGE_HALVES;
+    let slot = this.freeSlots.pop();
+    if (slot !== undefined) {
+      this.arena.fill(0, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
+    } else {
+      slot = this.nextSlot;
+      if ((slot + 1) * PAGE_HALVES > this.arena.length) {
+        if (slot + 1 > MAX_PAGES) {
+          throw new ShadowMmuError('ENOMEM', `guest memory: ${where} at gpa 0x${(gfn * PAGE_SIZE).toString(16)} needs a page past the model's ${MAX_PAGES} resident guest pages`);
+        }
+        const grown = new Uint32Array(Math.min(MAX_PAGES, Math.max(FIRST_PAGES, 2 * slot)) * PAGE_HALVES);
+        grown.set(this.arena);
+        this.arena = grown;
+      }
+      this.nextSlot++;
     }
-    return p;
+    chunk[off % DIR_CHUNK] = slot + 1;
+    this.resident++;
+    return slot * PAGE_HALVES;
   }
 
   /**
@@ -114,25 +166,25 @@ export class GuestMemory {
    */
   read64(gpa: number, out: Word): boolean {
     const gfn = Math.floor(gpa / PAGE_SIZE);
+    const a = this.arena;
     if (gfn === this.lastGfn) {
-      const i = (gpa - gfn * PAGE_SIZE) >>> 2;
-      out.lo = this.lastPage![i]!;
-      out.hi = this.lastPage![i + 1]!;
+      const i = this.lastBase + ((gpa - gfn * PAGE_SIZE) >>> 2);
+      out.lo = a[i]!;
+      out.hi = a[i + 1]!;
       return true;
     }
-    if (this.gfnToMemslot(gfn) === undefined) return false;
-    const p = this.pages.get(gfn);
-    if (p !== undefined) {
-      this.lastGfn = gfn;
-      this.lastPage = p;
-    }
-    if (p === undefined) {
+    const s = this.gfnToMemslot(gfn);
+    if (s === undefined) return false;
+    const b = this.baseIn(s, gfn);
+    if (b < 0) {
       out.lo = 0;
       out.hi = 0;
     } else {
-      const i = (gpa - gfn * PAGE_SIZE) >>> 2;
-      out.lo = p[i]!;
-      out.hi = p[i + 1]!;
+      this.lastGfn = gfn;
+      this.lastBase = b;
+      const i = b + ((gpa - gfn * PAGE_SIZE) >>> 2);
+      out.lo = a[i]!;
+      out.hi = a[i + 1]!;
     }
     return true;
   }
@@ -140,9 +192,10 @@ export class GuestMemory {
   /** Read an aligned 4-byte word into out.lo (out.hi = 0). False when not RAM. */
   read32(gpa: number, out: Word): boolean {
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    if (this.gfnToMemslot(gfn) === undefined) return false;
-    const p = this.pages.get(gfn);
-    out.lo = p === undefined ? 0 : p[(gpa - gfn * PAGE_SIZE) >>> 2]!;
+    const s = this.gfnToMemslot(gfn);
+    if (s === undefined) return false;
+    const b = this.baseIn(s, gfn);
+    out.lo = b < 0 ? 0 : this.arena[b + ((gpa - gfn * PAGE_SIZE) >>> 2)]!;
     out.hi = 0;
     return true;
   }
@@ -150,16 +203,17 @@ export class GuestMemory {
   /** Write an aligned 8-byte word from halves. Throws outside memslots. */
   write64(gpa: number, lo: number, hi: number): void {
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    const p = this.page(gfn, 'write64');
-    const i = (gpa - gfn * PAGE_SIZE) >>> 2;
-    p[i] = lo;
-    p[i + 1] = hi;
+    const i = this.page(gfn, 'write64') + ((gpa - gfn * PAGE_SIZE) >>> 2);
+    this.arena[i] = lo;
+    this.arena[i + 1] = hi;
   }
 
   /** Write an aligned 4-byte word. Throws outside memslots. */
   write32(gpa: number, v: number): void {
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    this.page(gfn, 'write32')[(gpa - gfn * PAGE_SIZE) >>> 2] = v;
+    // page() may replace the arena: take it after the call.
+    const i = this.page(gfn, 'write32') + ((gpa - gfn * PAGE_SIZE) >>> 2);
+    this.arena[i] = v;
   }
 
   /**
@@ -200,9 +254,9 @@ export class GuestMemory {
       const b = k < 4 ? (lo >>> (8 * k)) & 0xff : (hi >>> (8 * (k - 4))) & 0xff;
       const a = gpa + k;
       const gfn = Math.floor(a / PAGE_SIZE);
-      const p = this.page(gfn, 'write');
       const off = a - gfn * PAGE_SIZE;
-      const i = off >>> 2;
+      const i = this.page(gfn, 'write') + (off >>> 2);
+      const p = this.arena;
       const sh = (off & 3) * 8;
       p[i] = ((p[i]! & ~(0xff << sh)) | (b << sh)) >>> 0;
     }
@@ -224,11 +278,12 @@ export class GuestMemory {
 
   private byteAt(gpa: number): number {
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    if (this.gfnToMemslot(gfn) === undefined) return -1;
-    const p = this.pages.get(gfn);
-    if (p === undefined) return 0;
+    const s = this.gfnToMemslot(gfn);
+    if (s === undefined) return -1;
+    const b = this.baseIn(s, gfn);
+    if (b < 0) return 0;
     const off = gpa - gfn * PAGE_SIZE;
-    return (p[off >>> 2]! >>> ((off & 3) * 8)) & 0xff;
+    return (this.arena[b + (off >>> 2)]! >>> ((off & 3) * 8)) & 0xff;
   }
 }
 

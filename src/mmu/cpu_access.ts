@@ -89,8 +89,8 @@ export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl:
   }
   // The CPU sets A (and D on a write) in the entries it used, A/D-enabled SPTEs only.
   if (spte_ad_enabled(shi)) {
-    const words = kvm.words(leaf);
-    const off = 2 * (leaf % 512);
+    const words = kvm.arena;
+    const off = kvm.spteOff(leaf);
     let v = words[off]! | (kvm.masks.accessed.lo >>> 0);
     if (write) v |= kvm.masks.dirty.lo;
     words[off] = v >>> 0;

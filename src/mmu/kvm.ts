@@ -1,8 +1,9 @@
 /**
  * The VM-wide shadow-MMU state (struct kvm_arch parts): the page hash, active_mmu_pages,
  * mmu_valid_gen, page counts, write tracking and statistics. Page tables are the host pages
- * themselves (HostMemory.words(pfn): 512 entries as 1024 32-bit halves); an SPTE pointer
- * (`sptep`) is `pfn * 512 + index`.
+ * themselves (512 entries as 1024 32-bit halves in the host's arena, at HostMemory.base(pfn));
+ * an SPTE pointer (`sptep`) is `pfn * 512 + index`, and `spteOff(sptep)` is where its low half
+ * sits in `arena`.
  */
 import { ShadowMmuError } from '../bits/errors.js';
 import { fromHalves } from '../bits/u64.js';
@@ -107,6 +108,8 @@ export class Kvm {
   /** RFC: how a pae_root page is freed (the vCPU caches' mmu_free_pae_root). */
   free_pae_root: (pfn: number) => void = (pfn) => this.mem.free_page(pfn);
   private nextId = 1;
+  /** kmem_cache_free of a pte_list_desc as one reusable callback (pte_list_remove's). */
+  readonly free_pte_list_desc = (obj: number): void => this.mem.kmem_cache_free('pte_list_desc', obj);
   trace: TraceSink = NO_TRACE;
   /** WARN_ON_ONCEs the MMU's paths hit (the model records them and carries on, as the kernel). */
   readonly warns = new WarnLog();
@@ -211,17 +214,28 @@ export class Kvm {
     return sp.pfn * SPTE_ENT_PER_PAGE + index;
   }
 
-  /** The page an SPTE pointer lives in, and the offset of its low half. */
+  /** The page an SPTE pointer lives in, as a view (cold callers; hot ones use arena + spteOff). */
   words(sptep: number): Uint32Array {
     return this.mem.words(Math.floor(sptep / SPTE_ENT_PER_PAGE));
   }
 
+  /** The host's page arena (HostMemory.arena). */
+  get arena(): Uint32Array {
+    return this.mem.arena;
+  }
+
+  /** Where the SPTE's low half sits in `arena` (its high half follows). */
+  spteOff(sptep: number): number {
+    const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
+    return this.mem.base(pfn) + 2 * (sptep - pfn * SPTE_ENT_PER_PAGE);
+  }
+
   spteLo(sptep: number): number {
-    return this.words(sptep)[2 * (sptep % SPTE_ENT_PER_PAGE)]!;
+    return this.mem.arena[this.spteOff(sptep)]!;
   }
 
   spteHi(sptep: number): number {
-    return this.words(sptep)[2 * (sptep % SPTE_ENT_PER_PAGE) + 1]!;
+    return this.mem.arena[this.spteOff(sptep) + 1]!;
   }
 
   spte64(sptep: number): bigint {

@@ -20,17 +20,17 @@ export function spPa(sp: KvmMmuPage): number {
 
 /** @kernel mmu.c mmu_spte_clear_no_track */
 export function mmu_spte_clear_no_track(kvm: Kvm, sptep: number): void {
-  clear_spte(kvm.masks, kvm.words(sptep), 2 * (sptep % SPTE_ENT_PER_PAGE));
+  clear_spte(kvm.masks, kvm.arena, kvm.spteOff(sptep));
 }
 
 /** @kernel mmu.c mmu_page_add_parent_pte */
 export function mmu_page_add_parent_pte(vcpu: Vcpu, sp: KvmMmuPage, parent_pte: number): void {
-  pte_list_add(sp.parent_ptes, parent_pte, vcpu.kvm.traits.pte_list_head_push, () => vcpu.mem.alloc('mmu_pte_list_desc_cache'));
+  pte_list_add(sp.parent_ptes, parent_pte, vcpu.kvm.traits.pte_list_head_push, vcpu.mem.alloc_pte_list_desc);
 }
 
 /** @kernel mmu.c mmu_page_remove_parent_pte */
 export function mmu_page_remove_parent_pte(kvm: Kvm, sp: KvmMmuPage, parent_pte: number): void {
-  const ok = pte_list_remove(sp.parent_ptes, parent_pte, kvm.traits.pte_list_head_push, (obj) => kvm.mem.kmem_cache_free('pte_list_desc', obj));
+  const ok = pte_list_remove(sp.parent_ptes, parent_pte, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);
   if (!ok) kvm.bug(`pte_list_remove: sptep ${parent_pte} is not a parent of sp ${sp.id} (the kernel BUGs)`);
 }
 
@@ -41,8 +41,8 @@ export function drop_parent_pte(kvm: Kvm, sp: KvmMmuPage, parent_pte: number): v
   const d = kvm.default_pae_pdpte;
   if (d !== null && parent && (parent.role & kvm.rb.pae_root) !== 0) {
     // __update_clear_spte_fast(parent_pte, default_pae_pdpte)
-    const w = kvm.words(parent_pte);
-    const off = 2 * (parent_pte % SPTE_ENT_PER_PAGE);
+    const w = kvm.arena;
+    const off = kvm.spteOff(parent_pte);
     w[off] = d.lo;
     w[off + 1] = d.hi;
   } else {

@@ -8,28 +8,33 @@ import { syncRoleIgnoreMask } from '../roles/predicates.js';
 import { PteList } from './pte_list.js';
 
 export class KvmMmuPage {
-  /** Creation sequence number (model only, for messages and the journal). */
-  readonly id: number;
+  // Field order is layout: the fields a page-hash walk reads per probe (hash_next, gfn, role,
+  // mmu_valid_gen, tdp_mmu_page; is_obsolete_sp and the gfn/role match) come first, so a probe
+  // touches one cache line of the object.
+  /** hlist links in the page hash. */
+  hash_next: KvmMmuPage | null = null;
   gfn: number;
   role: number;
+  mmu_valid_gen: number;
+  tdp_mmu_page = false;
+  unsync = false;
+  hash_prev: KvmMmuPage | null = null;
+  /** Creation sequence number (model only, for messages and the journal). */
+  readonly id: number;
   /** Host pfn of spt, and spt itself: 512 SPTEs as 1024 halves (HostMemory.words). */
   readonly pfn: number;
   readonly spt: Uint32Array;
   /** Host pfn of the gfns page (5.x, indirect pages), -1 when none. */
   gfns: number;
+  /** Where the gfns page starts in the host arena (HostMemory.base(gfns)), -1 when none. */
+  readonly gfns_base: number;
   /** The kmem object of the header (mmu_page_header_cache). */
   readonly header: number;
   root_count = 0;
-  unsync = false;
   unsync_children = 0;
   readonly unsync_child_bitmap = new Uint32Array(16);
   readonly parent_ptes = new PteList();
-  mmu_valid_gen: number;
   write_flooding_count = 0;
-  tdp_mmu_page = false;
-  /** hlist links in the page hash. */
-  hash_next: KvmMmuPage | null = null;
-  hash_prev: KvmMmuPage | null = null;
   /** list_head links: active_mmu_pages (or an invalid list). */
   link_next: KvmMmuPage | null = null;
   link_prev: KvmMmuPage | null = null;
@@ -38,13 +43,14 @@ export class KvmMmuPage {
   /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
   freed = false;
 
-  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number) {
+  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number, gfns_base = -1) {
     this.id = id;
     this.gfn = gfn;
     this.role = role;
     this.pfn = pfn;
     this.spt = spt;
     this.gfns = gfns;
+    this.gfns_base = gfns_base;
     this.header = header;
     this.mmu_valid_gen = gen;
   }

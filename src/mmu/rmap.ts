@@ -57,9 +57,9 @@ function hasTranslation(sp: KvmMmuPage): boolean {
 export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): number {
   if ((sp.role & (kvm.rb.passthrough | kvm.rb.level_promoted)) !== 0) return sp.gfn;
   if (hasTranslation(sp)) {
-    const w = kvm.mem.words(sp.gfns);
-    const lo = w[2 * index]!;
-    const hi = w[2 * index + 1]!;
+    const a = kvm.mem.arena;
+    const lo = a[sp.gfns_base + 2 * index]!;
+    const hi = a[sp.gfns_base + 2 * index + 1]!;
     if (!kvm.traits.rmap_access_in_shadowed_translation) return hi * TWO32 + lo;
     return hi * 0x100000 + (lo >>> 12);
   }
@@ -68,7 +68,7 @@ export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): n
 
 /** @kernel mmu.c kvm_mmu_page_get_access: the array's low bits when it holds the access, else role.access. */
 export function kvm_mmu_page_get_access(kvm: Kvm, sp: KvmMmuPage, index: number): number {
-  if (hasTranslation(sp) && kvm.traits.rmap_access_in_shadowed_translation) return kvm.mem.words(sp.gfns)[2 * index]! & 7;
+  if (hasTranslation(sp) && kvm.traits.rmap_access_in_shadowed_translation) return kvm.mem.arena[sp.gfns_base + 2 * index]! & 7;
   return (sp.role & kvm.rb.accessMask) >>> kvm.rb.accessShift;
 }
 
@@ -79,13 +79,14 @@ export function kvm_mmu_page_get_access(kvm: Kvm, sp: KvmMmuPage, index: number)
  */
 export function kvm_mmu_page_set_translation(kvm: Kvm, sp: KvmMmuPage, index: number, gfn: number, access: number): void {
   if (hasTranslation(sp) && (sp.role & kvm.rb.level_promoted) === 0) {
-    const w = kvm.mem.words(sp.gfns);
+    const w = kvm.mem.arena;
+    const o = sp.gfns_base + 2 * index;
     if (!kvm.traits.rmap_access_in_shadowed_translation) {
-      w[2 * index] = gfn >>> 0;
-      w[2 * index + 1] = Math.floor(gfn / TWO32);
+      w[o] = gfn >>> 0;
+      w[o + 1] = Math.floor(gfn / TWO32);
     } else {
-      w[2 * index] = (((gfn % 0x100000) << 12) | (access & 7)) >>> 0;
-      w[2 * index + 1] = Math.floor(gfn / 0x100000);
+      w[o] = (((gfn % 0x100000) << 12) | (access & 7)) >>> 0;
+      w[o + 1] = Math.floor(gfn / 0x100000);
     }
     return;
   }
@@ -128,7 +129,7 @@ export function rmap_add(vcpu: Vcpu, sptep: number, gfn: number, access: number)
   const level = kvm.level(sp);
   kvm_mmu_page_set_translation(kvm, sp, sptep % SPTE_ENT_PER_PAGE, gfn, access);
   kvm_update_page_stats(kvm, level, 1);
-  const n = pte_list_add(gfn_to_rmap(kvm, gfn, level), sptep, kvm.traits.pte_list_head_push, () => vcpu.mem.alloc('mmu_pte_list_desc_cache'));
+  const n = pte_list_add(gfn_to_rmap(kvm, gfn, level), sptep, kvm.traits.pte_list_head_push, vcpu.mem.alloc_pte_list_desc);
   if (kvm.traits.max_rmap_size_stat && n > kvm.stat.max_mmu_rmap_size) kvm.stat.max_mmu_rmap_size = n;
 }
 
@@ -138,15 +139,15 @@ export function rmap_remove(kvm: Kvm, sptep: number): void {
   const gfn = kvm_mmu_page_get_gfn(kvm, sp, sptep % SPTE_ENT_PER_PAGE);
   const k = rmapKey(gfn, kvm.level(sp));
   const l = kvm.rmaps.get(k);
-  const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, (obj) => kvm.mem.kmem_cache_free('pte_list_desc', obj));
+  const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);
   if (!ok) kvm.bug(`rmap_remove: sptep ${sptep} (sp ${sp.id}) is not in the rmap of gfn ${gfn.toString(16)} (the kernel BUGs)`);
   if (l.empty) kvm.rmaps.delete(k);
 }
 
 /** @kernel mmu.c mmu_spte_set: a non-present SPTE becomes `lo:hi`. */
 export function mmu_spte_set(kvm: Kvm, sptep: number, lo: number, hi: number): void {
-  const w = kvm.words(sptep);
-  const off = 2 * (sptep % SPTE_ENT_PER_PAGE);
+  const w = kvm.arena;
+  const off = kvm.spteOff(sptep);
   kvm.warns.on(is_shadow_present_pte(w[off]!), 'mmu_spte_set', 'overwriting a present SPTE');
   w[off] = lo;
   w[off + 1] = hi;
@@ -160,8 +161,8 @@ export function mmu_spte_set(kvm: Kvm, sptep: number, lo: number, hi: number): v
  * when it loses MMU-writable.
  */
 export function mmu_spte_update(kvm: Kvm, sptep: number, lo: number, hi: number): boolean {
-  const w = kvm.words(sptep);
-  const off = 2 * (sptep % SPTE_ENT_PER_PAGE);
+  const w = kvm.arena;
+  const off = kvm.spteOff(sptep);
   const olo = w[off]!;
   const ohi = w[off + 1]!;
   w[off] = lo;
@@ -177,8 +178,8 @@ export function mmu_spte_update(kvm: Kvm, sptep: number, lo: number, hi: number)
 
 /** @kernel mmu.c mmu_spte_clear_track_bits: clears the SPTE; returns whether it was present. */
 export function mmu_spte_clear_track_bits(kvm: Kvm, sptep: number): boolean {
-  const w = kvm.words(sptep);
-  const off = 2 * (sptep % SPTE_ENT_PER_PAGE);
+  const w = kvm.arena;
+  const off = kvm.spteOff(sptep);
   const present = is_shadow_present_pte(w[off]!);
   clear_spte(kvm.masks, w, off);
   if (present) kvm_update_page_stats(kvm, kvm.level(kvm.sptep_to_sp(sptep)!), -1);

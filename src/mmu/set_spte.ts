@@ -45,7 +45,9 @@ export interface SetSpteFault {
   readonly map_writable: boolean;
 }
 
-const ctxCache = new WeakMap<Vcpu, { ctx: MakeSpteCtx; args: MakeSpteArgs; out: Uint32Array }>();
+const ctxCache = new WeakMap<Vcpu, { ctx: MakeSpteCtx; args: MakeSpteArgs }>();
+/** mmu_set_spte's new SPTE (lo, hi), reused. */
+const newSpte = new Uint32Array(2);
 
 /** The vCPU's make_spte context (reused): unsync decisions through mmu_try_to_unsync_pages. */
 function spteCtx(vcpu: Vcpu) {
@@ -67,16 +69,17 @@ function spteCtx(vcpu: Vcpu) {
     level: 1, ad_disabled: false, nested: false, pte_access: 0, gfn: 0, pfn: 0,
     old_lo: 0, old_hi: 0, prefetch: false, can_unsync_or_synchronizing: false, host_writable: true,
   };
-  c = { ctx, args, out: new Uint32Array(2) };
+  c = { ctx, args };
   ctxCache.set(vcpu, c);
   return c;
 }
 
 /**
- * make_spte for a page of the vCPU: writes the new value into `out[0..1]`, returns wrprot.
+ * make_spte for a page of the vCPU: writes the new value into `out[0..1]` (a caller's
+ * preallocated pair), returns wrprot.
  * `sync` is the sync paths' flag: can_unsync = !sync, or synchronizing = sync.
  */
-export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, gfn: number, pfn: number, old_lo: number, old_hi: number, prefetch: boolean, sync: boolean, host_writable: boolean): { wrprot: boolean; out: Uint32Array } {
+export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, gfn: number, pfn: number, old_lo: number, old_hi: number, prefetch: boolean, sync: boolean, host_writable: boolean, out: Uint32Array): boolean {
   const kvm = vcpu.kvm;
   const c = spteCtx(vcpu);
   const a = c.args;
@@ -91,8 +94,7 @@ export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, g
   a.prefetch = prefetch;
   a.can_unsync_or_synchronizing = kvm.masks.traits.make_spte_unsync_arg === 'synchronizing' ? sync : !sync;
   a.host_writable = host_writable;
-  const wrprot = make_spte(c.ctx, a, c.out, 0);
-  return { wrprot, out: c.out };
+  return make_spte(c.ctx, a, out, 0);
 }
 
 /** Emit kvm_mmu_set_spte for `sptep` holding lo:hi. */
@@ -107,7 +109,7 @@ export function trace_set_spte(kvm: Kvm, level: number, gfn: number, sptep: numb
 /** @kernel mmu.c mark_mmio_spte */
 export function mark_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number): void {
   const kvm = vcpu.kvm;
-  make_mmio_spte(kvm.masks, gfn, access, 0, kvm.words(sptep), 2 * (sptep % SPTE_ENT_PER_PAGE), kvm.warns);
+  make_mmio_spte(kvm.masks, gfn, access, 0, kvm.arena, kvm.spteOff(sptep), kvm.warns);
 }
 
 /** What a write fault whose SPTE must stay read-only returns (mmu trait write_protected_fault_ret). */
@@ -154,9 +156,9 @@ export function mmu_set_spte(vcpu: Vcpu, sptep: number, pte_access: number, gfn:
     olo = kvm.spteLo(sptep);
     ohi = kvm.spteHi(sptep);
   }
-  const { wrprot, out } = vcpu_make_spte(vcpu, sp, pte_access, gfn, pfn, olo, ohi, prefetch, false, host_writable);
-  const nlo = out[0]!;
-  const nhi = out[1]!;
+  const wrprot = vcpu_make_spte(vcpu, sp, pte_access, gfn, pfn, olo, ohi, prefetch, false, host_writable, newSpte);
+  const nlo = newSpte[0]!;
+  const nhi = newSpte[1]!;
   if (nlo === olo && nhi === ohi) {
     ret = RET_PF_SPURIOUS;
   } else if (t.set_spte_traces_new_spte) {

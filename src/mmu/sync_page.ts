@@ -32,13 +32,17 @@ export function kvm_sync_page_check(vcpu: Vcpu, sp: KvmMmuPage): boolean {
 /** @kernel mmu.c sync_mmio_spte: true when the SPTE was MMIO (dropped or rewritten). */
 function sync_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number): boolean {
   const kvm = vcpu.kvm;
-  const lo = kvm.spteLo(sptep);
-  const hi = kvm.spteHi(sptep);
+  const off = kvm.spteOff(sptep);
+  const lo = kvm.arena[off]!;
+  const hi = kvm.arena[off + 1]!;
   if (!is_mmio_spte(kvm.masks, lo, hi)) return false;
   if (gfn !== get_mmio_spte_gfn(kvm.masks, lo, hi)) mmu_spte_clear_no_track(kvm, sptep);
   else mark_mmio_spte(vcpu, sptep, gfn, access);
   return true;
 }
+
+/** sync_spte's rebuilt SPTE (lo, hi), reused. */
+const newSpte = new Uint32Array(2);
 
 /** Work counters of the sync paths (bench: deterministic counts). */
 export const syncWork = { sptes_visited: 0, gptes_read: 0, sptes_rebuilt: 0 };
@@ -79,8 +83,8 @@ export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
   const hi = sp.spt[2 * i + 1]!;
   const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
   syncWork.sptes_rebuilt++;
-  const { out } = vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable);
-  return mmu_spte_update(kvm, sptep, out[0]!, out[1]!) ? 1 : 0;
+  vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable, newSpte);
+  return mmu_spte_update(kvm, sptep, newSpte[0]!, newSpte[1]!) ? 1 : 0;
 }
 
 /** @kernel mmu.c kvm_sync_spte: skips slots holding the empty value (5.16: 0). */

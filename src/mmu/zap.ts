@@ -7,6 +7,7 @@ import type { Kvm } from './kvm.js';
 import { drop_parent_pte, mmu_page_zap_pte } from './link.js';
 import type { KvmMmuPage } from './page.js';
 import { unaccount_shadowed } from './account.js';
+import { is_mmio_spte } from './spte.js';
 import { pageFields } from './trace.js';
 import { for_each_sp, kvm_unlink_unsync_page, mmu_pages_clear_parents, mmu_unsync_walk, type PageVecEntry } from './unsync.js';
 import { KVMMMU } from '../trace/table.js';
@@ -29,8 +30,19 @@ function mmu_zap_unsync_children(kvm: Kvm, parent: KvmMmuPage, invalid_list: Kvm
 /** @kernel mmu.c kvm_mmu_page_unlink_children */
 function kvm_mmu_page_unlink_children(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): number {
   let zapped = 0;
+  // One callback per page, not per entry (mmu_page_zap_pte calls it only for a nested TDP child).
+  const prepare_zap = (child: KvmMmuPage) => kvm_mmu_prepare_zap_page(kvm, child, invalid_list);
+  const a = kvm.arena;
+  const base = kvm.mem.base(sp.pfn);
+  const m = kvm.masks;
+  const e_lo = m.nonpresent.lo;
+  const e_hi = m.nonpresent.hi;
+  // An entry holding the empty value is not present and (unless the MMIO value matches it) not
+  // MMIO: mmu_page_zap_pte would do nothing for it.
+  const skipEmpty = !is_mmio_spte(m, e_lo, e_hi);
   for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-    zapped += mmu_page_zap_pte(kvm, sp, i, invalid_list, (child) => kvm_mmu_prepare_zap_page(kvm, child, invalid_list));
+    if (skipEmpty && a[base + 2 * i] === e_lo && a[base + 2 * i + 1] === e_hi) continue;
+    zapped += mmu_page_zap_pte(kvm, sp, i, invalid_list, prepare_zap);
   }
   return zapped;
 }
@@ -50,7 +62,7 @@ function requestRootReload(kvm: Kvm): void {
  * Returns whether active_mmu_pages became unstable and how many pages were zapped.
  */
 export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): { unstable: boolean; nr_zapped: number } {
-  kvm.emit({ event: KVMMMU.kvm_mmu_prepare_zap_page, ...pageFields(sp) });
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_prepare_zap_page, ...pageFields(sp) });
   kvm.stat.mmu_shadow_zapped++;
   let nr_zapped = kvm.eager_zap_unsync_children ? mmu_zap_unsync_children(kvm, sp, invalid_list) : 0;
   nr_zapped += kvm_mmu_page_unlink_children(kvm, sp, invalid_list);

@@ -13,6 +13,11 @@ const G0 = 0x83eb;
 const G1 = 0x80b5;
 const G2 = 0x8646;
 const G3 = 0x61c8;
+/** The same constant as two 32-bit halves (and the low half's 16-bit pieces). */
+const G_LO = ((G1 << 16) | G0) >>> 0;
+const G_HI = ((G3 << 16) | G2) >>> 0;
+const G_LO0 = G0;
+const G_LO1 = G1;
 
 /** hash_32(v, bits): top `bits` bits of v * GOLDEN_RATIO_32 mod 2^32. */
 export function hash_32(v: number, bits: number): number {
@@ -24,16 +29,18 @@ export function hash_32(v: number, bits: number): number {
  * gfn * GOLDEN_RATIO_64 mod 2^64, for a gfn given as 32-bit halves.
  */
 export function hash_64_halves(lo: number, hi: number, bits: number): number {
-  const a0 = lo & 0xffff;
-  const a1 = lo >>> 16;
-  const a2 = hi & 0xffff;
-  const a3 = hi >>> 16;
-  // Schoolbook product, keeping only limbs 0..3 (mod 2^64); each partial sum stays < 2^53.
-  let c = a0 * G0;
-  c = Math.floor(c / 65536) + a0 * G1 + a1 * G0;
-  c = Math.floor(c / 65536) + a0 * G2 + a1 * G1 + a2 * G0;
-  const r3 = (Math.floor(c / 65536) + a0 * G3 + a1 * G2 + a2 * G1 + a3 * G0) % 65536;
-  return r3 >>> (16 - bits);
+  // Only the high 32 bits of the 64-bit product matter: the high half of lo * G_lo, plus the
+  // low halves of lo * G_hi and hi * G_lo (Math.imul), mod 2^32. The high half of lo * G_lo
+  // comes from 16-bit pieces; every intermediate stays below 2^34, exact in a double.
+  const a = lo >>> 0;
+  const a0 = a & 0xffff;
+  const a1 = a >>> 16;
+  const m1 = a1 * G_LO0;
+  const m2 = a0 * G_LO1;
+  const mid = ((a0 * G_LO0) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff);
+  const mulhi = a1 * G_LO1 + (m1 >>> 16) + (m2 >>> 16) + (mid >>> 16);
+  const top = (mulhi + Math.imul(a, G_HI) + Math.imul(hi >>> 0, G_LO)) >>> 0;
+  return top >>> (32 - bits);
 }
 
 /** hash_64 on a 32-bit kernel: hash_32(low32 ^ (high32 * GOLDEN_RATIO_32), bits). */
