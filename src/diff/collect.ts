@@ -59,6 +59,12 @@ export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
     }
     case KVMMMU.kvm_mmu_zap_all_fast:
       return { event: ev.event, text, gfn: null, level: null, role: null, fields: null, rest: `used_pages ${ev.mmu_used_pages}`, host: `gen ${ev.mmu_valid_gen}` };
+    case KVMMMU.mark_mmio_spte:
+      return { event: ev.event, text, gfn: ev.gfn, level: null, role: null, fields: null, rest: `access ${ev.access.toString(16)} gen ${ev.gen.toString(16)}`, host: `sptep ${ev.sptep_pa.toString(16)}` };
+    case KVMMMU.handle_mmio_page_fault:
+      return { event: ev.event, text, gfn: ev.gfn, level: null, role: null, fields: null, rest: `addr ${ev.addr.toString(16)} access ${ev.access.toString(16)}`, host: '' };
+    case KVMMMU.check_mmio_spte:
+      return { event: ev.event, text, gfn: null, level: null, role: null, fields: null, rest: `kvm_gen ${ev.kvm_gen.toString(16)} spte-gen ${ev.spte_gen.toString(16)} valid ${ev.kvm_gen === ev.spte_gen ? 1 : 0}`, host: `spte ${ev.spte_hi.toString(16)}:${ev.spte_lo.toString(16)}` };
     case KVMMMU.kvm_mmu_spte_requested:
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: '', host: `pfn ${ev.pfn.toString(16)}` };
     case KVMMMU.kvm_mmu_set_spte: {
@@ -232,6 +238,8 @@ function vmLabel(s: VmStep): string {
       return `set_cr3 ${h(s.cr3)}`;
     case 'tdp_fault':
       return `tdp_fault ${h(s.gpa)} level ${s.level}`;
+    case 'add_memslot':
+      return `add_memslot ${h(s.gpa)} size ${h(s.size)}${s.readonly ? ' readonly' : ''}`;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { EFER_LMA, EFER_LME, EFER_NX, EFER_SCE, X86_CR0_CD, X86_CR0_ET, X86_CR0_NW, X86_CR0_PE, X86_CR0_PG, X86_CR4_LA57, X86_CR4_PAE, X86_CR4_PCIDE } from '../bits/regs.js';
 import { isCanonicalHalves } from '../cpu/canonical.js';
-import {cr4Features, cr4ReservedMasks, kvm_is_valid_cr4, type Cr4Features, type Cr4Masks} from '../cpu/cr.js';
+import { cr4Features, cr4ReservedMasks, kvm_is_valid_cr4, type Cr4Features, type Cr4Masks } from '../cpu/cr.js';
 import type { Profile } from '../profiles/index.js';
 import type { ProbeMode, ProbeVmConfig } from './config.js';
 import type { CodeBits } from './insn.js';

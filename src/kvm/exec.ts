@@ -37,7 +37,8 @@ import {
   nonCanonical,
   type CpuState,
 } from './cpu.js';
-import {kvm_set_cr4} from '../cpu/cr.js';
+import { kvm_set_cr4 } from '../cpu/cr.js';
+import { MMIO_GVA_ANY, vcpu_clear_mmio_info, vcpu_match_mmio_gva } from '../mmu/mmio.js';
 import { decode, type Insn } from './insn.js';
 import type { ProbeLayout } from './layout.js';
 
@@ -78,8 +79,6 @@ export class InsnExecutor {
    * (vcpu_mmio_gva_to_gpa) finds it without walking again; INVLPG, MOV CR3 and a context reset
    * clear it (vcpu_clear_mmio_info). Page numbers; -1 = none.
    */
-  private mmioGvaPage = -1n;
-  private mmioGfn = -1;
 
   constructor(
     private readonly vm: ShadowVm,
@@ -281,13 +280,9 @@ export class InsnExecutor {
       this.cpu.cr2 = pf.inject.cr2;
       return { k: 'exc', vector: 14, ec: pf.inject.error_code };
     }
-    if (pf.ret === 'RET_PF_EMULATE') {
-      if (pf.gpa >= 0 && !this.ramAt(pf.gpa)) {
-        this.mmioGvaPage = f.cr2 >> 12n;
-        this.mmioGfn = Math.floor(pf.gpa / 4096);
-      }
-      return this.emulate(true);
-    }
+    // An access with no memslot behind it left the MMIO info in the vCPU's cache
+    // (kvm_handle_noslot_fault, handle_mmio_page_fault): the emulator translates through it.
+    if (pf.ret === 'RET_PF_EMULATE') return this.emulate(true);
     if (pf.ret === 'RET_PF_INVALID') throw new ShadowMmuError('ESTATE', `kvm_mmu_page_fault: RET_PF_INVALID at ${hex(f.cr2)}`);
     return null;
   }
@@ -347,10 +342,9 @@ export class InsnExecutor {
     return { k: 'exit', reason: 'INTERNAL_ERROR' };
   }
 
-  /** @kernel x86.h vcpu_clear_mmio_info (MMIO_GVA_ANY) */
+  /** The vCPU's MMIO info cache forgets what it holds (vcpu_clear_mmio_info, MMIO_GVA_ANY). */
   clearMmioInfo(): void {
-    this.mmioGvaPage = -1n;
-    this.mmioGfn = -1;
+    vcpu_clear_mmio_info(this.vm.vcpu, MMIO_GVA_ANY);
   }
 
   /**
@@ -393,7 +387,7 @@ export class InsnExecutor {
         for (const p of parts) {
           if (nonCanonical(cpu, p.va)) return { k: 'exc', vector: 13, ec: 0 };
           const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
-            p.va >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(p.va & 0xfffn) } : gvaToGpa(vm, p.va, insn.write ? 'write' : 'read', cpl);
+            vcpu_match_mmio_gva(vm.vcpu, p.va) ? { ok: true, gpa: vm.vcpu.mmio_gfn * 4096 + Number(p.va & 0xfffn) } : gvaToGpa(vm, p.va, insn.write ? 'write' : 'read', cpl);
           if (!g.ok) {
             cpu.cr2 = p.va;
             return { k: 'exc', vector: 14, ec: g.error_code };
@@ -477,7 +471,7 @@ export class InsnExecutor {
       }
       case 'invlpg': {
         const va = effectiveAddress(cpu, cpu.rbx);
-        if (va >> 12n === this.mmioGvaPage) this.clearMmioInfo();
+        vcpu_clear_mmio_info(vm.vcpu, va);
         invlpg(vm, va);
         return true;
       }

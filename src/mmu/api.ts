@@ -147,6 +147,11 @@ export function setCr3(vm: ShadowVm, cr3: bigint, legal?: Cr3Ctx): string | null
   return vm.setCr3(cr3, legal);
 }
 
+/** KVM_SET_USER_MEMORY_REGION creating a memslot (the memslots generation moves on). */
+export function addMemslot(vm: ShadowVm, base: number, size: number, opts: { readonly?: boolean } = {}): void {
+  vm.addMemslot(base, size, opts);
+}
+
 /** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */
 export function enterGuest(vm: ShadowVm): number {
   return vm.enterGuest();

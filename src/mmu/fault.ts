@@ -30,7 +30,8 @@ import {
   pte_prefetch,
   write_protected_ret,
 } from './set_spte.js';
-import { is_large_pte, is_mmio_spte, is_shadow_present_pte } from './spte.js';
+import { get_mmio_spte_access, get_mmio_spte_gfn, is_large_pte, is_mmio_spte, is_shadow_present_pte } from './spte.js';
+import { check_mmio_spte, mmio_info_in_cache, vcpu_cache_mmio_info } from './mmio.js';
 import { mmu_sync_children } from './sync.js';
 import type { Vcpu } from './vcpu.js';
 import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, type ShadowWalkIterator } from './walk.js';
@@ -284,16 +285,18 @@ function shadow_page_table_clear_flood(vcpu: Vcpu, addr: bigint): void {
 
 /**
  * @kernel mmu.c kvm_mmu_faultin_pfn
- * The host frame of the gfn, faulted in; no memslot: the noslot path (kvm_handle_noslot_fault),
- * which emulates at once when MMIO SPTEs cannot be cached.
+ * The host frame of the gfn, faulted in; no memslot: the noslot path (kvm_handle_noslot_fault:
+ * the MMIO info cached with the walk's `access`), which emulates at once when MMIO SPTEs cannot
+ * be cached.
  */
-function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault): number {
+function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault, access: number): number {
   const g = vcpu.guest!;
   const slot = g.mem.gfnToMemslot(f.gfn);
   if (slot === undefined) {
     f.slot = false;
     f.pfn = KVM_PFN_NOSLOT;
     f.map_writable = false;
+    vcpu_cache_mmio_info(vcpu, f.addr, f.gfn, access & vcpu.kvm.masks.mmio_access_mask);
     if (!vcpu.kvm.masks.globals.enable_mmio_caching) return RET_PF_EMULATE;
     return RET_PF_CONTINUE;
   }
@@ -343,7 +346,7 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   }
   let r = vcpu.mem.topup(true, vcpu.mmu.ctx.shadow_root_level);
   if (r) return r;
-  r = kvm_mmu_faultin_pfn(vcpu, f);
+  r = kvm_mmu_faultin_pfn(vcpu, f, gw.pte_access);
   if (r !== RET_PF_CONTINUE) return r;
   // CR0.WP=0: a supervisor write to a read-only gPTE maps it writable and supervisor-only.
   if (f.write && !(gw.pte_access & ACC_WRITE_MASK) && !g.walk.cr0_wp && !f.user && f.slot) {
@@ -401,7 +404,7 @@ function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { gpa: number }): n
   if (page_fault_handle_page_track(vcpu, f)) return write_protected_ret(kvm);
   let r = vcpu.mem.topup(false, vcpu.mmu.ctx.shadow_root_level);
   if (r) return r;
-  r = kvm_mmu_faultin_pfn(vcpu, f);
+  r = kvm_mmu_faultin_pfn(vcpu, f, ACC_ALL);
   if (r !== RET_PF_CONTINUE) return r;
   if (is_page_fault_stale(vcpu)) return RET_PF_RETRY;
   r = make_mmu_pages_available(kvm);
@@ -409,9 +412,16 @@ function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { gpa: number }): n
   return direct_map(vcpu, f);
 }
 
-/** @kernel mmu.c handle_mmio_page_fault (no MMIO-info cache; generations never change) */
+/**
+ * @kernel mmu.c handle_mmio_page_fault
+ * A reserved-bit fault: an MMIO-info cache hit, or an MMIO SPTE of the current generation, goes
+ * to the emulator (the SPTE's gfn and access cached); a stale generation is RET_PF_INVALID (the
+ * caller takes the ordinary fault path, which rebuilds the SPTE); anything else is retried.
+ */
 function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
   const kvm = vcpu.kvm;
+  const direct = vcpu.mmu.ctx.direct_map;
+  if (mmio_info_in_cache(vcpu, addr, direct)) return RET_PF_EMULATE;
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return RET_PF_RETRY;
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
   let lo = 0;
@@ -420,7 +430,14 @@ function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
     lo = kvm.spteLo(it.sptep);
     hi = kvm.spteHi(it.sptep);
   }
-  return is_mmio_spte(kvm.masks, lo, hi) ? RET_PF_EMULATE : RET_PF_RETRY;
+  if (!is_mmio_spte(kvm.masks, lo, hi)) return RET_PF_RETRY;
+  const gfn = get_mmio_spte_gfn(kvm.masks, lo, hi);
+  const access = get_mmio_spte_access(kvm.masks, lo);
+  if (!check_mmio_spte(vcpu, lo, hi)) return RET_PF_INVALID;
+  const a = direct ? 0n : addr;
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.handle_mmio_page_fault, addr: a, gfn, access });
+  vcpu_cache_mmio_info(vcpu, a, gfn, access);
+  return RET_PF_EMULATE;
 }
 
 /**

@@ -82,6 +82,8 @@ export class Kvm {
    * deterministic operation counts per path. Not a kernel statistic.
    */
   readonly work = { lookups: 0, probes: 0 };
+  /** kvm_memslots(kvm)->generation of address space 0 (mmio.ts). */
+  memslots_generation = 0;
   /** The host's eager_zap_unsync_children parameter (HostConfig; upstream behaviour: true). */
   eager_zap_unsync_children = true;
   readonly stat: KvmStats = {

@@ -13,6 +13,7 @@ import {
   is_large_pte,
   is_last_spte,
   is_shadow_present_pte,
+  get_mmio_spte_generation,
   make_mmio_spte,
   make_spte,
   spte_to_pfn,
@@ -23,6 +24,7 @@ import { gpte_access, gpte_invalid_for_prefetch, gpte_to_gfn, protect_clean_gpte
 import { mmu_try_to_unsync_pages } from './unsync.js';
 import type { Vcpu } from './vcpu.js';
 import { KVMMMU } from '../trace/table.js';
+import { ACC_ALL } from '../guest/constants.js';
 
 export const RET_PF_CONTINUE = 0;
 export const RET_PF_RETRY = 1;
@@ -106,10 +108,16 @@ export function trace_set_spte(kvm: Kvm, level: number, gfn: number, sptep: numb
   kvm.emit({ event: KVMMMU.kvm_mmu_set_spte, gfn, level, spte_lo: lo, spte_hi: hi, sptep_pa: sptep * 8, r, x: is_executable_pte(m, lo, hi), u });
 }
 
-/** @kernel mmu.c mark_mmio_spte */
+/** @kernel mmu.c mark_mmio_spte: an MMIO SPTE of the memslots' generation. */
 export function mark_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number): void {
   const kvm = vcpu.kvm;
-  make_mmio_spte(kvm.masks, gfn, access, 0, kvm.arena, kvm.spteOff(sptep), kvm.warns);
+  const off = kvm.spteOff(sptep);
+  make_mmio_spte(kvm.masks, gfn, access, kvm.memslots_generation, kvm.arena, off, kvm.warns);
+  if (kvm.tracing) {
+    const lo = kvm.arena[off]!;
+    const hi = kvm.arena[off + 1]!;
+    kvm.emit({ event: KVMMMU.mark_mmio_spte, sptep_pa: sptep * 8, gfn, access: lo & ACC_ALL, gen: get_mmio_spte_generation(lo, hi) });
+  }
 }
 
 /** What a write fault whose SPTE must stay read-only returns (mmu trait write_protected_fault_ret). */

@@ -101,6 +101,13 @@ export class Vcpu {
   readonly stat: VcpuStats = { pf_taken: 0, pf_fixed: 0, pf_emulate: 0, pf_spurious: 0, pf_guest: 0, pf_mmio_spte_created: 0, invlpg: 0, tlb_flush: 0 };
   /** The guest this vCPU runs (null: the shadow-page scenarios; mmu.sync_page is then the stand-in). */
   guest: VcpuGuest | null = null;
+  /** mmu_is_nested: the walk MMU is the nested MMU (L2 under nested NPT). */
+  mmu_is_nested = false;
+  /** vcpu->arch's MMIO info cache (mmio.ts): the GVA page (0: none), gfn, access, generation. */
+  mmio_gva = 0n;
+  mmio_gfn = 0;
+  mmio_access = 0;
+  mmio_gen = 0;
   constructor(
     readonly id: number,
     readonly kvm: Kvm,

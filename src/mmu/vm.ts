@@ -5,6 +5,7 @@
  * before entering the guest (vcpu_enter_guest, kvm_mmu_reload), and the guest walk MMU the fault
  * path reads. The role computation is src/roles (calcRootRole), the walk MMU src/guest.
  */
+import { kvm_memslots_updated } from './mmio.js';
 import { __kvm_sync_page } from './sync_page.js';
 import {
   EFER_LMA as EFER_LMA_B,
@@ -96,7 +97,20 @@ export class ShadowVmState {
       thp: host.thp === true,
     };
     this.vcpu.mmu.sync_page = __kvm_sync_page;
+    this.vcpu.mmu_is_nested = this.mmuKind === 'npt';
+    // The VMM made the guest's memslots before the vCPU runs: one update each.
+    for (let i = 0; i < cfg.guest.memslots.length; i++) kvm_memslots_updated(this.machine.kvm);
     this.loadPdptrs();
+  }
+
+  /**
+   * KVM_SET_USER_MEMORY_REGION creating a memslot of `size` bytes at guest-physical `base`: the
+   * memslots generation moves on, so MMIO SPTEs made before it no longer pass check_mmio_spte
+   * (and a wrap of the MMIO generation zaps every shadow page).
+   */
+  addMemslot(base: number, size: number, opts: { readonly?: boolean } = {}): void {
+    this.guest.addSlot(base, size, opts);
+    kvm_memslots_updated(this.machine.kvm);
   }
 
   get vcpu(): Vcpu {

@@ -35,7 +35,8 @@ export type VmStep =
   | { op: 'host_write'; gpa: number; value: bigint; size: 1 | 2 | 4 | 8 }
   | { op: 'invlpg'; va: bigint }
   | { op: 'set_cr3'; cr3: bigint }
-  | { op: 'tdp_fault'; gpa: bigint; level: number };
+  | { op: 'tdp_fault'; gpa: bigint; level: number }
+  | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean };
 
 export interface VmScenario {
   readonly profile: Profile;
@@ -95,8 +96,12 @@ function parseStep(v: unknown, i: number): VmStep {
     case 'tdp_fault':
       only(v, where, ['op', 'gpa', 'level', 'comment']);
       return { op, gpa: u('gpa', 52), level: v['level'] === undefined ? 4 : parseInt_(v['level'], `${where}.level`, 4, 5) };
+    case 'add_memslot':
+      only(v, where, ['op', 'gpa', 'size', 'readonly', 'comment']);
+      if (v['readonly'] !== undefined && typeof v['readonly'] !== 'boolean') badInput(`${where}.readonly`, 'expected true or false');
+      return { op, gpa: Number(u('gpa', 52)), size: Number(u('size', 52)), readonly: v['readonly'] === true };
     default:
-      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot)`);
   }
 }
 
@@ -226,6 +231,10 @@ export class VmScenarioRunner {
           const refused = api.setCr3(this.vm, s.cr3);
           outcome = refused === null ? 'done' : `#GP: ${refused}`;
         }
+        break;
+      case 'add_memslot':
+        api.addMemslot(this.vm, s.gpa, s.size, { readonly: s.readonly });
+        outcome = `memslot generation ${this.vm.machine.kvm.memslots_generation}`;
         break;
       case 'tdp_fault': {
         const o = tdpFaultLoop(this.sc.profile, s.level, s.gpa);

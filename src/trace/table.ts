@@ -104,6 +104,30 @@ export interface SetSpteRecord {
   readonly u: -1 | 0 | 1;
 }
 
+/** mark_mmio_spte (an MMIO SPTE written): its host address, gfn, and the SPTE's access bits and generation. */
+export interface MarkMmioRecord {
+  readonly sptep_pa: number;
+  readonly gfn: number;
+  /** spte & ACC_ALL, as the tracepoint takes it. */
+  readonly access: number;
+  readonly gen: number;
+}
+
+/** handle_mmio_page_fault (an MMIO SPTE hit): the address (0 for a direct MMU), gfn and access. */
+export interface HandleMmioRecord {
+  readonly addr: bigint;
+  readonly gfn: number;
+  readonly access: number;
+}
+
+/** check_mmio_spte: the memslots generation, the SPTE's, and the SPTE. */
+export interface CheckMmioRecord {
+  readonly kvm_gen: number;
+  readonly spte_gen: number;
+  readonly spte_lo: number;
+  readonly spte_hi: number;
+}
+
 export interface ZapAllFastRecord {
   readonly mmu_valid_gen: number;
   readonly mmu_used_pages: number;
@@ -176,14 +200,20 @@ const TABLE = {
     assign: ([pferr]) => ({ pferr: pferr >>> 0 }),
     json: [['pferr', 'pferr', 'num']],
   }),
-  mark_mmio_spte: kernel({
+  mark_mmio_spte: mmu({
     fields: [f('sptep', 8), f('gfn', 8), f('access', 4), f('gen', 4)],
     printk: { fmt: 'sptep:%p gfn %llx access %x gen %x', args: [a('sptep', { as: null }), a('gfn'), a('access'), a('gen')] },
+    assign: (r: MarkMmioRecord) => ({ sptep: BigInt(r.sptep_pa), gfn: BigInt(r.gfn), access: r.access, gen: r.gen }),
+    json: [['gfn', 'gfn', 'hex'], ['access', 'access', 'num'], ['gen', 'gen', 'num']],
+    oracle: { ev: 'mark_mmio_spte', members: [['gfn', 'gfn', 'hex'], ['access', 'access', 'num'], ['gen', 'gen', 'num']] },
     host: ['sptep'],
   }),
-  handle_mmio_page_fault: kernel({
+  handle_mmio_page_fault: mmu({
     fields: [f('addr', 8), f('gfn', 8), f('access', 4)],
     printk: { fmt: 'addr:%llx gfn %llx access %x', args: [a('addr'), a('gfn'), a('access')] },
+    assign: (r: HandleMmioRecord) => ({ addr: r.addr, gfn: BigInt(r.gfn), access: r.access }),
+    json: [['addr', 'addr', 'hex'], ['gfn', 'gfn', 'hex'], ['access', 'access', 'num']],
+    oracle: { ev: 'handle_mmio_page_fault', members: [['addr', 'addr', 'hex'], ['gfn', 'gfn', 'hex'], ['access', 'access', 'num']] },
     host: [],
   }),
   fast_page_fault: kernel({
@@ -203,9 +233,12 @@ const TABLE = {
     oracle: { ev: 'zap_all_fast', members: [['mmu_valid_gen', 'mmu_valid_gen', 'num'], ['mmu_used_pages', 'mmu_used_pages', 'num']] },
     host: [],
   }),
-  check_mmio_spte: kernel({
+  check_mmio_spte: mmu({
     fields: [f('kvm_gen', 4), f('spte_gen', 4), f('spte', 8)],
     printk: { fmt: 'spte %llx kvm_gen %x spte-gen %x valid %d', args: [a('spte'), a('kvm_gen'), a('spte_gen'), a('kvm_gen', { eq: 'spte_gen', as: null })] },
+    assign: (r: CheckMmioRecord) => ({ kvm_gen: r.kvm_gen, spte_gen: r.spte_gen, spte: fromHalves(r.spte_lo, r.spte_hi) }),
+    json: [['kvm_gen', 'kvm_gen', 'num'], ['spte_gen', 'spte_gen', 'num'], ['spte', 'spte', 'hex']],
+    oracle: { ev: 'check_mmio_spte', members: [['kvm_gen', 'kvm_gen', 'num'], ['spte_gen', 'spte_gen', 'num'], ['spte', 'spte', 'spte_flags']] },
     host: ['spte'],
     parsedInPrintkOrder: true,
   }),
