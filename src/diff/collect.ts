@@ -240,6 +240,10 @@ function vmLabel(s: VmStep): string {
       return `tdp_fault ${h(s.gpa)} level ${s.level}`;
     case 'add_memslot':
       return `add_memslot ${h(s.gpa)} size ${h(s.size)}${s.readonly ? ' readonly' : ''}`;
+    case 'dirty_log':
+      return `dirty_log slot ${s.slot} ${s.enable ? 'on' : 'off'}`;
+    case 'get_dirty_log':
+      return `get_dirty_log slot ${s.slot}`;
   }
 }
 

@@ -39,6 +39,8 @@ export interface Memslot {
   readonly npages: number;
   /** KVM_MEM_READONLY: the walker reads it but does not set A/D bits in it. */
   readonly readonly: boolean;
+  /** KVM_MEM_LOG_DIRTY_PAGES: one bit per page (32 per word), or null when not logging. */
+  dirty_bitmap: Uint32Array | null;
 }
 
 export class GuestMemory {
@@ -56,6 +58,18 @@ export class GuestMemory {
   private lastBase = 0;
   private last: Memslot | undefined;
 
+  /**
+   * @kernel kvm_main.c mark_page_dirty_in_slot
+   * KVM wrote the page (a writable SPTE made for it, an A/D bit the walker set, an emulated
+   * store): set its bit when its memslot logs dirty pages. Userspace writes do not come here.
+   */
+  mark_page_dirty(gfn: number): void {
+    const s = this.gfnToMemslot(gfn);
+    if (!s || s.dirty_bitmap === null) return;
+    const rel = gfn - s.base_gfn;
+    s.dirty_bitmap[rel >>> 5]! |= 1 << (rel & 31);
+  }
+
   /** Add a memslot of `size` bytes at `base` (both page-aligned); overlapping slots are refused. */
   addSlot(base: number, size: number, opts: { readonly?: boolean } = {}): Memslot {
     if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) badInput('memslot.base', `0x${base.toString(16)} is not a page-aligned guest-physical address`);
@@ -68,7 +82,7 @@ export class GuestMemory {
         badInput('memslot', `gfns 0x${base_gfn.toString(16)}..0x${(base_gfn + npages - 1).toString(16)} overlap slot ${s.id}`);
       }
     }
-    const slot: Memslot = { id: this.slots.length, base_gfn, npages, readonly: opts.readonly === true };
+    const slot: Memslot = { id: this.slots.length, base_gfn, npages, readonly: opts.readonly === true, dirty_bitmap: null };
     this.slots.push(slot);
     this.dirs.push([]);
     return slot;

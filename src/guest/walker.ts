@@ -330,6 +330,7 @@ function update_accessed_dirty_bits(
     pte >>>= 0;
     if (mmu.pte_size === 8) mem.write64(gpa, pte, walker.ptes_hi[level - 1]!);
     else mem.write32(gpa, pte);
+    mem.mark_page_dirty(Math.floor(gpa / 4096));
     walker.ptes_lo[level - 1] = pte;
   }
 }

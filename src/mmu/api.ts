@@ -152,6 +152,16 @@ export function addMemslot(vm: ShadowVm, base: number, size: number, opts: { rea
   vm.addMemslot(base, size, opts);
 }
 
+/** KVM_SET_USER_MEMORY_REGION toggling KVM_MEM_LOG_DIRTY_PAGES on memslot `id`. */
+export function setDirtyLogging(vm: ShadowVm, id: number, on: boolean): void {
+  vm.setDirtyLogging(id, on);
+}
+
+/** KVM_GET_DIRTY_LOG of memslot `id`: the dirty gfns (then write-protected again), or null (-ENOENT). */
+export function getDirtyLog(vm: ShadowVm, id: number): number[] | null {
+  return vm.getDirtyLog(id);
+}
+
 /** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */
 export function enterGuest(vm: ShadowVm): number {
   return vm.enterGuest();

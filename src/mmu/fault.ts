@@ -32,6 +32,7 @@ import {
 } from './set_spte.js';
 import { get_mmio_spte_access, get_mmio_spte_gfn, is_large_pte, is_mmio_spte, is_shadow_present_pte } from './spte.js';
 import { check_mmio_spte, mmio_info_in_cache, vcpu_cache_mmio_info } from './mmio.js';
+import { kvm_slot_dirty_track_enabled } from './dirty_log.js';
 import { mmu_sync_children } from './sync.js';
 import type { Vcpu } from './vcpu.js';
 import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, type ShadowWalkIterator } from './walk.js';
@@ -203,10 +204,11 @@ function kvm_mmu_max_mapping_level(vcpu: Vcpu, gfn: number, max_level: number): 
   return level;
 }
 
-/** @kernel mmu.c kvm_mmu_hugepage_adjust (no NX-huge-page mitigation, no dirty logging) */
+/** @kernel mmu.c kvm_mmu_hugepage_adjust (no NX-huge-page mitigation): 4K in a dirty-logged slot. */
 function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
   f.goal_level = 1;
   if (f.max_level === 1 || f.pfn === KVM_PFN_NOSLOT) return;
+  if (kvm_slot_dirty_track_enabled(vcpu.guest!.mem.gfnToMemslot(f.gfn))) return;
   const req_level = kvm_mmu_max_mapping_level(vcpu, f.gfn, f.max_level);
   if (req_level === 1) return;
   f.goal_level = req_level;

@@ -25,6 +25,7 @@ import { mmu_try_to_unsync_pages } from './unsync.js';
 import type { Vcpu } from './vcpu.js';
 import { KVMMMU } from '../trace/table.js';
 import { ACC_ALL } from '../guest/constants.js';
+import { kvm_slot_dirty_track_enabled } from './dirty_log.js';
 
 export const RET_PF_CONTINUE = 0;
 export const RET_PF_RETRY = 1;
@@ -64,8 +65,8 @@ function spteCtx(vcpu: Vcpu) {
     kvm_is_mmio_pfn: () => false,
     // make_spte passes can_unsync or synchronizing (the opposite sense), as its kernel names it.
     mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, kvm.masks.traits.make_spte_unsync_arg === 'synchronizing' ? !arg : arg, prefetch),
-    kvm_slot_dirty_track_enabled: () => false,
-    mark_page_dirty_in_slot: () => {},
+    kvm_slot_dirty_track_enabled: (gfn) => vcpu.guest !== null && kvm_slot_dirty_track_enabled(vcpu.guest.mem.gfnToMemslot(gfn)),
+    mark_page_dirty_in_slot: (gfn) => vcpu.guest?.mem.mark_page_dirty(gfn),
   };
   const args: MakeSpteArgs = {
     level: 1, ad_disabled: false, nested: false, pte_access: 0, gfn: 0, pfn: 0,

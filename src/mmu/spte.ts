@@ -346,7 +346,7 @@ export interface MakeSpteCtx {
   mmu_try_to_unsync_pages(gfn: number, can_unsync: boolean, prefetch: boolean): number;
   /** kvm_slot_dirty_track_enabled for the slot of gfn. */
   kvm_slot_dirty_track_enabled(gfn: number): boolean;
-  /** @kernel kvm_main.c mark_page_dirty_in_slot */
+  /** mark_page_dirty_in_slot for gfn (guest/memory.ts mark_page_dirty). */
   mark_page_dirty_in_slot(gfn: number): void;
 }
 

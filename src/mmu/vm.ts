@@ -5,6 +5,8 @@
  * before entering the guest (vcpu_enter_guest, kvm_mmu_reload), and the guest walk MMU the fault
  * path reads. The role computation is src/roles (calcRootRole), the walk MMU src/guest.
  */
+import type { Memslot } from '../guest/memory.js';
+import { kvm_get_dirty_log_protect, kvm_mmu_slot_apply_flags } from './dirty_log.js';
 import { kvm_memslots_updated } from './mmio.js';
 import { __kvm_sync_page } from './sync_page.js';
 import {
@@ -111,6 +113,25 @@ export class ShadowVmState {
   addMemslot(base: number, size: number, opts: { readonly?: boolean } = {}): void {
     this.guest.addSlot(base, size, opts);
     kvm_memslots_updated(this.machine.kvm);
+  }
+
+  /** The memslot with index `id` (KVM's slot number), or a typed error. */
+  private memslot(id: number): Memslot {
+    const s = this.guest.memslots[id];
+    if (s === undefined) badInput('memslot', `no memslot ${id} (the guest has ${this.guest.memslots.length})`);
+    return s;
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION changing only KVM_MEM_LOG_DIRTY_PAGES of memslot `id`. */
+  setDirtyLogging(id: number, on: boolean): void {
+    const slot = this.memslot(id);
+    kvm_memslots_updated(this.machine.kvm);
+    kvm_mmu_slot_apply_flags(this.machine.kvm, slot, on);
+  }
+
+  /** KVM_GET_DIRTY_LOG of memslot `id`: the dirty gfns, or null (-ENOENT) when it does not log. */
+  getDirtyLog(id: number): number[] | null {
+    return kvm_get_dirty_log_protect(this.machine.kvm, this.memslot(id));
   }
 
   get vcpu(): Vcpu {

@@ -62,6 +62,7 @@ export const PROFILE_DEFS: readonly ProfileDef[] = [
       'drop-large-spte-in-link-6.0',
       'memory-cache-capacity-6.0',
       'ept-sync-drops-rwx0-6.0',
+      'dirty-log-enable-flush-6.1',
       'memory-cache-gfp-custom-6.1',
       'mmio-caching-reevaluated-6.x',
       'root-to-sp-6.x',

@@ -70,6 +70,10 @@ export const CHANGES = {
     source: 'Sean Christopherson, "KVM: x86/mmu: Drop RWX=0 SPTEs during ept_sync_page()", commit 9fb3565743d5 (v6.0)',
     summary: 'syncing an SPTE whose access would make it non-present (EPT without execute-only, pte_access 0) drops it',
   },
+  'dirty-log-enable-flush-6.1': {
+    source: 'Junaid Shahid, "kvm: x86: mmu: Always flush TLBs when enabling dirty logging", kvm@vger.kernel.org 2022-08-10 (v6.1; commit not pinned)',
+    summary: 'kvm_mmu_slot_apply_flags flushes remote TLBs after write-protecting a memslot for dirty logging, whether or not any SPTE changed',
+  },
   'memory-cache-gfp-custom-6.1': {
     source: 'Anup Patel, "KVM: Add gfp_custom flag in struct kvm_mmu_memory_cache" (v6.1; commit not pinned)',
     summary: 'kvm_mmu_memory_cache has gfp_custom, replacing GFP_KERNEL_ACCOUNT for top-ups',

@@ -36,7 +36,9 @@ export type VmStep =
   | { op: 'invlpg'; va: bigint }
   | { op: 'set_cr3'; cr3: bigint }
   | { op: 'tdp_fault'; gpa: bigint; level: number }
-  | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean };
+  | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean }
+  | { op: 'dirty_log'; slot: number; enable: boolean }
+  | { op: 'get_dirty_log'; slot: number };
 
 export interface VmScenario {
   readonly profile: Profile;
@@ -100,8 +102,15 @@ function parseStep(v: unknown, i: number): VmStep {
       only(v, where, ['op', 'gpa', 'size', 'readonly', 'comment']);
       if (v['readonly'] !== undefined && typeof v['readonly'] !== 'boolean') badInput(`${where}.readonly`, 'expected true or false');
       return { op, gpa: Number(u('gpa', 52)), size: Number(u('size', 52)), readonly: v['readonly'] === true };
+    case 'dirty_log':
+      only(v, where, ['op', 'slot', 'enable', 'comment']);
+      if (typeof v['enable'] !== 'boolean') badInput(`${where}.enable`, 'expected true or false');
+      return { op, slot: parseInt_(v['slot'] ?? 0, `${where}.slot`, 0, 32767), enable: v['enable'] };
+    case 'get_dirty_log':
+      only(v, where, ['op', 'slot', 'comment']);
+      return { op, slot: parseInt_(v['slot'] ?? 0, `${where}.slot`, 0, 32767) };
     default:
-      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot, dirty_log, get_dirty_log)`);
   }
 }
 
@@ -194,7 +203,9 @@ export class VmScenarioRunner {
     if (!t.ok) return `#PF error_code ${t.error_code.toString(16)}`;
     if (!this.mem.isRam(t.gpa)) return `mmio gpa ${t.gpa.toString(16)}`;
     if (kind === 'write') {
+      // The emulator's store (kvm_vcpu_write_guest: the page is marked dirty), then page tracking.
       this.mem.writeBig(t.gpa, value, size);
+      this.mem.mark_page_dirty(Math.floor(t.gpa / 4096));
       api.pteWrite(this.vm, t.gpa, size);
     }
     return `gpa ${t.gpa.toString(16)}`;
@@ -213,7 +224,10 @@ export class VmScenarioRunner {
         outcome = this.emulate(s.va, s.access, s.cpl, s.value, s.size);
         break;
       case 'pte_write':
-        if (s.value !== null) this.mem.writeBig(s.gpa, s.value, s.bytes as 1 | 2 | 4 | 8);
+        if (s.value !== null) {
+          this.mem.writeBig(s.gpa, s.value, s.bytes as 1 | 2 | 4 | 8);
+          this.mem.mark_page_dirty(Math.floor(s.gpa / 4096));
+        }
         api.pteWrite(this.vm, s.gpa, s.bytes);
         outcome = 'written';
         break;
@@ -232,6 +246,15 @@ export class VmScenarioRunner {
           outcome = refused === null ? 'done' : `#GP: ${refused}`;
         }
         break;
+      case 'dirty_log':
+        api.setDirtyLogging(this.vm, s.slot, s.enable);
+        outcome = `slot ${s.slot} dirty logging ${s.enable ? 'on' : 'off'}`;
+        break;
+      case 'get_dirty_log': {
+        const d = api.getDirtyLog(this.vm, s.slot);
+        outcome = d === null ? '-ENOENT (not logging)' : `dirty gfns [${d.map((g) => g.toString(16)).join(' ')}]`;
+        break;
+      }
       case 'add_memslot':
         api.addMemslot(this.vm, s.gpa, s.size, { readonly: s.readonly });
         outcome = `memslot generation ${this.vm.machine.kvm.memslots_generation}`;

@@ -78,6 +78,12 @@ export interface MmuTraits {
    */
   readonly page_fault_stats_by_outcome: boolean;
   /**
+   * Enabling dirty logging on a memslot flushes remote TLBs unconditionally (Junaid Shahid,
+   * "kvm: x86: mmu: Always flush TLBs when enabling dirty logging", v6.1), instead of only when
+   * kvm_mmu_slot_remove_write_access write-protected an SPTE (5.16).
+   */
+  readonly dirty_log_enable_always_flushes: boolean;
+  /**
    * What a write fault returns when the SPTE has to stay read-only (a write-tracked gfn, or
    * make_spte's wrprot): 'RET_PF_EMULATE' (5.16), or 'RET_PF_WRITE_PROTECTED' (v6.12, Sean
    * Christopherson's "KVM: x86: Fix multiple #PF RO infinite loop bugs" series), which
@@ -195,6 +201,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     shadow_roots_drop_error: true,
     mmu_shrinker: true,
     page_fault_stats_by_outcome: false,
+    dirty_log_enable_always_flushes: false,
     write_protected_fault_ret: 'RET_PF_EMULATE',
     large_spte_dropped_before_child_lookup: true,
     flooding_count_cleared_on_direct_levels: true,
@@ -219,6 +226,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     },
     'mmu-free-obsolete-roots-5.18': { zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' },
     'page-fault-stats-5.19': { page_fault_stats_by_outcome: true },
+    'dirty-log-enable-flush-6.1': { dirty_log_enable_always_flushes: true },
     'sync-noflush-no-duplicate-5.19': { noflush_sync_creates_duplicate: false },
     'find-page-skip-direct-sp-6.0': { hit_skips_unsync_when: 'sp_direct' },
     'get-page-decompose-6.0': { commit_before_alloc: true },
