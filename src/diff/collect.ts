@@ -244,6 +244,8 @@ function vmLabel(s: VmStep): string {
       return `dirty_log slot ${s.slot} ${s.enable ? 'on' : 'off'}`;
     case 'get_dirty_log':
       return `get_dirty_log slot ${s.slot}`;
+    case 'nx_recovery':
+      return `nx_recovery ratio ${s.ratio}`;
   }
 }
 

@@ -37,6 +37,7 @@ import { kvm_inject_emulated_page_fault } from './inject.js';
 import { kvm_mmu_page_fault } from './fault.js';
 import { kvm_mmu_invlpg } from './invlpg.js';
 import { destroyMachine } from './machine.js';
+import { kvm_recover_nx_huge_pages } from './zap.js';
 import { kvm_mmu_pte_write } from './pte_write.js';
 import { RET_PF_CONTINUE, RET_PF_EMULATE, RET_PF_FIXED, RET_PF_INVALID, RET_PF_RETRY, RET_PF_SPURIOUS, RET_PF_WRITE_PROTECTED } from './set_spte.js';
 import { ShadowVmState, type VcpuRegisters, type VmConfig } from './vm.js';
@@ -160,6 +161,11 @@ export function setDirtyLogging(vm: ShadowVm, id: number, on: boolean): void {
 /** KVM_GET_DIRTY_LOG of memslot `id`: the dirty gfns (then write-protected again), or null (-ENOENT). */
 export function getDirtyLog(vm: ShadowVm, id: number): number[] | null {
   return vm.getDirtyLog(id);
+}
+
+/** One run of the NX huge page recovery worker with `ratio` (kvm.nx_huge_pages_recovery_ratio): pages zapped. */
+export function recoverNxHugePages(vm: ShadowVm, ratio: number): number {
+  return kvm_recover_nx_huge_pages(vm.machine.kvm, ratio);
 }
 
 /** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */

@@ -33,6 +33,8 @@ import {
 import { get_mmio_spte_access, get_mmio_spte_gfn, is_large_pte, is_mmio_spte, is_shadow_present_pte } from './spte.js';
 import { check_mmio_spte, mmio_info_in_cache, vcpu_cache_mmio_info } from './mmio.js';
 import { kvm_slot_dirty_track_enabled } from './dirty_log.js';
+import type { Kvm } from './kvm.js';
+import { account_nx_huge_page, disallowed_hugepage_adjust } from './nx_huge_pages.js';
 import { mmu_sync_children } from './sync.js';
 import type { Vcpu } from './vcpu.js';
 import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, type ShadowWalkIterator } from './walk.js';
@@ -58,6 +60,10 @@ export interface KvmPageFault {
   map_writable: boolean;
   max_level: number;
   goal_level: number;
+  /** kvm_mmu_max_mapping_level's answer (4K until hugepage_adjust asks). */
+  req_level: number;
+  /** An instruction fetch under the NX huge page mitigation: no huge leaf. */
+  huge_page_disallowed: boolean;
 }
 
 /** The guest #PF the fault path injected (kvm_inject_emulated_page_fault), if any. */
@@ -94,6 +100,8 @@ function newFault(addr: bigint, error_code: number, prefetch: boolean): KvmPageF
     map_writable: false,
     max_level: 3,
     goal_level: 1,
+    req_level: 1,
+    huge_page_disallowed: false,
   };
 }
 
@@ -204,16 +212,29 @@ function kvm_mmu_max_mapping_level(vcpu: Vcpu, gfn: number, max_level: number): 
   return level;
 }
 
-/** @kernel mmu.c kvm_mmu_hugepage_adjust (no NX-huge-page mitigation): 4K in a dirty-logged slot. */
+/**
+ * @kernel mmu.c kvm_mmu_hugepage_adjust
+ * The goal level: the largest the host and the gfn's lpage state allow, but 4K in a dirty-logged
+ * slot and for an instruction fetch under the NX huge page mitigation.
+ */
 function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
   f.goal_level = 1;
+  f.huge_page_disallowed = f.exec && vcpu.kvm.nx_huge_pages;
   if (f.max_level === 1 || f.pfn === KVM_PFN_NOSLOT) return;
   if (kvm_slot_dirty_track_enabled(vcpu.guest!.mem.gfnToMemslot(f.gfn))) return;
   const req_level = kvm_mmu_max_mapping_level(vcpu, f.gfn, f.max_level);
-  if (req_level === 1) return;
+  f.req_level = req_level;
+  if (req_level === 1 || f.huge_page_disallowed) return;
   f.goal_level = req_level;
   const n = 2 ** (9 * (req_level - 1));
   f.pfn -= f.pfn % n;
+}
+
+/** disallowed_hugepage_adjust on the SPTE at `sptep` and the page it points at. */
+function nxAdjust(kvm: Kvm, f: KvmPageFault, sptep: number, level: number): void {
+  const lo = kvm.spteLo(sptep);
+  const child = is_shadow_present_pte(lo) && !is_large_pte(lo) ? kvm.spte_to_child(lo, kvm.spteHi(sptep)) : null;
+  disallowed_hugepage_adjust(f, lo, level, child);
 }
 
 function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
@@ -255,12 +276,15 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): 
   let base_gfn = f.gfn;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     if (kvm.traits.flooding_count_cleared_on_direct_levels) clear_sp_write_flooding_count(vcpu, it.sptep);
+    // A huge leaf cannot replace existing tables when the leaf could be executable.
+    if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
     base_gfn = f.gfn - (f.gfn % 2 ** (9 * (it.level - 1)));
     if (it.level === f.goal_level) break;
     validate_direct_spte(vcpu, it.sptep, direct_access);
     const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, direct_access);
     if (sp === null) continue;
     link_shadow_page(vcpu, it.sptep, sp);
+    if (f.huge_page_disallowed) account_nx_huge_page(kvm, sp, f.req_level >= it.level);
   }
   if (kvm.warns.on(it.level !== f.goal_level, 'FNAME(fetch)', 'walk ended above the goal level')) return -14;
 
@@ -383,11 +407,14 @@ function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr);
   let base_gfn = f.gfn;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
+    if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
     base_gfn = f.gfn - (f.gfn % 2 ** (9 * (it.level - 1)));
     if (it.level === f.goal_level) break;
     const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, ACC_ALL);
     if (sp === null) continue;
     link_shadow_page(vcpu, it.sptep, sp);
+    // 5.16's __direct_map accounted NX huge page splits for TDP only.
+    if (f.huge_page_disallowed && !kvm.traits.nx_huge_page_marked_only_when_possible) account_nx_huge_page(kvm, sp, f.req_level >= it.level);
   }
   if (kvm.warns.on(it.level !== f.goal_level, 'direct_map', 'walk ended above the goal level')) return -14;
   const ret = mmu_set_spte(vcpu, it.sptep, ACC_ALL, base_gfn, f.pfn, f);

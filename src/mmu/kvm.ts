@@ -82,6 +82,11 @@ export class Kvm {
    * deterministic operation counts per path. Not a kernel statistic.
    */
   readonly work = { lookups: 0, probes: 0 };
+  /** The kvm.nx_huge_pages parameter (HostConfig; default off). */
+  nx_huge_pages = false;
+  /** kvm->arch.possible_nx_huge_pages, oldest first, and kvm->stat.nx_lpage_splits. */
+  readonly possible_nx_huge_pages: KvmMmuPage[] = [];
+  nx_lpage_splits = 0;
   /** kvm_memslots(kvm)->generation of address space 0 (mmio.ts). */
   memslots_generation = 0;
   /** The host's eager_zap_unsync_children parameter (HostConfig; upstream behaviour: true). */

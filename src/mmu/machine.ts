@@ -45,6 +45,8 @@ export interface HostConfig {
    * step, so a zapped page's unsync children survive, orphaned, until a relink syncs them.
    */
   readonly eager_zap_unsync_children?: boolean;
+  /** The kvm.nx_huge_pages parameter: huge SPTEs are never executable (default off). */
+  readonly nx_huge_pages?: boolean;
 }
 
 export const DEFAULT_HOST: HostConfig = {
@@ -90,6 +92,7 @@ export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext
   if (mod.ret) throw new ShadowMmuError('ENOMEM', `kvm_mmu_module_init failed (${mod.ret})`);
   const kvm = new Kvm(profile, cfg.tdp, mem, mod.masks, mod.default_pae_pdpte);
   kvm.eager_zap_unsync_children = cfg.eager_zap_unsync_children !== false;
+  kvm.nx_huge_pages = cfg.nx_huge_pages === true;
   kvm.n_max_mmu_pages = Math.max(cfg.nr_mmu_pages, KVM_MIN_ALLOC_MMU_PAGES);
   const caches = new VcpuMmuCaches(profile, mem, {
     tdp_enabled: cfg.tdp,

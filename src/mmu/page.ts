@@ -35,6 +35,10 @@ export class KvmMmuPage {
   readonly unsync_child_bitmap = new Uint32Array(16);
   readonly parent_ptes = new PteList();
   write_flooding_count = 0;
+  /** Built because an NX huge page was disallowed (nx_huge_pages.ts). */
+  nx_huge_page_disallowed = false;
+  /** On kvm.possible_nx_huge_pages. */
+  possible_nx_huge_page = false;
   /** list_head links: active_mmu_pages (or an invalid list). */
   link_next: KvmMmuPage | null = null;
   link_prev: KvmMmuPage | null = null;

@@ -59,7 +59,7 @@ function spteCtx(vcpu: Vcpu) {
   const kvm = vcpu.kvm;
   const ctx: MakeSpteCtx = {
     masks: kvm.masks,
-    nx_huge_pages: false,
+    nx_huge_pages: kvm.nx_huge_pages,
     pml: false,
     warns: kvm.warns,
     kvm_is_mmio_pfn: () => false,

@@ -7,6 +7,7 @@ import type { Kvm } from './kvm.js';
 import { drop_parent_pte, mmu_page_zap_pte } from './link.js';
 import type { KvmMmuPage } from './page.js';
 import { unaccount_shadowed } from './account.js';
+import { unaccount_nx_huge_page } from './nx_huge_pages.js';
 import { is_mmio_spte } from './spte.js';
 import { pageFields } from './trace.js';
 import { for_each_sp, kvm_unlink_unsync_page, mmu_pages_clear_parents, mmu_unsync_walk, type PageVecEntry } from './unsync.js';
@@ -70,6 +71,7 @@ export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_lis
   const unstable = nr_zapped > 0;
   const wasInvalid = (sp.role & kvm.rb.invalid) !== 0;
   if (!wasInvalid && kvm.sp_has_gptes(sp)) unaccount_shadowed(kvm, sp);
+  if (sp.nx_huge_page_disallowed) unaccount_nx_huge_page(kvm, sp);
   if (sp.unsync) kvm_unlink_unsync_page(kvm, sp);
   let zappedRoot = false;
   if (!sp.root_count) {
@@ -228,4 +230,22 @@ export function kvm_mmu_zap_all(kvm: Kvm): void {
     break;
   }
   kvm_mmu_commit_zap_page(kvm, invalid_list);
+}
+
+/**
+ * @kernel mmu.c kvm_recover_nx_huge_pages
+ * One run of the recovery worker: zap the oldest ceil(nx_lpage_splits / ratio) listed pages
+ * (ratio 0: none), then flush.
+ */
+export function kvm_recover_nx_huge_pages(kvm: Kvm, ratio: number): number {
+  const to_zap = ratio ? Math.ceil(kvm.nx_lpage_splits / ratio) : 0;
+  const invalid: KvmMmuPage[] = [];
+  let n = 0;
+  for (; n < to_zap && kvm.possible_nx_huge_pages.length; n++) {
+    const sp = kvm.possible_nx_huge_pages[0]!;
+    kvm.warns.on(!sp.nx_huge_page_disallowed, 'kvm_recover_nx_huge_pages', 'a listed page is not NX-disallowed');
+    kvm_mmu_prepare_zap_page(kvm, sp, invalid);
+  }
+  kvm_mmu_commit_zap_page(kvm, invalid);
+  return n;
 }

@@ -68,6 +68,7 @@ export const PROFILE_DEFS: readonly ProfileDef[] = [
       'root-to-sp-6.x',
       'shadow-roots-propagate-error-6.x',
       'mmu-shrinker-removed-6.x',
+      'nx-huge-page-tracking-6.2',
       'pte-list-tail-count-6.4',
       'self-change-mapping-removed-6.4',
       'fetch-flooding-guest-levels-6.4',

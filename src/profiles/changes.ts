@@ -74,6 +74,10 @@ export const CHANGES = {
     source: 'Junaid Shahid, "kvm: x86: mmu: Always flush TLBs when enabling dirty logging", kvm@vger.kernel.org 2022-08-10 (v6.1; commit not pinned)',
     summary: 'kvm_mmu_slot_apply_flags flushes remote TLBs after write-protecting a memslot for dirty logging, whether or not any SPTE changed',
   },
+  'nx-huge-page-tracking-6.2': {
+    source: 'Sean Christopherson, "KVM: x86/mmu: Track the NX huge page state even if not possible" and "... Properly account NX huge page workaround for nonpaging MMUs", kvm@vger.kernel.org 2022 (v6.2; commits not pinned)',
+    summary: 'every shadow page built below a disallowed NX huge page is marked nx_huge_page_disallowed, and the nonpaging direct map accounts them too',
+  },
   'memory-cache-gfp-custom-6.1': {
     source: 'Anup Patel, "KVM: Add gfp_custom flag in struct kvm_mmu_memory_cache" (v6.1; commit not pinned)',
     summary: 'kvm_mmu_memory_cache has gfp_custom, replacing GFP_KERNEL_ACCOUNT for top-ups',

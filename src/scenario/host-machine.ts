@@ -96,7 +96,10 @@ export function hostFromMachine(root = '/'): MachineHost {
   host.thp = thp;
   facts.push(`thp=${thp} (transparent_hugepage/enabled${thp ? ' [always]' : ': not [always]; the probe does not madvise'})`);
   const nx = readParam(root, 'kvm', 'nx_huge_pages');
-  if (nx !== null && thp && /^(Y|1|force)$/.test(nx)) return fail(root, `kvm.nx_huge_pages=${nx} with huge host pages: the NX huge page mitigation is not modelled`);
+  if (nx !== null) {
+    host.nx_huge_pages = /^(Y|1|force)$/.test(nx);
+    facts.push(`nx_huge_pages=${host.nx_huge_pages} (kvm.nx_huge_pages=${nx})`);
+  }
   if (pvm) facts.push('pvm=true (kvm_pvm loaded)');
   return { host, la57: flags.has('la57'), pvm, facts };
 }

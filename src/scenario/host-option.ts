@@ -31,7 +31,7 @@ export const HOST_PRESETS: Readonly<Record<string, HostOption>> = {
   'no-la57': { host: {}, la57: false },
 };
 
-const KEYS: readonly HostKey[] = ['vendor', 'cpu', 'mmio_caching', 'thp', 'nr_mmu_pages', 'la57', 'eager_zap_unsync_children'];
+const KEYS: readonly HostKey[] = ['vendor', 'cpu', 'mmio_caching', 'thp', 'nr_mmu_pages', 'la57', 'eager_zap_unsync_children', 'nx_huge_pages'];
 
 export function parseHostOption(spec: string): HostOption {
   const preset = HOST_PRESETS[spec];

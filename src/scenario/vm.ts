@@ -38,7 +38,8 @@ export type VmStep =
   | { op: 'tdp_fault'; gpa: bigint; level: number }
   | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean }
   | { op: 'dirty_log'; slot: number; enable: boolean }
-  | { op: 'get_dirty_log'; slot: number };
+  | { op: 'get_dirty_log'; slot: number }
+  | { op: 'nx_recovery'; ratio: number };
 
 export interface VmScenario {
   readonly profile: Profile;
@@ -109,12 +110,15 @@ function parseStep(v: unknown, i: number): VmStep {
     case 'get_dirty_log':
       only(v, where, ['op', 'slot', 'comment']);
       return { op, slot: parseInt_(v['slot'] ?? 0, `${where}.slot`, 0, 32767) };
+    case 'nx_recovery':
+      only(v, where, ['op', 'ratio', 'comment']);
+      return { op, ratio: v['ratio'] === undefined ? 60 : parseInt_(v['ratio'], `${where}.ratio`, 0, 1 << 30) };
     default:
-      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot, dirty_log, get_dirty_log)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot, dirty_log, get_dirty_log, nx_recovery)`);
   }
 }
 
-const HOST_KEYS: readonly HostKey[] = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages'];
+const HOST_KEYS: readonly HostKey[] = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages', 'nx_huge_pages'];
 
 /** Parse a VM scenario; `profile` replaces the file's (which is then optional). */
 export function parseVmScenario(json: unknown, where: string, profile?: Profile): VmScenario {
@@ -245,6 +249,9 @@ export class VmScenarioRunner {
           const refused = api.setCr3(this.vm, s.cr3);
           outcome = refused === null ? 'done' : `#GP: ${refused}`;
         }
+        break;
+      case 'nx_recovery':
+        outcome = `zapped ${api.recoverNxHugePages(this.vm, s.ratio)}, nx_lpage_splits ${this.vm.machine.kvm.nx_lpage_splits}`;
         break;
       case 'dirty_log':
         api.setDirtyLogging(this.vm, s.slot, s.enable);

@@ -13,7 +13,7 @@ const F4 = join(__dirname, 'data', 'f4-unsync-child.kvm');
 describe('--host cpuinfo: a host from /proc/cpuinfo and the KVM module parameters', () => {
   it('the PVM host this project runs on (a saved copy): AMD, 48 bits, no LA57, mmio_caching=Y, eager_zap_unsync_children=N, kvm_pvm', () => {
     const h = hostFromMachine(join(HOSTS, 'pvm-6.18'));
-    expect(h.host).toEqual({ vendor: 'amd', cpu: 'amd-48', mmio_caching: true, eager_zap_unsync_children: false, thp: false });
+    expect(h.host).toEqual({ vendor: 'amd', cpu: 'amd-48', mmio_caching: true, eager_zap_unsync_children: false, thp: false, nx_huge_pages: false });
     expect(h.la57).toBe(false);
     expect(h.pvm).toBe(true);
     expect(h.facts).toContain('eager_zap_unsync_children=false (kvm.eager_zap_unsync_children)');

@@ -84,6 +84,15 @@ export interface MmuTraits {
    */
   readonly dirty_log_enable_always_flushes: boolean;
   /**
+   * NX huge pages: a page built below a disallowed huge page is marked nx_huge_page_disallowed
+   * only when a huge page was possible there (5.16), and the nonpaging direct map accounts none
+   * (5.16's __direct_map accounts for TDP only). Sean Christopherson's NX huge page fixes
+   * ("KVM: x86/mmu: Track the NX huge page state even if not possible", "... Properly account
+   * NX huge page workaround for nonpaging MMUs", v6.2; commits not pinned) mark every such page
+   * and account the nonpaging MMU too.
+   */
+  readonly nx_huge_page_marked_only_when_possible: boolean;
+  /**
    * What a write fault returns when the SPTE has to stay read-only (a write-tracked gfn, or
    * make_spte's wrprot): 'RET_PF_EMULATE' (5.16), or 'RET_PF_WRITE_PROTECTED' (v6.12, Sean
    * Christopherson's "KVM: x86: Fix multiple #PF RO infinite loop bugs" series), which
@@ -202,6 +211,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     mmu_shrinker: true,
     page_fault_stats_by_outcome: false,
     dirty_log_enable_always_flushes: false,
+    nx_huge_page_marked_only_when_possible: true,
     write_protected_fault_ret: 'RET_PF_EMULATE',
     large_spte_dropped_before_child_lookup: true,
     flooding_count_cleared_on_direct_levels: true,
@@ -227,6 +237,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     'mmu-free-obsolete-roots-5.18': { zapped_root_request: 'KVM_REQ_MMU_FREE_OBSOLETE_ROOTS' },
     'page-fault-stats-5.19': { page_fault_stats_by_outcome: true },
     'dirty-log-enable-flush-6.1': { dirty_log_enable_always_flushes: true },
+    'nx-huge-page-tracking-6.2': { nx_huge_page_marked_only_when_possible: false },
     'sync-noflush-no-duplicate-5.19': { noflush_sync_creates_duplicate: false },
     'find-page-skip-direct-sp-6.0': { hit_skips_unsync_when: 'sp_direct' },
     'get-page-decompose-6.0': { commit_before_alloc: true },
