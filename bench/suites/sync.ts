@@ -11,7 +11,6 @@
 import type { BenchCase, BenchSuite } from '../harness.js';
 import { GuestMemory } from '../../src/guest/memory.js';
 import * as api from '../../src/mmu/api.js';
-import { getPageWork } from '../../src/mmu/get_page.js';
 import type { KvmMmuPage } from '../../src/mmu/page.js';
 import { drop_spte } from '../../src/mmu/rmap.js';
 import { __kvm_sync_page, syncWork } from '../../src/mmu/sync_page.js';
@@ -52,7 +51,7 @@ function fault(vm: api.ShadowVm, va: bigint, kind: api.AccessKind): void {
   for (let n = 0; n < 4; n++) {
     const hw = api.cpuAccess(vm, va, kind, 3);
     if (hw.ok || hw.vector !== 14) return;
-    const pf = api.kvm_mmu_page_fault(vm, hw.cr2, hw.error_code, 3);
+    const pf = api.pageFault(vm, hw.cr2, hw.error_code, 3);
     if (pf.ret === 'RET_PF_EMULATE' || pf.inject) return;
   }
 }
@@ -142,11 +141,11 @@ function faultCase(profile: string): BenchCase {
     name: `${profile}: full shadow fault (3 new pages + leaf + 7 prefetched) and subtree zap`,
     fn: op,
     counts() {
-      const p0 = { ...getPageWork };
       const kvm = vm().machine.kvm;
+      const p0 = { ...kvm.work };
       const f0 = kvm.stat.remote_tlb_flush_requests;
       op();
-      return { hash_lookups: getPageWork.lookups - p0.lookups, hash_probes: getPageWork.probes - p0.probes, pages_created: 3, remote_flushes: kvm.stat.remote_tlb_flush_requests - f0 };
+      return { hash_lookups: kvm.work.lookups - p0.lookups, hash_probes: kvm.work.probes - p0.probes, pages_created: 3, remote_flushes: kvm.stat.remote_tlb_flush_requests - f0 };
     },
   };
 }
@@ -166,7 +165,7 @@ function leafCase(profile: string): BenchCase {
   const op = () => {
     const x = world();
     drop_spte(x.vm.machine.kvm, x.sptep);
-    return api.kvm_mmu_page_fault(x.vm, 0x5000n, 4, 3).ret;
+    return api.pageFault(x.vm, 0x5000n, 4, 3).ret;
   };
   return {
     name: `${profile}: leaf fault on existing tables (leaf SPTE dropped, then kvm_mmu_page_fault)`,
@@ -174,11 +173,11 @@ function leafCase(profile: string): BenchCase {
       op();
     },
     counts() {
-      world();
-      const p0 = { ...getPageWork };
+      const kvm = world().vm.machine.kvm;
+      const p0 = { ...kvm.work };
       const ret = op();
       if (ret !== 'RET_PF_FIXED') throw new Error(`leaf fault bench: ${ret}, not RET_PF_FIXED`);
-      return { hash_lookups: getPageWork.lookups - p0.lookups, faults: 1 };
+      return { hash_lookups: kvm.work.lookups - p0.lookups, faults: 1 };
     },
   };
 }
@@ -193,7 +192,7 @@ function pteWriteCase(profile: string, present: boolean): BenchCase {
     const idx = present ? 5 : 511;
     const gpa = L1 + idx * 8;
     x.mem.writeBig(gpa, x.mem.readBig(gpa));
-    api.kvm_mmu_pte_write(x.vm, gpa, 8);
+    api.pteWrite(x.vm, gpa, 8);
     if (present) fault(x.vm, BigInt(idx * 0x1000), 'read');
   };
   return {
@@ -202,9 +201,9 @@ function pteWriteCase(profile: string, present: boolean): BenchCase {
     counts() {
       const kvm = world().vm.machine.kvm;
       const f0 = kvm.stat.remote_tlb_flush_requests;
-      const p0 = { ...getPageWork };
+      const p0 = { ...kvm.work };
       op();
-      return { remote_flushes: kvm.stat.remote_tlb_flush_requests - f0, hash_lookups: getPageWork.lookups - p0.lookups, hash_probes: getPageWork.probes - p0.probes };
+      return { remote_flushes: kvm.stat.remote_tlb_flush_requests - f0, hash_lookups: kvm.work.lookups - p0.lookups, hash_probes: kvm.work.probes - p0.probes };
     },
   };
 }

@@ -37,6 +37,11 @@ export function parseU32(value: unknown, where: string): number {
   return Number(parseUnsigned(value, where, 32));
 }
 
+/** parseU32, with a missing value read as 0. */
+export function parseU32Opt(value: unknown, where: string): number {
+  return value === undefined ? 0 : parseU32(value, where);
+}
+
 /** Parse a small integer in [min, max]. */
 export function parseInt_(value: unknown, where: string, min: number, max: number): number {
   const v = parseUnsigned(value, where, 53);

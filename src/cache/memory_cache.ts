@@ -14,6 +14,8 @@
  * - free: give every remaining object back (6.x also frees the array and resets the capacity).
  */
 import { ShadowMmuError } from '../bits/errors.js';
+import { getProfile } from '../profiles/index.js';
+import type { CacheTraits } from '../profiles/traits/cache.js';
 import { GFP_ATOMIC, GFP_KERNEL_ACCOUNT, __GFP_ACCOUNT, __GFP_ZERO, type Gfp } from './gfp.js';
 import { PAGE_HALVES, type HostMemory, type VmAccount } from './host_memory.js';
 import { WarnLog } from './warn.js';
@@ -31,17 +33,32 @@ export class KernelBug extends ShadowMmuError {
   }
 }
 
+/** The cache traits struct kvm_mmu_memory_cache follows. */
+export type MemoryCacheTraits = Pick<CacheTraits, 'memory_cache_dynamic_capacity' | 'memory_cache_gfp_custom' | 'memory_cache_init_value'>;
+
+/** Older callers name a kernel's cache by shorthand: the cache traits of that shipped profile. */
+const SHORTHAND_PROFILE: Readonly<Record<string, string>> = { '5.x': 'v5.16', '6.x': 'v6.18' };
+
+function cacheTraitsOf(opts: MemoryCacheOptions): MemoryCacheTraits {
+  if (opts.traits) return opts.traits;
+  const profile = opts.variant === undefined ? undefined : SHORTHAND_PROFILE[opts.variant];
+  if (profile === undefined) throw new ShadowMmuError('EINVAL_INPUT', `${opts.name}: no cache traits given (traits, or variant ${Object.keys(SHORTHAND_PROFILE).join(' / ')})`);
+  return getProfile(profile).cache;
+}
+
 export interface MemoryCacheOptions {
   /** The cache's field name, e.g. `mmu_shadow_page_cache`; allocation sites derive from it. */
   readonly name: string;
-  /** '5.x': fixed objects[40]. '6.x': array allocated on first top-up, capacity, init_value, gfp_custom. */
-  readonly variant: '5.x' | '6.x';
+  /** The kernel's cache behaviour (a profile's cache traits). */
+  readonly traits?: MemoryCacheTraits;
+  /** Shorthand instead of traits: '5.x' (v5.16's cache) or '6.x' (v6.18's). */
+  readonly variant?: string;
   /** Slab objects of this kmem cache, or null for whole pages. */
   readonly kmem_cache: string | null;
   readonly gfp_zero: boolean;
-  /** 6.x: replaces GFP_KERNEL_ACCOUNT for top-ups (riscv uses GFP_ATOMIC | __GFP_ACCOUNT). */
+  /** memory_cache_gfp_custom: replaces GFP_KERNEL_ACCOUNT for top-ups (riscv uses GFP_ATOMIC | __GFP_ACCOUNT). */
   readonly gfp_custom?: Gfp | null;
-  /** 6.x: 64-bit pattern for fresh pages, as halves (0/0 = none). */
+  /** memory_cache_init_value: 64-bit pattern for fresh pages, as halves (0/0 = none). */
   readonly init_value_lo?: number;
   readonly init_value_hi?: number;
   /** The VM charged for __GFP_ACCOUNT allocations. */
@@ -59,7 +76,7 @@ export interface AttemptRun {
 
 export class KvmMmuMemoryCache {
   readonly name: string;
-  readonly variant: '5.x' | '6.x';
+  readonly traits: MemoryCacheTraits;
   readonly kmem_cache: string | null;
   readonly gfp_zero: Gfp;
   readonly gfp_custom: Gfp;
@@ -69,10 +86,10 @@ export class KvmMmuMemoryCache {
   private readonly account: VmAccount | null;
 
   nobjs = 0;
-  /** 5.x: always 40. 6.x: 0 until the first top-up allocates the array. */
+  /** Fixed capacity: always 40. Dynamic: 0 until the first top-up allocates the array. */
   capacity: number;
   private objects: number[] | null;
-  /** The kvmalloc'ed objects array (6.x), as a host slab object id. */
+  /** The kvmalloc'ed objects array (dynamic capacity), as a host slab object id. */
   private arrayId: number | null = null;
 
   // Counters (what the golden vectors and the auditor read).
@@ -91,9 +108,9 @@ export class KvmMmuMemoryCache {
     opts: MemoryCacheOptions,
   ) {
     this.name = opts.name;
+    this.traits = cacheTraitsOf(opts);
     this.site = `memory_cache:${this.name}`;
     this.atomicSite = `memory_cache_atomic:${this.name}`;
-    this.variant = opts.variant;
     this.kmem_cache = opts.kmem_cache;
     this.gfp_zero = opts.gfp_zero ? __GFP_ZERO : 0;
     this.gfp_custom = opts.gfp_custom ?? 0;
@@ -101,10 +118,13 @@ export class KvmMmuMemoryCache {
     this.init_value_hi = (opts.init_value_hi ?? 0) >>> 0;
     this.account = opts.account ?? null;
     this.warns = opts.warns ?? new WarnLog();
-    if (this.variant === '5.x') {
-      if (this.gfp_custom || this.init_value_lo || this.init_value_hi) {
-        throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: gfp_custom and init_value exist only in 6.x caches`);
-      }
+    if (this.gfp_custom && !this.traits.memory_cache_gfp_custom) {
+      throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: this kernel's cache has no gfp_custom (6.x caches have)`);
+    }
+    if ((this.init_value_lo || this.init_value_hi) && !this.traits.memory_cache_init_value) {
+      throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: this kernel's cache has no init_value (6.x caches have)`);
+    }
+    if (!this.traits.memory_cache_dynamic_capacity) {
       this.capacity = KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE;
       this.objects = [];
     } else {
@@ -130,7 +150,7 @@ export class KvmMmuMemoryCache {
       obj = this.mem.kmem_cache_alloc(this.kmem_cache, gfp, site, this.account);
     } else {
       obj = this.mem.alloc_page(gfp, site, this.account);
-      if (obj !== null && this.variant === '6.x' && this.hasInit) {
+      if (obj !== null && this.hasInit) {
         const w = this.mem.arena;
         const lo = this.init_value_lo;
         const hi = this.init_value_hi;
@@ -156,11 +176,11 @@ export class KvmMmuMemoryCache {
 
   /**
    * @kernel kvm_main.c __kvm_mmu_topup_memory_cache
-   * 0, -ENOMEM or (6.x) -EIO. Under 5.x the capacity is the fixed 40 and `capacity` must be 40.
+   * 0, -ENOMEM or (dynamic capacity) -EIO. With a fixed capacity `capacity` must be 40.
    */
   __kvm_mmu_topup_memory_cache(capacity: number, min: number): number {
-    if (this.variant === '5.x' && capacity !== KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE) {
-      throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: a 5.x cache has the fixed capacity ${KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE}, not ${capacity}`);
+    if (!this.traits.memory_cache_dynamic_capacity && capacity !== KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE) {
+      throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: a fixed-capacity cache has the capacity ${KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE}, not ${capacity}`);
     }
     const gfp = this.gfp_custom || GFP_KERNEL_ACCOUNT;
     if (this.nobjs >= min) return 0;
@@ -233,7 +253,7 @@ export class KvmMmuMemoryCache {
       this.release(obj);
       this.objects_freed++;
     }
-    if (this.variant === '6.x') {
+    if (this.traits.memory_cache_dynamic_capacity) {
       if (this.arrayId !== null) {
         this.mem.kmem_cache_free('kvmalloc', this.arrayId);
         this.array_frees++;

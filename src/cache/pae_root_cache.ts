@@ -1,6 +1,6 @@
 /**
  * The RFC's PAE-root cache (Lai Jiangshan, RFC 5/6, with Sean Christopherson's requested shape
- * from the review in seed 001): one zeroed, accounted page below 4 GiB per vCPU, because a PAE
+ * from Sean Christopherson's review of RFC 5/6, kvm@vger.kernel.org 2022-01-04): one zeroed, accounted page below 4 GiB per vCPU, because a PAE
  * CR3 holds only 32 bits. With shadow paging the page is decrypted (the CPU cannot be told that
  * PDPTEs fetched through a 32-bit CR3 are encrypted); with TDP it stays encrypted and KVM warns
  * if SPTEs would carry an encryption mask. The slot holds the page or null (Sean: a pointer,

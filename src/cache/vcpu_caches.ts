@@ -57,7 +57,7 @@ export class VcpuMmuCaches {
         s.key,
         new KvmMmuMemoryCache(mem, {
           name: s.name,
-          variant: t.memory_cache,
+          traits: t,
           kmem_cache: s.kmem_cache,
           gfp_zero: s.gfp_zero,
           init_value_hi: s.init_nonpresent ? NONPRESENT_HI : 0,
@@ -154,7 +154,7 @@ export class VcpuMmuCaches {
   allocSites(): string[] {
     const sites: string[] = [];
     for (const c of this.caches.values()) {
-      if (c.variant === '6.x') sites.push(`kvmalloc_array:${c.name}`);
+      if (c.traits.memory_cache_dynamic_capacity) sites.push(`kvmalloc_array:${c.name}`);
       sites.push(c.site, c.atomicSite);
       if (this.pae_root_cache && this.caches.get(this.paeAfter!) === c) sites.push(PAE_ROOT_SITE);
     }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { inputChunks } from '../bits/input-stream.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { checkRecord } from '../eval/check.js';
-import type { JsonObject } from '../eval/types.js';
+import type { JsonObject } from '../bits/json.js';
 import { write, type Io } from './io.js';
 
 interface FileTally {

@@ -1,5 +1,5 @@
 /**
- * The host kernel's boot-time 5-level paging decision (cpu-features.md section 2; seed 000 lines
+ * The host kernel's boot-time 5-level paging decision (cpu-features.md section 2; cpuid.c kvm_set_cpu_caps lines
  * 88-112): CONFIG_X86_5LEVEL (where the profile has it), no `no5lvl` on the command line, max basic
  * leaf >= 7 and CPUID.(7,0):ECX[16].
  */

@@ -3,6 +3,7 @@
  * bits 63..N-1 are all equal to bit N-1, i.e. sign-extending from bit N-1 gives it back.
  * Which N applies depends on the use and the profile (cpu-features.md section 4).
  */
+import { X86_CR4_LA57 as CR4_LA57 } from '../bits/regs.js';
 import type { Profile } from '../profiles/index.js';
 
 /** @kernel x86.h __canonical_address: sign-extend from bit vaddr_bits-1. */
@@ -38,7 +39,6 @@ export interface CanonicalCtx {
   readonly kvm_la57: boolean;
 }
 
-const CR4_LA57 = 1n << 12n;
 
 /** @kernel x86.h vcpu_virt_addr_bits: 57 under guest CR4.LA57, else 48. */
 export function vcpu_virt_addr_bits(ctx: CanonicalCtx): 48 | 57 {

@@ -1,5 +1,5 @@
 /**
- * KVM's capability words for LA57 and LAM (cpu-features.md section 1.4; seed 000 lines 12-27):
+ * KVM's capability words for LA57 and LAM (cpu-features.md section 1.4; cpuid.c kvm_set_cpu_caps):
  * kvm_set_cpu_caps masks what the host kernel has and what raw CPUID says by what KVM supports.
  * LA57 survives the host kernel clearing it (no5lvl): 5.16 re-sets it from raw CPUID, 6.14+
  * declares it PASSTHROUGH_F. LAM (6.8+) is an ordinary feature.
@@ -25,7 +25,7 @@ export interface KvmCaps {
   readonly kvm_caps_7_1_eax: number;
   readonly la57: boolean;
   readonly lam: boolean;
-  /** @kernel x86.h max_host_virt_addr_bits: 57 iff KVM has LA57. */
+  /** max_host_virt_addr_bits (canonical.ts): 57 iff KVM has LA57. */
   readonly max_host_virt_addr_bits: 48 | 57;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The vCPU CPUID model (cpu-features.md section 1; seed 000): the UAPI entry structures, the
+ * The vCPU CPUID model (cpu-features.md section 1; cpuid.c kvm_set_cpu_caps): the UAPI entry structures, the
  * lookup with KVM_CPUID_FLAG_SIGNIFCANT_INDEX, kvm_cpuid() with the out-of-range fallback, and
  * the emulated CPUID instruction with CPUID faulting. Registers are unsigned 32-bit JS numbers.
  */

@@ -1,31 +1,34 @@
 /**
- * CR3 and CR4 legality and writes (cpu-features.md sections 1.4 and 5.4; seed 004 lines 67-92):
+ * CR3 and CR4 legality and writes (cpu-features.md sections 1.4 and 5.4; LAM KVM enabling v7, kvm@vger.kernel.org 2023-04):
  * which CR4 bits KVM and the guest allow (LA57, LAM_SUP), MOV to CR4 and MOV to CR3 with PCID
  * and LAM bits, and the shadow-paging root GFN and hardware CR3 of a guest CR3.
  */
 import type { Profile } from '../profiles/index.js';
+import { KVM_MMU_CR4_ROLE_BITS } from '../roles/regs.js';
 
-export const X86_CR0_PG = 1n << 31n;
-export const X86_CR0_WP = 1n << 16n;
-export const X86_CR4_PSE = 1n << 4n;
-export const X86_CR4_PAE = 1n << 5n;
-export const X86_CR4_PGE = 1n << 7n;
-export const X86_CR4_UMIP = 1n << 11n;
-export const X86_CR4_LA57 = 1n << 12n;
-export const X86_CR4_VMXE = 1n << 13n;
-export const X86_CR4_FSGSBASE = 1n << 16n;
-export const X86_CR4_PCIDE = 1n << 17n;
-export const X86_CR4_OSXSAVE = 1n << 18n;
-export const X86_CR4_SMEP = 1n << 20n;
-export const X86_CR4_SMAP = 1n << 21n;
-export const X86_CR4_PKE = 1n << 22n;
-export const X86_CR4_CET = 1n << 23n;
-export const X86_CR4_LAM_SUP = 1n << 28n;
-export const EFER_LMA = 1n << 10n;
-export const X86_CR3_PCID_MASK = 0xfffn;
-export const X86_CR3_PCID_NOFLUSH = 1n << 63n;
-export const X86_CR3_LAM_U57 = 1n << 61n;
-export const X86_CR3_LAM_U48 = 1n << 62n;
+/** The register bits (bits/regs.ts), for the CPU model's users. */
+export * from '../bits/regs.js';
+import {
+  X86_CR0_PG,
+  X86_CR0_WP,
+  X86_CR4_PAE,
+  X86_CR4_UMIP,
+  X86_CR4_LA57,
+  X86_CR4_VMXE,
+  X86_CR4_FSGSBASE,
+  X86_CR4_PCIDE,
+  X86_CR4_OSXSAVE,
+  X86_CR4_SMEP,
+  X86_CR4_SMAP,
+  X86_CR4_PKE,
+  X86_CR4_CET,
+  X86_CR4_LAM_SUP,
+  EFER_LMA,
+  X86_CR3_PCID_MASK,
+  X86_CR3_PCID_NOFLUSH,
+  X86_CR3_LAM_U57,
+  X86_CR3_LAM_U48,
+} from '../bits/regs.js';
 /** mmu_internal.h __PT_BASE_ADDR_MASK = GENMASK_ULL(51, 12). */
 export const PT_BASE_ADDR_MASK = ((1n << 52n) - 1n) & ~0xfffn;
 const U64 = (1n << 64n) - 1n;
@@ -204,7 +207,8 @@ export interface ShadowRootOfCr3 {
 }
 
 /**
- * @kernel mmu.c mmu_alloc_shadow_roots (root_gfn) and vmx.c vmx_load_mmu_pgd (shadow-paging CR3):
+ * The root_gfn step of mmu.c mmu_alloc_shadow_roots (src/mmu/roots.ts) and vmx.c
+ * vmx_load_mmu_pgd's shadow-paging CR3:
  * 6.x takes the GFN with the widest base-address mask (bits 51:12), so LAM bits never reach it,
  * while the pgd keeps them so every CR3+LAM combination has its own root; 5.16 shifts CR3 by 12.
  * For the MMU: `pgd` is the cached-root key, `root_gfn` the table to shadow.
@@ -216,14 +220,13 @@ export function shadowRootOfCr3(profile: Profile, cr3: bigint, cr4: bigint, gues
   return { root_gfn, pgd: cr3, hw_cr3 };
 }
 
-/** mmu.h KVM_MMU_CR4_ROLE_BITS (5.16 and 6.18): PSE, PAE, LA57, SMEP, SMAP, PKE. */
-export const KVM_MMU_CR4_ROLE_BITS = X86_CR4_PSE | X86_CR4_PAE | X86_CR4_LA57 | X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_PKE;
+const CR4_ROLE_BITS = BigInt(KVM_MMU_CR4_ROLE_BITS);
 
 /**
- * @kernel x86.c kvm_post_set_cr4 (the MMU part): a change of a CR4 role bit resets the MMU
+ * The test kvm_post_set_cr4 (mmu/vm.ts setCr4) makes: a change of a CR4 role bit resets the MMU
  * context. CR4.LA57 is one (a 5-level guest gets a new root level); CR4.LAM_SUP is not, and needs
- * no emulated TLB flush either (seed 004 lines 73-75).
+ * no emulated TLB flush either (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04).
  */
 export function cr4ChangeResetsMmu(old_cr4: bigint, cr4: bigint): boolean {
-  return ((old_cr4 ^ cr4) & KVM_MMU_CR4_ROLE_BITS) !== 0n;
+  return ((old_cr4 ^ cr4) & CR4_ROLE_BITS) !== 0n;
 }

@@ -227,7 +227,7 @@ export function namedHost(name: string): HostDesc | undefined {
   });
   const hosts: Record<string, HostDesc> = {
     ept4: mk('ept4: Intel, no LA57, 4-level EPT, MAXPHYADDR 46', 'vmx', false, false, 46),
-    'ept4-52': mk('ept4-52: Intel, LA57, MAXPHYADDR 52 but 4-level EPT only (seed 002)', 'vmx', true, false, 52),
+    'ept4-52': mk('ept4-52: Intel, LA57, MAXPHYADDR 52 but 4-level EPT only (the ept_5level thread, kvm@vger.kernel.org 2024-01-10)', 'vmx', true, false, 52),
     ept5: mk('ept5: Intel, LA57 + LAM, 5-level EPT, MAXPHYADDR 52', 'vmx', true, true, 52),
     'ept5-no5lvl': mk('ept5-no5lvl: as ept5, host booted with no5lvl', 'vmx', true, true, 52, 'no5lvl'),
     npt4: mk('npt4: AMD, no LA57, MAXPHYADDR 48', 'svm', false, false, 48),

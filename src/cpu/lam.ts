@@ -1,7 +1,7 @@
 /**
- * Linear Address Masking (cpu-features.md section 5; seed 004): the untag rule KVM applies
+ * Linear Address Masking (cpu-features.md section 5; LAM KVM enabling v7, kvm@vger.kernel.org 2023-04): the untag rule KVM applies
  * (vmx_get_untagged_addr), the seed's modified canonicality table, and where untagging applies.
- * User vs supervisor is pointer bit 63 alone, never CPL (seed 004 line 53).
+ * User vs supervisor is pointer bit 63 alone, never CPL (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04).
  */
 import type { Profile } from '../profiles/index.js';
 import { __is_canonical_address, X86EMUL_F_FETCH, X86EMUL_F_IMPLICIT, X86EMUL_F_INVLPG } from './canonical.js';
@@ -25,7 +25,7 @@ export function is_64_bit_mode(ctx: LamCtx): boolean {
   return (ctx.efer & EFER_LMA) !== 0n && ctx.cs_l;
 }
 
-/** Which LAM mode applies to a pointer (seed 004 lines 25-37), or null when LAM is off for it. */
+/** Which LAM mode applies to a pointer (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04), or null when LAM is off for it. */
 export type LamMode = 'LAM_U48' | 'LAM_U57' | 'LAM_S48' | 'LAM_S57';
 
 /**
@@ -77,7 +77,7 @@ export function lamModifiedCanonical(mode: LamMode, la: bigint, la57: boolean): 
     case 'LAM_S48':
       return b(63) === 1n && b(47) === 1n;
     case 'LAM_U48':
-      // Also under 5-level paging: the effective user width is 48 (seed 004 line 55).
+      // Also under 5-level paging: the effective user width is 48 (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04).
       return b(63) === 0n && b(47) === 0n;
     case 'LAM_S57':
       return b(63) === 1n && b(56) === 1n;
@@ -110,11 +110,11 @@ export const LAM_APPLIES: readonly { readonly use: string; readonly untagged: bo
   { use: 'data access (emulator __linearize, 64-bit mode)', untagged: true, why: 'LAM applies to data addresses' },
   { use: 'VMX instruction memory operand (get_vmx_mem_address)', untagged: true, why: 'operand address of VMREAD/VMWRITE/INVEPT/INVVPID/INVPCID' },
   { use: 'SGX ENCLS operand', untagged: true, why: '64-bit mode only' },
-  { use: 'instruction fetch', untagged: false, why: 'LAM applies to data only (seed 004 line 52)' },
+  { use: 'instruction fetch', untagged: false, why: 'LAM applies to data only (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04)' },
   { use: 'implicit access (descriptor tables, TSS)', untagged: false, why: 'X86EMUL_F_IMPLICIT' },
   { use: 'INVLPG operand', untagged: false, why: 'TLB invalidation input; non-canonical -> NOP' },
   { use: 'INVPCID / INVVPID individual address', untagged: false, why: 'address inside the descriptor: host-width check, #GP / VMfail' },
-  { use: 'WRMSR (FS/GS base, LSTAR, ...)', untagged: false, why: 'legacy canonical check (v5 changelog, seed 004 line 170)' },
+  { use: 'WRMSR (FS/GS base, LSTAR, ...)', untagged: false, why: 'legacy canonical check (v5 changelog, LAM KVM enabling v7, kvm@vger.kernel.org 2023-04)' },
   { use: 'LGDT/LIDT base', untagged: false, why: 'descriptor-table base load: host-width check' },
 ];
 

@@ -1,5 +1,5 @@
 /**
- * KVM_SET_CPUID / KVM_SET_CPUID2 (cpu-features.md section 1.3; seed 000): the entry limit, the
+ * KVM_SET_CPUID / KVM_SET_CPUID2 (cpu-features.md section 1.3; cpuid.c kvm_set_cpu_caps): the entry limit, the
  * legacy conversion, KVM's runtime CPUID update, the virtual-address-width check and the
  * "equal data only after KVM_RUN" rule. A failed call leaves the vCPU's table as it was.
  */

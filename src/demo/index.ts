@@ -9,11 +9,8 @@ import { walkerDemo } from './walker.js';
 import { guestSetupDemo } from './guest-setup.js';
 import { reviewDemo } from './review.js';
 
-export interface DemoSection {
-  readonly id: string;
-  readonly title: string;
-  /** `report`: where a section that writes a report file puts it. */
-  run(ctx?: { readonly report?: string }): { text: string; json: unknown };
-}
+import type { DemoSection } from './section.js';
+
+export type { DemoSection } from './section.js';
 
 export const DEMO_SECTIONS: readonly DemoSection[] = [rolesDemo, cpuDemo, walkerDemo, mmuDemo, guestSetupDemo, reviewDemo];

@@ -9,15 +9,20 @@ import { checkPaeRoot, formatVerdict } from '../mmu/archcheck.js';
 import { make_nonleaf_spte, spte64 } from '../mmu/spte.js';
 import { spteMasksFor } from '../mmu/spte_masks.js';
 import { parseScenario, renderText, runScenario, verdictJson, type RunResult } from '../scenario/index.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 const PAE_GUEST = {
   cr3: '0x1000',
   pdptrs: ['0x2001', '0x3001', '0x0', '0x0'],
 };
 
-function scenario(profile: 'v5.16' | 'rfc-v1'): unknown {
-  const v516 = profile === 'v5.16';
+/** The demo's two profiles: mainline's special PAE root, and the RFC's pae_root shadow page. */
+const DEMO_PROFILES = ['v5.16', 'rfc-v1'] as const;
+type DemoProfile = (typeof DEMO_PROFILES)[number];
+
+function scenario(profile: DemoProfile): unknown {
+  // Without the RFC the PAE root is the special page: only load and check it.
+  const special = !getProfile(profile).mmu.pae_root_shadow_page;
   return {
     profile,
     tdp: false,
@@ -26,12 +31,12 @@ function scenario(profile: 'v5.16' | 'rfc-v1'): unknown {
       ...PAE_GUEST,
       mmu: {
         kind: 'shadow',
-        role: v516 ? { level: 3, gpte_is_8_bytes: 1, access: 7, cr0_wp: 1 } : { level: 3, access: 7, cr0_wp: 1, pae_root: 1 },
+        role: special ? { level: 3, gpte_is_8_bytes: 1, access: 7, cr0_wp: 1 } : { level: 3, access: 7, cr0_wp: 1, pae_root: 1 },
         root_level: 3,
         shadow_root_level: 3,
       },
     },
-    steps: v516
+    steps: special
       ? [{ op: 'load' }, { op: 'check_cr3' }, { op: 'destroy' }]
       : [
           { op: 'load' },
@@ -45,7 +50,7 @@ function scenario(profile: 'v5.16' | 'rfc-v1'): unknown {
   };
 }
 
-function run(profile: 'v5.16' | 'rfc-v1'): { text: string; result: RunResult } {
+function run(profile: DemoProfile): { text: string; result: RunResult } {
   const sc = parseScenario(scenario(profile), `demo ${profile}`);
   const result = runScenario(sc);
   return { text: renderText(sc.profile, result), result };
@@ -55,8 +60,7 @@ export const mmuDemo: DemoSection = {
   id: 'mmu',
   title: 'Shadow pages: a PAE guest root under v5.16 and under the pae_root RFC',
   run() {
-    const a = run('v5.16');
-    const b = run('rfc-v1');
+    const [a, b] = DEMO_PROFILES.map(run) as [ReturnType<typeof run>, ReturnType<typeof run>];
     // What the CPU would say about PDPTEs built other ways (host intel-46: MAXPHYADDR 46).
     const p = getProfile('rfc-v1');
     const m = spteMasksFor(p, { name: 'intel-46', mode: 'vmx', maxphyaddr: 46, x86_phys_bits: 46, x86_cache_bits: 46, l1tf: false, sme_c_bit: 0, mmio_caching: true, tdp: false });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getProfile } from '../profiles/index.js';
 import { diffScenario, diffJson, renderHtml, renderText } from '../diff/index.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 /** A 32-bit guest with CR4.PSE=1 rewriting a PDE from CPL 0 (the same guest as examples/rfc-pse-slip.kvm). */
 export const PSE_SLIP = `vm name=pse32 mode=legacy cpl=3 wp=1 pse=1

@@ -7,7 +7,7 @@ import { hex32 } from '../bits/hex.js';
 import { diffRoles } from '../eval/roles-diff.js';
 import { getProfile, PROFILE_NAMES } from '../profiles/index.js';
 import { calcRootRole, formatRole, GUEST_MODES, hostByName, roleLayout, type MmuKind } from '../roles/index.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 /** Role bits the tracepoint text does not show but that tell profiles apart. */
 const EXTRA_BITS = ['cr0_wp', 'level_promoted', 'pae_root', 'passthrough', 'is_mirror'];

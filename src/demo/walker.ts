@@ -20,7 +20,7 @@ import {
   load_pdptrs,
 } from '../guest/index.js';
 import { explainWalk, type WalkExplanation } from '../guest/explain.js';
-import type { DemoSection } from './index.js';
+import type { DemoSection } from './section.js';
 
 const CR0 = (X86_CR0_PG | X86_CR0_PE | X86_CR0_WP) >>> 0;
 

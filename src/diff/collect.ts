@@ -15,7 +15,8 @@ import type { Profile } from '../profiles/index.js';
 import { formatRole } from '../roles/format.js';
 import { decodeRole, roleLayout, type RoleFields } from '../roles/layout.js';
 import type { TraceEvent } from '../trace/events.js';
-import { formatEventText } from '../trace/format.js';
+import { formatEventText } from '../trace/print.js';
+import { KVMMMU, MMU_EVENTS } from '../trace/table.js';
 import type { WalkEvent } from '../guest/events.js';
 import { parseProbeScenario } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
@@ -39,12 +40,12 @@ function roleFields(profile: Profile, role: number): RoleFields {
 export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
   const text = formatEventText(profile, ev);
   switch (ev.event) {
-    case 'kvm_mmu_get_page':
-    case 'kvm_mmu_sync_page':
-    case 'kvm_mmu_unsync_page':
-    case 'kvm_mmu_prepare_zap_page': {
+    case KVMMMU.kvm_mmu_get_page:
+    case KVMMMU.kvm_mmu_sync_page:
+    case KVMMMU.kvm_mmu_unsync_page:
+    case KVMMMU.kvm_mmu_prepare_zap_page: {
       const level = decodeRole(roleLayout(profile), ev.role)['level'] ?? 0;
-      const created = ev.event === 'kvm_mmu_get_page' ? (ev.created ? ' new' : ' existing') : '';
+      const created = ev.event === KVMMMU.kvm_mmu_get_page ? (ev.created ? ' new' : ' existing') : '';
       return {
         event: ev.event,
         text,
@@ -56,11 +57,17 @@ export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
         host: `gen ${ev.mmu_valid_gen}`,
       };
     }
-    case 'kvm_mmu_zap_all_fast':
+    case KVMMMU.kvm_mmu_zap_all_fast:
       return { event: ev.event, text, gfn: null, level: null, role: null, fields: null, rest: `used_pages ${ev.mmu_used_pages}`, host: `gen ${ev.mmu_valid_gen}` };
-    case 'kvm_mmu_spte_requested':
+    case KVMMMU.mark_mmio_spte:
+      return { event: ev.event, text, gfn: ev.gfn, level: null, role: null, fields: null, rest: `access ${ev.access.toString(16)} gen ${ev.gen.toString(16)}`, host: `sptep ${ev.sptep_pa.toString(16)}` };
+    case KVMMMU.handle_mmio_page_fault:
+      return { event: ev.event, text, gfn: ev.gfn, level: null, role: null, fields: null, rest: `addr ${ev.addr.toString(16)} access ${ev.access.toString(16)}`, host: '' };
+    case KVMMMU.check_mmio_spte:
+      return { event: ev.event, text, gfn: null, level: null, role: null, fields: null, rest: `kvm_gen ${ev.kvm_gen.toString(16)} spte-gen ${ev.spte_gen.toString(16)} valid ${ev.kvm_gen === ev.spte_gen ? 1 : 0}`, host: `spte ${ev.spte_hi.toString(16)}:${ev.spte_lo.toString(16)}` };
+    case KVMMMU.kvm_mmu_spte_requested:
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: '', host: `pfn ${ev.pfn.toString(16)}` };
-    case 'kvm_mmu_set_spte': {
+    case KVMMMU.kvm_mmu_set_spte: {
       const perm = `${ev.r ? 'r' : '-'}${ev.spte_lo & 2 ? 'w' : '-'}${ev.x ? 'x' : '-'}${ev.u === -1 ? '' : ev.u ? 'u' : '-'}`;
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: `${perm} flags ${spteFlags(ev.spte_lo, ev.spte_hi)}`, host: `spte ${ev.spte_hi.toString(16)}:${ev.spte_lo.toString(16)} at ${ev.sptep_pa.toString(16)}` };
     }
@@ -141,7 +148,7 @@ export function collectGuest(text: string, profile: Profile, opts: CollectOption
   const vms: DiffVm[] = [];
   let before: StateSnap | null = null;
   const cmds = parseProbeScenario(text);
-  runProbeScenario(
+  const probeVms = runProbeScenario(
     cmds,
     { profile, pvm: opts.pvm === true, audit: true, ...(opts.host ? { host: opts.host } : {}), ...(opts.hostLa57 === false ? { hostLa57: false } : {}) },
     (vm) => {
@@ -156,7 +163,15 @@ export function collectGuest(text: string, profile: Profile, opts: CollectOption
       steps.push(guestStep(profile, vms.length, s, m ? snapState(m, 'links') : { nodes: [], counters: {} }));
     },
   );
-  return { profile, kind: 'guest', steps, vms };
+  // Each VM's teardown (kvm_destroy_vm's zaps, after onVm saw it) as a last step of its own.
+  const out: DiffStep[] = [];
+  probeVms.forEach((vm, i) => {
+    const own = steps.filter((s) => s.vm === i);
+    out.push(...own);
+    const events = vm.teardownEvents.filter((ev) => MMU_EVENTS.has(ev.event)).map((ev) => diffEventOf(profile, ev));
+    if (events.length) out.push({ vm: i, step: (own.at(-1)?.step ?? -1) + 1, label: 'teardown', outcome: '', events, violations: [], after: { nodes: [], counters: {} } });
+  });
+  return { profile, kind: 'guest', steps: out, vms };
 }
 
 /** The shadow MMU's and the walker's events of a step, in kernel order. */
@@ -223,6 +238,8 @@ function vmLabel(s: VmStep): string {
       return `set_cr3 ${h(s.cr3)}`;
     case 'tdp_fault':
       return `tdp_fault ${h(s.gpa)} level ${s.level}`;
+    case 'add_memslot':
+      return `add_memslot ${h(s.gpa)} size ${h(s.size)}${s.readonly ? ' readonly' : ''}`;
   }
 }
 

@@ -1,6 +1,6 @@
 /** eval adapters for the fns of golden/cpu (its README is the schema); the model code is src/cpu/. */
 import { badInput } from '../bits/errors.js';
-import { hex32, hex64, parseFlag, parseInt_, parseU32, parseUnsigned } from '../bits/hex.js';
+import { hex32, hex64, parseFlag, parseInt_, parseU32, parseU32Opt as u32opt, parseUnsigned } from '../bits/hex.js';
 import { boot_l5_decision } from '../cpu/boot.js';
 import {
   __canonical_address,
@@ -15,61 +15,15 @@ import {
 } from '../cpu/canonical.js';
 import { kvm_set_cpu_caps } from '../cpu/caps.js';
 import { cr4Features, cr4ReservedMasks, kvm_is_valid_cr4, kvm_set_cr3, kvm_set_cr4, kvm_vcpu_is_legal_cr3, shadowRootOfCr3 } from '../cpu/cr.js';
-import { kvm_cpuid, kvm_find_cpuid_entry2, type KvmCpuidEntry, type KvmCpuidEntry2 } from '../cpu/cpuid.js';
+import { kvm_cpuid, kvm_find_cpuid_entry2 } from '../cpu/cpuid.js';
 import { get_untagged_addr } from '../cpu/lam.js';
 import { kvm_set_msr_canonical } from '../cpu/msr.js';
 import { freshCpuidVcpu, kvm_vcpu_ioctl_set_cpuid, kvm_vcpu_ioctl_set_cpuid2 } from '../cpu/set-cpuid.js';
 import { kvm_configure_mmu, kvm_mmu_get_max_tdp_level, tdpLevelOf, supported_cpuid_80000008, tdpGuestOf, type TdpHost } from '../cpu/tdp.js';
 import type { Profile } from '../profiles/index.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
+import { entryJson, parseEntries, parseEntries2 } from '../cpu/cpuid-json.js';
 import { quote } from '../bits/quote.js';
-
-function obj(v: Json | undefined, where: string): JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
-  return v;
-}
-
-function list(v: Json | undefined, where: string): Json[] {
-  if (!Array.isArray(v)) badInput(where, 'expected a list');
-  return v;
-}
-
-const u32opt = (v: Json | undefined, where: string): number => (v === undefined ? 0 : parseU32(v, where));
-
-/** A CPUID entry2 from JSON (missing registers are 0). */
-export function parseEntry2(v: Json | undefined, where: string): KvmCpuidEntry2 {
-  const o = obj(v, where);
-  return {
-    function: parseU32(o['function'], `${where}.function`),
-    index: u32opt(o['index'], `${where}.index`),
-    flags: u32opt(o['flags'], `${where}.flags`),
-    eax: u32opt(o['eax'], `${where}.eax`),
-    ebx: u32opt(o['ebx'], `${where}.ebx`),
-    ecx: u32opt(o['ecx'], `${where}.ecx`),
-    edx: u32opt(o['edx'], `${where}.edx`),
-  };
-}
-
-export function parseEntries2(v: Json | undefined, where: string): KvmCpuidEntry2[] {
-  return list(v, where).map((e, i) => parseEntry2(e, `${where}[${i}]`));
-}
-
-function parseEntry(v: Json | undefined, where: string): KvmCpuidEntry {
-  const e = parseEntry2(v, where);
-  return { function: e.function, eax: e.eax, ebx: e.ebx, ecx: e.ecx, edx: e.edx };
-}
-
-export function entryJson(e: KvmCpuidEntry2): JsonObject {
-  return {
-    function: hex32(e.function),
-    index: hex32(e.index),
-    flags: hex32(e.flags),
-    eax: hex32(e.eax),
-    ebx: hex32(e.ebx),
-    ecx: hex32(e.ecx),
-    edx: hex32(e.edx),
-  };
-}
 
 const u64 = (v: Json | undefined, where: string): bigint => parseUnsigned(v, where);
 const flag = (v: Json | undefined, where: string): boolean => parseFlag(v, where) === 1;
@@ -100,7 +54,7 @@ function setCpuidCommon(profile: Profile, input: JsonObject, legacy: boolean): J
   const prior = parseEntries2(input['prior'] ?? [], 'in.prior');
   const vcpu = freshCpuidVcpu(profile, prior, flag(input['has_run'] ?? 0, 'in.has_run'));
   const r = legacy
-    ? kvm_vcpu_ioctl_set_cpuid(profile, vcpu, nent, list(input['entries'], 'in.entries').map((e, i) => parseEntry(e, `in.entries[${i}]`)))
+    ? kvm_vcpu_ioctl_set_cpuid(profile, vcpu, nent, parseEntries(input['entries'], 'in.entries'))
     : kvm_vcpu_ioctl_set_cpuid2(profile, vcpu, nent, parseEntries2(input['entries'], 'in.entries'));
   return {
     rc: r.rc,

@@ -7,6 +7,7 @@
  * are answered by evalKvmWalkRecord from the same replay. All under profile v6.18 on the
  * recorded machine's limits.
  */
+import { jsonObject } from '../bits/json.js';
 import { badInput } from '../bits/errors.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { getProfile } from '../profiles/index.js';
@@ -20,10 +21,7 @@ import { quote } from '../bits/quote.js';
 /** The test address of every kvm record: PML4 1, PDPT 2, PD 3, PT 4. */
 const VA = '0x8080604000';
 
-function obj(v: Json | undefined, where: string): JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
-  return v;
-}
+const obj = jsonObject;
 
 function flag(o: JsonObject, k: string, where: string): number {
   const v = o[k] ?? 0;

@@ -5,6 +5,7 @@
  * src/cache) and formats; the vectors' stubs (scripted allocation failures, the unsync and
  * dirty-log hooks) are plugged into the model's own hooks.
  */
+import { jsonObject } from '../bits/json.js';
 import { badInput } from '../bits/errors.js';
 import { hex32, hex64, hex64Halves, parseFlag, parseInt_, parseUnsigned } from '../bits/hex.js';
 
@@ -24,15 +25,12 @@ import type { Profile } from '../profiles/index.js';
 import { decodeRole, roleLayout, setField } from '../roles/index.js';
 import { alloc_default_pae_pdpte, make_pae_pdpte, type ZeroPageSource } from '../mmu/pae_pdpte.js';
 import * as S from '../mmu/spte.js';
-import { freezeMasks, setupSpteGlobals, spteMasksFor, type HostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/spte_masks.js';
+import { freezeMasks, setupSpteGlobals, spteMasksFor, type HostConfig as SpteHostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/spte_masks.js';
 import { spteConstants } from '../mmu/spte_constants.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 import { quote } from '../bits/quote.js';
 
-function obj(v: unknown, where: string): JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
-  return v as JsonObject;
-}
+const obj = jsonObject;
 
 function flag(v: unknown, where: string): boolean {
   return parseFlag(v, where) === 1;
@@ -44,7 +42,7 @@ function num(v: unknown, where: string): number {
   return Number(b);
 }
 
-export function parseHostConfig(v: unknown, where = 'in.cfg'): HostConfig {
+export function parseHostConfig(v: unknown, where = 'in.cfg'): SpteHostConfig {
   const c = obj(v, where);
   const mode = c['mode'];
   if (mode !== 'reset' && mode !== 'svm' && mode !== 'vmx' && mode !== 'vmx-ept') badInput(`${where}.mode`, `unknown mode ${quote(mode)}`);
@@ -64,7 +62,7 @@ export function parseHostConfig(v: unknown, where = 'in.cfg'): HostConfig {
 }
 
 const maskCache = new Map<string, SpteMasks>();
-function masksOf(profile: Profile, cfg: HostConfig): SpteMasks {
+function masksOf(profile: Profile, cfg: SpteHostConfig): SpteMasks {
   const key = `${profile.name}|${JSON.stringify(cfg)}`;
   let m = maskCache.get(key);
   if (!m) {
@@ -79,7 +77,7 @@ const buf = new Uint32Array(2);
 const hexBuf = (): string => hex64Halves(buf[0]!, buf[1]!);
 
 function pteMasksOut(profile: Profile, g: SpteGlobals): JsonObject {
-  const v6 = profile.spte.me_masks === '6.x';
+  const t = profile.spte;
   const o: JsonObject = {
     shadow_host_writable_mask: hex64(g.shadow_host_writable_mask),
     shadow_mmu_writable_mask: hex64(g.shadow_mmu_writable_mask),
@@ -93,18 +91,15 @@ function pteMasksOut(profile: Profile, g: SpteGlobals): JsonObject {
     shadow_mmio_access_mask: hex64(g.shadow_mmio_access_mask),
     shadow_present_mask: hex64(g.shadow_present_mask),
   };
-  if (v6) o['shadow_me_value'] = hex64(g.shadow_me_value);
+  if (t.me_value_separate_from_mask) o['shadow_me_value'] = hex64(g.shadow_me_value);
   o['shadow_me_mask'] = hex64(g.shadow_me_mask);
   o['shadow_acc_track_mask'] = hex64(g.shadow_acc_track_mask);
   o['shadow_nonpresent_or_rsvd_mask'] = hex64(g.shadow_nonpresent_or_rsvd_mask);
   o['shadow_nonpresent_or_rsvd_lower_gfn_mask'] = hex64(g.shadow_nonpresent_or_rsvd_lower_gfn_mask);
-  if (v6) {
-    o['kvm_host.maxphyaddr'] = g.phys_bits;
-    o['kvm_ad_enabled'] = b(g.kvm_ad_enabled);
-    o['kvm.arch.shadow_mmio_value'] = hex64(g.vm_shadow_mmio_value);
-  } else {
-    o['shadow_phys_bits'] = g.phys_bits;
-  }
+  if (t.spte_module_init) o['kvm_host.maxphyaddr'] = g.phys_bits;
+  if (t.ept_ad_masks_always) o['kvm_ad_enabled'] = b(g.kvm_ad_enabled);
+  if (t.mmio_caching_rederived) o['kvm.arch.shadow_mmio_value'] = hex64(g.vm_shadow_mmio_value);
+  if (!t.spte_module_init) o['shadow_phys_bits'] = g.phys_bits;
   o['enable_mmio_caching'] = b(g.enable_mmio_caching);
   o['warns'] = g.warns.count;
   return o;
@@ -112,7 +107,6 @@ function pteMasksOut(profile: Profile, g: SpteGlobals): JsonObject {
 
 function makeSpte(profile: Profile, input: JsonObject): JsonObject {
   const m = masksOf(profile, parseHostConfig(input['cfg']));
-  const v6 = profile.spte.make_spte === '6.x';
   const old = S.split64(parseUnsigned(input['old_spte'], 'in.old_spte'));
   const warns = new WarnLog();
   let unsync_called = 0;
@@ -135,7 +129,7 @@ function makeSpte(profile: Profile, input: JsonObject): JsonObject {
       mark_dirty = 1;
     },
   };
-  const unsyncKey = v6 ? 'synchronizing' : 'can_unsync';
+  const unsyncKey = profile.spte.make_spte_unsync_arg;
   const wrprot = S.make_spte(
     ctx,
     {
@@ -162,7 +156,7 @@ function predicates(profile: Profile, input: JsonObject): JsonObject {
   const { lo, hi } = S.split64(parseUnsigned(input['spte'], 'in.spte'));
   const level = parseInt_(input['level'], 'in.level', 1, 5);
   const warns = new WarnLog();
-  const v6 = profile.spte.constant_names === '6.x';
+  const t = profile.spte;
   const o: JsonObject = {
     is_shadow_present_pte: b(S.is_shadow_present_pte(lo)),
     is_mmio_spte: b(S.is_mmio_spte(m, lo, hi)),
@@ -173,19 +167,18 @@ function predicates(profile: Profile, input: JsonObject): JsonObject {
   };
   if (profile.spte.accessed_test === 'ad_or_track') o['is_dirty_spte'] = b(S.is_dirty_spte(m, lo, hi));
   o['is_writable_pte'] = b(S.is_writable_pte(lo));
-  if (v6) o['is_mmu_writable_spte'] = b(S.is_mmu_writable_spte(m, lo, hi));
+  if (t.spte_constants_renamed) o['is_mmu_writable_spte'] = b(S.is_mmu_writable_spte(m, lo, hi));
   else o['spte_can_locklessly_be_made_writable'] = b(S.spte_can_locklessly_be_made_writable(m, lo, hi, warns));
   o['is_executable_pte'] = b(S.is_executable_pte(m, lo, hi));
   o['spte_ad_enabled'] = b(S.spte_ad_enabled(hi));
   o['spte_ad_need_write_protect'] = b(S.spte_ad_need_write_protect(hi));
   o['is_access_track_spte'] = b(S.is_access_track_spte(m, lo, hi));
-  if (v6) {
-    o['is_frozen_spte'] = b(S.is_frozen_spte(m, lo, hi));
-    o['is_ept_ve_possible'] = b(S.is_ept_ve_possible(m, lo, hi));
-    o['spte_needs_atomic_update'] = b(S.spte_needs_atomic_update(m, lo, hi));
-  } else {
-    o['is_removed_spte'] = b(S.is_removed_spte(m, lo, hi));
-  }
+  // Which predicates exist follows the behaviour that brought them (FROZEN_SPTE came with
+  // SHADOW_NONPRESENT_VALUE, is_ept_ve_possible with the suppress-#VE bit).
+  if (t.nonpresent_bit63) o['is_frozen_spte'] = b(S.is_frozen_spte(m, lo, hi));
+  if (t.ept_suppress_ve) o['is_ept_ve_possible'] = b(S.is_ept_ve_possible(m, lo, hi));
+  if (t.nonpresent_bit63) o['spte_needs_atomic_update'] = b(S.spte_needs_atomic_update(m, lo, hi));
+  else o['is_removed_spte'] = b(S.is_removed_spte(m, lo, hi));
   o['get_mmio_spte_generation'] = S.get_mmio_spte_generation(lo, hi);
   o['get_mmio_spte_gfn'] = hex64(BigInt(S.get_mmio_spte_gfn(m, lo, hi)));
   o['get_mmio_spte_access'] = S.get_mmio_spte_access(m, lo);
@@ -208,20 +201,20 @@ function cacheFaults(input: JsonObject): FaultInjector {
 }
 
 function memoryCache(profile: Profile, input: JsonObject): JsonObject {
-  const v6 = profile.cache.memory_cache === '6.x';
+  const t = profile.cache;
   const mem = new HostMemory({ dma32_pages: 256, normal_pages: 4096, faults: cacheFaults(input) });
-  const init = v6 && input['init_value'] !== undefined ? S.split64(parseUnsigned(input['init_value'], 'in.init_value')) : { lo: 0, hi: 0 };
-  const gc = v6 ? input['gfp_custom'] : null;
+  const init = t.memory_cache_init_value && input['init_value'] !== undefined ? S.split64(parseUnsigned(input['init_value'], 'in.init_value')) : { lo: 0, hi: 0 };
+  const gc = t.memory_cache_gfp_custom ? input['gfp_custom'] : null;
   const mc = new KvmMmuMemoryCache(mem, {
     name: 'vector_cache',
-    variant: profile.cache.memory_cache,
+    traits: t,
     kmem_cache: flag(input['kmem_cache'], 'in.kmem_cache') ? 'vector_objects' : null,
     gfp_zero: flag(input['gfp_zero'], 'in.gfp_zero'),
     gfp_custom: gc === null || gc === undefined ? null : parseGfp(gc, 'in.gfp_custom'),
     init_value_lo: init.lo,
     init_value_hi: init.hi,
   });
-  const capacity = v6 ? parseInt_(input['capacity'], 'in.capacity', 0, 1 << 20) : 40;
+  const capacity = t.memory_cache_dynamic_capacity ? parseInt_(input['capacity'], 'in.capacity', 0, 1 << 20) : 40;
   const ops = input['ops'];
   if (!Array.isArray(ops)) badInput('in.ops', 'expected a list of operations');
 
@@ -286,7 +279,7 @@ function memoryCache(profile: Profile, input: JsonObject): JsonObject {
   });
   // The vectors' harness reports no per-op results once BUG_ON fired (alloc_fill is kept).
   const out: JsonObject = bug ? { results: [], nobjs_after: [] } : { results, nobjs_after };
-  if (v6) out['capacity_after'] = bug ? [] : capacity_after;
+  if (t.memory_cache_dynamic_capacity) out['capacity_after'] = bug ? [] : capacity_after;
   Object.assign(out, {
     bug,
     warns: mc.warns.count,
@@ -297,7 +290,7 @@ function memoryCache(profile: Profile, input: JsonObject): JsonObject {
     attempts: mc.attempts.map((a) => [gfpName(a.gfp), b(a.ok), a.count]),
     alloc_fill,
   });
-  if (v6) {
+  if (t.memory_cache_dynamic_capacity) {
     out['array_allocs'] = mc.array_allocs;
     out['array_frees'] = mc.array_frees;
     out['array_gfp'] = gfpList(mc.array_gfp);

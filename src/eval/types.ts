@@ -4,8 +4,8 @@
  */
 import type { Profile } from '../profiles/index.js';
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export type JsonObject = { [k: string]: Json };
+export type { Json, JsonObject } from '../bits/json.js';
+import type { JsonObject } from '../bits/json.js';
 
 /** A `{profile, fn, in}` record's evaluator: returns the `out` object. */
 export type FnEvaluator = (profile: Profile, input: JsonObject) => JsonObject;

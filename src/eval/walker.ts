@@ -5,6 +5,7 @@
  * (src/eval/kvm.ts evalKvmWalkRecord: guest walks of the shadow fault path and the emulator,
  * shadow events, exceptions) under profile v6.18, the kernel they were recorded on.
  */
+import { jsonObject } from '../bits/json.js';
 import { badInput } from '../bits/errors.js';
 import { halves } from '../bits/u64.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
@@ -36,10 +37,7 @@ import { evalKvmWalkRecord } from './kvm.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 import { quote } from '../bits/quote.js';
 
-function obj(v: Json | undefined, where: string): JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) badInput(where, 'expected an object');
-  return v;
-}
+const obj = jsonObject;
 function arr(v: Json | undefined, where: string): Json[] {
   if (!Array.isArray(v)) badInput(where, 'expected an array');
   return v;

@@ -3,6 +3,8 @@
  * page-table entry bits, and the control-register bits that select a paging mode (those the
  * role code already defines are shared from src/roles/regs.ts).
  */
+import * as R from '../bits/regs.js';
+
 export {
   ACC_ALL,
   EFER_LMA,
@@ -70,8 +72,8 @@ export const EPT_VIOLATION_GVA_IS_VALID = 1 << 7;
 export const EPT_VIOLATION_GVA_TRANSLATED = 1 << 8;
 
 /** Control and flag bits not in the role code (uapi processor-flags.h). */
-export const X86_CR4_LAM_SUP = 1 << 28;
-export const X86_EFLAGS_AC = 1 << 18;
+export const X86_CR4_LAM_SUP = Number(R.X86_CR4_LAM_SUP);
+export const X86_EFLAGS_AC = Number(R.X86_EFLAGS_AC);
 
 /** Exception vectors the access path can raise. */
 export const PF_VECTOR = 14;

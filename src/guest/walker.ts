@@ -6,9 +6,6 @@
 import type { GuestMemory, Word } from './memory.js';
 import type { WalkMmu } from './mmu.js';
 import {
-  ACC_EXEC_MASK,
-  ACC_USER_MASK,
-  ACC_WRITE_MASK,
   EPT_VIOLATION_ACC_INSTR,
   EPT_VIOLATION_ACC_READ,
   EPT_VIOLATION_ACC_WRITE,
@@ -22,13 +19,9 @@ import {
   PFERR_WRITE_MASK,
   PF_VECTOR,
   PT_PAGE_SIZE_MASK,
-  PT_USER_MASK,
-  PT_WRITABLE_MASK,
-  VMX_EPT_EXECUTABLE_MASK,
-  VMX_EPT_READABLE_MASK,
-  VMX_EPT_WRITABLE_MASK,
   X86_EFLAGS_AC,
 } from './constants.js';
+import { gpte_access, gpte_to_gfn, is_present_gpte, protect_clean_gpte } from './gpte.js';
 import { permission_fault } from './permissions.js';
 import { is_rsvd_bits_set } from './rsvd.js';
 
@@ -121,17 +114,6 @@ function pt_index(mmu: WalkMmu, lo: number, hi: number, level: number): number {
   return ((lo >>> s) | (hi << (32 - s))) & 511;
 }
 
-/** @kernel paging_tmpl.h gpte_to_gfn (<< PAGE_SHIFT): the next table's guest-physical address. */
-function table_gpa(mmu: WalkMmu, lo: number, hi: number): number {
-  if (mmu.pte_size === 4) return (lo & 0xfffff000) >>> 0;
-  return (hi & 0xfffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
-}
-
-/** @kernel paging_tmpl.h FNAME(is_present_gpte) */
-function is_present_gpte(mmu: WalkMmu, lo: number): boolean {
-  return mmu.kind === 'ept' ? (lo & 7) !== 0 : (lo & 1) !== 0;
-}
-
 /** @kernel paging_tmpl.h FNAME(is_last_gpte) */
 function is_last_gpte(mmu: WalkMmu, level: number, lo: number): boolean {
   let gpte = lo;
@@ -140,22 +122,6 @@ function is_last_gpte(mmu: WalkMmu, level: number, lo: number): boolean {
   // A 4K-level entry always terminates.
   gpte |= level - 1 - 1;
   return (gpte & PT_PAGE_SIZE_MASK) !== 0;
-}
-
-/**
- * @kernel paging_tmpl.h FNAME(gpte_access)
- * ACC_* bits of accumulated entry bits; `nx` is whether any level had XD (64-bit formats).
- */
-function gpte_access(mmu: WalkMmu, lo: number, nx: boolean): number {
-  if (mmu.kind === 'ept') {
-    return (
-      (lo & VMX_EPT_WRITABLE_MASK ? ACC_WRITE_MASK : 0) |
-      (lo & VMX_EPT_EXECUTABLE_MASK ? ACC_EXEC_MASK : 0) |
-      (lo & VMX_EPT_READABLE_MASK ? ACC_USER_MASK : 0)
-    );
-  }
-  // P stands in for ACC_EXEC_MASK; XD anywhere on the path clears it.
-  return (lo & (PT_WRITABLE_MASK | PT_USER_MASK | 1)) ^ (nx ? 1 : 0);
 }
 
 /**
@@ -228,7 +194,7 @@ export function walk_addr_generic(
         walker.stop_level = 3;
         break error;
       }
-      next_table = table_gpa(mmu, pte_lo, pte_hi);
+      next_table = gpte_to_gfn(mmu, pte_lo, pte_hi) * 4096;
       --walker.level;
     }
     walker.max_level = walker.level;
@@ -280,8 +246,8 @@ export function walk_addr_generic(
       }
       walker.ptes_lo[level - 1] = pte_lo;
       walker.ptes_hi[level - 1] = pte_hi;
-      walker.pt_access[level - 1] = gpte_access(mmu, pt_access_lo, !pt_access_x);
-      next_table = table_gpa(mmu, pte_lo, pte_hi);
+      walker.pt_access[level - 1] = gpte_access(mmu, pt_access_lo, pt_access_x ? 0 : 0x80000000);
+      next_table = gpte_to_gfn(mmu, pte_lo, pte_hi) * 4096;
     } while (!is_last_gpte(mmu, walker.level, pte_lo));
 
     const level = walker.level;
@@ -290,7 +256,7 @@ export function walk_addr_generic(
     walker.pte_pkey = pte_pkey;
     const accessed_mask = mmu.accessed_mask;
     let accessed_dirty = mmu.have_ad ? pte_access_lo & accessed_mask : 0;
-    walker.pte_access = gpte_access(mmu, pte_access_lo, !pte_access_x);
+    walker.pte_access = gpte_access(mmu, pte_access_lo, pte_access_x ? 0 : 0x80000000);
 
     // SMAP can be overridden by EFLAGS.AC for explicit supervisor accesses only.
     const ac = (mmu.rflags & X86_EFLAGS_AC) !== 0;
@@ -306,7 +272,7 @@ export function walk_addr_generic(
     walker.gpa = leaf_gpa(mmu, pte_lo, pte_hi, level, addr_lo);
     walker.gfn = Math.floor(walker.gpa / 4096);
 
-    if (!write_fault) protect_clean_gpte(walker, mmu, pte_lo);
+    if (!write_fault) walker.pte_access = protect_clean_gpte(mmu, walker.pte_access, pte_lo);
     // On a write the leaf's dirty bit joins the accessed bits.
     else accessed_dirty &= pte_lo >>> 1;
 
@@ -327,17 +293,6 @@ export function walk_addr_generic(
   }
   if (tracer) tracer.walker_error(errcode);
   return false;
-}
-
-/**
- * @kernel paging_tmpl.h FNAME(protect_clean_gpte)
- * A clean (D=0) leaf gives a read-only translation on a read, so the first write faults and KVM
- * can set D.
- */
-function protect_clean_gpte(walker: GuestWalker, mmu: WalkMmu, lo: number): void {
-  if (!mmu.have_ad) return;
-  const dirty = lo & (mmu.accessed_mask << 1);
-  if (!dirty) walker.pte_access &= ~ACC_WRITE_MASK;
 }
 
 /**

@@ -1,56 +1,20 @@
 /**
  * The vCPU's architectural side (x86.c) that the MMU facade leaves to its driver: the register
  * file, segment state per CPL, and the checks KVM makes before a register write reaches the MMU
- * (kvm_is_valid_sregs, kvm_set_cr0/cr3/cr4, kvm_set_efer). A failed check is the #GP (or
+ * (kvm_is_valid_sregs, kvm_set_cr0, kvm_set_efer; MOV CR3/CR4 are src/cpu/cr.ts's kvm_set_cr3/cr4). A failed check is the #GP (or
  * -EINVAL) the kernel returns; nothing changes.
  */
+import { EFER_LMA, EFER_LME, EFER_NX, EFER_SCE, X86_CR0_CD, X86_CR0_ET, X86_CR0_NW, X86_CR0_PE, X86_CR0_PG, X86_CR4_LA57, X86_CR4_PAE, X86_CR4_PCIDE } from '../bits/regs.js';
 import { isCanonicalHalves } from '../cpu/canonical.js';
-import {
-  X86_CR0_WP as CR0_WP,
-  X86_CR0_PG as CR0_PG,
-  X86_CR4_PSE as CR4_PSE,
-  X86_CR4_PAE as CR4_PAE,
-  X86_CR4_PGE as CR4_PGE,
-  X86_CR4_UMIP as CR4_UMIP,
-  X86_CR4_LA57 as CR4_LA57,
-  X86_CR4_PCIDE as CR4_PCIDE,
-  X86_CR4_SMEP as CR4_SMEP,
-  X86_CR4_SMAP as CR4_SMAP,
-  X86_CR4_PKE as CR4_PKE,
-  EFER_LMA,
-} from '../cpu/cr.js';
+import { cr4Features, cr4ReservedMasks, kvm_is_valid_cr4, type Cr4Features, type Cr4Masks } from '../cpu/cr.js';
+import type { Profile } from '../profiles/index.js';
 import type { ProbeMode, ProbeVmConfig } from './config.js';
 import type { CodeBits } from './insn.js';
 
-/** Register bits the architecture model (src/cpu/cr.ts) already defines, under this file's names. */
-export {
-  CR0_WP,
-  CR0_PG,
-  CR4_PSE,
-  CR4_PAE,
-  CR4_PGE,
-  CR4_UMIP,
-  CR4_LA57,
-  CR4_PCIDE,
-  CR4_SMEP,
-  CR4_SMAP,
-  CR4_PKE,
-  EFER_LMA,
-};
-
-export const CR0_PE = 1n << 0n;
-export const CR0_ET = 1n << 4n;
-export const CR0_NW = 1n << 29n;
-export const CR0_CD = 1n << 30n;
-export const EFER_SCE = 1n << 0n;
-export const EFER_LME = 1n << 8n;
-export const EFER_NX = 1n << 11n;
 export const MSR_EFER = 0xc0000080n;
 
 /** CR0 bits a guest may set (CR0_RESERVED_BITS complement): PE MP EM TS ET NE WP AM NW CD PG. */
 const CR0_VALID = 0xe005003fn;
-/** CR4 bits KVM accepts on this model's guest (VME..PKE without the ones the oracle CPU lacks: LA57 stays allowed for 5-level scenarios). */
-const CR4_VALID = 0x7f7fffn;
 /** EFER bits a guest may set: SCE, LME, LMA, NX. */
 const EFER_VALID = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
 
@@ -83,7 +47,7 @@ export function codeBits(c: CpuState): CodeBits {
 }
 
 export function isPaging(c: CpuState): boolean {
-  return (c.cr0 & CR0_PG) !== 0n;
+  return (c.cr0 & X86_CR0_PG) !== 0n;
 }
 
 export function isLongMode(c: CpuState): boolean {
@@ -99,33 +63,34 @@ export function effectiveAddress(c: CpuState, reg: bigint): bigint {
 /** A data address the CPU would refuse with #GP(0) before any walk (64-bit mode, non-canonical). */
 export function nonCanonical(c: CpuState, va: bigint): boolean {
   if (codeBits(c) !== 64) return false;
-  return !isCanonicalHalves(Number(va & 0xffffffffn), Number(va >> 32n), c.cr4 & CR4_LA57 ? 57 : 48);
+  return !isCanonicalHalves(Number(va & 0xffffffffn), Number(va >> 32n), c.cr4 & X86_CR4_LA57 ? 57 : 48);
 }
 
 /** @kernel x86.c kvm_is_valid_cr0 (plus the 64-bit reserved half) */
 function kvm_is_valid_cr0(cr0: bigint): boolean {
   if (cr0 >> 32n) return false;
   if (cr0 & ~CR0_VALID & 0xffffffffn) return false;
-  if (cr0 & CR0_NW && !(cr0 & CR0_CD)) return false;
-  if (cr0 & CR0_PG && !(cr0 & CR0_PE)) return false;
+  if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return false;
+  if (cr0 & X86_CR0_PG && !(cr0 & X86_CR0_PE)) return false;
   return true;
 }
 
 /**
- * @kernel x86.c kvm_is_valid_cr4
- * `la57`: the host has LA57; without it KVM's supported CPUID lacks LA57 and CR4.LA57 is one of
- * the guest's reserved CR4 bits.
+ * The CR4 masks kvm_is_valid_cr4 (src/cpu/cr.ts) applies to the probe's guest: its CPUID has every
+ * CR4-gating feature but LAM and CET, and LA57 only when the host has it (without it KVM's
+ * supported CPUID lacks LA57, so CR4.LA57 is one of the guest's reserved bits).
  */
-function kvm_is_valid_cr4(cr4: bigint, la57 = true): boolean {
-  return (cr4 & ~(la57 ? CR4_VALID : CR4_VALID & ~CR4_LA57)) === 0n;
+export function probeCr4Masks(profile: Profile, la57: boolean): { masks: Cr4Masks; guest: Cr4Features } {
+  const guest: Cr4Features = { ...cr4Features(la57, false), cet: false };
+  return { masks: cr4ReservedMasks(profile, guest, guest), guest };
 }
 
 /** @kernel x86.c kvm_is_valid_sregs: false is KVM_SET_SREGS's -EINVAL. */
-export function kvm_is_valid_sregs(cr0: bigint, cr4: bigint, efer: bigint, csL: boolean, la57 = true): boolean {
-  if (efer & EFER_LME && cr0 & CR0_PG) {
-    if (!(cr4 & CR4_PAE) || !(efer & EFER_LMA)) return false;
+export function kvm_is_valid_sregs(cr4masks: Cr4Masks, cr0: bigint, cr4: bigint, efer: bigint, csL: boolean): boolean {
+  if (efer & EFER_LME && cr0 & X86_CR0_PG) {
+    if (!(cr4 & X86_CR4_PAE) || !(efer & EFER_LMA)) return false;
   } else if (efer & EFER_LMA || csL) return false;
-  return kvm_is_valid_cr4(cr4, la57) && kvm_is_valid_cr0(cr0) && (efer & ~EFER_VALID) === 0n;
+  return kvm_is_valid_cr4(cr4masks, cr4) && kvm_is_valid_cr0(cr0) && (efer & ~EFER_VALID) === 0n;
 }
 
 /**
@@ -134,42 +99,20 @@ export function kvm_is_valid_sregs(cr0: bigint, cr4: bigint, efer: bigint, csL: 
  * for #GP. `pvm`: the recorded machine refuses paging without long mode.
  */
 export function kvm_set_cr0(c: CpuState, v: bigint, pvm: boolean): { cr0: bigint; efer: bigint } | null {
-  const cr0 = v | CR0_ET;
+  const cr0 = v | X86_CR0_ET;
   if (!kvm_is_valid_cr0(cr0)) return null;
   const wasPaging = isPaging(c);
   let efer = c.efer;
-  if (cr0 & CR0_PG && !wasPaging && c.efer & EFER_LME) {
-    if (!(c.cr4 & CR4_PAE)) return null;
+  if (cr0 & X86_CR0_PG && !wasPaging && c.efer & EFER_LME) {
+    if (!(c.cr4 & X86_CR4_PAE)) return null;
     if (c.csL) return null;
   }
-  if (pvm && cr0 & CR0_PG && !(c.efer & EFER_LME)) return null;
-  if (!(cr0 & CR0_PG) && c.cr4 & CR4_PCIDE) return null;
-  if (!(cr0 & CR0_PG) && c.csL) return null;
-  if (cr0 & CR0_PG && !wasPaging && efer & EFER_LME) efer |= EFER_LMA;
-  if (!(cr0 & CR0_PG) && wasPaging && efer & EFER_LMA) efer &= ~EFER_LMA;
+  if (pvm && cr0 & X86_CR0_PG && !(c.efer & EFER_LME)) return null;
+  if (!(cr0 & X86_CR0_PG) && c.cr4 & X86_CR4_PCIDE) return null;
+  if (!(cr0 & X86_CR0_PG) && c.csL) return null;
+  if (cr0 & X86_CR0_PG && !wasPaging && efer & EFER_LME) efer |= EFER_LMA;
+  if (!(cr0 & X86_CR0_PG) && wasPaging && efer & EFER_LMA) efer &= ~EFER_LMA;
   return { cr0, efer };
-}
-
-/** @kernel x86.c kvm_set_cr4: the new CR4, or null for #GP. */
-export function kvm_set_cr4(c: CpuState, cr4: bigint, la57 = true): bigint | null {
-  if (!kvm_is_valid_cr4(cr4, la57)) return null;
-  if (isLongMode(c)) {
-    if (!(cr4 & CR4_PAE)) return null;
-    if ((cr4 ^ c.cr4) & CR4_LA57) return null;
-  }
-  if (cr4 & CR4_PCIDE && !(c.cr4 & CR4_PCIDE) && ((c.cr3 & 0xfffn) !== 0n || !isLongMode(c))) return null;
-  return cr4;
-}
-
-/** @kernel x86.c kvm_set_cr3: null for #GP (reserved bits above MAXPHYADDR in long mode). */
-export function kvm_set_cr3(c: CpuState, cr3: bigint, maxphyaddr: number): bigint | null {
-  if (isLongMode(c)) {
-    const pcidNoflush = c.cr4 & CR4_PCIDE ? 1n << 63n : 0n;
-    const v = cr3 & ~pcidNoflush;
-    if (v >> BigInt(maxphyaddr) !== 0n) return null;
-    return v;
-  }
-  return cr3 & 0xffffffffn;
 }
 
 /** @kernel x86.c kvm_set_efer (guest WRMSR): the new EFER (LMA kept), or null for #GP. */

@@ -5,6 +5,8 @@
  */
 import type { TraceEvent } from '../trace/events.js';
 import type { WalkEvent } from '../guest/events.js';
+import { oracleEventJson } from '../trace/json.js';
+import { KVMMMU } from '../trace/table.js';
 import type { ProbeStep } from './vcpu.js';
 
 /** One event in the oracle's encoding. */
@@ -14,26 +16,7 @@ const hexN = (n: number): string => '0x' + n.toString(16);
 
 /** kvm_mmu_* tracepoints the oracle keeps (the walk events go to `walks`, not `mmu`). */
 export function oracleMmuEvent(ev: TraceEvent): OracleEvent | null {
-  switch (ev.event) {
-    case 'kvm_mmu_get_page':
-      return { ev: 'get_page', gfn: hexN(ev.gfn), role: hexN(ev.role >>> 0), created: ev.created ? 1 : 0, root_count: ev.root_count, unsync: ev.unsync ? 1 : 0 };
-    case 'kvm_mmu_prepare_zap_page':
-    case 'kvm_mmu_sync_page':
-    case 'kvm_mmu_unsync_page':
-      return { ev: ev.event.slice('kvm_mmu_'.length), gfn: hexN(ev.gfn), role: hexN(ev.role >>> 0), root_count: ev.root_count, unsync: ev.unsync ? 1 : 0 };
-    case 'kvm_mmu_spte_requested':
-      return { ev: 'spte_requested', gfn: hexN(ev.gfn), level: ev.level };
-    case 'kvm_mmu_set_spte': {
-      const lo = (ev.spte_lo & 0xfff) >>> 0;
-      const hi = (ev.spte_hi & 0xfff00000) >>> 0;
-      const flags = (BigInt(hi) << 32n) | BigInt(lo);
-      return { ev: 'set_spte', gfn: hexN(ev.gfn), level: ev.level, spte_flags: '0x' + flags.toString(16), r: ev.r ? 1 : 0, x: ev.x ? 1 : 0, u: ev.u };
-    }
-    case 'kvm_mmu_zap_all_fast':
-      return { ev: 'zap_all_fast', mmu_valid_gen: ev.mmu_valid_gen, mmu_used_pages: ev.mmu_used_pages };
-    default:
-      return null;
-  }
+  return oracleEventJson(ev);
 }
 
 export function oracleMmuEvents(evs: readonly TraceEvent[]): OracleEvent[] {
@@ -87,13 +70,13 @@ export function oracleWalks(evs: readonly WalkEvent[]): OracleJson[] {
   let cur: { addr: string; pferr: number; elements: OracleJson[]; set_accessed: OracleJson[]; set_dirty: OracleJson[]; error: number | null } | null = null;
   for (const e of evs) {
     const f = e.fields;
-    if (e.event === 'kvm_mmu_pagetable_walk') {
+    if (e.event === KVMMMU.kvm_mmu_pagetable_walk) {
       cur = { addr: String(f['addr']), pferr: Number(f['pferr']), elements: [], set_accessed: [], set_dirty: [], error: null };
       out.push(cur);
     } else if (cur === null) continue;
-    else if (e.event === 'kvm_mmu_paging_element') cur.elements.push([Number(f['level']), String(f['pte'])]);
-    else if (e.event === 'kvm_mmu_set_accessed_bit') cur.set_accessed.push(String(f['gpa']));
-    else if (e.event === 'kvm_mmu_set_dirty_bit') cur.set_dirty.push(String(f['gpa']));
+    else if (e.event === KVMMMU.kvm_mmu_paging_element) cur.elements.push([Number(f['level']), String(f['pte'])]);
+    else if (e.event === KVMMMU.kvm_mmu_set_accessed_bit) cur.set_accessed.push(String(f['gpa']));
+    else if (e.event === KVMMMU.kvm_mmu_set_dirty_bit) cur.set_dirty.push(String(f['gpa']));
     else cur.error = Number(f['pferr']);
   }
   return out;

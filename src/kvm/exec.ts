@@ -8,14 +8,15 @@
  *    kvm_mmu_pte_write after the write; MOV CR / WRMSR EFER / INVLPG / WRPKRU after x86.c's
  *    checks (./cpu.ts).
  */
+import { EFER_NX, X86_CR0_PE, X86_CR4_LA57, X86_CR4_PKE, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import {
   cpuAccess,
   enterGuest,
   gvaToGpa,
-  kvm_mmu_invlpg,
-  kvm_mmu_page_fault,
-  kvm_mmu_pte_write,
+  invlpg,
+  pageFault,
+  pteWrite,
   setCr0,
   setCr3,
   setCr4,
@@ -25,21 +26,19 @@ import {
   type ShadowVm,
 } from '../mmu/api.js';
 import {
-  CR0_PE,
-  CR4_PKE,
-  CR4_SMEP,
-  EFER_NX,
   MSR_EFER,
   codeBits,
   effectiveAddress,
+  isLongMode,
   isPaging,
   kvm_set_cr0,
-  kvm_set_cr3,
-  kvm_set_cr4,
+  probeCr4Masks,
   kvm_set_efer,
   nonCanonical,
   type CpuState,
 } from './cpu.js';
+import { kvm_set_cr4 } from '../cpu/cr.js';
+import { MMIO_GVA_ANY, vcpu_clear_mmio_info, vcpu_match_mmio_gva } from '../mmu/mmio.js';
 import { decode, type Insn } from './insn.js';
 import type { ProbeLayout } from './layout.js';
 
@@ -80,8 +79,6 @@ export class InsnExecutor {
    * (vcpu_mmio_gva_to_gpa) finds it without walking again; INVLPG, MOV CR3 and a context reset
    * clear it (vcpu_clear_mmio_info). Page numbers; -1 = none.
    */
-  private mmioGvaPage = -1n;
-  private mmioGfn = -1;
 
   constructor(
     private readonly vm: ShadowVm,
@@ -180,7 +177,7 @@ export class InsnExecutor {
    */
   private beyondLimit(ea: bigint, size: number): boolean {
     if (codeBits(this.cpu) === 64) return false;
-    const limit = this.cpu.cr0 & CR0_PE ? 0xffffffffn : 0xffffn;
+    const limit = this.cpu.cr0 & X86_CR0_PE ? 0xffffffffn : 0xffffn;
     return ea + BigInt(size) - 1n > limit;
   }
 
@@ -221,6 +218,8 @@ export class InsnExecutor {
     const vm = this.vm;
     const cpu = this.cpu;
     for (let tries = 0; tries < MAX_FAULTS; tries++) {
+      const kf = this.kernelHalfFault(cpu.rip, 'fetch');
+      if (kf) return kf;
       const f = cpuAccess(vm, cpu.rip, 'fetch', 3);
       if (!f.ok) {
         const r = this.shadowFault(f);
@@ -244,6 +243,8 @@ export class InsnExecutor {
           const gpas: number[] = [];
           let retry = false;
           for (const p of parts) {
+            const kf = this.kernelHalfFault(p.va, insn.write ? 'write' : 'read');
+            if (kf) return kf;
             const a = cpuAccess(vm, p.va, insn.write ? 'write' : 'read', 3);
             if (!a.ok) {
               const r = this.shadowFault(a);
@@ -273,21 +274,49 @@ export class InsnExecutor {
 
   /** A shadow #PF: KVM's handler decides (null: the instruction is retried). */
   private shadowFault(f: Extract<CpuAccessResult, { ok: false }>): Outcome | null {
-    if (f.vector === 13) return { k: 'exc', vector: 13, ec: 0 };
-    const pf = kvm_mmu_page_fault(this.vm, f.cr2, f.error_code);
+    if (f.vector === 13) return this.nonCanonicalUserAccess();
+    const pf = pageFault(this.vm, f.cr2, f.error_code);
     if (pf.inject) {
       this.cpu.cr2 = pf.inject.cr2;
       return { k: 'exc', vector: 14, ec: pf.inject.error_code };
     }
-    if (pf.ret === 'RET_PF_EMULATE') {
-      if (pf.gpa >= 0 && !this.ramAt(pf.gpa)) {
-        this.mmioGvaPage = f.cr2 >> 12n;
-        this.mmioGfn = Math.floor(pf.gpa / 4096);
-      }
-      return this.emulate(true);
-    }
+    // An access with no memslot behind it left the MMIO info in the vCPU's cache
+    // (kvm_handle_noslot_fault, handle_mmio_page_fault): the emulator translates through it.
+    if (pf.ret === 'RET_PF_EMULATE') return this.emulate(true);
     if (pf.ret === 'RET_PF_INVALID') throw new ShadowMmuError('ESTATE', `kvm_mmu_page_fault: RET_PF_INVALID at ${hex(f.cr2)}`);
     return null;
+  }
+
+  /**
+   * PVM host: a CPL-3 access to a canonical kernel-half address (bit 63 set) whose top-level
+   * guest entry is not present is a #PF the hypervisor injects itself, with no shadow fault and
+   * no guest walk (error code U, plus W for a write, I/D for a fetch with NX). Null otherwise.
+   */
+  private kernelHalfFault(va: bigint, access: 'read' | 'write' | 'fetch'): Outcome | null {
+    const cpu = this.cpu;
+    if (!this.pvm || !(va >> 63n) || nonCanonical(cpu, va)) return null;
+    const top = cpu.cr4 & X86_CR4_LA57 ? 48n : 39n;
+    const root = Number(cpu.cr3 & 0xffffffffff000n);
+    const entry = root + Number((va >> top) & 511n) * 8;
+    if (!this.ramAt(entry) || (this.layout.read(entry, 8) & 1n) !== 0n) return null;
+    cpu.cr2 = va;
+    const ec = 4 | (access === 'write' ? 2 : 0) | (access === 'fetch' && cpu.efer & EFER_NX ? 0x10 : 0);
+    return { k: 'exc', vector: 14, ec };
+  }
+
+  /**
+   * A CPL-3 access to a non-canonical address: #GP(0). On a PVM host (kvm_pvm) the #GP traps to
+   * the hypervisor, which emulates the instruction first (kvm_emulate_insn: the emulator walks the
+   * code page twice) and only then injects the #GP.
+   */
+  private nonCanonicalUserAccess(): Outcome {
+    if (this.pvm) {
+      const cpu = this.cpu;
+      this.emulatedRips.push(cpu.rip);
+      gvaToGpa(this.vm, cpu.rip, 'fetch', 3, { inject: false });
+      gvaToGpa(this.vm, cpu.rip, 'fetch', 3, { inject: false });
+    }
+    return { k: 'exc', vector: 13, ec: 0 };
   }
 
   /**
@@ -306,17 +335,16 @@ export class InsnExecutor {
         cpu.cr2 = cpu.rip;
         // Reported as the instruction fetch's fault: F where the walker reports it for fetches
         // (EFER.NX or CR4.SMEP) — recorded: walk error 1, injected 0x11 with NX, 0x1 without.
-        const f = cpu.efer & EFER_NX || cpu.cr4 & CR4_SMEP ? 0x10 : 0;
+        const f = cpu.efer & EFER_NX || cpu.cr4 & X86_CR4_SMEP ? 0x10 : 0;
         return { k: 'exc', vector: 14, ec: r.error_code | f };
       }
     }
     return { k: 'exit', reason: 'INTERNAL_ERROR' };
   }
 
-  /** @kernel x86.h vcpu_clear_mmio_info (MMIO_GVA_ANY) */
+  /** The vCPU's MMIO info cache forgets what it holds (vcpu_clear_mmio_info, MMIO_GVA_ANY). */
   clearMmioInfo(): void {
-    this.mmioGvaPage = -1n;
-    this.mmioGfn = -1;
+    vcpu_clear_mmio_info(this.vm.vcpu, MMIO_GVA_ANY);
   }
 
   /**
@@ -344,7 +372,7 @@ export class InsnExecutor {
         return { k: 'done', emulated: true };
       case 'int3':
         // The emulator runs INT only in real mode (emulate_int_real); elsewhere it fails.
-        if (cpu.cr0 & CR0_PE) return this.emulationFailure(fromFault);
+        if (cpu.cr0 & X86_CR0_PE) return this.emulationFailure(fromFault);
         cpu.rip = next;
         return { k: 'exc', vector: 3 };
       case 'mov': {
@@ -359,7 +387,7 @@ export class InsnExecutor {
         for (const p of parts) {
           if (nonCanonical(cpu, p.va)) return { k: 'exc', vector: 13, ec: 0 };
           const g: { ok: true; gpa: number } | { ok: false; error_code: number } =
-            p.va >> 12n === this.mmioGvaPage ? { ok: true, gpa: this.mmioGfn * 4096 + Number(p.va & 0xfffn) } : gvaToGpa(vm, p.va, insn.write ? 'write' : 'read', cpl);
+            vcpu_match_mmio_gva(vm.vcpu, p.va) ? { ok: true, gpa: vm.vcpu.mmio_gfn * 4096 + Number(p.va & 0xfffn) } : gvaToGpa(vm, p.va, insn.write ? 'write' : 'read', cpl);
           if (!g.ok) {
             cpu.cr2 = p.va;
             return { k: 'exc', vector: 14, ec: g.error_code };
@@ -369,7 +397,7 @@ export class InsnExecutor {
           if (!insn.write) this.loadPiece(p, ram ? g.gpa : null, acc);
           else if (ram) {
             this.storePiece(p, g.gpa);
-            kvm_mmu_pte_write(vm, g.gpa, p.n);
+            pteWrite(vm, g.gpa, p.n);
           }
         }
         if (!insn.write) this.finishLoad(insn.size, acc.v);
@@ -393,7 +421,7 @@ export class InsnExecutor {
   /** WRPKRU (emulate.c em_wrpkru's checks): #UD without CR4.PKE, #GP(0) unless ECX = EDX = 0; else PKRU = EAX. */
   private wrpkru(): Outcome {
     const cpu = this.cpu;
-    if (!(cpu.cr4 & CR4_PKE)) return { k: 'exc', vector: 6 };
+    if (!(cpu.cr4 & X86_CR4_PKE)) return { k: 'exc', vector: 6 };
     if ((cpu.rcx | cpu.rdx) & 0xffffffffn) return { k: 'exc', vector: 13, ec: 0 };
     cpu.pkru = Number(cpu.rax & 0xffffffffn);
     setPkru(this.vm, cpu.pkru);
@@ -418,17 +446,17 @@ export class InsnExecutor {
           return true;
         }
         if (insn.cr === 4) {
-          const v = kvm_set_cr4(cpu, cpu.rax, this.hostLa57);
-          if (v === null) return false;
-          cpu.cr4 = v;
-          setCr4(vm, v);
+          const { masks, guest } = probeCr4Masks(vm.profile, this.hostLa57);
+          const s = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer };
+          if (kvm_set_cr4(vm.profile, s, masks, guest, cpu.rax) !== 0) return false;
+          cpu.cr4 = s.cr4;
+          setCr4(vm, s.cr4);
           return true;
         }
-        const v = kvm_set_cr3(cpu, cpu.rax, PROBE_MAXPHYADDR);
-        if (v === null) return false;
-        // PAE paging: PDPTEs with reserved bits (or outside guest memory) make MOV CR3 #GP.
-        if (setCr3(vm, v) !== null) return false;
-        cpu.cr3 = v;
+        // The operand is 64 bits in long mode, 32 otherwise. kvm_set_cr3 (src/cpu/cr.ts, run by
+        // the facade's setCr3) refuses an illegal CR3 or, under PAE paging, bad PDPTEs: #GP.
+        if (setCr3(vm, isLongMode(cpu) ? cpu.rax : cpu.rax & 0xffffffffn, { maxphyaddr: PROBE_MAXPHYADDR, guest_lam: false }) !== null) return false;
+        cpu.cr3 = vm.regs.cr3;
         return true;
       }
       case 'wrmsr': {
@@ -443,8 +471,8 @@ export class InsnExecutor {
       }
       case 'invlpg': {
         const va = effectiveAddress(cpu, cpu.rbx);
-        if (va >> 12n === this.mmioGvaPage) this.clearMmioInfo();
-        kvm_mmu_invlpg(vm, va);
+        vcpu_clear_mmio_info(vm.vcpu, va);
+        invlpg(vm, va);
         return true;
       }
       default:

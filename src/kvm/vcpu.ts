@@ -7,6 +7,7 @@
  * #DB KVM injects ([1], then a triple fault: the IDT limit is 0), an emulated one in
  * KVM_EXIT_DEBUG with no exception; an exception ends the step as [vector(, error code)].
  */
+import { EFER_LMA, EFER_NX, X86_CR0_PG, X86_CR0_WP, X86_CR4_LA57, X86_CR4_PCIDE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_SMAP, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError, badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import type { TraceEvent } from '../trace/events.js';
@@ -17,20 +18,10 @@ import { auditVm, createVm, destroyVm, gvaToGpa, onEvent, setPkru, setSregs, sta
 import { statsDelta, type ProbeStats } from './stats.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
-  CR0_PG,
-  CR0_WP,
-  CR4_LA57,
-  CR4_PCIDE,
-  CR4_PGE,
-  CR4_PKE,
-  CR4_PSE,
-  CR4_SMAP,
-  CR4_SMEP,
-  EFER_LMA,
-  EFER_NX,
   codeBits,
   initialCpu,
   kvm_is_valid_sregs,
+  probeCr4Masks,
   segmentsFor,
   type CpuState,
 } from './cpu.js';
@@ -62,8 +53,14 @@ export interface ProbeOptions {
   readonly onStepEnd?: (vm: ProbeVm, step: ProbeStep) => void;
 }
 
-/** The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N (shared/tools/kvm-probe/README.md). */
-export const RECORDED_HOST: Partial<HostConfig> = { mmio_caching: false };
+/**
+ * The recorded machine's host: kvm_pvm, tdp_mmu=N, mmio_caching=N, and the kvm_pvm kernel's
+ * eager_zap_unsync_children=N (docs/findings.md F4; read from its /sys/module/kvm/parameters).
+ */
+export const RECORDED_HOST: Partial<HostConfig> = { mmio_caching: false, eager_zap_unsync_children: false };
+
+/** The registers kvm_vcpu_reset leaves (CR0 = CD | NW | ET; CR3, CR4, EFER 0; RFLAGS bit 1). */
+const RESET_REGS: VcpuRegisters = { cr0: 0x60000010n, cr3: 0n, cr4: 0n, efer: 0n, pkru: 0, rflags: 2 };
 
 export interface ProbeTranslate {
   readonly rc: number;
@@ -225,16 +222,20 @@ export class ProbeVm {
     this.cpu = initialCpu(this.cfg, cr0, cr4, efer, codeVa);
     this.cpu.rip = codeVa;
     this.requested = { cr0, cr3: this.cfg.cr3, cr4, efer, cpl: this.cpu.cpl };
-    if (!kvm_is_valid_sregs(cr0, cr4, efer, this.cpu.csL, this.opts.hostLa57 !== false)) {
+    if (!kvm_is_valid_sregs(probeCr4Masks(this.opts.profile, this.opts.hostLa57 !== false).masks, cr0, cr4, efer, this.cpu.csL)) {
       this.createErrno = EINVAL;
       this.broken = true;
       return;
     }
-    if (this.pvm && this.cpu.cr0 & CR0_PG && !(this.cpu.efer & EFER_LMA)) {
-      this.cpu.cr0 &= ~CR0_PG;
+    if (this.pvm && this.cpu.cr0 & X86_CR0_PG && !(this.cpu.efer & EFER_LMA)) {
+      this.cpu.cr0 &= ~X86_CR0_PG;
       this.pendingShutdown = true;
     }
-    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: this.regsOf(this.cpu), features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
+    // KVM_CREATE_VCPU leaves the vCPU in its reset state; KVM_SET_SREGS then loads the
+    // configured registers through __set_sregs_common, whose MMU reset also requests
+    // KVM_REQ_TLB_FLUSH_GUEST: the first KVM_RUN counts that flush (vcpu.tlb_flush 1).
+    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: RESET_REGS, features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
+    setSregs(this.vm, this.regsOf(this.cpu));
     this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm, this.opts.hostLa57 !== false);
     onEvent(
       this.vm,
@@ -447,14 +448,14 @@ export class ProbeVm {
     let { cr0, cr3, cr4, efer } = cpu;
     let seg = { cpl: cpu.cpl, csL: cpu.csL, csDb: cpu.csDb };
     const bitsOf: Record<string, [0 | 4 | 8, bigint]> = {
-      wp: [0, CR0_WP],
-      smep: [4, CR4_SMEP],
-      smap: [4, CR4_SMAP],
-      pke: [4, CR4_PKE],
-      pge: [4, CR4_PGE],
-      pse: [4, CR4_PSE],
-      pcide: [4, CR4_PCIDE],
-      la57: [4, CR4_LA57],
+      wp: [0, X86_CR0_WP],
+      smep: [4, X86_CR4_SMEP],
+      smap: [4, X86_CR4_SMAP],
+      pke: [4, X86_CR4_PKE],
+      pge: [4, X86_CR4_PGE],
+      pse: [4, X86_CR4_PSE],
+      pcide: [4, X86_CR4_PCIDE],
+      la57: [4, X86_CR4_LA57],
       nx: [8, EFER_NX],
     };
     for (const [k] of c.kv) {
@@ -477,9 +478,9 @@ export class ProbeVm {
         seg = segmentsFor(this.cfg.start, Number(x));
       } else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
     }
-    if (!kvm_is_valid_sregs(cr0, cr4, efer, seg.csL, this.opts.hostLa57 !== false)) return EINVAL;
-    if (this.pvm && cr0 & CR0_PG && !(efer & EFER_LMA)) {
-      cr0 &= ~CR0_PG;
+    if (!kvm_is_valid_sregs(probeCr4Masks(this.opts.profile, this.opts.hostLa57 !== false).masks, cr0, cr4, efer, seg.csL)) return EINVAL;
+    if (this.pvm && cr0 & X86_CR0_PG && !(efer & EFER_LMA)) {
+      cr0 &= ~X86_CR0_PG;
       this.pendingShutdown = true;
     }
     Object.assign(cpu, seg);

@@ -2,7 +2,7 @@
  * The shadow MMU's page-fault path: mmu.c kvm_mmu_page_fault / kvm_mmu_do_page_fault,
  * paging_tmpl.h FNAME(page_fault) and FNAME(fetch) for a guest with paging, and
  * direct_page_fault / direct_map for a guest without it. One code path per function; the
- * kernels' differences are the mmu traits' `fault_path` and the role pipeline.
+ * kernels' differences are mmu behaviour traits (src/profiles/traits/mmu.ts) and the role pipeline.
  */
 import { PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK } from '../guest/constants.js';
 import { walk_addr_generic, type GuestWalker } from '../guest/walker.js';
@@ -28,12 +28,15 @@ import {
   direct_pte_prefetch,
   mmu_set_spte,
   pte_prefetch,
+  write_protected_ret,
 } from './set_spte.js';
-import { is_large_pte, is_mmio_spte, is_shadow_present_pte } from './spte.js';
+import { get_mmio_spte_access, get_mmio_spte_gfn, is_large_pte, is_mmio_spte, is_shadow_present_pte } from './spte.js';
+import { check_mmio_spte, mmio_info_in_cache, vcpu_cache_mmio_info } from './mmio.js';
 import { mmu_sync_children } from './sync.js';
 import type { Vcpu } from './vcpu.js';
 import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, type ShadowWalkIterator } from './walk.js';
 import { make_mmu_pages_available } from './zap.js';
+import { KVMMMU } from '../trace/table.js';
 
 /** struct kvm_page_fault, the members the shadow paths use. */
 export interface KvmPageFault {
@@ -121,12 +124,15 @@ function validate_direct_spte(vcpu: Vcpu, sptep: number, direct_access: number):
 
 /**
  * @kernel mmu.c kvm_mmu_get_child_sp
- * A child page for the SPTE at `sptep` (level `level` - 1): 6.x kvm_mmu_get_child_sp (null for
- * -EEXIST: a present non-leaf SPTE is kept); 5.16 kvm_mmu_get_page with the role computed from
- * the MMU role and the address (the caller drops large SPTEs and tests presence first).
+ * A child page for the SPTE at `sptep` (level `level` - 1), or null for -EEXIST (a present
+ * non-leaf SPTE is kept). With `large_spte_dropped_before_child_lookup` (5.16's FNAME(fetch) /
+ * direct_map) a large SPTE is dropped first, with its flush; otherwise __link_shadow_page drops
+ * it. The role comes from the parent's role (CPU-role pipeline) or from the MMU role and the
+ * address (5.x kvm_mmu_get_page).
  */
-function get_child_sp(vcpu: Vcpu, it: ShadowWalkIterator, gfn: number, direct: boolean, access: number): KvmMmuPage | null {
+function kvm_mmu_get_child_sp(vcpu: Vcpu, it: ShadowWalkIterator, gfn: number, direct: boolean, access: number): KvmMmuPage | null {
   const kvm = vcpu.kvm;
+  if (kvm.traits.large_spte_dropped_before_child_lookup) drop_large_spte(vcpu, it.sptep);
   const lo = kvm.spteLo(it.sptep);
   if (is_shadow_present_pte(lo) && !is_large_pte(lo)) return null;
   let role: number;
@@ -137,12 +143,6 @@ function get_child_sp(vcpu: Vcpu, it: ShadowWalkIterator, gfn: number, direct: b
     role = kvm_mmu_get_page_role(kvm.profile, vcpu.mmu.ctx, { level: it.level - 1, direct, access, gaddr: it.addr });
   }
   return kvm_mmu_get_page(vcpu, gfn, role).sp;
-}
-
-/** 5.16's shape of the same step: drop a large SPTE, then get a page only for a non-present SPTE. */
-function get_child_sp_516(vcpu: Vcpu, it: ShadowWalkIterator, gfn: number, direct: boolean, access: number): KvmMmuPage | null {
-  drop_large_spte(vcpu, it.sptep);
-  return get_child_sp(vcpu, it, gfn, direct, access);
 }
 
 /**
@@ -217,7 +217,7 @@ function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
 function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
   // pfn | (gfn & (KVM_PAGES_PER_HPAGE(goal_level) - 1)), as the tracepoint records it.
   const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + (f.gfn % 2 ** (9 * (f.goal_level - 1)));
-  if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: 'kvm_mmu_spte_requested', gfn: f.gfn, pfn, level: f.goal_level });
+  if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: KVMMMU.kvm_mmu_spte_requested, gfn: f.gfn, pfn, level: f.goal_level });
 }
 
 /**
@@ -227,7 +227,6 @@ function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
  */
 function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): number {
   const kvm = vcpu.kvm;
-  const v6 = kvm.traits.fault_path === '6.x';
   const direct_access = gw.pte_access;
   let top_level = vcpu.guest!.walk.root_level;
   if (top_level === PT32E_ROOT_LEVEL) top_level = 2;
@@ -236,12 +235,12 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): 
 
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr);
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
-    if (!v6 && it.level <= gw.level) break;
+    if (kvm.traits.flooding_count_cleared_on_direct_levels && it.level <= gw.level) break;
     clear_sp_write_flooding_count(vcpu, it.sptep);
     if (it.level === gw.level) break;
     const table_gfn = gw.table_gfn[it.level - 2]!;
     const access = gw.pt_access[it.level - 2]!;
-    const sp = v6 ? get_child_sp(vcpu, it, table_gfn, false, access) : get_child_sp_516(vcpu, it, table_gfn, false, access);
+    const sp = kvm_mmu_get_child_sp(vcpu, it, table_gfn, false, access);
     if (sp !== null && sp.unsync_children) mmu_sync_children(vcpu, sp);
     // The RFC checks only levels it walked (a promoted root has no guest entry above the guest's top).
     if (it.level - 1 <= vcpu.guest!.walk.root_level && gpte_changed(vcpu, gw, it.level - 1, buf)) return RET_PF_RETRY;
@@ -253,11 +252,11 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): 
 
   let base_gfn = f.gfn;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
-    if (!v6) clear_sp_write_flooding_count(vcpu, it.sptep);
+    if (kvm.traits.flooding_count_cleared_on_direct_levels) clear_sp_write_flooding_count(vcpu, it.sptep);
     base_gfn = f.gfn - (f.gfn % 2 ** (9 * (it.level - 1)));
     if (it.level === f.goal_level) break;
     validate_direct_spte(vcpu, it.sptep, direct_access);
-    const sp = v6 ? get_child_sp(vcpu, it, base_gfn, true, direct_access) : get_child_sp_516(vcpu, it, base_gfn, true, direct_access);
+    const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, direct_access);
     if (sp === null) continue;
     link_shadow_page(vcpu, it.sptep, sp);
   }
@@ -266,7 +265,7 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): 
   const ret = mmu_set_spte(vcpu, it.sptep, gw.pte_access, base_gfn, f.pfn, f);
   if (ret === RET_PF_SPURIOUS) return ret;
   pte_prefetch(vcpu, it.sptep, buf);
-  if (!v6) vcpu.stat.pf_fixed++;
+  if (!kvm.traits.page_fault_stats_by_outcome) vcpu.stat.pf_fixed++;
   return ret;
 }
 
@@ -286,16 +285,18 @@ function shadow_page_table_clear_flood(vcpu: Vcpu, addr: bigint): void {
 
 /**
  * @kernel mmu.c kvm_mmu_faultin_pfn
- * The host frame of the gfn, faulted in; no memslot: the noslot path (kvm_handle_noslot_fault),
- * which emulates at once when MMIO SPTEs cannot be cached.
+ * The host frame of the gfn, faulted in; no memslot: the noslot path (kvm_handle_noslot_fault:
+ * the MMIO info cached with the walk's `access`), which emulates at once when MMIO SPTEs cannot
+ * be cached.
  */
-function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault): number {
+function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault, access: number): number {
   const g = vcpu.guest!;
   const slot = g.mem.gfnToMemslot(f.gfn);
   if (slot === undefined) {
     f.slot = false;
     f.pfn = KVM_PFN_NOSLOT;
     f.map_writable = false;
+    vcpu_cache_mmio_info(vcpu, f.addr, f.gfn, access & vcpu.kvm.masks.mmio_access_mask);
     if (!vcpu.kvm.masks.globals.enable_mmio_caching) return RET_PF_EMULATE;
     return RET_PF_CONTINUE;
   }
@@ -330,7 +331,6 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   const kvm = vcpu.kvm;
   const g = vcpu.guest!;
   const gw = g.walker;
-  const v6 = kvm.traits.fault_path === '6.x';
   const ok = walk_addr_generic(gw, g.walk, g.mem, f.addr_lo, g.walk.long_mode ? f.addr_hi : 0, f.error_code & ~PFERR_RSVD_MASK, g.tracer);
   if (!ok) {
     if (!f.prefetch) out.inject = inject(vcpu, gw, f);
@@ -338,15 +338,15 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   }
   out.gpa = gw.gpa;
   f.gfn = gw.gfn;
-  f.max_level = !v6 && is_self_change_mapping(gw, g.walk.cr0_wp, f.user) ? 1 : gw.level;
+  f.max_level = kvm.traits.self_change_mapping_maps_4k && is_self_change_mapping(gw, g.walk.cr0_wp, f.user) ? 1 : gw.level;
   f.slot = g.mem.gfnToMemslot(f.gfn) !== undefined;
   if (page_fault_handle_page_track(vcpu, f)) {
     shadow_page_table_clear_flood(vcpu, f.addr);
-    return v6 ? RET_PF_WRITE_PROTECTED : RET_PF_EMULATE;
+    return write_protected_ret(kvm);
   }
   let r = vcpu.mem.topup(true, vcpu.mmu.ctx.shadow_root_level);
   if (r) return r;
-  r = kvm_mmu_faultin_pfn(vcpu, f);
+  r = kvm_mmu_faultin_pfn(vcpu, f, gw.pte_access);
   if (r !== RET_PF_CONTINUE) return r;
   // CR0.WP=0: a supervisor write to a read-only gPTE maps it writable and supervisor-only.
   if (f.write && !(gw.pte_access & ACC_WRITE_MASK) && !g.walk.cr0_wp && !f.user && f.slot) {
@@ -376,7 +376,6 @@ function is_page_fault_stale(vcpu: Vcpu): boolean {
 /** @kernel mmu.c direct_map */
 function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
   const kvm = vcpu.kvm;
-  const v6 = kvm.traits.fault_path === '6.x';
   kvm_mmu_hugepage_adjust(vcpu, f);
   trace_spte_requested(vcpu, f);
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr);
@@ -384,7 +383,7 @@ function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     base_gfn = f.gfn - (f.gfn % 2 ** (9 * (it.level - 1)));
     if (it.level === f.goal_level) break;
-    const sp = v6 ? get_child_sp(vcpu, it, base_gfn, true, ACC_ALL) : get_child_sp_516(vcpu, it, base_gfn, true, ACC_ALL);
+    const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, ACC_ALL);
     if (sp === null) continue;
     link_shadow_page(vcpu, it.sptep, sp);
   }
@@ -392,7 +391,7 @@ function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
   const ret = mmu_set_spte(vcpu, it.sptep, ACC_ALL, base_gfn, f.pfn, f);
   if (ret === RET_PF_SPURIOUS) return ret;
   direct_pte_prefetch(vcpu, it.sptep);
-  if (!v6) vcpu.stat.pf_fixed++;
+  if (!kvm.traits.page_fault_stats_by_outcome) vcpu.stat.pf_fixed++;
   return ret;
 }
 
@@ -402,10 +401,10 @@ function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { gpa: number }): n
   f.gfn = Math.floor((f.addr_hi * TWO32 + f.addr_lo) / 4096);
   f.max_level = 2;
   out.gpa = f.addr_hi * TWO32 + f.addr_lo;
-  if (page_fault_handle_page_track(vcpu, f)) return kvm.traits.fault_path === '6.x' ? RET_PF_WRITE_PROTECTED : RET_PF_EMULATE;
+  if (page_fault_handle_page_track(vcpu, f)) return write_protected_ret(kvm);
   let r = vcpu.mem.topup(false, vcpu.mmu.ctx.shadow_root_level);
   if (r) return r;
-  r = kvm_mmu_faultin_pfn(vcpu, f);
+  r = kvm_mmu_faultin_pfn(vcpu, f, ACC_ALL);
   if (r !== RET_PF_CONTINUE) return r;
   if (is_page_fault_stale(vcpu)) return RET_PF_RETRY;
   r = make_mmu_pages_available(kvm);
@@ -413,9 +412,16 @@ function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { gpa: number }): n
   return direct_map(vcpu, f);
 }
 
-/** @kernel mmu.c handle_mmio_page_fault (no MMIO-info cache; generations never change) */
+/**
+ * @kernel mmu.c handle_mmio_page_fault
+ * A reserved-bit fault: an MMIO-info cache hit, or an MMIO SPTE of the current generation, goes
+ * to the emulator (the SPTE's gfn and access cached); a stale generation is RET_PF_INVALID (the
+ * caller takes the ordinary fault path, which rebuilds the SPTE); anything else is retried.
+ */
 function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
   const kvm = vcpu.kvm;
+  const direct = vcpu.mmu.ctx.direct_map;
+  if (mmio_info_in_cache(vcpu, addr, direct)) return RET_PF_EMULATE;
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return RET_PF_RETRY;
   const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
   let lo = 0;
@@ -424,7 +430,14 @@ function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
     lo = kvm.spteLo(it.sptep);
     hi = kvm.spteHi(it.sptep);
   }
-  return is_mmio_spte(kvm.masks, lo, hi) ? RET_PF_EMULATE : RET_PF_RETRY;
+  if (!is_mmio_spte(kvm.masks, lo, hi)) return RET_PF_RETRY;
+  const gfn = get_mmio_spte_gfn(kvm.masks, lo, hi);
+  const access = get_mmio_spte_access(kvm.masks, lo);
+  if (!check_mmio_spte(vcpu, lo, hi)) return RET_PF_INVALID;
+  const a = direct ? 0n : addr;
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.handle_mmio_page_fault, addr: a, gfn, access });
+  vcpu_cache_mmio_info(vcpu, a, gfn, access);
+  return RET_PF_EMULATE;
 }
 
 /**
@@ -436,7 +449,6 @@ function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
  */
 export function kvm_mmu_page_fault(vcpu: Vcpu, cr2: bigint, error_code: number): PageFaultOutcome {
   const kvm = vcpu.kvm;
-  const v6 = kvm.traits.fault_path === '6.x';
   const out: { inject: InjectedFault | null; gpa: number } = { inject: null, gpa: -1 };
   if (kvm.warns.on(vcpu.mmu.root_hpa === INVALID_PAGE, 'kvm_mmu_page_fault', 'no valid root')) return { ret: RET_PF_RETRY, inject: null, gpa: -1 };
   let r = RET_PF_INVALID;
@@ -446,12 +458,12 @@ export function kvm_mmu_page_fault(vcpu: Vcpu, cr2: bigint, error_code: number):
     if (r === RET_PF_EMULATE) return { ret: r, inject: null, gpa: -1 };
   }
   if (r === RET_PF_INVALID) {
-    if (v6) vcpu.stat.pf_taken++;
+    if (kvm.traits.page_fault_stats_by_outcome) vcpu.stat.pf_taken++;
     r = kvm_mmu_do_page_fault(vcpu, cr2, error_code, false, out);
   }
   if (r < 0) return { ret: r, inject: out.inject, gpa: out.gpa };
   if (r === RET_PF_WRITE_PROTECTED) r = RET_PF_EMULATE;
-  if (v6) {
+  if (kvm.traits.page_fault_stats_by_outcome) {
     if (r === RET_PF_FIXED) vcpu.stat.pf_fixed++;
     else if (r === RET_PF_EMULATE) vcpu.stat.pf_emulate++;
     else if (r === RET_PF_SPURIOUS) vcpu.stat.pf_spurious++;

@@ -2,40 +2,20 @@
  * Finding or creating a shadow page (mmu.c kvm_mmu_get_page in 5.x; kvm_mmu_find_shadow_page,
  * kvm_mmu_alloc_shadow_page and __kvm_mmu_get_shadow_page in 6.x) and its allocation.
  */
-import { SPTE_ENT_PER_PAGE } from './constants.js';
-import { is_shadow_present_pte } from './spte.js';
 import { account_shadowed } from './account.js';
 import { gfnHash } from './kvm.js';
 import { KvmMmuPage } from './page.js';
 import { pageFields } from './trace.js';
-import { __kvm_sync_page } from './sync_page.js';
 import type { Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from './zap.js';
-
-/**
- * mmu->sync_page for a page found unsync: < 0 failed (zap), 0 synced with no flush needed, > 0
- * synced and a flush is needed. With a guest (vcpu.guest) this is the kernel's sync from the
- * guest PTEs (./sync_page.ts). The shadow-page scenarios run without guest memory: there the
- * role check is the kernel's, a scripted result (per gfn) wins, and otherwise a page with present
- * SPTEs reports a flush.
- */
-export function sync_page(vcpu: Vcpu, sp: KvmMmuPage): number {
-  if (vcpu.guest !== null) return __kvm_sync_page(vcpu, sp);
-  const kvm = vcpu.kvm;
-  const scripted = vcpu.syncResults.get(sp.gfn);
-  if ((sp.role & kvm.rb.direct) !== 0) return -1;
-  if (((sp.role ^ vcpu.mmu.ctx.mmu_role) & ~kvm.rb.sync_role_ign) !== 0) return -1;
-  if (scripted !== undefined) return scripted;
-  for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) if (is_shadow_present_pte(sp.spt[2 * i]!)) return 1;
-  return 0;
-}
+import { KVMMMU } from '../trace/table.js';
 
 /**
  * @kernel mmu.c kvm_sync_page
  * 5.x returns a bool (false on failure *and* on a clean sync); 6.x the int. Both zap on failure.
  */
 export function kvm_sync_page(vcpu: Vcpu, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): number {
-  const ret = sync_page(vcpu, sp);
+  const ret = vcpu.mmu.sync_page(vcpu, sp);
   if (ret < 0) kvm_mmu_prepare_zap_page(vcpu.kvm, sp, invalid_list);
   return ret;
 }
@@ -68,18 +48,15 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
   return sp;
 }
 
-/** Work counters of the page hash (bench: deterministic counts; not kernel statistics). */
-export const getPageWork = { lookups: 0, probes: 0 };
-
 /** The hash-walk part of get_page: a page to use, or null for a miss. */
 function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage | null {
   const kvm = vcpu.kvm;
   const t = kvm.traits;
   let collisions = 0;
   let found: KvmMmuPage | null = null;
-  getPageWork.lookups++;
+  kvm.work.lookups++;
   for (let sp = kvm.mmu_page_hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
-    getPageWork.probes++;
+    kvm.work.probes++;
     if (kvm.is_obsolete_sp(sp)) continue;
     if (sp.gfn !== gfn) {
       collisions++;
@@ -117,9 +94,9 @@ export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: K
   const invalid_list: KvmMmuPage[] = [];
   let sp = find_page(vcpu, gfn, role, invalid_list);
   if (sp) {
-    if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: 'kvm_mmu_get_page', created: false, ...pageFields(sp) });
+    if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
     kvm_mmu_commit_zap_page(kvm, invalid_list);
-    if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: 'kvm_mmu_get_page', created: false, ...pageFields(sp) });
+    if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
     return { sp, created: false };
   }
   kvm.stat.mmu_cache_miss++;
@@ -127,7 +104,7 @@ export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: K
   sp = kvm_mmu_alloc_page(vcpu, gfn, role);
   kvm.hashAdd(sp);
   if (kvm.sp_has_gptes(sp)) account_shadowed(kvm, sp);
-  if (kvm.tracing) kvm.emit({ event: 'kvm_mmu_get_page', created: true, ...pageFields(sp) });
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: true, ...pageFields(sp) });
   kvm_mmu_commit_zap_page(kvm, invalid_list);
   return { sp, created: true };
 }

@@ -14,40 +14,42 @@ import { get_level1_sp_gpa, kvm_sync_spte } from './sync_page.js';
 import type { Vcpu } from './vcpu.js';
 import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
 
-/** @kernel mmu.c __kvm_mmu_invalidate_addr (6.x) */
+/**
+ * @kernel mmu.c __kvm_mmu_invalidate_addr
+ * The walk of `addr` on one root. With invlpg_syncs_leaf_spte (6.x) the SPTE of every unsync
+ * page on the walk is synced (kvm_sync_spte; zapped when the sync fails). Without it (5.16
+ * FNAME(invlpg), reached through kvm_mmu_invalidate_gva) the caches are topped up, an invalid
+ * root WARNs, and the leaf SPTE of an unsync page is zapped and prefetched again from its gPTE.
+ */
 function __kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, root_hpa: number): void {
   const kvm = vcpu.kvm;
-  if (root_hpa === INVALID_PAGE) return;
-  const it = shadow_walk_init_using_root(vcpu, root_hpa, addr);
-  for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
-    const sp = kvm.sptep_to_sp(it.sptep)!;
-    if (sp.unsync) {
-      const ret = kvm_sync_spte(vcpu, sp, it.index);
-      if (ret < 0) mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
-      if (ret) kvm.kvm_flush_remote_tlbs();
-    }
-    if (!sp.unsync_children) break;
-  }
-}
-
-/** @kernel paging_tmpl.h FNAME(invlpg) (5.16) */
-function invlpg_516(vcpu: Vcpu, addr: bigint, root_hpa: number): void {
-  const kvm = vcpu.kvm;
   const g = vcpu.guest!;
-  vcpu.mem.topup(true, vcpu.mmu.ctx.shadow_root_level);
-  if (kvm.warns.on(root_hpa === INVALID_PAGE, 'FNAME(invlpg)', 'invalid root')) return;
+  const sync = kvm.traits.invlpg_syncs_leaf_spte;
+  if (!sync) vcpu.mem.topup(true, vcpu.mmu.ctx.shadow_root_level);
+  if (root_hpa === INVALID_PAGE) {
+    kvm.warns.on(!sync, 'FNAME(invlpg)', 'invalid root');
+    return;
+  }
   const it = shadow_walk_init_using_root(vcpu, root_hpa, addr);
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     const sp = kvm.sptep_to_sp(it.sptep)!;
-    const old = kvm.spteLo(it.sptep);
-    if (is_last_spte(old, it.level)) {
-      if (!sp.unsync) break;
-      const pte_gpa = get_level1_sp_gpa(vcpu, sp) + (it.sptep % SPTE_ENT_PER_PAGE) * g.walk.pte_size;
-      mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
-      if (is_shadow_present_pte(old)) kvm.kvm_flush_remote_tlbs();
-      const w = g.walker.w;
-      if (!read_gpte(g.walk, g.mem, pte_gpa, w)) break;
-      prefetch_gpte(vcpu, sp, it.sptep, w.lo, w.hi);
+    if (sync) {
+      if (sp.unsync) {
+        const ret = kvm_sync_spte(vcpu, sp, it.index);
+        if (ret < 0) mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
+        if (ret) kvm.kvm_flush_remote_tlbs();
+      }
+    } else {
+      const old = kvm.spteLo(it.sptep);
+      if (is_last_spte(old, it.level)) {
+        if (!sp.unsync) break;
+        const pte_gpa = get_level1_sp_gpa(vcpu, sp) + (it.sptep % SPTE_ENT_PER_PAGE) * g.walk.pte_size;
+        mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
+        if (is_shadow_present_pte(old)) kvm.kvm_flush_remote_tlbs();
+        const w = g.walker.w;
+        if (!read_gpte(g.walk, g.mem, pte_gpa, w)) break;
+        prefetch_gpte(vcpu, sp, it.sptep, w.lo, w.hi);
+      }
     }
     if (!sp.unsync_children) break;
   }
@@ -67,17 +69,16 @@ export function kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, allRoots: bool
   if (g && g.walk.long_mode && !isCanonicalHalves(lo, hi, g.walk.cr4_la57 ? 57 : 48)) return;
   // vendor flush_tlb_gva: the model keeps no TLB. A direct MMU has no sync hook.
   if (vcpu.mmu.ctx.direct_map || g === null) return;
-  const v6 = vcpu.kvm.traits.fault_path === '6.x';
-  const one = v6 ? __kvm_mmu_invalidate_addr : invlpg_516;
   const current = vcpu.mmu.root_hpa;
-  if (!allRoots && (v6 || current !== INVALID_PAGE)) {
-    one(vcpu, a, current);
+  // 5.16 kvm_mmu_invalidate_gva takes an invalid root to mean every root.
+  if (!allRoots && (vcpu.kvm.traits.invlpg_syncs_leaf_spte || current !== INVALID_PAGE)) {
+    __kvm_mmu_invalidate_addr(vcpu, a, current);
     return;
   }
-  one(vcpu, a, current);
+  __kvm_mmu_invalidate_addr(vcpu, a, current);
   for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) {
     const hpa = vcpu.mmu.prev_roots[i]!.hpa;
-    if (hpa !== INVALID_PAGE) one(vcpu, a, hpa);
+    if (hpa !== INVALID_PAGE) __kvm_mmu_invalidate_addr(vcpu, a, hpa);
   }
 }
 

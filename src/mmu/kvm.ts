@@ -77,6 +77,15 @@ export class Kvm {
   readonly write_track = new Map<number, number>();
   /** disallow_lpage counts per gfn (huge pages disallowed because the gfn is shadowed). */
   readonly lpage_disallowed = new Map<number, number>();
+  /**
+   * Work the page hash did (hash-chain lookups and the pages probed), for the bench's
+   * deterministic operation counts per path. Not a kernel statistic.
+   */
+  readonly work = { lookups: 0, probes: 0 };
+  /** kvm_memslots(kvm)->generation of address space 0 (mmio.ts). */
+  memslots_generation = 0;
+  /** The host's eager_zap_unsync_children parameter (HostConfig; upstream behaviour: true). */
+  eager_zap_unsync_children = true;
   readonly stat: KvmStats = {
     mmu_cache_miss: 0,
     max_mmu_page_hash_collisions: 0,

@@ -3,6 +3,7 @@
  * SPTE masks and module init (with the RFC's default_pae_pdpte), the vCPU's caches, and the
  * vCPU's MMU with mainline's pae_root page.
  */
+import { standinSyncPage } from './sync_standin.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { SiteFaults } from '../cache/fault.js';
 import { HostMemory } from '../cache/host_memory.js';
@@ -37,6 +38,13 @@ export interface HostConfig {
    * only, as on the kvm oracle's host.
    */
   readonly thp?: boolean;
+  /**
+   * The kvm.eager_zap_unsync_children parameter of the PVM host kernel (6.18.44-fc, kvm_pvm;
+   * not in upstream). Upstream __kvm_mmu_prepare_zap_page always zaps a page's unsync children
+   * first (mmu_zap_unsync_children): that is the default, true. The PVM host's N skips that
+   * step, so a zapped page's unsync children survive, orphaned, until a relink syncs them.
+   */
+  readonly eager_zap_unsync_children?: boolean;
 }
 
 export const DEFAULT_HOST: HostConfig = {
@@ -81,6 +89,7 @@ export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext
   const mod = kvm_mmu_module_init(profile, spteCfg, hostZeroPage(mem));
   if (mod.ret) throw new ShadowMmuError('ENOMEM', `kvm_mmu_module_init failed (${mod.ret})`);
   const kvm = new Kvm(profile, cfg.tdp, mem, mod.masks, mod.default_pae_pdpte);
+  kvm.eager_zap_unsync_children = cfg.eager_zap_unsync_children !== false;
   kvm.n_max_mmu_pages = Math.max(cfg.nr_mmu_pages, KVM_MIN_ALLOC_MMU_PAGES);
   const caches = new VcpuMmuCaches(profile, mem, {
     tdp_enabled: cfg.tdp,
@@ -88,7 +97,7 @@ export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext
     default_pae_pdpte: mod.default_pae_pdpte,
   });
   if (caches.pae_root_cache) kvm.free_pae_root = (pfn) => caches.free_pae_root(pfn);
-  const vcpu = new Vcpu(0, kvm, caches, new KvmMmu(ctx));
+  const vcpu = new Vcpu(0, kvm, caches, new KvmMmu(ctx, standinSyncPage()));
   kvm.vcpus.push(vcpu);
   const m: Machine = { kvm, vcpu, mem, caches, faults, mod, cfg, spteCfg };
   if (__kvm_mmu_create(vcpu, cfg.tdp ? cfg.tdp_level : 0) < 0) {

@@ -40,8 +40,8 @@ export function make_pae_pdpte(m: SpteMasks, child_pa: number, out: Uint32Array,
  * A mainline PAE-root entry for the root page at root_pa (the `pm_mask` of
  * mmu_alloc_shadow_roots / mmu_alloc_direct_roots): P and the me bits, plus A | W | U when the
  * PAE table is reached through a pml4/pml5 special root (shadow root level >= 4). No bit 11:
- * these entries are never tested with is_shadow_present_pte.
- * @kernel mmu.c mmu_alloc_shadow_roots
+ * these entries are never tested with is_shadow_present_pte. (Part of mmu.c
+ * mmu_alloc_shadow_roots, which src/mmu/roots.ts models.)
  */
 export function make_pae_root_entry(m: SpteMasks, root_pa: number, under_special_pml4: boolean, out: Uint32Array, off: number): void {
   let lo = paLo(root_pa) | PT_PRESENT_LO | m.me_bits.lo;

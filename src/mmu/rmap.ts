@@ -51,7 +51,7 @@ function hasTranslation(sp: KvmMmuPage): boolean {
 
 /**
  * @kernel mmu.c kvm_mmu_page_get_gfn
- * The array entry when the page has one (6.x: entry >> 12); passthrough and the RFC's
+ * The array entry when the page has one (entry >> 12 when it also holds the access); passthrough and the RFC's
  * level_promoted pages map their own gfn at every index; otherwise the direct formula.
  */
 export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): number {
@@ -60,28 +60,28 @@ export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): n
     const a = kvm.mem.arena;
     const lo = a[sp.gfns_base + 2 * index]!;
     const hi = a[sp.gfns_base + 2 * index + 1]!;
-    if (kvm.traits.fault_path === '5.16') return hi * TWO32 + lo;
+    if (!kvm.traits.rmap_access_in_shadowed_translation) return hi * TWO32 + lo;
     return hi * 0x100000 + (lo >>> 12);
   }
   return sp.gfn + index * 2 ** gfnShift(kvm.level(sp));
 }
 
-/** @kernel mmu.c kvm_mmu_page_get_access: 6.x the array's low bits, else role.access. */
+/** @kernel mmu.c kvm_mmu_page_get_access: the array's low bits when it holds the access, else role.access. */
 export function kvm_mmu_page_get_access(kvm: Kvm, sp: KvmMmuPage, index: number): number {
-  if (hasTranslation(sp) && kvm.traits.fault_path === '6.x') return kvm.mem.arena[sp.gfns_base + 2 * index]! & 7;
+  if (hasTranslation(sp) && kvm.traits.rmap_access_in_shadowed_translation) return kvm.mem.arena[sp.gfns_base + 2 * index]! & 7;
   return (sp.role & kvm.rb.accessMask) >>> kvm.rb.accessShift;
 }
 
 /**
  * @kernel mmu.c kvm_mmu_page_set_translation
- * Stores gfn (5.x gfns[]) or gfn << 12 | access (6.x); a page without the array WARNs when
+ * Stores gfn (gfns[]) or gfn << 12 | access (shadowed_translation); a page without the array WARNs when
  * the values differ from what get would return (recorded in the masks' warn log).
  */
 export function kvm_mmu_page_set_translation(kvm: Kvm, sp: KvmMmuPage, index: number, gfn: number, access: number): void {
   if (hasTranslation(sp) && (sp.role & kvm.rb.level_promoted) === 0) {
     const w = kvm.mem.arena;
     const o = sp.gfns_base + 2 * index;
-    if (kvm.traits.fault_path === '5.16') {
+    if (!kvm.traits.rmap_access_in_shadowed_translation) {
       w[o] = gfn >>> 0;
       w[o + 1] = Math.floor(gfn / TWO32);
     } else {
@@ -92,13 +92,13 @@ export function kvm_mmu_page_set_translation(kvm: Kvm, sp: KvmMmuPage, index: nu
   }
   kvm.warns.on(gfn !== kvm_mmu_page_get_gfn(kvm, sp, index), 'kvm_mmu_page_set_translation', `gfn mismatch in sp ${sp.id}`);
   kvm.warns.on(
-    kvm.traits.fault_path === '6.x' && access !== kvm_mmu_page_get_access(kvm, sp, index),
+    kvm.traits.rmap_access_in_shadowed_translation && access !== kvm_mmu_page_get_access(kvm, sp, index),
     'kvm_mmu_page_set_translation',
     `access mismatch in sp ${sp.id}`,
   );
 }
 
-/** @kernel mmu.c kvm_mmu_page_set_access (6.x) */
+/** @kernel mmu.c kvm_mmu_page_set_access */
 export function kvm_mmu_page_set_access(kvm: Kvm, sp: KvmMmuPage, index: number, access: number): void {
   kvm_mmu_page_set_translation(kvm, sp, index, kvm_mmu_page_get_gfn(kvm, sp, index), access);
 }
@@ -130,7 +130,7 @@ export function rmap_add(vcpu: Vcpu, sptep: number, gfn: number, access: number)
   kvm_mmu_page_set_translation(kvm, sp, sptep % SPTE_ENT_PER_PAGE, gfn, access);
   kvm_update_page_stats(kvm, level, 1);
   const n = pte_list_add(gfn_to_rmap(kvm, gfn, level), sptep, kvm.traits.pte_list_head_push, vcpu.mem.alloc_pte_list_desc);
-  if (kvm.traits.fault_path === '6.x' && n > kvm.stat.max_mmu_rmap_size) kvm.stat.max_mmu_rmap_size = n;
+  if (kvm.traits.max_rmap_size_stat && n > kvm.stat.max_mmu_rmap_size) kvm.stat.max_mmu_rmap_size = n;
 }
 
 /** @kernel mmu.c rmap_remove */
@@ -155,9 +155,10 @@ export function mmu_spte_set(kvm: Kvm, sptep: number, lo: number, hi: number): v
 
 /**
  * @kernel mmu.c mmu_spte_update
- * Same pfn, new state bits; returns whether a TLB flush is needed: 5.16 when the old SPTE could
- * be made writable locklessly and the new one is not writable, or lost its A or D state; 6.x
- * (leaf_spte_change_needs_tlb_flush) when it loses MMU-writable.
+ * Same pfn, new state bits; returns whether a TLB flush is needed (mmu trait spte_update_flush):
+ * 'lost-writable-or-ad' when the old SPTE could be made writable locklessly and the new one is
+ * not writable, or lost its A or D state; 'lost-mmu-writable' (leaf_spte_change_needs_tlb_flush)
+ * when it loses MMU-writable.
  */
 export function mmu_spte_update(kvm: Kvm, sptep: number, lo: number, hi: number): boolean {
   const w = kvm.arena;
@@ -168,7 +169,7 @@ export function mmu_spte_update(kvm: Kvm, sptep: number, lo: number, hi: number)
   w[off + 1] = hi;
   if (!is_shadow_present_pte(olo)) return false;
   const m = kvm.masks;
-  if (kvm.traits.fault_path === '6.x') return is_mmu_writable_spte(m, olo, ohi) && !is_mmu_writable_spte(m, lo, hi);
+  if (kvm.traits.spte_update_flush === 'lost-mmu-writable') return is_mmu_writable_spte(m, olo, ohi) && !is_mmu_writable_spte(m, lo, hi);
   let flush = spte_can_locklessly_be_made_writable(m, olo, ohi, kvm.warns) && !is_writable_pte(lo);
   if (is_accessed_spte(m, olo, ohi) && !is_accessed_spte(m, lo, hi)) flush = true;
   if (is_dirty_spte(m, olo, ohi) && !is_dirty_spte(m, lo, hi)) flush = true;
@@ -195,7 +196,7 @@ export function spte_write_protect(kvm: Kvm, sptep: number, pt_protect: boolean)
   const m = kvm.masks;
   let lo = kvm.spteLo(sptep);
   let hi = kvm.spteHi(sptep);
-  const canWrite = kvm.traits.fault_path === '6.x' ? is_mmu_writable_spte(m, lo, hi) : spte_can_locklessly_be_made_writable(m, lo, hi, kvm.warns);
+  const canWrite = spte_can_locklessly_be_made_writable(m, lo, hi, kvm.warns);
   if (!is_writable_pte(lo) && !(pt_protect && canWrite)) return false;
   if (pt_protect) {
     lo &= ~m.mmu_writable.lo;

@@ -305,7 +305,7 @@ function cached_root_find_without_current(vcpu: Vcpu, new_pgd: number, new_role:
 export function fast_pgd_switch(vcpu: Vcpu, new_pgd: number, new_role: number): boolean {
   const mmu = vcpu.mmu;
   const rule = vcpu.kvm.traits.fast_pgd_switch;
-  if (rule === '5.16') {
+  if (rule === 'shadow-and-guest-level') {
     return mmu.ctx.shadow_root_level >= PT64_ROOT_4LEVEL && mmu.ctx.root_level >= PT64_ROOT_4LEVEL && cached_root_available(vcpu, new_pgd, new_role);
   }
   if (rule === 'guest-level') return mmu.ctx.root_level >= PT64_ROOT_4LEVEL && cached_root_available(vcpu, new_pgd, new_role);

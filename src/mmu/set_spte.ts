@@ -13,6 +13,7 @@ import {
   is_large_pte,
   is_last_spte,
   is_shadow_present_pte,
+  get_mmio_spte_generation,
   make_mmio_spte,
   make_spte,
   spte_to_pfn,
@@ -22,6 +23,8 @@ import {
 import { gpte_access, gpte_invalid_for_prefetch, gpte_to_gfn, protect_clean_gpte } from './gpte.js';
 import { mmu_try_to_unsync_pages } from './unsync.js';
 import type { Vcpu } from './vcpu.js';
+import { KVMMMU } from '../trace/table.js';
+import { ACC_ALL } from '../guest/constants.js';
 
 export const RET_PF_CONTINUE = 0;
 export const RET_PF_RETRY = 1;
@@ -53,15 +56,14 @@ function spteCtx(vcpu: Vcpu) {
   let c = ctxCache.get(vcpu);
   if (c) return c;
   const kvm = vcpu.kvm;
-  const v6 = kvm.masks.traits.make_spte === '6.x';
   const ctx: MakeSpteCtx = {
     masks: kvm.masks,
     nx_huge_pages: false,
     pml: false,
     warns: kvm.warns,
     kvm_is_mmio_pfn: () => false,
-    // 5.x passes can_unsync; 6.x passes synchronizing (the opposite sense).
-    mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, v6 ? !arg : arg, prefetch),
+    // make_spte passes can_unsync or synchronizing (the opposite sense), as its kernel names it.
+    mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, kvm.masks.traits.make_spte_unsync_arg === 'synchronizing' ? !arg : arg, prefetch),
     kvm_slot_dirty_track_enabled: () => false,
     mark_page_dirty_in_slot: () => {},
   };
@@ -77,7 +79,7 @@ function spteCtx(vcpu: Vcpu) {
 /**
  * make_spte for a page of the vCPU: writes the new value into `out[0..1]` (a caller's
  * preallocated pair), returns wrprot.
- * `sync` is the sync paths' flag: 5.x can_unsync = !sync; 6.x synchronizing = sync.
+ * `sync` is the sync paths' flag: can_unsync = !sync, or synchronizing = sync.
  */
 export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, gfn: number, pfn: number, old_lo: number, old_hi: number, prefetch: boolean, sync: boolean, host_writable: boolean, out: Uint32Array): boolean {
   const kvm = vcpu.kvm;
@@ -92,7 +94,7 @@ export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, g
   a.old_lo = old_lo;
   a.old_hi = old_hi;
   a.prefetch = prefetch;
-  a.can_unsync_or_synchronizing = kvm.masks.traits.make_spte === '6.x' ? sync : !sync;
+  a.can_unsync_or_synchronizing = kvm.masks.traits.make_spte_unsync_arg === 'synchronizing' ? sync : !sync;
   a.host_writable = host_writable;
   return make_spte(c.ctx, a, out, 0);
 }
@@ -103,23 +105,34 @@ export function trace_set_spte(kvm: Kvm, level: number, gfn: number, sptep: numb
   const m = kvm.masks;
   const r = (m.present.lo | m.present.hi) !== 0 || (lo & 1) !== 0;
   const u: -1 | 0 | 1 = (m.user.lo | m.user.hi) === 0 ? -1 : ((lo & m.user.lo) | (hi & m.user.hi)) !== 0 ? 1 : 0;
-  kvm.emit({ event: 'kvm_mmu_set_spte', gfn, level, spte_lo: lo, spte_hi: hi, sptep_pa: sptep * 8, r, x: is_executable_pte(m, lo, hi), u });
+  kvm.emit({ event: KVMMMU.kvm_mmu_set_spte, gfn, level, spte_lo: lo, spte_hi: hi, sptep_pa: sptep * 8, r, x: is_executable_pte(m, lo, hi), u });
 }
 
-/** @kernel mmu.c mark_mmio_spte */
+/** @kernel mmu.c mark_mmio_spte: an MMIO SPTE of the memslots' generation. */
 export function mark_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number): void {
   const kvm = vcpu.kvm;
-  make_mmio_spte(kvm.masks, gfn, access, 0, kvm.arena, kvm.spteOff(sptep), kvm.warns);
+  const off = kvm.spteOff(sptep);
+  make_mmio_spte(kvm.masks, gfn, access, kvm.memslots_generation, kvm.arena, off, kvm.warns);
+  if (kvm.tracing) {
+    const lo = kvm.arena[off]!;
+    const hi = kvm.arena[off + 1]!;
+    kvm.emit({ event: KVMMMU.mark_mmio_spte, sptep_pa: sptep * 8, gfn, access: lo & ACC_ALL, gen: get_mmio_spte_generation(lo, hi) });
+  }
+}
+
+/** What a write fault whose SPTE must stay read-only returns (mmu trait write_protected_fault_ret). */
+export function write_protected_ret(kvm: Kvm): number {
+  return kvm.traits.write_protected_fault_ret === 'RET_PF_WRITE_PROTECTED' ? RET_PF_WRITE_PROTECTED : RET_PF_EMULATE;
 }
 
 /**
  * @kernel mmu.c mmu_set_spte
- * Returns RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_EMULATE (MMIO; 5.16 also a write kept
- * read-only) or RET_PF_WRITE_PROTECTED (6.x).
+ * Returns RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_EMULATE (MMIO) or, for a write kept read-only,
+ * write_protected_ret.
  */
 export function mmu_set_spte(vcpu: Vcpu, sptep: number, pte_access: number, gfn: number, pfn: number, fault: SetSpteFault | null): number {
   const kvm = vcpu.kvm;
-  const v6 = kvm.traits.fault_path === '6.x';
+  const t = kvm.traits;
   const sp = kvm.sptep_to_sp(sptep)!;
   const level = kvm.level(sp);
   let was_rmapped = false;
@@ -130,19 +143,19 @@ export function mmu_set_spte(vcpu: Vcpu, sptep: number, pte_access: number, gfn:
   const write_fault = fault !== null && fault.write;
 
   if (pfn === KVM_PFN_NOSLOT) {
-    if (v6) vcpu.stat.pf_mmio_spte_created++;
+    if (t.page_fault_stats_by_outcome) vcpu.stat.pf_mmio_spte_created++;
     mark_mmio_spte(vcpu, sptep, gfn, pte_access);
     return RET_PF_EMULATE;
   }
   let olo = kvm.spteLo(sptep);
   let ohi = kvm.spteHi(sptep);
   if (is_shadow_present_pte(olo)) {
-    if (v6 && prefetch && is_last_spte(olo, level) && pfn === spte_to_pfn(olo, ohi)) return RET_PF_SPURIOUS;
+    if (t.prefetch_same_pfn_is_spurious && prefetch && is_last_spte(olo, level) && pfn === spte_to_pfn(olo, ohi)) return RET_PF_SPURIOUS;
     if (level > 1 && !is_large_pte(olo)) {
       drop_parent_pte(kvm, kvm.spte_to_child(olo, ohi)!, sptep);
       flush = true;
     } else if (pfn !== spte_to_pfn(olo, ohi)) {
-      kvm.warns.on(v6, 'mmu_set_spte', 'pfn changed under a present SPTE');
+      kvm.warns.on(t.pfn_change_under_present_spte_warns, 'mmu_set_spte', 'pfn changed under a present SPTE');
       drop_spte(kvm, sptep);
       flush = true;
     } else {
@@ -156,20 +169,20 @@ export function mmu_set_spte(vcpu: Vcpu, sptep: number, pte_access: number, gfn:
   const nhi = newSpte[1]!;
   if (nlo === olo && nhi === ohi) {
     ret = RET_PF_SPURIOUS;
-  } else if (v6) {
+  } else if (t.set_spte_traces_new_spte) {
     flush = mmu_spte_update(kvm, sptep, nlo, nhi) || flush;
     trace_set_spte(kvm, level, gfn, sptep, nlo, nhi);
   } else {
-    // 5.16 fires the tracepoint before the update: it records the old SPTE.
+    // Fired before the update, the tracepoint records the old SPTE.
     trace_set_spte(kvm, level, gfn, sptep, olo, ohi);
     flush = mmu_spte_update(kvm, sptep, nlo, nhi) || flush;
   }
-  if (wrprot && write_fault) ret = v6 ? RET_PF_WRITE_PROTECTED : RET_PF_EMULATE;
+  if (wrprot && write_fault) ret = write_protected_ret(kvm);
   if (flush) kvm.kvm_flush_remote_tlbs();
   if (!was_rmapped) {
     kvm.warns.on(ret === RET_PF_SPURIOUS, 'mmu_set_spte', 'spurious fault on a new SPTE');
     rmap_add(vcpu, sptep, gfn, pte_access);
-  } else if (v6) {
+  } else if (t.rmap_access_in_shadowed_translation) {
     kvm_mmu_page_set_access(kvm, sp, sptep % SPTE_ENT_PER_PAGE, pte_access);
   }
   return ret;

@@ -5,7 +5,7 @@
  *
  * API summary (for the shadow-page code; `m` is a SpteMasks: `kvm_mmu_module_init(profile, cfg,
  * hostZeroPage(mem)).masks` (spte_module.ts, also gives default_pae_pdpte) or
- * `spteMasksFor(profile, cfg)`; `spteOpsOf(mod)` (spte_ports.ts) is ports.ts's SpteOps):
+ * `spteMasksFor(profile, cfg)`):
  * - Predicates take (lo, hi): is_shadow_present_pte(lo) (bit 11 only), is_mmio_spte(m, lo, hi),
  *   is_large_pte(lo), is_last_spte(lo, level), is_writable_pte(lo), spte_ad_enabled(hi),
  *   spte_ad_need_write_protect(hi), is_access_track_spte(m, lo, hi), is_executable_pte(m, lo, hi),
@@ -175,12 +175,13 @@ function isHostWritable(m: SpteMasks, lo: number, hi: number): boolean {
 
 /**
  * @kernel spte.h spte_can_locklessly_be_made_writable
- * 5.16: host-writable && MMU-writable. 5.17 (and 6.x's is_mmu_writable_spte callers): MMU-writable,
- * warning when MMU-writable lacks host-writable or W lacks MMU-writable.
+ * host-writable && MMU-writable (5.16), or MMU-writable alone (5.17; 6.x's is_mmu_writable_spte
+ * callers), WARNing when MMU-writable lacks host-writable or W lacks MMU-writable where the
+ * invariants are checked here (spte trait writable_invariants 'in-lockless-test').
  */
 export function spte_can_locklessly_be_made_writable(m: SpteMasks, lo: number, hi: number, warns: WarnLog): boolean {
-  if (m.traits.lockless_writable === '5.16') return isHostWritable(m, lo, hi) && is_mmu_writable_spte(m, lo, hi);
-  if (m.traits.lockless_writable === '6.x') return is_mmu_writable_spte(m, lo, hi);
+  if (m.traits.lockless_writable_needs_host_writable) return isHostWritable(m, lo, hi) && is_mmu_writable_spte(m, lo, hi);
+  if (m.traits.writable_invariants !== 'in-lockless-test') return is_mmu_writable_spte(m, lo, hi);
   if (is_mmu_writable_spte(m, lo, hi)) {
     warns.on(!isHostWritable(m, lo, hi), 'spte_can_locklessly_be_made_writable', 'MMU-writable SPTE is not host-writable');
     return true;
@@ -292,7 +293,7 @@ export function mark_spte_for_access_track(m: SpteMasks, lo: number, hi: number,
     return;
   }
   if (!is_access_track_spte(m, lo, hi)) {
-    if (t.lockless_writable === '6.x') check_spte_writable_invariants(m, lo, hi, warns);
+    if (t.writable_invariants === 'check-spte-writable-invariants') check_spte_writable_invariants(m, lo, hi, warns);
     else {
       warns.on(
         is_writable_pte(lo) && !spte_can_locklessly_be_made_writable(m, lo, hi, warns),
@@ -341,7 +342,7 @@ export interface MakeSpteCtx {
   readonly warns: WarnLog;
   /** @kernel spte.c kvm_is_mmio_pfn */
   kvm_is_mmio_pfn(pfn: number): boolean;
-  /** @kernel mmu.c mmu_try_to_unsync_pages: 0, or nonzero (-EPERM) to keep the SPTE read-only. */
+  /** The MMU's mmu_try_to_unsync_pages (mmu/unsync.ts): 0, or nonzero (-EPERM) to keep the SPTE read-only. */
   mmu_try_to_unsync_pages(gfn: number, can_unsync: boolean, prefetch: boolean): number;
   /** kvm_slot_dirty_track_enabled for the slot of gfn. */
   kvm_slot_dirty_track_enabled(gfn: number): boolean;
@@ -362,7 +363,7 @@ export interface MakeSpteArgs {
   old_lo: number;
   old_hi: number;
   prefetch: boolean;
-  /** 5.x can_unsync; 6.x synchronizing. */
+  /** can_unsync or synchronizing, as the spte trait make_spte_unsync_arg names it. */
   can_unsync_or_synchronizing: boolean;
   host_writable: boolean;
 }
@@ -374,7 +375,8 @@ export interface MakeSpteArgs {
  */
 export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, off: number): boolean {
   const m = ctx.masks;
-  const v6 = m.traits.make_spte === '6.x';
+  const t = m.traits;
+  const synchronizing = t.make_spte_unsync_arg === 'synchronizing' ? a.can_unsync_or_synchronizing : !a.can_unsync_or_synchronizing;
   const level = a.level;
   let pte_access = a.pte_access;
   let wrprot = false;
@@ -383,7 +385,7 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
   // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
   let isMmio = -1;
 
-  if (v6) {
+  if (t.make_spte_warns_nonpresent) {
     // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access).
     ctx.warns.on(
       (pte_access | m.present.lo) === m.nonpresent.lo && m.present.hi === m.nonpresent.hi,
@@ -396,13 +398,8 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
 
   lo |= m.present.lo;
   hi |= m.present.hi;
-  if (v6) {
-    if (!a.prefetch || a.can_unsync_or_synchronizing) {
-      lo |= m.accessed.lo;
-      hi |= m.accessed.hi;
-    }
-  } else if (!a.prefetch) {
-    const am = accessedMaskOf(m, hi);
+  if (!a.prefetch || (t.synchronized_spte_accessed && synchronizing)) {
+    const am = t.accessed_bit_without_hw_ad ? m.accessed : accessedMaskOf(m, hi);
     if (am) {
       lo |= am.lo;
       hi |= am.hi;
@@ -445,7 +442,7 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
 
   let skipDirty = false;
   if (pte_access & ACC_WRITE_MASK) {
-    if (v6) {
+    if (t.writable_spte_always_dirty) {
       if ((!is_last_spte(a.old_lo, level) || !is_writable_pte(a.old_lo)) && ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
         wrprot = true;
       } else {
@@ -472,7 +469,7 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
 
   lo >>>= 0;
   hi >>>= 0;
-  if (v6 ? a.prefetch && !a.can_unsync_or_synchronizing : a.prefetch) {
+  if (a.prefetch && !(t.synchronized_spte_accessed && synchronizing)) {
     mark_spte_for_access_track(m, lo, hi, out, off, ctx.warns);
     lo = out[off]!;
     hi = out[off + 1]!;

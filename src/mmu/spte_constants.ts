@@ -1,8 +1,10 @@
 /**
  * The compile-time SPTE constants (spte.h, mmu.h, asm/vmx.h) under the kernel's own names,
- * which 6.x renamed (…_MASK suffixes dropped from the A/D types, WRITEABLE → WRITABLE,
- * PT64_BASE_ADDR_MASK → SPTE_BASE_ADDR_MASK, REMOVED_SPTE → FROZEN_SPTE). Values come from the
- * same constants the encoders use.
+ * which were renamed on the way to 6.x (…_MASK suffixes dropped from the A/D types, WRITEABLE →
+ * WRITABLE, PT64_BASE_ADDR_MASK → SPTE_BASE_ADDR_MASK: spte trait spte_constants_renamed;
+ * REMOVED_SPTE → FROZEN_SPTE with SHADOW_NONPRESENT_VALUE: nonpresent_bit63). Which constants
+ * exist follows the behaviour that brought them. Values come from the same constants the
+ * encoders use.
  */
 import { hex64 } from '../bits/hex.js';
 import type { SpteTraits } from '../profiles/traits/spte.js';
@@ -10,7 +12,7 @@ import * as S from './spte.js';
 import * as M from './spte_masks.js';
 
 export function spteConstants(t: SpteTraits): Record<string, string | number> {
-  const v6 = t.constant_names === '6.x';
+  const renamed = t.spte_constants_renamed;
   const nonpresent = M.shadowNonpresentValue(t);
   const h = (v: bigint | number): string => hex64(BigInt(v));
   const ad = (x: number): bigint => BigInt(x) << 52n;
@@ -19,22 +21,21 @@ export function spteConstants(t: SpteTraits): Record<string, string | number> {
     SPTE_MMU_PRESENT_MASK: h(M.SPTE_MMU_PRESENT_MASK),
     SPTE_TDP_AD_SHIFT: 52,
     SPTE_TDP_AD_MASK: h(ad(3)),
-    [v6 ? 'SPTE_TDP_AD_ENABLED' : 'SPTE_TDP_AD_ENABLED_MASK']: h(ad(0)),
-    [v6 ? 'SPTE_TDP_AD_DISABLED' : 'SPTE_TDP_AD_DISABLED_MASK']: h(ad(1)),
-    [v6 ? 'SPTE_TDP_AD_WRPROT_ONLY' : 'SPTE_TDP_AD_WRPROT_ONLY_MASK']: h(ad(2)),
-    [v6 ? 'SPTE_BASE_ADDR_MASK' : 'PT64_BASE_ADDR_MASK']: h(base),
-    [v6 ? 'DEFAULT_SPTE_HOST_WRITABLE' : 'DEFAULT_SPTE_HOST_WRITEABLE']: h(M.DEFAULT_SPTE_HOST_WRITABLE),
-    [v6 ? 'DEFAULT_SPTE_MMU_WRITABLE' : 'DEFAULT_SPTE_MMU_WRITEABLE']: h(M.DEFAULT_SPTE_MMU_WRITABLE),
+    [renamed ? 'SPTE_TDP_AD_ENABLED' : 'SPTE_TDP_AD_ENABLED_MASK']: h(ad(0)),
+    [renamed ? 'SPTE_TDP_AD_DISABLED' : 'SPTE_TDP_AD_DISABLED_MASK']: h(ad(1)),
+    [renamed ? 'SPTE_TDP_AD_WRPROT_ONLY' : 'SPTE_TDP_AD_WRPROT_ONLY_MASK']: h(ad(2)),
+    [renamed ? 'SPTE_BASE_ADDR_MASK' : 'PT64_BASE_ADDR_MASK']: h(base),
+    [renamed ? 'DEFAULT_SPTE_HOST_WRITABLE' : 'DEFAULT_SPTE_HOST_WRITEABLE']: h(M.DEFAULT_SPTE_HOST_WRITABLE),
+    [renamed ? 'DEFAULT_SPTE_MMU_WRITABLE' : 'DEFAULT_SPTE_MMU_WRITEABLE']: h(M.DEFAULT_SPTE_MMU_WRITABLE),
   };
-  if (v6) {
+  if (t.nonpresent_bit63) {
     o['SHADOW_NONPRESENT_VALUE'] = h(nonpresent);
     o['FROZEN_SPTE'] = h(nonpresent | M.REMOVED_SPTE_LOW);
-    o['SPTE_MMIO_ALLOWED_MASK'] = h(M.SPTE_MMIO_ALLOWED_MASK);
-    o['SPTE_LEVEL_BITS'] = 9;
-  } else {
-    o['REMOVED_SPTE'] = h(M.REMOVED_SPTE_LOW);
-    o['PT64_LEVEL_BITS'] = 9;
   }
+  if (t.mmio_caching_rederived) o['SPTE_MMIO_ALLOWED_MASK'] = h(M.SPTE_MMIO_ALLOWED_MASK);
+  if (renamed) o['SPTE_LEVEL_BITS'] = 9;
+  if (!t.nonpresent_bit63) o['REMOVED_SPTE'] = h(M.REMOVED_SPTE_LOW);
+  if (!renamed) o['PT64_LEVEL_BITS'] = 9;
   Object.assign(o, {
     EPT_SPTE_HOST_WRITABLE: h(M.EPT_SPTE_HOST_WRITABLE),
     EPT_SPTE_MMU_WRITABLE: h(M.EPT_SPTE_MMU_WRITABLE),
@@ -67,6 +68,6 @@ export function spteConstants(t: SpteTraits): Record<string, string | number> {
     VMX_EPT_MT_EPTE_SHIFT: M.VMX_EPT_MT_EPTE_SHIFT,
     VMX_EPT_MISCONFIG_WX_VALUE: h(M.VMX_EPT_MISCONFIG_WX_VALUE),
   });
-  if (v6) o['VMX_EPT_SUPPRESS_VE_BIT'] = h(M.VMX_EPT_SUPPRESS_VE_BIT);
+  if (t.ept_suppress_ve) o['VMX_EPT_SUPPRESS_VE_BIT'] = h(M.VMX_EPT_SUPPRESS_VE_BIT);
   return o;
 }

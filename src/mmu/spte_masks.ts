@@ -142,12 +142,12 @@ export function kvm_mmu_spte_module_init(g: SpteGlobals): void {
 export function kvm_mmu_set_mmio_spte_mask(g: SpteGlobals, mmio_value: bigint, mmio_mask: bigint, access_mask: bigint): void {
   const w = g.warns;
   const at = 'kvm_mmu_set_mmio_spte_mask';
-  const v6 = g.traits.mmio_caching_rederived;
+  const rederive = g.traits.mmio_caching_rederived;
   const nonpresent = shadowNonpresentValue(g.traits);
   w.on((mmio_value & g.shadow_nonpresent_or_rsvd_lower_gfn_mask) !== 0n, at, 'MMIO value overlaps the lower GFN bits');
-  if (v6) g.enable_mmio_caching = g.allow_mmio_caching;
+  if (rederive) g.enable_mmio_caching = g.allow_mmio_caching;
   if (!g.enable_mmio_caching) mmio_value = 0n;
-  if (v6 && w.on((mmio_mask & ~SPTE_MMIO_ALLOWED_MASK) !== 0n, at, 'MMIO mask outside SPTE_MMIO_ALLOWED_MASK')) mmio_value = 0n;
+  if (rederive && w.on((mmio_mask & ~SPTE_MMIO_ALLOWED_MASK) !== 0n, at, 'MMIO mask outside SPTE_MMIO_ALLOWED_MASK')) mmio_value = 0n;
   if (w.on((mmio_value & (g.shadow_nonpresent_or_rsvd_mask << BigInt(SHADOW_NONPRESENT_OR_RSVD_MASK_LEN))) !== 0n, at, 'MMIO value collides with the L1TF-relocated GFN bits')) {
     mmio_value = 0n;
   }
@@ -158,7 +158,7 @@ export function kvm_mmu_set_mmio_spte_mask(g: SpteGlobals, mmio_value: bigint, m
   ) {
     mmio_value = 0n;
   }
-  if (v6 && mmio_value === 0n) g.enable_mmio_caching = false;
+  if (rederive && mmio_value === 0n) g.enable_mmio_caching = false;
   g.shadow_mmio_value = mmio_value;
   g.shadow_mmio_mask = mmio_mask;
   g.shadow_mmio_access_mask = access_mask;
@@ -184,7 +184,7 @@ export function kvm_mmu_set_ept_masks(g: SpteGlobals, has_ad_bits: boolean, has_
   g.shadow_x_mask = VMX_EPT_EXECUTABLE_MASK;
   g.shadow_present_mask = (has_exec_only ? 0n : VMX_EPT_READABLE_MASK) | (t.ept_suppress_ve ? VMX_EPT_SUPPRESS_VE_BIT : 0n);
   g.shadow_acc_track_mask = VMX_EPT_RWX_MASK;
-  if (t.me_masks === '5.x') g.shadow_me_mask = 0n;
+  if (!t.me_value_separate_from_mask) g.shadow_me_mask = 0n;
   g.shadow_host_writable_mask = EPT_SPTE_HOST_WRITABLE;
   g.shadow_mmu_writable_mask = EPT_SPTE_MMU_WRITABLE;
   kvm_mmu_set_mmio_spte_mask(g, VMX_EPT_MISCONFIG_WX_VALUE, VMX_EPT_RWX_MASK | (t.ept_suppress_ve ? VMX_EPT_SUPPRESS_VE_BIT : 0n), 0n);
@@ -194,8 +194,8 @@ export function kvm_mmu_set_ept_masks(g: SpteGlobals, has_ad_bits: boolean, has_
 export function kvm_mmu_reset_all_pte_masks(g: SpteGlobals): void {
   const c = g.cfg;
   const t = g.traits;
-  if (t.me_masks === '5.x') g.phys_bits = c.maxphyaddr; // 5.x: shadow_phys_bits = kvm_get_shadow_phys_bits()
-  else g.kvm_ad_enabled = true;
+  if (!t.spte_module_init) g.phys_bits = c.maxphyaddr; // shadow_phys_bits = kvm_get_shadow_phys_bits()
+  if (t.ept_ad_masks_always) g.kvm_ad_enabled = true;
   g.shadow_nonpresent_or_rsvd_mask = 0n;
   let low_phys_bits = c.x86_phys_bits;
   if (c.l1tf && !g.warns.on(c.x86_cache_bits >= 52 - SHADOW_NONPRESENT_OR_RSVD_MASK_LEN, 'kvm_mmu_reset_all_pte_masks', 'L1TF CPU with x86_cache_bits >= 47')) {
@@ -210,7 +210,7 @@ export function kvm_mmu_reset_all_pte_masks(g: SpteGlobals): void {
   g.shadow_x_mask = 0n;
   g.shadow_present_mask = PT_PRESENT_MASK;
   g.shadow_acc_track_mask = 0n;
-  if (t.me_masks === '5.x') {
+  if (!t.me_value_separate_from_mask) {
     g.shadow_me_mask = g.sme_me_mask;
   } else {
     g.shadow_me_mask = 0n;
@@ -249,18 +249,18 @@ export function vmx_setup_me_spte_mask(g: SpteGlobals): void {
  */
 export function kvm_vendor_spte_setup(g: SpteGlobals): void {
   const c = g.cfg;
-  const v6 = g.traits.me_masks === '6.x';
+  const me = g.traits.me_value_separate_from_mask;
   switch (c.mode) {
     case 'svm':
-      if (v6) kvm_mmu_set_me_spte_mask(g, g.sme_me_mask, g.sme_me_mask);
+      if (me) kvm_mmu_set_me_spte_mask(g, g.sme_me_mask, g.sme_me_mask);
       svm_adjust_mmio_mask(g);
       break;
     case 'vmx-ept':
       kvm_mmu_set_ept_masks(g, Boolean(c.ept_ad), Boolean(c.ept_execonly));
-      if (v6) vmx_setup_me_spte_mask(g);
+      if (me) vmx_setup_me_spte_mask(g);
       break;
     case 'vmx':
-      if (v6) vmx_setup_me_spte_mask(g);
+      if (me) vmx_setup_me_spte_mask(g);
       break;
     case 'reset':
       break;
@@ -319,7 +319,6 @@ function memtypeOf(t: SpteTraits, c: HostConfig): readonly [number, number] | nu
 
 export function freezeMasks(g: SpteGlobals): SpteMasks {
   const t = g.traits;
-  const v6 = t.mmio_caching_rederived;
   return Object.freeze({
     traits: t,
     cfg: g.cfg,
@@ -331,16 +330,16 @@ export function freezeMasks(g: SpteGlobals): SpteMasks {
     accessed: halves(g.shadow_accessed_mask),
     dirty: halves(g.shadow_dirty_mask),
     mmio_mask: halves(g.shadow_mmio_mask),
-    mmio_value: halves(v6 ? g.vm_shadow_mmio_value : g.shadow_mmio_value),
+    mmio_value: halves(t.mmio_caching_rederived ? g.vm_shadow_mmio_value : g.shadow_mmio_value),
     mmio_access_mask: Number(g.shadow_mmio_access_mask & 0xffffffffn),
     present: halves(g.shadow_present_mask),
-    me_bits: halves(t.me_masks === '6.x' ? g.shadow_me_value : g.shadow_me_mask),
+    me_bits: halves(t.me_value_separate_from_mask ? g.shadow_me_value : g.shadow_me_mask),
     me_mask: halves(g.shadow_me_mask),
     acc_track: halves(g.shadow_acc_track_mask),
     nonpresent_or_rsvd: halves(g.shadow_nonpresent_or_rsvd_mask),
     nonpresent_or_rsvd_lower_gfn: halves(g.shadow_nonpresent_or_rsvd_lower_gfn_mask),
     nonpresent: halves(shadowNonpresentValue(t)),
-    mmio_enabled: v6 ? g.enable_mmio_caching : true,
+    mmio_enabled: t.mmio_caching_rederived ? g.enable_mmio_caching : true,
     kvm_ad_enabled: g.kvm_ad_enabled,
     phys_bits: g.phys_bits,
     memtype: memtypeOf(t, g.cfg),
@@ -362,8 +361,7 @@ export interface SpteSetupHooks {
 export function setupSpteGlobals(profile: Profile, cfg: HostConfig, hooks: SpteSetupHooks = {}): SpteGlobals {
   validateHostConfig(cfg);
   const g = new SpteGlobals(profile.spte, cfg);
-  const v6 = profile.spte.me_masks === '6.x';
-  if (v6) kvm_mmu_spte_module_init(g);
+  if (profile.spte.spte_module_init) kvm_mmu_spte_module_init(g);
   kvm_mmu_reset_all_pte_masks(g);
   hooks.afterReset?.(g);
   kvm_vendor_spte_setup(g);

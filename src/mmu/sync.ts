@@ -4,6 +4,7 @@
  * path bits; the sync itself is ./get_page.ts sync_page. kvm_mmu_sync_prev_roots frees unsync
  * previous roots.
  */
+import { MMIO_GVA_ANY, vcpu_clear_mmio_info } from './mmio.js';
 import { PT64_ROOT_4LEVEL } from './constants.js';
 import { kvm_sync_page } from './get_page.js';
 import type { KvmMmuPage } from './page.js';
@@ -60,6 +61,7 @@ export function kvm_mmu_sync_roots(vcpu: Vcpu): number {
   const kvm = vcpu.kvm;
   const mmu = vcpu.mmu;
   if (mmu.ctx.direct_map || mmu.root_hpa < 0) return 0;
+  vcpu_clear_mmio_info(vcpu, MMIO_GVA_ANY);
   // 5.16 tests the guest level; 6.x whether the root has a shadow page; the RFC syncs its one root.
   const byLevel = kvm.traits.root_has_sp_test === 'levels' && !kvm.traits.pae_root_shadow_page;
   const root = root_to_sp(kvm, mmu.root_hpa);

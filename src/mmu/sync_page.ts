@@ -49,14 +49,14 @@ export const syncWork = { sptes_visited: 0, gptes_read: 0, sptes_rebuilt: 0 };
 
 /**
  * @kernel paging_tmpl.h FNAME(sync_spte)
- * One SPTE of an unsync page against its gPTE: 6.x FNAME(sync_spte) (-1 read failure, 1 flush,
- * 0 nothing to do); 5.16 the loop body of FNAME(sync_page) (same values; it always rebuilds).
+ * One SPTE of an unsync page against its gPTE (-1 read failure, 1 flush, 0 nothing to do): 6.x
+ * FNAME(sync_spte), 5.16 the loop body of FNAME(sync_page), which always rebuilds (mmu traits
+ * sync_spte_skips_unchanged_access, sync_spte_drops_nonpresent_access).
  */
 export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
   const kvm = vcpu.kvm;
   const g = vcpu.guest!;
   const w = g.walk;
-  const v6 = kvm.traits.fault_path === '6.x';
   const sptep = sp.pfn * SPTE_ENT_PER_PAGE + i;
   const word = g.walker.w;
   syncWork.gptes_read++;
@@ -72,15 +72,13 @@ export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
   access = protect_clean_gpte(w, access, glo);
   if (sync_mmio_spte(vcpu, sptep, gfn, access)) return 0;
   const m = kvm.masks;
-  const noPresent = v6 && ((access | m.present.lo) >>> 0) === m.nonpresent.lo && m.present.hi === m.nonpresent.hi;
+  const noPresent = kvm.traits.sync_spte_drops_nonpresent_access && ((access | m.present.lo) >>> 0) === m.nonpresent.lo && m.present.hi === m.nonpresent.hi;
   if (noPresent || gfn !== kvm_mmu_page_get_gfn(kvm, sp, i)) {
     drop_spte(kvm, sptep);
     return 1;
   }
-  if (v6) {
-    if (kvm_mmu_page_get_access(kvm, sp, i) === access) return 0;
-    kvm_mmu_page_set_access(kvm, sp, i, access);
-  }
+  if (kvm.traits.sync_spte_skips_unchanged_access && kvm_mmu_page_get_access(kvm, sp, i) === access) return 0;
+  if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
   const lo = kvm.arena[sp.spt_base + 2 * i]!;
   const hi = kvm.arena[sp.spt_base + 2 * i + 1]!;
   const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
@@ -100,16 +98,17 @@ export function kvm_sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
 
 /**
  * @kernel mmu.c __kvm_sync_page
- * 6.x ORs every entry's result (a failed read leaves a negative value but the loop goes on);
- * 5.16 FNAME(sync_page) returns -1 at the first failed read.
+ * With sync_page_continues_after_read_failure (6.x) every entry's result is ORed (a failed read
+ * leaves a negative value but the loop goes on); otherwise (5.16 FNAME(sync_page)) -1 at the
+ * first failed read.
  */
 export function __kvm_sync_page(vcpu: Vcpu, sp: KvmMmuPage): number {
   if (!kvm_sync_page_check(vcpu, sp)) return -1;
-  const v6 = vcpu.kvm.traits.fault_path === '6.x';
+  const goOn = vcpu.kvm.traits.sync_page_continues_after_read_failure;
   let flush = 0;
   for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
     const r = kvm_sync_spte(vcpu, sp, i);
-    if (r < 0 && !v6) return -1;
+    if (r < 0 && !goOn) return -1;
     if (r < -1) return -1;
     flush |= r;
   }

@@ -8,12 +8,13 @@ import { kvm_mmu_mark_parents_unsync } from './link.js';
 import { is_last_spte, is_shadow_present_pte } from './spte.js';
 import type { KvmMmuPage } from './page.js';
 import { pageFields } from './trace.js';
+import { KVMMMU } from '../trace/table.js';
 
 const INVALID_INDEX = -1;
 
 /** @kernel mmu.c kvm_unsync_page */
 export function kvm_unsync_page(kvm: Kvm, sp: KvmMmuPage): void {
-  kvm.emit({ event: 'kvm_mmu_unsync_page', ...pageFields(sp) });
+  kvm.emit({ event: KVMMMU.kvm_mmu_unsync_page, ...pageFields(sp) });
   kvm.stat.mmu_unsync++;
   sp.unsync = true;
   kvm_mmu_mark_parents_unsync(kvm, sp);
@@ -22,7 +23,7 @@ export function kvm_unsync_page(kvm: Kvm, sp: KvmMmuPage): void {
 /** @kernel mmu.c kvm_unlink_unsync_page */
 export function kvm_unlink_unsync_page(kvm: Kvm, sp: KvmMmuPage): void {
   if (!sp.unsync) kvm.bug(`kvm_unlink_unsync_page: sp ${sp.id} is not unsync`);
-  kvm.emit({ event: 'kvm_mmu_sync_page', ...pageFields(sp) });
+  kvm.emit({ event: KVMMMU.kvm_mmu_sync_page, ...pageFields(sp) });
   sp.unsync = false;
   kvm.stat.mmu_unsync--;
 }

@@ -8,6 +8,7 @@ import type { WalkMmu } from '../guest/mmu.js';
 import type { GuestWalker, WalkTracer } from '../guest/walker.js';
 import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS } from './constants.js';
 import type { Kvm } from './kvm.js';
+import type { KvmMmuPage } from './page.js';
 
 /** The MMU context page roles come from (vcpu->arch.mmu). */
 export interface MmuContext {
@@ -33,6 +34,12 @@ export interface SpecialPage {
   readonly dma32: boolean;
 }
 
+/**
+ * mmu->sync_page: < 0 failed (the caller zaps), 0 synced with no flush needed, > 0 synced and a
+ * flush is needed. FNAME(sync_page) with a guest (sync_page.ts), else sync_standin.ts.
+ */
+export type SyncPageFn = (vcpu: Vcpu, sp: KvmMmuPage) => number;
+
 export class KvmMmu {
   ctx: MmuContext;
   root_hpa = INVALID_PAGE;
@@ -43,7 +50,10 @@ export class KvmMmu {
   pml5_root: SpecialPage | null = null;
   /** The guest's four PDPTRs (PAE guests), as read by load_pdptrs. */
   pdptrs: bigint[] = [0n, 0n, 0n, 0n];
-  constructor(ctx: MmuContext) {
+  constructor(
+    ctx: MmuContext,
+    public sync_page: SyncPageFn,
+  ) {
     this.ctx = ctx;
   }
 }
@@ -88,11 +98,16 @@ export interface VcpuGuest {
 
 export class Vcpu {
   readonly requests = new Set<VcpuRequest>();
-  /** Scripted mmu->sync_page results by gfn (the model holds no guest PTEs). */
-  readonly syncResults = new Map<number, number>();
   readonly stat: VcpuStats = { pf_taken: 0, pf_fixed: 0, pf_emulate: 0, pf_spurious: 0, pf_guest: 0, pf_mmio_spte_created: 0, invlpg: 0, tlb_flush: 0 };
-  /** The guest this vCPU runs (null: the shadow-page scenarios, which script sync results). */
+  /** The guest this vCPU runs (null: the shadow-page scenarios; mmu.sync_page is then the stand-in). */
   guest: VcpuGuest | null = null;
+  /** mmu_is_nested: the walk MMU is the nested MMU (L2 under nested NPT). */
+  mmu_is_nested = false;
+  /** vcpu->arch's MMIO info cache (mmio.ts): the GVA page (0: none), gfn, access, generation. */
+  mmio_gva = 0n;
+  mmio_gfn = 0;
+  mmio_access = 0;
+  mmio_gen = 0;
   constructor(
     readonly id: number,
     readonly kvm: Kvm,

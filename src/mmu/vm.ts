@@ -5,16 +5,29 @@
  * before entering the guest (vcpu_enter_guest, kvm_mmu_reload), and the guest walk MMU the fault
  * path reads. The role computation is src/roles (calcRootRole), the walk MMU src/guest.
  */
+import { kvm_memslots_updated } from './mmio.js';
+import { __kvm_sync_page } from './sync_page.js';
+import {
+  EFER_LMA as EFER_LMA_B,
+  EFER_LME as EFER_LME_B,
+  EFER_NX as EFER_NX_B,
+  X86_CR0_PG as X86_CR0_PG_B,
+  X86_CR3_PCID_MASK,
+  X86_CR4_PAE,
+  X86_CR4_PCIDE,
+  X86_CR4_PGE,
+  X86_CR4_SMEP,
+} from '../bits/regs.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { badInput } from '../bits/errors.js';
-import { shadowRootOfCr3, X86_CR3_LAM_U48, X86_CR3_LAM_U57 } from '../cpu/cr.js';
+import { cr4ChangeResetsMmu, kvm_set_cr3, shadowRootOfCr3, type Cr3Ctx, X86_CR3_LAM_U48, X86_CR3_LAM_U57 } from '../cpu/cr.js';
 import { kvm_init_walk_mmu, load_pdptrs, type GuestFeatures, type WalkMmu } from '../guest/mmu.js';
 import type { GuestMemory } from '../guest/memory.js';
 import { GuestWalker, type WalkTracer } from '../guest/walker.js';
 import type { Profile } from '../profiles/index.js';
 import { hostByName } from '../roles/host.js';
 import { calcRootRole } from '../roles/root-role.js';
-import { EFER_LMA, EFER_LME, EFER_NX, KVM_MMU_CR0_ROLE_BITS, KVM_MMU_CR4_ROLE_BITS, X86_CR0_PG } from '../roles/regs.js';
+import { KVM_MMU_CR0_ROLE_BITS } from '../roles/regs.js';
 import type { MmuKind } from '../roles/types.js';
 import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS } from './constants.js';
 import { kvm_mmu_load } from './load.js';
@@ -45,14 +58,11 @@ export interface VmConfig {
   readonly features?: GuestFeatures;
 }
 
+/** kvm_set_cr3's legality context that accepts every CR3 (no reserved bits, LAM bits ignored). */
+const ANY_CR3: Cr3Ctx = { maxphyaddr: 64, guest_lam: true };
+
 /** Host frames backing guest memory start here (a memslot's userspace mapping, as pfns). */
 export const GUEST_PFN_BASE = 0x2000000;
-
-const X86_CR4_PGE = 1n << 7n;
-const X86_CR4_PCIDE = 1n << 17n;
-const X86_CR4_SMEP = 1n << 20n;
-const X86_CR4_PAE = 1n << 5n;
-const X86_CR3_PCID_MASK = 0xfffn;
 
 export class ShadowVmState {
   readonly profile: Profile;
@@ -86,7 +96,21 @@ export class ShadowVmState {
       gfn_to_pfn: (gfn) => GUEST_PFN_BASE + gfn,
       thp: host.thp === true,
     };
+    this.vcpu.mmu.sync_page = __kvm_sync_page;
+    this.vcpu.mmu_is_nested = this.mmuKind === 'npt';
+    // The VMM made the guest's memslots before the vCPU runs: one update each.
+    for (let i = 0; i < cfg.guest.memslots.length; i++) kvm_memslots_updated(this.machine.kvm);
     this.loadPdptrs();
+  }
+
+  /**
+   * KVM_SET_USER_MEMORY_REGION creating a memslot of `size` bytes at guest-physical `base`: the
+   * memslots generation moves on, so MMIO SPTEs made before it no longer pass check_mmio_spte
+   * (and a wrap of the MMIO generation zaps every shadow page).
+   */
+  addMemslot(base: number, size: number, opts: { readonly?: boolean } = {}): void {
+    this.guest.addSlot(base, size, opts);
+    kvm_memslots_updated(this.machine.kvm);
   }
 
   get vcpu(): Vcpu {
@@ -112,7 +136,7 @@ export class ShadowVmState {
    * KVM passes CR0 = PG only with L1's CR4/EFER, so L1's CR0.WP never reaches the role.
    */
   private mmuCr0(): number {
-    return this.mmuKind === 'npt' ? Number(X86_CR0_PG) >>> 0 : Number(this.regs.cr0 & 0xffffffffn) >>> 0;
+    return this.mmuKind === 'npt' ? Number(X86_CR0_PG_B) : Number(this.regs.cr0 & 0xffffffffn) >>> 0;
   }
 
   /** The guest walk MMU for the current registers at `cpl` (cached until the registers change). */
@@ -166,8 +190,8 @@ export class ShadowVmState {
   }
 
   /**
-   * @kernel x86.c load_pdptrs
-   * PAE paging: read the PDPTEs; with shadow paging a change frees the current root.
+   * PAE paging: load_pdptrs (guest/mmu.ts reads and checks the PDPTEs), then its shadow-paging
+   * tail: a change frees the current root and requests KVM_REQ_LOAD_MMU_PGD.
    */
   loadPdptrs(): void {
     if (!this.isPaePaging()) return;
@@ -219,7 +243,7 @@ export class ShadowVmState {
       this.kvm_mmu_reset_context();
       reset = true;
     }
-    if (this.profile.mmu.fault_path === '6.x' && (cr0 ^ old) & X86_CR0_PG_B && !pgOn) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_GUEST');
+    if (this.profile.mmu.cr0_pg_clear_flushes_guest_tlb && (cr0 ^ old) & X86_CR0_PG_B && !pgOn) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_GUEST');
     return reset;
   }
 
@@ -231,11 +255,11 @@ export class ShadowVmState {
     const d = cr4 ^ old;
     if ((d & X86_CR4_PAE) !== 0n && this.isPaePaging()) this.loadPdptrs();
     let reset = false;
-    if (d & BigInt(KVM_MMU_CR4_ROLE_BITS)) {
+    if (cr4ChangeResetsMmu(old, cr4)) {
       this.kvm_mmu_reset_context();
       reset = true;
     }
-    if (this.profile.mmu.fault_path === '6.x') {
+    if (this.profile.mmu.post_set_cr4_requests === 'targeted-flushes') {
       if (cr4 & X86_CR4_PCIDE && !(old & X86_CR4_PCIDE)) kvm_mmu_unload(this.vcpu);
       if (d & X86_CR4_PGE || (!(cr4 & X86_CR4_PCIDE) && old & X86_CR4_PCIDE)) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_GUEST');
       else if ((d & X86_CR4_SMEP && cr4 & X86_CR4_SMEP) || d & X86_CR4_PAE) this.vcpu.requests.add('KVM_REQ_TLB_FLUSH_CURRENT');
@@ -246,7 +270,7 @@ export class ShadowVmState {
     return reset;
   }
 
-  /** @kernel x86.c kvm_set_efer (the MMU part): LME / NX changes reset the MMU. */
+  /** WRMSR EFER after kvm_set_efer's checks (kvm/cpu.ts): its MMU tail, LME / NX changes reset the MMU. */
   setEfer(efer: bigint): boolean {
     const old = this.regs.efer;
     this.regs = { ...this.regs, efer };
@@ -269,28 +293,25 @@ export class ShadowVmState {
   }
 
   /**
-   * @kernel x86.c kvm_set_cr3
-   * MOV CR3 (the MMU part): an unchanged CR3 outside PAE paging only
-   * invalidates the PCID; PAE paging reloads the PDPTEs; a changed CR3 gets kvm_mmu_new_pgd
-   * (the pgd keeps the LAM bits); then kvm_invalidate_pcid unless NOFLUSH. Returns null, or why
-   * the MOV CR3 is refused (#GP: a PDPTE with reserved bits or outside guest memory), in which
-   * case nothing changed.
+   * MOV CR3 as src/cpu/cr.ts kvm_set_cr3 decides it (NOFLUSH stripped with CR4.PCIDE, an
+   * unchanged CR3 outside PAE paging only invalidates the PCID, legality against MAXPHYADDR and
+   * guest LAM), carried out on the MMU: PAE paging reloads the PDPTEs, a changed CR3 gets
+   * kvm_mmu_new_pgd (the pgd keeps the LAM bits), then kvm_invalidate_pcid unless NOFLUSH.
+   * Returns null, or why the MOV CR3 is refused (#GP: a CR3 `legal` refuses, or a PDPTE with
+   * reserved bits or outside guest memory), in which case nothing changed. Without `legal` every
+   * CR3 is legal (the facade's caller has checked it, as a JSON scenario's author has).
    */
-  setCr3(cr3in: bigint): string | null {
-    let cr3 = cr3in;
-    let skip = false;
-    let pcid = 0n;
-    if (this.regs.cr4 & X86_CR4_PCIDE) {
-      skip = (cr3 & (1n << 63n)) !== 0n;
-      cr3 &= ~(1n << 63n);
-      pcid = cr3 & X86_CR3_PCID_MASK;
-    }
+  setCr3(cr3in: bigint, legal: Cr3Ctx = ANY_CR3): string | null {
     const old = this.regs.cr3;
-    if (!(cr3 === old && !this.isPaePaging())) {
+    const s = { cr0: this.regs.cr0, cr3: old, cr4: this.regs.cr4, efer: this.regs.efer };
+    const ctx = legal;
+    const r = kvm_set_cr3(this.profile, s, ctx, cr3in);
+    if (r.rc !== 0) return `CR3 0x${cr3in.toString(16)} sets bits reserved at MAXPHYADDR ${ctx.maxphyaddr}`;
+    if (s.cr3 !== old || r.load_pdptrs) {
       const before = this.regs;
-      this.regs = { ...this.regs, cr3 };
+      this.regs = { ...this.regs, cr3: s.cr3 };
       this.invalidateWalks();
-      if (this.isPaePaging()) {
+      if (r.load_pdptrs) {
         try {
           this.loadPdptrs();
         } catch (e) {
@@ -301,9 +322,9 @@ export class ShadowVmState {
           return e.message;
         }
       }
-      if (cr3 !== old) kvm_mmu_new_pgd(this.vcpu, pgdOf(cr3));
+      if (r.new_pgd !== null) kvm_mmu_new_pgd(this.vcpu, pgdOf(r.new_pgd));
     }
-    if (!skip) this.kvm_invalidate_pcid(pcid);
+    if (r.invalidate_pcid !== null) this.kvm_invalidate_pcid(r.invalidate_pcid);
     return null;
   }
 
@@ -356,10 +377,6 @@ export class ShadowVmState {
   }
 }
 
-const X86_CR0_PG_B = BigInt(X86_CR0_PG);
-const EFER_LMA_B = BigInt(EFER_LMA);
-const EFER_LME_B = BigInt(EFER_LME);
-const EFER_NX_B = BigInt(EFER_NX);
 
 /** The pgd the MMU keys roots on: CR3 as a number (bits above 52 are the LAM bits 61/62). */
 export function pgdOf(cr3: bigint): number {

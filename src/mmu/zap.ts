@@ -10,6 +10,7 @@ import { unaccount_shadowed } from './account.js';
 import { is_mmio_spte } from './spte.js';
 import { pageFields } from './trace.js';
 import { for_each_sp, kvm_unlink_unsync_page, mmu_pages_clear_parents, mmu_unsync_walk, type PageVecEntry } from './unsync.js';
+import { KVMMMU } from '../trace/table.js';
 
 /** @kernel mmu.c mmu_zap_unsync_children */
 function mmu_zap_unsync_children(kvm: Kvm, parent: KvmMmuPage, invalid_list: KvmMmuPage[]): number {
@@ -61,9 +62,9 @@ function requestRootReload(kvm: Kvm): void {
  * Returns whether active_mmu_pages became unstable and how many pages were zapped.
  */
 export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): { unstable: boolean; nr_zapped: number } {
-  if (kvm.tracing) kvm.emit({ event: 'kvm_mmu_prepare_zap_page', ...pageFields(sp) });
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_prepare_zap_page, ...pageFields(sp) });
   kvm.stat.mmu_shadow_zapped++;
-  let nr_zapped = mmu_zap_unsync_children(kvm, sp, invalid_list);
+  let nr_zapped = kvm.eager_zap_unsync_children ? mmu_zap_unsync_children(kvm, sp, invalid_list) : 0;
   nr_zapped += kvm_mmu_page_unlink_children(kvm, sp, invalid_list);
   kvm_mmu_unlink_parents(kvm, sp);
   const unstable = nr_zapped > 0;
@@ -205,7 +206,7 @@ export function kvm_zap_obsolete_pages(kvm: Kvm): void {
 
 /** @kernel mmu.c kvm_mmu_zap_all_fast */
 export function kvm_mmu_zap_all_fast(kvm: Kvm): void {
-  kvm.emit({ event: 'kvm_mmu_zap_all_fast', mmu_valid_gen: kvm.mmu_valid_gen, mmu_used_pages: kvm.n_used_mmu_pages });
+  kvm.emit({ event: KVMMMU.kvm_mmu_zap_all_fast, mmu_valid_gen: kvm.mmu_valid_gen, mmu_used_pages: kvm.n_used_mmu_pages });
   kvm.mmu_valid_gen = kvm.mmu_valid_gen ? 0 : 1;
   requestRootReload(kvm);
   kvm_zap_obsolete_pages(kvm);

@@ -1,7 +1,8 @@
 /**
  * The 6.x role pipeline (5.19 and later, here v6.18): `union kvm_cpu_role` describes the
  * guest's paging mode, and each MMU context derives a separate root page role from it
- * (arch/x86/kvm/mmu/mmu.c). Reference: shadow-mmu.md §b.3.
+ * (arch/x86/kvm/mmu/mmu.c). Reference: shadow-mmu.md §b.3. The root page roles both
+ * pipelines compute (TDP, shadow EPT) are in ./root-page-role.ts.
  */
 import type { Profile } from '../profiles/index.js';
 import { kvm_mmu_get_tdp_level } from './host.js';
@@ -25,7 +26,7 @@ import {
   ____is_efer_nx,
   type RoleRegs,
 } from './regs.js';
-import type { EptInput, Role64, RoleVcpu } from './types.js';
+import type { Role64, RoleVcpu } from './types.js';
 import { get, put } from './word.js';
 
 /**
@@ -67,24 +68,6 @@ export function kvm_calc_cpu_role(profile: Profile, vcpu: RoleVcpu, regs: RoleRe
 }
 
 /**
- * @kernel mmu.c kvm_calc_tdp_mmu_root_page_role (6.x)
- * Built from zero: only smm and guest_mode come from the CPU role; cr0_wp is constant 1 and
- * efer_nx 1 where the profile forces it.
- */
-export function kvm_calc_tdp_mmu_root_page_role_6(profile: Profile, vcpu: RoleVcpu, cpu_role: Role64): number {
-  const l = roleLayout(profile);
-  let role = put(l, 0, 'access', ACC_ALL);
-  role = put(l, role, 'cr0_wp', 1);
-  role = put(l, role, 'efer_nx', profile.roles.root_efer_nx_forced ? 1 : get(l, cpu_role.base, 'efer_nx'));
-  role = put(l, role, 'smm', get(l, cpu_role.base, 'smm'));
-  role = put(l, role, 'guest_mode', get(l, cpu_role.base, 'guest_mode'));
-  role = put(l, role, 'ad_disabled', !vcpu.host.ad_enabled);
-  role = put(l, role, 'level', kvm_mmu_get_tdp_level(profile, vcpu.host));
-  role = put(l, role, 'direct', 1);
-  return put(l, role, 'has_4_byte_gpte', 0);
-}
-
-/**
  * @kernel mmu.c kvm_init_shadow_mmu (the root role it installs)
  * KVM shadows every non-64-bit guest with PAE paging, and runs shadow paging with EFER.NX on.
  */
@@ -108,22 +91,4 @@ export function kvm_init_shadow_npt_mmu_roles(profile: Profile, vcpu: RoleVcpu, 
     root = put(l, root, 'passthrough', 1);
   }
   return { cpu_role, root_role: root };
-}
-
-/**
- * @kernel mmu.c kvm_calc_shadow_ept_root_page_role (6.x)
- * smm is always 0 (no SMM transfer monitor); the root role is this role's base.
- */
-export function kvm_calc_shadow_ept_root_page_role_6(profile: Profile, ept: EptInput): Role64 {
-  const l = roleLayout(profile);
-  const x = roleLayout(profile, 'kvm_mmu_extended_role');
-  let base = put(l, 0, 'level', ept.level);
-  base = put(l, base, 'has_4_byte_gpte', 0);
-  base = put(l, base, 'direct', 0);
-  base = put(l, base, 'ad_disabled', !ept.accessed_dirty);
-  base = put(l, base, 'guest_mode', 1);
-  base = put(l, base, 'access', ACC_ALL);
-  let ext = put(x, 0, 'execonly', ept.execonly);
-  ext = put(x, ext, 'valid', 1);
-  return { base, ext };
 }

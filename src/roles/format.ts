@@ -1,8 +1,8 @@
 /**
- * The kvmmmu tracepoint text for a shadow page (mmutrace.h KVM_MMU_PAGE_PRINTK), and the role
- * part of it on its own (`l4 8-byte q0 direct wux nxe ad`).
+ * A page role as the kvmmmu tracepoints print it (the role part of mmutrace.h
+ * KVM_MMU_PAGE_PRINTK, `l4 8-byte q0 direct wux nxe ad`), for labels; the tracepoint text itself
+ * is printed from the kvmmmu table (../trace/table.ts), and a test keeps the two equal.
  */
-import { hexPlain } from '../bits/hex.js';
 import type { Profile } from '../profiles/index.js';
 import { getField, hasField, roleLayout, type RoleLayout } from './layout.js';
 
@@ -25,22 +25,6 @@ export function formatRole(profile: Profile, word: number): string {
     ` ${ACCESS_STR[g('access')]}` +
     (g('invalid') ? ' invalid' : '') +
     ` ${g('efer_nx') ? '' : '!'}nxe ${g('ad_disabled') ? '!' : ''}ad`
-  );
-}
-
-export interface PageTraceFields {
-  readonly mmu_valid_gen: number;
-  readonly gfn: bigint;
-  readonly role: number;
-  readonly root_count: number;
-  readonly unsync: boolean;
-}
-
-/** The whole KVM_MMU_PAGE_PRINTK text: `sp gen G gfn X <role> root N sync|unsync`. */
-export function formatPage(profile: Profile, p: PageTraceFields): string {
-  return (
-    `sp gen ${p.mmu_valid_gen & 0xff} gfn ${hexPlain(p.gfn)} ${formatRole(profile, p.role)}` +
-    ` root ${p.root_count >>> 0} ${p.unsync ? 'unsync' : 'sync'}`
   );
 }
 

@@ -11,6 +11,7 @@ export * from './types.js';
 export { put as putRoleField, has4ByteGpte } from './word.js';
 export * from './mmu-role.js';
 export * from './cpu-role.js';
+export * from './root-page-role.js';
 export * from './rfc.js';
 export * from './root-role.js';
 export * from './sp-role.js';

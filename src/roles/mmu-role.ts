@@ -1,7 +1,8 @@
 /**
  * The 5.x role pipeline (v5.16 and v5.17-rc, with or without the RFC): one 64-bit
  * `union kvm_mmu_role` per MMU context, its base doubling as the root page role
- * (arch/x86/kvm/mmu/mmu.c). Reference: shadow-mmu.md §b.2, §b.5.
+ * (arch/x86/kvm/mmu/mmu.c). Reference: shadow-mmu.md §b.2, §b.5. The root page roles both
+ * pipelines compute (TDP, shadow EPT) are in ./root-page-role.ts.
  */
 import type { Profile } from '../profiles/index.js';
 import { kvm_mmu_get_tdp_level } from './host.js';
@@ -22,12 +23,11 @@ import {
   ____is_efer_lma,
   ____is_efer_nx,
   role_regs_to_root_level,
-  vcpu_to_role_regs,
   type RoleRegs,
 } from './regs.js';
-import { rfcNptRoot, rfcShadowRoot, rfcTdpRoot } from './rfc.js';
-import type { EptInput, Role64, RoleVcpu } from './types.js';
-import { get, put, withGpte8, withGpteFromPaging } from './word.js';
+import { rfcNptRoot, rfcShadowRoot } from './rfc.js';
+import type { Role64, RoleVcpu } from './types.js';
+import { get, put, withGpteFromPaging } from './word.js';
 
 /** @kernel mmu.c kvm_calc_mmu_role_ext */
 export function kvm_calc_mmu_role_ext(profile: Profile, regs: RoleRegs): number {
@@ -58,18 +58,6 @@ export function kvm_calc_mmu_role_common(profile: Profile, vcpu: RoleVcpu, regs:
   base = put(l, base, 'smm', vcpu.smm);
   base = put(l, base, 'guest_mode', vcpu.guest_mode);
   return { base, ext: base_only ? 0 : kvm_calc_mmu_role_ext(profile, regs) };
-}
-
-/** @kernel mmu.c kvm_calc_tdp_mmu_root_page_role (5.x) */
-export function kvm_calc_tdp_mmu_root_page_role_5(profile: Profile, vcpu: RoleVcpu, regs: RoleRegs, base_only: boolean): Role64 {
-  const l = roleLayout(profile);
-  const role = kvm_calc_mmu_role_common(profile, vcpu, regs, base_only);
-  let base = put(l, role.base, 'ad_disabled', !vcpu.host.ad_enabled);
-  base = put(l, base, 'level', kvm_mmu_get_tdp_level(profile, vcpu.host));
-  base = put(l, base, 'direct', 1);
-  base = withGpte8(profile, l, base);
-  base = rfcTdpRoot(profile, l, base);
-  return { base, ext: role.ext };
 }
 
 /**
@@ -107,38 +95,6 @@ export function kvm_calc_shadow_npt_root_page_role(profile: Profile, vcpu: RoleV
   base = put(l, base, 'level', kvm_mmu_get_tdp_level(profile, vcpu.host));
   base = rfcNptRoot(profile, l, base, regs);
   return { base, ext: role.ext };
-}
-
-/**
- * @kernel mmu.c kvm_calc_shadow_ept_root_page_role (5.x)
- * Built from scratch: no guest register is consulted; smm comes from root_mmu's role.
- */
-export function kvm_calc_shadow_ept_root_page_role_5(profile: Profile, root_mmu_smm: boolean, ept: EptInput): Role64 {
-  const l = roleLayout(profile);
-  const x = roleLayout(profile, 'kvm_mmu_extended_role');
-  let base = put(l, 0, 'smm', root_mmu_smm);
-  base = put(l, base, 'level', ept.level);
-  base = withGpte8(profile, l, base);
-  base = put(l, base, 'direct', 0);
-  base = put(l, base, 'ad_disabled', !ept.accessed_dirty);
-  base = put(l, base, 'guest_mode', 1);
-  base = put(l, base, 'access', ACC_ALL);
-  let ext = put(x, 0, 'execonly', ept.execonly);
-  ext = put(x, ext, 'valid', 1);
-  return { base, ext };
-}
-
-/**
- * @kernel mmu.c kvm_mmu_calc_root_page_role (5.x)
- * The base-only root role kvm_mmu_new_pgd compares cached roots with. Base-only means the
- * extended role is zero, so smep/smap_andnot_wp come out 0 even with CR4.SMEP=1, CR0.WP=0
- * (shadow-mmu.md §b.2): such a vCPU never hits a cached root.
- */
-export function kvm_mmu_calc_root_page_role(profile: Profile, vcpu: RoleVcpu, tdp_enabled: boolean): number {
-  const regs = vcpu_to_role_regs(vcpu);
-  return tdp_enabled
-    ? kvm_calc_tdp_mmu_root_page_role_5(profile, vcpu, regs, true).base
-    : kvm_calc_shadow_mmu_root_page_role(profile, vcpu, regs, true).base;
 }
 
 /**

@@ -3,20 +3,22 @@
  * roles depend on), its single-bit tests, and the guest's paging depth derived from it
  * (arch/x86/kvm/mmu.h, arch/x86/kvm/mmu/mmu.c).
  */
+import * as R from '../bits/regs.js';
 
-/** Register bits (arch/x86/include/uapi/asm/processor-flags.h, asm/msr-index.h). */
-export const X86_CR0_PE = 1 << 0;
-export const X86_CR0_WP = 1 << 16;
-export const X86_CR0_PG = 0x80000000;
-export const X86_CR4_PSE = 1 << 4;
-export const X86_CR4_PAE = 1 << 5;
-export const X86_CR4_LA57 = 1 << 12;
-export const X86_CR4_SMEP = 1 << 20;
-export const X86_CR4_SMAP = 1 << 21;
-export const X86_CR4_PKE = 1 << 22;
-export const EFER_LME = 1 << 8;
-export const EFER_LMA = 1 << 10;
-export const EFER_NX = 1 << 11;
+
+/** The register bits roles read, as unsigned 32-bit numbers (defined in bits/regs.ts). */
+export const X86_CR0_PE = Number(R.X86_CR0_PE);
+export const X86_CR0_WP = Number(R.X86_CR0_WP);
+export const X86_CR0_PG = Number(R.X86_CR0_PG);
+export const X86_CR4_PSE = Number(R.X86_CR4_PSE);
+export const X86_CR4_PAE = Number(R.X86_CR4_PAE);
+export const X86_CR4_LA57 = Number(R.X86_CR4_LA57);
+export const X86_CR4_SMEP = Number(R.X86_CR4_SMEP);
+export const X86_CR4_SMAP = Number(R.X86_CR4_SMAP);
+export const X86_CR4_PKE = Number(R.X86_CR4_PKE);
+export const EFER_LME = Number(R.EFER_LME);
+export const EFER_LMA = Number(R.EFER_LMA);
+export const EFER_NX = Number(R.EFER_NX);
 
 /** KVM_MMU_CR0_ROLE_BITS and KVM_MMU_CR4_ROLE_BITS (mmu.h). */
 export const KVM_MMU_CR0_ROLE_BITS = (X86_CR0_PG | X86_CR0_WP) >>> 0;

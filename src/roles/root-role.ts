@@ -6,21 +6,10 @@
  */
 import { badInput } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
-import {
-  kvm_calc_cpu_role,
-  kvm_calc_shadow_ept_root_page_role_6,
-  kvm_calc_tdp_mmu_root_page_role_6,
-  kvm_init_shadow_mmu_root_role,
-  kvm_init_shadow_npt_mmu_roles,
-} from './cpu-role.js';
+import { kvm_calc_cpu_role, kvm_init_shadow_mmu_root_role, kvm_init_shadow_npt_mmu_roles } from './cpu-role.js';
 import { roleLayout } from './layout.js';
-import {
-  kvm_calc_nested_mmu_role,
-  kvm_calc_shadow_ept_root_page_role_5,
-  kvm_calc_shadow_mmu_root_page_role,
-  kvm_calc_shadow_npt_root_page_role,
-  kvm_calc_tdp_mmu_root_page_role_5,
-} from './mmu-role.js';
+import { kvm_calc_nested_mmu_role, kvm_calc_shadow_mmu_root_page_role, kvm_calc_shadow_npt_root_page_role } from './mmu-role.js';
+import { kvm_calc_shadow_ept_root_page_role, kvm_calc_tdp_mmu_root_page_role } from './root-page-role.js';
 import { ____is_cr0_pg, X86_CR4_PKE, role_regs_to_root_level, vcpu_to_role_regs, type RoleRegs } from './regs.js';
 import type { EptInput, MmuKind, Role64, RootRoleResult, RoleVcpu } from './types.js';
 import { get } from './word.js';
@@ -44,77 +33,59 @@ export function guestCpuRole(profile: Profile, vcpu: RoleVcpu): Role64 {
 /**
  * The role state of an MMU of kind `mmu` after its init function, for the vCPU state `vcpu`
  * (for `npt`, `vcpu`'s registers are L1's, as KVM passes them). `ept` is used only for `ept`.
+ * With the CPU-role pipeline the CPU role is computed first and reported (`cpu_word`), and the
+ * extended role is the CPU role's; with the MMU-role pipeline the MMU role's base is the root.
  */
 export function calcRootRole(profile: Profile, mmu: MmuKind, vcpu: RoleVcpu, ept: EptInput = DEFAULT_EPT): RootRoleResult {
-  return profile.roles.pipeline === 'cpu_role' ? rootRole6(profile, mmu, vcpu, ept) : rootRole5(profile, mmu, vcpu, ept);
+  const l = roleLayout(profile);
+  const lv = (w: number) => get(l, w, 'level');
+  const direct = (w: number) => get(l, w, 'direct') === 1;
+  const cpuRoles = profile.roles.pipeline === 'cpu_role';
+  switch (mmu) {
+    case 'tdp': {
+      const regs = vcpu_to_role_regs(vcpu);
+      const r = kvm_calc_tdp_mmu_root_page_role(profile, vcpu, regs, false);
+      const cpu = cpuRoles ? kvm_calc_cpu_role(profile, vcpu, regs).base : null;
+      return result(mmu, r.base, r.ext, cpu, role_regs_to_root_level(regs), lv(r.base), direct(r.base));
+    }
+    case 'shadow': {
+      const regs = vcpu_to_role_regs(vcpu);
+      if (cpuRoles) {
+        const cpu = kvm_calc_cpu_role(profile, vcpu, regs);
+        const root = kvm_init_shadow_mmu_root_role(profile, cpu);
+        return result(mmu, root, cpu.ext, cpu.base, lv(cpu.base), lv(root), direct(root));
+      }
+      const r = kvm_calc_shadow_mmu_root_page_role(profile, vcpu, regs, false);
+      return result(mmu, r.base, r.ext, null, role_regs_to_root_level(regs), lv(r.base), !____is_cr0_pg(regs));
+    }
+    case 'npt': {
+      if (cpuRoles) {
+        const { cpu_role, root_role } = kvm_init_shadow_npt_mmu_roles(profile, vcpu, vcpu);
+        return result(mmu, root_role, cpu_role.ext, cpu_role.base, lv(cpu_role.base), lv(root_role), direct(root_role));
+      }
+      const regs = nptRegs(vcpu);
+      const r = kvm_calc_shadow_npt_root_page_role(profile, vcpu, regs);
+      return result(mmu, r.base, r.ext, null, role_regs_to_root_level(regs), lv(r.base), !____is_cr0_pg(regs));
+    }
+    case 'ept': {
+      checkEpt(ept);
+      const r = kvm_calc_shadow_ept_root_page_role(profile, vcpu.smm, ept);
+      return result(mmu, r.base, r.ext, cpuRoles ? r.base : null, ept.level, ept.level, false);
+    }
+    case 'nested': {
+      // 6.x: the nested MMU's role is the CPU role itself.
+      const regs = vcpu_to_role_regs(vcpu);
+      const r = cpuRoles ? kvm_calc_cpu_role(profile, vcpu, regs) : kvm_calc_nested_mmu_role(profile, vcpu, regs);
+      return result(mmu, r.base, r.ext, cpuRoles ? r.base : null, lv(r.base), 0, false);
+    }
+  }
 }
 
 function checkEpt(ept: EptInput): void {
   if (ept.level !== 4 && ept.level !== 5) badInput('ept.level', `EPT walk length must be 4 or 5, got ${ept.level}`);
 }
 
-function rootRole5(profile: Profile, mmu: MmuKind, vcpu: RoleVcpu, ept: EptInput): RootRoleResult {
-  const l = roleLayout(profile);
-  switch (mmu) {
-    case 'tdp': {
-      const regs = vcpu_to_role_regs(vcpu);
-      const r = kvm_calc_tdp_mmu_root_page_role_5(profile, vcpu, regs, false);
-      return result(mmu, r.base, r.ext, null, role_regs_to_root_level(regs), get(l, r.base, 'level'), true);
-    }
-    case 'shadow': {
-      const regs = vcpu_to_role_regs(vcpu);
-      const r = kvm_calc_shadow_mmu_root_page_role(profile, vcpu, regs, false);
-      return result(mmu, r.base, r.ext, null, role_regs_to_root_level(regs), get(l, r.base, 'level'), !____is_cr0_pg(regs));
-    }
-    case 'npt': {
-      const regs = nptRegs(vcpu);
-      const r = kvm_calc_shadow_npt_root_page_role(profile, vcpu, regs);
-      return result(mmu, r.base, r.ext, null, role_regs_to_root_level(regs), get(l, r.base, 'level'), !____is_cr0_pg(regs));
-    }
-    case 'ept': {
-      checkEpt(ept);
-      const r = kvm_calc_shadow_ept_root_page_role_5(profile, vcpu.smm, ept);
-      return result(mmu, r.base, r.ext, null, ept.level, ept.level, false);
-    }
-    case 'nested': {
-      const r = kvm_calc_nested_mmu_role(profile, vcpu, vcpu_to_role_regs(vcpu));
-      return result(mmu, r.base, r.ext, null, get(l, r.base, 'level'), 0, false);
-    }
-  }
-}
-
 /** kvm_init_shadow_npt_mmu's regs: L1's CR0/CR4/EFER as passed, CR4.PKE dropped. */
 function nptRegs(vcpu: RoleVcpu): RoleRegs {
   return { cr0: vcpu.cr0 >>> 0, cr4: (vcpu.cr4 & ~X86_CR4_PKE) >>> 0, efer: vcpu.efer >>> 0 };
-}
-
-function rootRole6(profile: Profile, mmu: MmuKind, vcpu: RoleVcpu, ept: EptInput): RootRoleResult {
-  const l = roleLayout(profile);
-  const lv = (w: number) => get(l, w, 'level');
-  switch (mmu) {
-    case 'tdp': {
-      const cpu = kvm_calc_cpu_role(profile, vcpu, vcpu_to_role_regs(vcpu));
-      const root = kvm_calc_tdp_mmu_root_page_role_6(profile, vcpu, cpu);
-      return result(mmu, root, cpu.ext, cpu.base, lv(cpu.base), lv(root), get(l, root, 'direct') === 1);
-    }
-    case 'shadow': {
-      const cpu = kvm_calc_cpu_role(profile, vcpu, vcpu_to_role_regs(vcpu));
-      const root = kvm_init_shadow_mmu_root_role(profile, cpu);
-      return result(mmu, root, cpu.ext, cpu.base, lv(cpu.base), lv(root), get(l, root, 'direct') === 1);
-    }
-    case 'npt': {
-      const { cpu_role, root_role } = kvm_init_shadow_npt_mmu_roles(profile, vcpu, vcpu);
-      return result(mmu, root_role, cpu_role.ext, cpu_role.base, lv(cpu_role.base), lv(root_role), get(l, root_role, 'direct') === 1);
-    }
-    case 'ept': {
-      checkEpt(ept);
-      const cpu = kvm_calc_shadow_ept_root_page_role_6(profile, ept);
-      return result(mmu, cpu.base, cpu.ext, cpu.base, ept.level, ept.level, false);
-    }
-    case 'nested': {
-      // 6.x: the nested MMU's role is the CPU role itself.
-      const cpu = kvm_calc_cpu_role(profile, vcpu, vcpu_to_role_regs(vcpu));
-      return result(mmu, cpu.base, cpu.ext, cpu.base, lv(cpu.base), 0, false);
-    }
-  }
 }

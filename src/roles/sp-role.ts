@@ -53,7 +53,7 @@ function checkAccess(access: number): void {
 }
 
 /**
- * @kernel mmu.c kvm_mmu_get_page (5.x: the role statements before the hash lookup)
+ * The role statements of kvm_mmu_get_page (mmu/get_page.ts) before its hash lookup, 5.x.
  * <= 5.16: direct pages get gpte_is_8_bytes = 1, and a quadrant is computed when the MMU is not
  * direct-mapped and the guest has 2 levels. >= 5.17: the quadrant is computed whenever the role
  * has 4-byte gptes (direct pages keep the bit). The RFC then clears level_promoted at or below
@@ -76,7 +76,7 @@ export function kvm_mmu_get_page_role(profile: Profile, mmu: SpMmuContext, req: 
 }
 
 /**
- * @kernel mmu.c mmu_alloc_root (6.x: the role statements)
+ * The role statements of 6.x mmu.c mmu_alloc_root (the function itself is mmu/roots.ts).
  * KVM warns (WARN_ON_ONCE) on a quadrant without 4-byte gptes and on a direct role with 4-byte
  * gptes, and carries on; so does the model: `rootRoleWarnings` names those cases.
  */

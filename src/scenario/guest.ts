@@ -12,7 +12,9 @@ import { parseProbeScenario } from '../kvm/parse.js';
 import { runProbeScenario } from '../kvm/replay.js';
 import type { ProbeStep, ProbeVm } from '../kvm/vcpu.js';
 import type { TraceEvent } from '../trace/events.js';
-import { eventJson, formatEventText } from '../trace/format.js';
+import { eventJson } from '../trace/json.js';
+import { formatEventText } from '../trace/print.js';
+import { MMU_EVENTS } from '../trace/table.js';
 import type { Patch } from 'immer';
 import { Journal, snapshot } from './journal.js';
 
@@ -78,11 +80,9 @@ export function runGuestScenario(text: string, opts: GuestRunOptions): GuestRun 
   return { profile: opts.profile, vms, violations };
 }
 
-const KVMMMU = new Set(['kvm_mmu_get_page', 'kvm_mmu_prepare_zap_page', 'kvm_mmu_sync_page', 'kvm_mmu_unsync_page', 'kvm_mmu_zap_all_fast', 'kvm_mmu_spte_requested', 'kvm_mmu_set_spte']);
-
 /** The kvmmmu events of a step (what `trace-cmd report` would show for the shadow MMU). */
 export function mmuEvents(s: ProbeStep): TraceEvent[] {
-  return s.events.filter((e) => KVMMMU.has(e.event));
+  return s.events.filter((e) => MMU_EVENTS.has(e.event));
 }
 
 /** One step's summary line: `# step N: op args -> exit, exceptions, value`. */
@@ -111,7 +111,7 @@ export function stepEventLines(profile: Profile, s: ProbeStep): string[] {
   };
   s.events.forEach((ev, i) => {
     walk(s.eventWalkPos[i] ?? 0);
-    if (KVMMMU.has(ev.event)) out.push(formatEventText(profile, ev));
+    if (MMU_EVENTS.has(ev.event)) out.push(formatEventText(profile, ev));
   });
   walk(s.walkEvents.length);
   return out;
@@ -130,7 +130,7 @@ export function renderGuestText(r: GuestRun): string {
     }
     if (vm.teardown.length) {
       out.push(`# teardown of vm ${vm.name || '(unnamed)'}`);
-      for (const ev of vm.teardown) if (KVMMMU.has(ev.event)) out.push(formatEventText(r.profile, ev));
+      for (const ev of vm.teardown) if (MMU_EVENTS.has(ev.event)) out.push(formatEventText(r.profile, ev));
     }
   }
   const n = r.vms.reduce((a, v) => a + v.steps.length, 0);
@@ -149,7 +149,7 @@ export function renderGuestJsonl(r: GuestRun): string {
       const patches = vm.journal[s.step] ?? [];
       if (patches.length) out.push(j({ vm: i, step: s.step, journal: patches }));
     }
-    for (const ev of vm.teardown) if (KVMMMU.has(ev.event)) out.push(j({ vm: i, teardown: true, ...eventJson(ev) }));
+    for (const ev of vm.teardown) if (MMU_EVENTS.has(ev.event)) out.push(j({ vm: i, teardown: true, ...eventJson(ev) }));
   });
   out.push(j({ audit: r.violations.length ? 'fail' : 'ok', violations: r.violations }));
   return out.join('\n') + '\n';

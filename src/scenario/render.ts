@@ -4,7 +4,8 @@
  * step's result and journal patches, then the audit).
  */
 import type { Profile } from '../profiles/index.js';
-import { eventJson, formatEventText } from '../trace/format.js';
+import { eventJson } from '../trace/json.js';
+import { formatEventText } from '../trace/print.js';
 import { formatViolation } from '../mmu/audit.js';
 import { formatVerdict } from '../mmu/archcheck.js';
 import type { RunResult, StepResult } from './run.js';

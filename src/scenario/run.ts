@@ -11,6 +11,7 @@ import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../mmu/constants.js';
 import { kvm_mmu_get_page } from '../mmu/get_page.js';
 import { drop_parent_pte, link_shadow_page } from '../mmu/link.js';
 import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/machine.js';
+import { standinSyncPage } from '../mmu/sync_standin.js';
 import { is_shadow_present_pte } from '../mmu/spte.js';
 import type { KvmMmuPage } from '../mmu/page.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role, mmu_alloc_root_role } from '../roles/sp-role.js';
@@ -58,6 +59,8 @@ function errnoName(r: number): string {
 export class ScenarioRunner {
   readonly m: Machine;
   private readonly names = new Map<string, KvmMmuPage>();
+  /** The scenario's scripted mmu->sync_page results by gfn (`sync_result` steps). */
+  private readonly syncResults = new Map<number, number>();
   private cr3: number;
   private events: TraceEvent[] = [];
   /** null when the run keeps no journal (text output): no snapshot per step. */
@@ -70,6 +73,7 @@ export class ScenarioRunner {
   ) {
     this.m = createMachine(sc.profile, sc.host, sc.ctx);
     this.m.vcpu.mmu.pdptrs = [...sc.pdptrs];
+    this.m.vcpu.mmu.sync_page = standinSyncPage(this.syncResults);
     this.cr3 = sc.cr3;
     this.m.kvm.trace = (ev) => this.events.push(ev);
     this.journal = opts.journal === false ? null : new Journal(snapshot(this.m));
@@ -199,7 +203,7 @@ export class ScenarioRunner {
       case 'unsync':
         return { ret: mmu_try_to_unsync_pages(kvm, s.gfn, true, false) };
       case 'sync_result':
-        vcpu.syncResults.set(s.gfn, s.result);
+        this.syncResults.set(s.gfn, s.result);
         return {};
       case 'walk':
         return { walk: shadowWalk(vcpu, s.addr).map((w) => ({ level: w.level, index: w.index, spte: hex64(w.spte) })) };

@@ -4,7 +4,7 @@
  * (an AMD TDP host: the registers are L1's, CR3 is L1's nCR3, accesses are L2 GPAs). Steps are
  * CPU accesses in a vCPU's retry loop, emulated accesses, guest page-table writes as the
  * emulator reports them (kvm_mmu_pte_write), INVLPG, MOV CR3, and one TDP fault on a GPA the
- * TDP level may not map (seed 002's loop or explicit exit). A file is a VM scenario when it has a
+ * TDP level may not map (the ept_5level thread's (kvm@vger.kernel.org 2024-01-10) loop or explicit exit). A file is a VM scenario when it has a
  * "guest" key.
  *
  *   { "profile": "v6.18", "host": { "vendor": "amd", "tdp": true, "tdp_level": 5 },
@@ -35,7 +35,8 @@ export type VmStep =
   | { op: 'host_write'; gpa: number; value: bigint; size: 1 | 2 | 4 | 8 }
   | { op: 'invlpg'; va: bigint }
   | { op: 'set_cr3'; cr3: bigint }
-  | { op: 'tdp_fault'; gpa: bigint; level: number };
+  | { op: 'tdp_fault'; gpa: bigint; level: number }
+  | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean };
 
 export interface VmScenario {
   readonly profile: Profile;
@@ -95,8 +96,12 @@ function parseStep(v: unknown, i: number): VmStep {
     case 'tdp_fault':
       only(v, where, ['op', 'gpa', 'level', 'comment']);
       return { op, gpa: u('gpa', 52), level: v['level'] === undefined ? 4 : parseInt_(v['level'], `${where}.level`, 4, 5) };
+    case 'add_memslot':
+      only(v, where, ['op', 'gpa', 'size', 'readonly', 'comment']);
+      if (v['readonly'] !== undefined && typeof v['readonly'] !== 'boolean') badInput(`${where}.readonly`, 'expected true or false');
+      return { op, gpa: Number(u('gpa', 52)), size: Number(u('size', 52)), readonly: v['readonly'] === true };
     default:
-      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot)`);
   }
 }
 
@@ -177,7 +182,7 @@ export class VmScenarioRunner {
         return `ok gpa ${hw.gpa.toString(16)}${n ? ` after ${n} fault(s)` : ''}`;
       }
       if (hw.vector === 13) return '#GP';
-      const pf = api.kvm_mmu_page_fault(this.vm, hw.cr2, hw.error_code, cpl);
+      const pf = api.pageFault(this.vm, hw.cr2, hw.error_code, cpl);
       if (pf.inject) return `#PF error_code ${pf.inject.error_code.toString(16)}`;
       if (pf.ret === 'RET_PF_EMULATE') return `emulated: ${this.emulate(va, kind, cpl, value, size)}`;
     }
@@ -190,7 +195,7 @@ export class VmScenarioRunner {
     if (!this.mem.isRam(t.gpa)) return `mmio gpa ${t.gpa.toString(16)}`;
     if (kind === 'write') {
       this.mem.writeBig(t.gpa, value, size);
-      api.kvm_mmu_pte_write(this.vm, t.gpa, size);
+      api.pteWrite(this.vm, t.gpa, size);
     }
     return `gpa ${t.gpa.toString(16)}`;
   }
@@ -209,7 +214,7 @@ export class VmScenarioRunner {
         break;
       case 'pte_write':
         if (s.value !== null) this.mem.writeBig(s.gpa, s.value, s.bytes as 1 | 2 | 4 | 8);
-        api.kvm_mmu_pte_write(this.vm, s.gpa, s.bytes);
+        api.pteWrite(this.vm, s.gpa, s.bytes);
         outcome = 'written';
         break;
       case 'host_write':
@@ -217,7 +222,7 @@ export class VmScenarioRunner {
         outcome = 'written';
         break;
       case 'invlpg':
-        api.kvm_mmu_invlpg(this.vm, s.va);
+        api.invlpg(this.vm, s.va);
         outcome = 'done';
         break;
       case 'set_cr3':
@@ -226,6 +231,10 @@ export class VmScenarioRunner {
           const refused = api.setCr3(this.vm, s.cr3);
           outcome = refused === null ? 'done' : `#GP: ${refused}`;
         }
+        break;
+      case 'add_memslot':
+        api.addMemslot(this.vm, s.gpa, s.size, { readonly: s.readonly });
+        outcome = `memslot generation ${this.vm.machine.kvm.memslots_generation}`;
         break;
       case 'tdp_fault': {
         const o = tdpFaultLoop(this.sc.profile, s.level, s.gpa);

@@ -6,7 +6,8 @@
 import type { Profile } from '../profiles/index.js';
 import { decodeRole, hasField, roleLayout, type RoleFields } from '../roles/layout.js';
 import type { TraceLine } from './read.js';
-import { PAGE_EVENTS, TRACE_EVENTS, type EventFields } from './table.js';
+import { withTextBits } from './parse.js';
+import { PAGE_EVENTS, TRACE_EVENTS } from './table.js';
 
 type EventLine = Extract<TraceLine, { kind: 'event' }>;
 
@@ -53,8 +54,7 @@ export function eventKey(profile: Profile, e: EventLine, exact: boolean): string
     }
     return parts.join(' ');
   }
-  const fields: EventFields = { ...e.fields };
-  if (e.event === 'kvm_mmu_set_spte' && fields['w'] === undefined && fields['spte'] !== undefined) fields['w'] = Number((BigInt(fields['spte']) >> 1n) & 1n);
+  const fields = withTextBits(spec, e.fields);
   for (const k of Object.keys(fields).sort()) {
     if (skip.has(k)) continue;
     parts.push(`${k}=${hx(fields[k]!)}`);

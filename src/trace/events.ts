@@ -1,52 +1,36 @@
 /**
- * kvmmmu tracepoint records (arch/x86/kvm/mmu/mmutrace.h) as the model emits them, and the
- * sink the MMU writes them to. Records carry the binary fields (full role word); ./format.ts
- * prints them as the kernel's text.
+ * kvmmmu tracepoint records as the model emits them, typed from the table (./table.ts): an MMU
+ * event is `{ event, ...its record }` (the argument of its TP_fast_assign), a walker event is its
+ * name, its fields in JSON form and its text. Records carry the binary fields (full role word);
+ * ./print.ts prints them as the kernel's text.
  */
+import { eventDef, type KvmmmuEventName, type KvmmmuTable, type RawFields, type RecordOf } from './table.js';
 
-/** KVM_MMU_PAGE_FIELDS */
-export interface PageFields {
-  readonly mmu_valid_gen: number;
-  readonly gfn: number;
-  readonly role: number;
-  readonly root_count: number;
-  readonly unsync: boolean;
-}
+export type { PageFields, SetSpteRecord, SpteRequestedRecord } from './table.js';
 
-export type TraceEvent =
-  | ({ readonly event: 'kvm_mmu_get_page'; readonly created: boolean } & PageFields)
-  | ({ readonly event: 'kvm_mmu_sync_page' } & PageFields)
-  | ({ readonly event: 'kvm_mmu_unsync_page' } & PageFields)
-  | ({ readonly event: 'kvm_mmu_prepare_zap_page' } & PageFields)
-  | { readonly event: 'kvm_mmu_zap_all_fast'; readonly mmu_valid_gen: number; readonly mmu_used_pages: number }
-  | SpteRequestedEvent
-  | SetSpteEvent;
+type NamesFrom<S> = { [N in KvmmmuEventName]: KvmmmuTable[N] extends { readonly source: S } ? N : never }[KvmmmuEventName];
 
-/** kvm_mmu_spte_requested (the fault's gfn, host pfn and goal level, before the shadow walk). */
-export interface SpteRequestedEvent {
-  readonly event: 'kvm_mmu_spte_requested';
-  readonly gfn: number;
-  readonly pfn: number;
-  readonly level: number;
-}
+/** The events the shadow MMU emits. */
+export type MmuEventName = NamesFrom<'mmu'>;
 
-/**
- * kvm_mmu_set_spte (after mmu_set_spte wrote a leaf): the SPTE as halves, its host address
- * (sptep as a physical address), and r/x/u as the tracepoint computes them (u: -1 when the
- * format has no user bit, e.g. EPT).
- */
-export interface SetSpteEvent {
-  readonly event: 'kvm_mmu_set_spte';
-  readonly gfn: number;
-  readonly level: number;
-  readonly spte_lo: number;
-  readonly spte_hi: number;
-  readonly sptep_pa: number;
-  readonly r: boolean;
-  readonly x: boolean;
-  readonly u: -1 | 0 | 1;
+/** One shadow-MMU event: its name and its record. */
+export type TraceEvent = { [N in MmuEventName]: { readonly event: N } & RecordOf<N> }[MmuEventName];
+
+/** An MMU event's binary fields (its TP_fast_assign). */
+export function eventRawFields(ev: TraceEvent): RawFields {
+  return (eventDef(ev.event).assign as (r: TraceEvent) => RawFields)(ev);
 }
 
 export type TraceSink = (ev: TraceEvent) => void;
 
 export const NO_TRACE: TraceSink = () => {};
+
+/** The guest walker's events (paging_tmpl.h FNAME(walk_addr_generic), defined in mmutrace.h). */
+export type WalkEventName = NamesFrom<'walker'>;
+
+/** One recorded walker event: its name, fields (64-bit values as hex strings) and its text. */
+export interface WalkEvent {
+  readonly event: WalkEventName;
+  readonly fields: Readonly<Record<string, string | number>>;
+  readonly text: string;
+}

@@ -3,10 +3,10 @@
  * role word appears whole): ` name=0x1f (31)` for 2-, 4- and 8-byte fields, `(1)` or `'A'` for a
  * byte, in TP_STRUCT order (./table.ts).
  */
-import { fromHalves } from '../bits/u64.js';
-import type { WalkEvent } from '../guest/events.js';
-import type { TraceEvent } from './events.js';
+import type { WalkEvent } from './events.js';
 import { TRACE_EVENTS, type TraceField } from './table.js';
+
+export { eventRawFields } from './events.js';
 
 function fieldText(fl: TraceField, v: bigint): string {
   const u = BigInt.asUintN(fl.size * 8, v);
@@ -28,23 +28,6 @@ export function formatFieldsForm(event: string, values: Readonly<Record<string, 
     return `${fl.name}=${fieldText(fl, typeof v === 'bigint' ? v : BigInt(typeof v === 'boolean' ? Number(v) : (v ?? 0)))}`;
   });
   return `${event}: ${parts.join(' ')}`;
-}
-
-/** A shadow-MMU event's raw fields. */
-export function eventRawFields(ev: TraceEvent): Record<string, bigint | number | boolean> {
-  switch (ev.event) {
-    case 'kvm_mmu_zap_all_fast':
-      return { mmu_valid_gen: ev.mmu_valid_gen, mmu_used_pages: ev.mmu_used_pages };
-    case 'kvm_mmu_spte_requested':
-      return { gfn: BigInt(ev.gfn), pfn: BigInt(ev.pfn), level: ev.level };
-    case 'kvm_mmu_set_spte':
-      return { gfn: BigInt(ev.gfn), spte: fromHalves(ev.spte_lo, ev.spte_hi), sptep: BigInt(ev.sptep_pa), level: ev.level, r: ev.r, x: ev.x, u: ev.u };
-    default: {
-      const o: Record<string, bigint | number | boolean> = { mmu_valid_gen: ev.mmu_valid_gen, gfn: BigInt(ev.gfn), role: ev.role >>> 0, root_count: ev.root_count, unsync: ev.unsync };
-      if (ev.event === 'kvm_mmu_get_page') o['created'] = ev.created;
-      return o;
-    }
-  }
 }
 
 /** A walker event's raw fields. */

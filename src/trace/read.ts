@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { ShadowMmuError } from '../bits/errors.js';
 import { inputChunks } from '../bits/input-stream.js';
+import { parseEventText } from './parse.js';
 import { TRACE_EVENTS, type EventFields, type TraceEventSpec } from './table.js';
 
 export interface TracePrefix {
@@ -102,7 +103,7 @@ export function parseTraceLine(text: string, line: number): TraceLine {
     if (typeof r === 'string') return { kind: 'bad', line, text, why: `${event}: ${r}` };
     return { kind: 'event', line, event, form: 'fields', fields: r, body, prefix };
   }
-  const fields = spec.parseText(body);
+  const fields = parseEventText(spec, body);
   if (!fields) return { kind: 'bad', line, text, why: `${event}: the text does not match the event's format: ${quote(body)}` };
   return { kind: 'event', line, event, form: 'text', fields, body, prefix };
 }

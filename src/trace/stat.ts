@@ -7,6 +7,7 @@
 import type { Profile } from '../profiles/index.js';
 import { printedRole } from './decode.js';
 import type { TraceLine } from './read.js';
+import { KVMMMU } from './table.js';
 
 interface PageLife {
   created: number;
@@ -76,10 +77,10 @@ export class TraceStatCollector {
     const at = l.prefix ? l.prefix.ts : l.line;
     this.last = at;
     const f = l.fields;
-    if (l.event === 'kvm_mmu_unsync_page') this.s.unsync++;
-    else if (l.event === 'kvm_mmu_sync_page') this.s.sync++;
-    else if (l.event === 'kvm_mmu_zap_all_fast') this.s.zap_all_fast++;
-    if (l.event !== 'kvm_mmu_get_page' && l.event !== 'kvm_mmu_prepare_zap_page') return;
+    if (l.event === KVMMMU.kvm_mmu_unsync_page) this.s.unsync++;
+    else if (l.event === KVMMMU.kvm_mmu_sync_page) this.s.sync++;
+    else if (l.event === KVMMMU.kvm_mmu_zap_all_fast) this.s.zap_all_fast++;
+    if (l.event !== KVMMMU.kvm_mmu_get_page && l.event !== KVMMMU.kvm_mmu_prepare_zap_page) return;
     const role = printedRole(this.profile, l)!;
     const gfn = (f['gfn'] as bigint).toString(16);
     const key = `${gfn} ${l.form === 'fields' ? 'role ' + (Number(f['role']) >>> 0).toString(16) : role}`;
@@ -87,7 +88,7 @@ export class TraceStatCollector {
     if (!p) this.pages.set(key, (p = { created: 0, zaps: 0, creates: 0, since: Number.NaN, lived: 0 }));
     let c = this.gfnChurn.get(gfn);
     if (!c) this.gfnChurn.set(gfn, (c = { creates: 0, zaps: 0 }));
-    if (l.event === 'kvm_mmu_get_page') {
+    if (l.event === KVMMMU.kvm_mmu_get_page) {
       const g = (this.s.get_page[role] ??= { created: 0, existing: 0 });
       if (f['created']) {
         g.created++;
@@ -136,8 +137,8 @@ export function renderStat(file: string, s: TraceStat): string {
   };
   table('events', Object.entries(s.events).sort());
   table('shadow pages by role (created / found existing)', Object.entries(s.get_page).sort().map(([k, v]) => [k, `${v.created} / ${v.existing}`]));
-  table(`zaps: ${s.zaps.total} (kvm_mmu_zap_all_fast: ${s.zap_all_fast})`, [...Object.entries(s.zaps.by_level).sort(), ...Object.entries(s.zaps.by_state).sort()]);
-  table('unsync / sync', [['kvm_mmu_unsync_page', s.unsync], ['kvm_mmu_sync_page', s.sync], ['gfns zapped more than once', s.gfns_zapped_more_than_once]]);
+  table(`zaps: ${s.zaps.total} (${KVMMMU.kvm_mmu_zap_all_fast}: ${s.zap_all_fast})`, [...Object.entries(s.zaps.by_level).sort(), ...Object.entries(s.zaps.by_state).sort()]);
+  table('unsync / sync', [[KVMMMU.kvm_mmu_unsync_page, s.unsync], [KVMMMU.kvm_mmu_sync_page, s.sync], ['gfns zapped more than once', s.gfns_zapped_more_than_once]]);
   table(`longest-lived pages (${s.time_unit})`, s.longest_lived.map((p) => [`gfn ${p.gfn} ${p.role}${p.alive_at_end ? ' (alive at end)' : ''}`, p.lived]));
   table('most-churned gfns (created + zapped)', s.most_churned.map((c) => [`gfn ${c.gfn}`, `${c.creates} + ${c.zaps}`]));
   table('per task', Object.entries(s.per_task).sort());

@@ -35,12 +35,12 @@ describe('diff --format html in chromium', () => {
       await page.goto(pathToFileURL(report).href);
 
       const pair = page.locator('#summary .pair').first();
-      expect(await pair.getAttribute('data-steps-differ')).toBe('7');
-      expect(await pair.getAttribute('data-events-only-a')).toBe('9');
-      expect(await pair.getAttribute('data-events-only-b')).toBe('1');
-      expect(await pair.textContent()).toContain('rfc-v1 vs rfc-v1-pae: 7 of 12 steps differ');
+      expect(await pair.getAttribute('data-steps-differ')).toBe('8');
+      expect(await pair.getAttribute('data-events-only-a')).toBe('11');
+      expect(await pair.getAttribute('data-events-only-b')).toBe('3');
+      expect(await pair.textContent()).toContain('rfc-v1 vs rfc-v1-pae: 8 of 13 steps differ');
       expect(await page.locator('#first-divergence').textContent()).toMatch(/^first divergence: vm 0 step 1 \(read 0x00400000\)/);
-      expect(await page.locator('#timeline .step.differs').count()).toBe(7);
+      expect(await page.locator('#timeline .step.differs').count()).toBe(8);
 
       // The first differing step is shown: the root, promoted in one profile only.
       const nodeA = page.locator('.forest[data-profile="rfc-v1"] .node.root').first();

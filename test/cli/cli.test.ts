@@ -1,3 +1,4 @@
+import { PROFILE_NAMES } from '../../src/profiles/index.js';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
@@ -46,7 +47,7 @@ describe('cli', () => {
   it('profiles lists every profile in text and json', async () => {
     const t = await runCli(['profiles']);
     expect(t.code).toBe(0);
-    for (const p of ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18']) expect(t.stdout).toContain(p);
+    for (const p of PROFILE_NAMES) expect(t.stdout).toContain(p);
     const j = JSON.parse((await runCli(['profiles', '--format', 'json'])).stdout);
     expect(j.profiles).toHaveLength(5);
   });

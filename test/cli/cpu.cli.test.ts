@@ -53,7 +53,7 @@ describe('cpu commands: results', () => {
     expect(JSON.parse(r.stdout).profiles[0]).toMatchObject({ mov_cr3: 'ok', root_gfn: '0x0000000000012345', root_pgd: '0x2000000012345000' });
   });
 
-  it('tdp-check: seed 002 host loops in mainline, exits with the profile change', async () => {
+  it('tdp-check: the ept_5level thread, kvm@vger.kernel.org 2024-01-10 host loops in mainline, exits with the profile change', async () => {
     const r = await runCli(['tdp-check', '--host', 'ept4-52', '--maxphyaddr', '52', '--memslot', '0xf000000000000:0x10000000', '--format', 'json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout).profiles as { profile: string; on_access: { kind: string } }[];

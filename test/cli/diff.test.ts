@@ -25,13 +25,26 @@ describe('diff: the RFC CR4.PSE slip (rfc-v1 vs rfc-v1-pae)', () => {
   const r = run('rfc-pse-slip.kvm', 'rfc-v1', 'rfc-v1-pae');
   const p = r.pairs[0]!;
 
-  it('summary: 7 of 12 steps differ, the first at the root the RFC does not promote', () => {
+  it('summary: 8 of 13 steps differ (the teardown too), the first at the root the RFC does not promote', () => {
     expect(r.differs).toBe(true);
-    expect(p.summary).toMatchObject({ steps: 12, stepsDiffer: 7, eventsOnlyA: 9, eventsOnlyB: 1, layoutOnlyEvents: 0 });
+    expect(p.summary).toMatchObject({ steps: 13, stepsDiffer: 8, eventsOnlyA: 11, eventsOnlyB: 3, layoutOnlyEvents: 0 });
     expect(p.summary.firstDivergence).toMatchObject({ vm: 0, step: 1 });
     const s1 = step(p, 1);
     expect(s1.changesA).toContain('add pages/gfn 100 l3 q0 wux cr0_wp efer_nx has_4_byte_gpte pae_root = root_count=1 unsync=false unsync_children=0 parents=0');
     expect(s1.changesB).toContain('add pages/gfn 100 l3 q0 wux cr0_wp efer_nx has_4_byte_gpte level_promoted pae_root = root_count=1 unsync=false unsync_children=0 parents=0');
+  });
+
+  it('the teardown is a step of its own: kvm_destroy_vm zaps the root at a different point in each run', () => {
+    const t = step(p, 13);
+    expect(t.label).toBe('teardown');
+    expect(only(t, 'a')).toEqual([
+      'kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux nxe ad root 1 sync',
+      'kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux invalid nxe ad root 0 sync',
+    ]);
+    expect(only(t, 'b')).toEqual([
+      'kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux nxe ad root 1 sync',
+      'kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux invalid nxe ad root 0 sync',
+    ]);
   });
 
   it('the PDE writes zap the unpromoted root and flood it away in rfc-v1 only', () => {
@@ -127,7 +140,7 @@ describe('diff: the command', () => {
     expect(a.code).toBe(1);
     expect(a.stdout).toBe(b.stdout);
     expect(a.stdout).not.toMatch(/\x1b\[/);
-    expect(a.stdout).toMatch(/^--- rfc-v1\n\+\+\+ rfc-v1-pae\n# .*12 steps, 7 differ/);
+    expect(a.stdout).toMatch(/^--- rfc-v1\n\+\+\+ rfc-v1-pae\n# .*13 steps, 8 differ/);
     expect(a.stdout).toContain('\n-kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux nxe ad root 1 sync');
   });
 
@@ -136,7 +149,7 @@ describe('diff: the command', () => {
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
     expect(j.pairs[0].a).toBe('rfc-v1');
-    expect(j.pairs[0].summary.stepsDiffer).toBe(7);
+    expect(j.pairs[0].summary.stepsDiffer).toBe(8);
     expect(j.pairs[0].steps.find((s: { step: number }) => s.step === 10).events.filter((e: { op: string }) => e.op === 'only-a')).toHaveLength(2);
   });
 
@@ -246,7 +259,7 @@ describe('demo section review', () => {
     expect(a.stdout).toBe(b.stdout);
     expect(a.stdout).toContain('+# state: add pages/gfn 100 l3 q0 wux cr0_wp efer_nx has_4_byte_gpte level_promoted pae_root');
     expect(a.stdout).toContain('-kvm_mmu_prepare_zap_page: sp gen 0 gfn 100 l3 4-byte q0 wux nxe ad root 1 sync');
-    expect(a.stdout).toMatch(/pae-rewrite\.kvm: 7 steps, 0 differ[^\n]*\n# the runs agree/);
+    expect(a.stdout).toMatch(/pae-rewrite\.kvm: 8 steps, 0 differ[^\n]*\n# the runs agree/);
     expect(a.stdout.trimEnd().split('\n').at(-1)).toBe(`HTML report: ${report}`);
     expect(readFileSync(report, 'utf8')).toMatch(/^<!doctype html>/i);
   });

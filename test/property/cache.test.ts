@@ -137,7 +137,7 @@ describe('vCPU caches under random allocation failures', () => {
       }
       const expected = v.specs.map((s) => `memory_cache:${s.name}`);
       if (v.pae_root_cache) expected.push('pae_root_cache');
-      if (getProfile(pname).cache.memory_cache === '6.x') expected.push(...v.specs.map((s) => `kvmalloc_array:${s.name}`));
+      if (getProfile(pname).cache.memory_cache_dynamic_capacity) expected.push(...v.specs.map((s) => `kvmalloc_array:${s.name}`));
       for (const s of expected) expect(failedSites, `${pname}: ${s}`).toContain(s);
       v.free_all();
       expect(mem.allocated(), pname).toEqual([]);

@@ -80,7 +80,7 @@ function step(r: Rig, g: Guest, op: Op, wp: { on: boolean }): void {
       break;
     }
     case 'invlpg':
-      api.kvm_mmu_invlpg(r.vm, va(op.va));
+      api.invlpg(r.vm, va(op.va));
       break;
     case 'cr3':
       api.setCr3(r.vm, g.regs.cr3);

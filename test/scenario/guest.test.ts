@@ -6,13 +6,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { getProfile } from '../../src/profiles/index.js';
+import { getProfile, PROFILE_NAMES } from '../../src/profiles/index.js';
 import { mmuEvents, renderGuestText, runGuestScenario, type GuestRun } from '../../src/scenario/guest.js';
 import { runCli } from '../support/cli.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), 'guest');
 const FILES = readdirSync(DIR).filter((f) => f.endsWith('.kvm')).sort();
-const PROFILES = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+const PROFILES = PROFILE_NAMES;
 
 const text = (f: string) => readFileSync(join(DIR, f), 'utf8');
 const run = (f: string, p: string): GuestRun => runGuestScenario(text(f), { profile: getProfile(p) });

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { getProfile } from '../../src/profiles/index.js';
 import { renderGuestText, runGuestScenario } from '../../src/scenario/guest.js';
-import { formatEventText } from '../../src/trace/format.js';
+import { formatEventText } from '../../src/trace/print.js';
 import { runCli } from '../support/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -42,7 +42,7 @@ const B: [string, string, boolean, boolean, boolean, boolean, boolean, number, b
   ['B18', 'v6.18', true, true, false, true, false, 4, false],
 ];
 
-describe('boot-time 5-level decision (cpu-features.md A.5, section 2; seed 000 lines 88-112)', () => {
+describe('boot-time 5-level decision (cpu-features.md A.5, section 2; cpuid.c kvm_set_cpu_caps)', () => {
   for (const [row, pn, config, no5lvl, leafOk, bit, l5, npt, kvm] of B) {
     it(`${row} ${pn} CONFIG=${config} no5lvl=${no5lvl} leaf7=${leafOk} LA57=${bit}`, () => {
       const p = getProfile(pn);
@@ -91,7 +91,7 @@ describe('cmdline_find_option_bool (golden README finding 6)', () => {
   });
 });
 
-describe('kvm_set_cpu_caps LA57 and LAM (cpu-features.md 1.4; seed 000 lines 12-27; golden README finding 5)', () => {
+describe('kvm_set_cpu_caps LA57 and LAM (cpu-features.md 1.4; cpuid.c kvm_set_cpu_caps; golden README finding 5)', () => {
   const base = { raw_max_basic_leaf: 0x20, raw_cpuid7_ecx: 0x1b417ffe, raw_cpuid7_1_eax: 0x04001c30, kernel_caps_7_ecx: 0x1b407ffe, kernel_caps_7_1_eax: 0x04001c30 };
   it('LA57 survives the host kernel clearing it (no5lvl), in both profiles', () => {
     expect(kvm_set_cpu_caps(v516, base).la57).toBe(true);

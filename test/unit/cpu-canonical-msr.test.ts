@@ -36,7 +36,7 @@ const K: [string, keyof typeof ENV, bigint, boolean, boolean, boolean, bigint, b
   ['K13', 'H5/g5', F, false, false, false, E, E, 'NOP', 'NOP'],
 ];
 
-describe('48/57-bit canonicality: linear addresses vs MSR writes per profile (cpu-features.md A.2, section 4; seed 003)', () => {
+describe('48/57-bit canonicality: linear addresses vs MSR writes per profile (cpu-features.md A.2, section 4; the 5-level EPT RFC thread, kvm@vger.kernel.org 2017-03)', () => {
   for (const [row, env, a, data, m516, m618, s516, s618, i516, i618] of K) {
     it(`${row} ${env} 0x${a.toString(16)}`, () => {
       const ctx = ENV[env];

@@ -113,7 +113,7 @@ describe('CPUID lookup and out-of-range fallback (cpu-features.md A.3, section 1
   });
 });
 
-describe('emulated CPUID instruction (seed 000 lines 146-161)', () => {
+describe('emulated CPUID instruction (cpuid.c kvm_set_cpu_caps)', () => {
   it('CPUID faulting: CPL > 0 gets #GP, CPL 0 runs kvm_cpuid', () => {
     const t = fixture();
     expect(kvm_emulate_cpuid(v516, t, 1, 0, { cpl: 3, cpuid_fault: true })).toEqual({ fault: '#GP' });

@@ -21,7 +21,7 @@ const v618 = getProfile('v6.18');
 const LONG: CrState = { cr0: 0x80050033n, cr3: 0x1000n, cr4: 0x20n, efer: 0x500n };
 const all = cr4Features(true, true);
 
-describe('MOV CR4 (cpu-features.md 1.4, 5.4; seed 004 lines 67-75)', () => {
+describe('MOV CR4 (cpu-features.md 1.4, 5.4; LAM KVM enabling v7, kvm@vger.kernel.org 2023-04)', () => {
   it('CR4.LA57 cannot change while EFER.LMA = 1, in both profiles', () => {
     for (const p of [v516, v618]) {
       const s = { ...LONG };
@@ -66,7 +66,7 @@ describe('MOV CR3 with PCID and LAM (cpu-features.md 5.4; golden README finding 
   });
 });
 
-describe('shadow-paging root of a CR3 (seed 004 lines 84-92; cpu-features.md 5.4)', () => {
+describe('shadow-paging root of a CR3 (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04; cpu-features.md 5.4)', () => {
   it('6.18: widest base mask for the GFN; LAM bits in pgd and hardware CR3: one root per CR3+LAM', () => {
     const a = shadowRootOfCr3(v618, 0x12345000n | X86_CR3_LAM_U48, 0x20n, true, 0x123456000n);
     const b = shadowRootOfCr3(v618, 0x12345000n | X86_CR3_LAM_U57, 0x20n, true, 0x123456000n);
@@ -82,14 +82,14 @@ describe('shadow-paging root of a CR3 (seed 004 lines 84-92; cpu-features.md 5.4
   });
 });
 
-describe('CR4 role bits (seed 004 lines 73-75; cpu-features.md 1.4)', async () => {
+describe('CR4 role bits (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04; cpu-features.md 1.4)', async () => {
   const { cr4ChangeResetsMmu } = await import('../../src/cpu/cr.js');
   const { X86_FEATURES, feature_bit } = await import('../../src/cpu/caps.js');
   it('toggling LA57 resets the MMU context, toggling LAM_SUP does not', () => {
     expect(cr4ChangeResetsMmu(0x20n, 0x20n | X86_CR4_LA57)).toBe(true);
     expect(cr4ChangeResetsMmu(0x20n, 0x20n | X86_CR4_LAM_SUP)).toBe(false);
   });
-  it('feature numbers: LA57 16*32+16, LAM 12*32+26, FSGSBASE 9*32+0 (section 1.4; seed 000 line 27)', () => {
+  it('feature numbers: LA57 16*32+16, LAM 12*32+26, FSGSBASE 9*32+0 (section 1.4; cpuid.c kvm_set_cpu_caps)', () => {
     expect(feature_bit(X86_FEATURES.LA57.number)).toBe(1 << 16);
     expect(feature_bit(X86_FEATURES.LAM.number)).toBe(1 << 26);
     expect(feature_bit(X86_FEATURES.FSGSBASE.number)).toBe(1);

@@ -64,7 +64,7 @@ const A1: [string, string, boolean, string, number | null, string, boolean, stri
   ['L40', 'sup', true, '0xfeff_8000_1234_5000', 56, '0x80ff_8000_1234_5000', false, 'LAM_S57: 63=1, 56=1'],
 ];
 
-describe('LAM untag and canonicality (cpu-features.md Appendix A.1, section 5.2; seed 004 lines 25-58)', () => {
+describe('LAM untag and canonicality (cpu-features.md Appendix A.1, section 5.2; LAM KVM enabling v7, kvm@vger.kernel.org 2023-04)', () => {
   for (const [row, cfg, la57, input, bit, untagged, canonical, rule] of A1) {
     it(`${row}: ${cfg} ${la57 ? '5' : '4'}-level ${input} -> ${untagged} (${rule})`, () => {
       const ctx = ctxOf(cfg, la57);
@@ -78,7 +78,7 @@ describe('LAM untag and canonicality (cpu-features.md Appendix A.1, section 5.2;
     });
   }
 
-  it('L41: instruction fetches are never untagged (seed 004 line 52)', () => {
+  it('L41: instruction fetches are never untagged (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04)', () => {
     const r = untagThenCheck(v618, h('0x7e00_1234_5678_9000'), ctxOf('u57', false), X86EMUL_F_FETCH);
     expect(r).toEqual({ untagged: h('0x7e00_1234_5678_9000'), canonical: false });
   });
@@ -113,7 +113,7 @@ describe('LAM untag and canonicality (cpu-features.md Appendix A.1, section 5.2;
     const a = h('0x7e00_1234_5678_9000');
     expect(get_untagged_addr(v618, a, ctxOf('u57', false), X86EMUL_F_IMPLICIT)).toBe(a);
     // MSR writes are not untagged by the caller: the vmx hook itself only skips fetch/implicit/INVLPG,
-    // the MSR path never calls it (seed 004 line 170).
+    // the MSR path never calls it (LAM KVM enabling v7, kvm@vger.kernel.org 2023-04).
     expect(X86EMUL_F_MSR).toBe(16);
   });
 
@@ -150,7 +150,7 @@ const SEED004: [LamMode, boolean, string, boolean][] = [
   ['LAM_U57', false, '0x0100_0000_0000_0000', false], // bit 56
 ];
 
-describe("seed 004's modified canonicality table (lines 39-49) as a test table", () => {
+describe("LAM KVM enabling v7, kvm@vger.kernel.org 2023-04's modified canonicality table (lines 39-49) as a test table", () => {
   for (const [mode, la57, addr, ok] of SEED004) {
     it(`${mode} ${la57 ? '5' : '4'}-level ${addr}: ${ok ? 'canonical' : 'not canonical'}`, () => {
       expect(lamModifiedCanonical(mode, h(addr), la57)).toBe(ok);

@@ -18,7 +18,7 @@ const TABLE: KvmCpuidEntry2[] = [
   e(0x80000008, 0, 0, { eax: 0x3027 }),
 ];
 
-describe('KVM_SET_CPUID / KVM_SET_CPUID2 (cpu-features.md 1.3; seed 000 lines 199-226)', () => {
+describe('KVM_SET_CPUID / KVM_SET_CPUID2 (cpu-features.md 1.3; cpuid.c kvm_set_cpu_caps)', () => {
   for (const p of PROFILES) {
     it(`${p.name}: more than KVM_MAX_CPUID_ENTRIES (256) is -E2BIG before anything is read`, () => {
       for (const nent of [257, 0x80000000, 0xffffffff]) {

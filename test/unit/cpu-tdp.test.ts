@@ -85,13 +85,13 @@ describe('TDP level and GuestPhysBits (cpu-features.md A.4, section 3; seeds 002
     expect(supported_cpuid_80000008(v516, inp).eax).toBe(0x302f);
   });
 
-  it('ept_5level in /proc/cpuinfo follows the 5-level walk bit (seed 002)', () => {
+  it('ept_5level in /proc/cpuinfo follows the 5-level walk bit (the ept_5level thread, kvm@vger.kernel.org 2024-01-10)', () => {
     expect(eptCpuinfoFlags(eptCaps(true))).toContain('ept_5level');
     expect(eptCpuinfoFlags(eptCaps(false))).not.toContain('ept_5level');
   });
 });
 
-describe('the GPA[51:48] problem (seed 002 lines 28-51; cpu-features.md 3.2)', () => {
+describe('the GPA[51:48] problem (the ept_5level thread, kvm@vger.kernel.org 2024-01-10; cpu-features.md 3.2)', () => {
   const gpa = 0x000f_0000_0000_0000n;
   it('mainline: the same fault repeats; the model reports a loop with the repeated fault', () => {
     for (const p of [v516, v618]) {

@@ -90,7 +90,7 @@ describe('nested NPT: 4-level L1 NPT on a 5-level NPT host', () => {
     for (const profile of ['v6.18', 'rfc-v1', 'v5.16']) {
       const s = run(profile, 5);
       s.mem.writeBig(s.b.cr3, s.mem.readBig(s.b.cr3, 8), 8);
-      api.kvm_mmu_pte_write(s.r.vm, s.b.cr3, 8);
+      api.pteWrite(s.r.vm, s.b.cr3, 8);
       expect(api.auditVm(s.r.vm, 'pte_write').map(formatViolation)).toEqual([]);
       expect(access(s.r, L2_GPA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
       refault[profile] = gets(s.r.events).map((e) => `${e['gfn']} ${e['role']} ${e['created'] ? 'new' : 'existing'}`);

@@ -112,7 +112,7 @@ export function access(r: Rig, va: bigint, kind: api.AccessKind, cpl = 3, value 
       return { kind: 'ok', gpa: hw.gpa };
     }
     if (hw.vector === 13) return { kind: 'gp' };
-    const pf = api.kvm_mmu_page_fault(r.vm, hw.cr2, hw.error_code, cpl);
+    const pf = api.pageFault(r.vm, hw.cr2, hw.error_code, cpl);
     if (pf.inject) {
       check(r, `${kind} ${va.toString(16)}`);
       return { kind: 'pf', error_code: pf.inject.error_code };
@@ -133,7 +133,7 @@ export function emulate(r: Rig, va: bigint, kind: api.AccessKind, cpl: number, v
   if (!r.mem.isRam(t.gpa)) return { kind: 'mmio' };
   if (kind === 'write') {
     r.mem.writeBig(t.gpa, value, size);
-    api.kvm_mmu_pte_write(r.vm, t.gpa, size);
+    api.pteWrite(r.vm, t.gpa, size);
   }
   return { kind: 'emulated', gpa: t.gpa };
 }

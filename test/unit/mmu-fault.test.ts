@@ -3,6 +3,7 @@
  * FNAME(page_fault)/FNAME(fetch), direct_map, mmu_set_spte, prefetch, per profile; replayed
  * against real KVM 6.18 where the kvm oracle's write-tracking records need only CPL-3 steps.
  */
+import { PROFILE_NAMES } from '../../src/profiles/index.js';
 import { describe, expect, it } from 'vitest';
 import { PageTableBuilder } from '../../src/guest/builder.js';
 import { GuestMemory } from '../../src/guest/memory.js';
@@ -10,7 +11,7 @@ import * as api from '../../src/mmu/api.js';
 import { readGolden, sameValue } from '../support/golden.js';
 import { access, LONG_MODE, mapTableAliases, probeGuest, rig, USER_CODE, VA } from './mmu-fault-support.js';
 
-const PROFILES = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+const PROFILES = PROFILE_NAMES;
 
 interface Step {
   op: string;
@@ -155,7 +156,7 @@ describe('FNAME(fetch) builds one shadow page per guest table level', () => {
     const hw = api.cpuAccess(r2.vm, VA, 'read', 3);
     expect(hw.ok).toBe(false);
     if (!hw.ok) expect(hw.error_code & 8).toBe(8);
-    expect(api.kvm_mmu_page_fault(r2.vm, VA, hw.ok ? 0 : hw.error_code).ret).toBe('RET_PF_EMULATE');
+    expect(api.pageFault(r2.vm, VA, hw.ok ? 0 : hw.error_code).ret).toBe('RET_PF_EMULATE');
     expect(r2.violations).toEqual([]);
   });
 
@@ -222,7 +223,7 @@ describe('32-bit and PAE guests: quadrants, PAE roots and direct pages for 4M/2M
 
 describe('kvmmmu text of the fault-path events (mmutrace.h TP_printk)', () => {
   it('kvm_mmu_spte_requested and kvm_mmu_set_spte print as the kernel does', async () => {
-    const { formatEventText } = await import('../../src/trace/format.js');
+    const { formatEventText } = await import('../../src/trace/print.js');
     const { getProfile } = await import('../../src/profiles/index.js');
     const r = rig('v6.18', probeGuest());
     const lines: string[] = [];
@@ -248,7 +249,7 @@ describe('allocation failure on the fault path', () => {
     r.events = [];
     const hw = api.cpuAccess(r.vm, VA, 'read', 3);
     expect(hw.ok).toBe(false);
-    const pf = api.kvm_mmu_page_fault(r.vm, VA, hw.ok ? 0 : hw.error_code, 3);
+    const pf = api.pageFault(r.vm, VA, hw.ok ? 0 : hw.error_code, 3);
     expect(pf).toMatchObject({ ret: 'RET_PF_RETRY', errno: 12 });
     expect(r.events).toEqual([]);
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gfnHash } from '../../src/mmu/kvm.js';
-import { eventJson, formatEventText } from '../../src/trace/format.js';
+import { eventJson } from '../../src/trace/json.js';
+import { formatEventText } from '../../src/trace/print.js';
 import { Model, PROFILES } from './mmu_support.js';
 
 describe('kvm_mmu_get_page', () => {

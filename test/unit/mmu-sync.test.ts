@@ -4,12 +4,13 @@
  * SPTE) or a CR3 load (KVM_REQ_MMU_SYNC -> kvm_mmu_sync_roots -> mmu_sync_children); what a sync
  * compares and when it flushes; a sync that fails zaps.
  */
+import { PROFILE_NAMES } from '../../src/profiles/index.js';
 import { describe, expect, it } from 'vitest';
 import * as api from '../../src/mmu/api.js';
 import { __kvm_sync_page, kvm_sync_page_check } from '../../src/mmu/sync_page.js';
 import { access, mapTableAliases, probeGuest, rig, USER_CODE, VA } from './mmu-fault-support.js';
 
-const PROFILES = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+const PROFILES = PROFILE_NAMES;
 const PTE_ALIAS = 0x10000000020n; // VA's PTE through the user-writable alias of the L1 table
 
 function unsynced(p: string) {
@@ -37,7 +38,7 @@ describe('a user write into a shadowed last-level table', () => {
     const { r } = unsynced(p);
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
     r.events = [];
-    api.kvm_mmu_invlpg(r.vm, VA);
+    api.invlpg(r.vm, VA);
     const inv = r.events.map((e) => e['ev']);
     // 5.16 zaps and prefetches the new gPTE at once; 6.x drops the SPTE (gfn changed) and refaults.
     expect(inv).toEqual(p === 'v6.18' ? [] : ['set_spte']);
@@ -58,7 +59,7 @@ describe('a user write into a shadowed last-level table', () => {
 
   it('a non-canonical INVLPG is a no-op but counted', () => {
     const { r } = unsynced('v6.18');
-    api.kvm_mmu_invlpg(r.vm, 0x800000000000n);
+    api.invlpg(r.vm, 0x800000000000n);
     expect(access(r, VA, 'read')).toEqual({ kind: 'ok', gpa: 0x300000 });
     expect(api.stats(r.vm).vcpu['invlpg']).toBe(1);
   });

@@ -47,7 +47,7 @@ describe('detect_write_misaligned / get_written_sptes', () => {
     // Emulated: the guest rewrites PDE 257; both SPTEs of quadrant 1 are zapped (one was present).
     const before = kvm.stat.remote_tlb_flush_requests;
     mem.writeBig(b.cr3 + 0x404, 0n, 4);
-    api.kvm_mmu_pte_write(r32.vm, b.cr3 + 0x404, 4);
+    api.pteWrite(r32.vm, b.cr3 + 0x404, 4);
     expect(q1.spt[2 * 2]! & 0x800).toBe(0);
     expect(kvm.stat.remote_tlb_flush_requests).toBe(before + 1);
     expect(r32.violations).toEqual([]);
@@ -121,7 +121,7 @@ describe('kvm_mmu_pte_write', () => {
     mem.addSlot(0, 1 << 20);
     const r = rig('v6.18', mem, { cr0: 0x11n, cr3: 0n, cr4: 0n, efer: 0n });
     access(r, 0x1000n, 'read', 0);
-    api.kvm_mmu_pte_write(r.vm, 0x1000, 8);
+    api.pteWrite(r.vm, 0x1000, 8);
     expect(r.vm.machine.kvm.stat.mmu_pte_write).toBe(0);
   });
 });

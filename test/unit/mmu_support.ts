@@ -1,10 +1,12 @@
 /** Helpers for the shadow-page tests: a scenario runner that audits after every step. */
+import { PROFILE_NAMES } from '../../src/profiles/index.js';
 import { expect } from 'vitest';
 import { formatViolation } from '../../src/mmu/audit.js';
 import { parseScenario, parseStep, ScenarioRunner, type StepResult } from '../../src/scenario/index.js';
 
-export type ProfileName = 'v5.16' | 'rfc-base' | 'rfc-v1' | 'rfc-v1-pae' | 'v6.18';
-export const PROFILES: readonly ProfileName[] = ['v5.16', 'rfc-base', 'rfc-v1', 'rfc-v1-pae', 'v6.18'];
+/** A built-in profile's name (the catalog's: src/profiles/catalog.ts). */
+export type ProfileName = string;
+export const PROFILES: readonly ProfileName[] = PROFILE_NAMES;
 
 /** The 64-bit shadow-paging root role of each profile (level 4, 8-byte gPTEs, wux, nxe, cr0_wp). */
 export function role64(p: ProfileName): Record<string, number> {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { getProfile } from '../../src/profiles/index.js';
 import { decodeRole, roleLayout } from '../../src/roles/layout.js';
 import { mmuEvents, runGuestScenario } from '../../src/scenario/guest.js';
-import { formatEventText } from '../../src/trace/format.js';
+import { formatEventText } from '../../src/trace/print.js';
 import { eventRawFields, formatFieldsForm, walkRawFields } from '../../src/trace/fields-form.js';
 import { parseTraceLine, type TraceLine } from '../../src/trace/read.js';
 import { roleFieldsOf } from '../../src/trace/decode.js';

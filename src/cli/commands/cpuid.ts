@@ -1,5 +1,5 @@
 /**
- * `shadow-mmu cpuid`: the CPUID model (cpu-features.md section 1; seed 000): `cpuid query` runs
+ * `shadow-mmu cpuid`: the CPUID model (cpu-features.md section 1; cpuid.c kvm_set_cpu_caps): `cpuid query` runs
  * the emulated CPUID instruction against a table, `cpuid set` runs KVM_SET_CPUID(2), `cpuid caps`
  * derives the host's boot decision and KVM's LA57/LAM capabilities from a host description.
  */
@@ -8,7 +8,7 @@ import { kvm_emulate_cpuid, vendorString, kvm_find_cpuid_entry } from '../../cpu
 import { hostFacts, parseCpuinfo } from '../../cpu/host.js';
 import { freshCpuidVcpu, kvm_vcpu_ioctl_set_cpuid, kvm_vcpu_ioctl_set_cpuid2 } from '../../cpu/set-cpuid.js';
 import { eptCpuinfoFlags } from '../../cpu/tdp.js';
-import { entryJson } from '../../eval/cpu.js';
+import { entryJson } from '../../cpu/cpuid-json.js';
 import { formatOf, parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { loadHost, loadTable, parseSmall, profilesOf, readText } from '../cpu-input.js';

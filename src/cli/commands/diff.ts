@@ -1,7 +1,7 @@
 /** `shadow-mmu diff SCENARIO --profile A --profile B...`: one scenario under several kernels, and exactly what differs. */
 import { ShadowMmuError } from '../../bits/errors.js';
 import { getProfile, loadPatchFile } from '../../profiles/index.js';
-import { parseHostOption } from '../../scenario/host-option.js';
+import { hostOpts } from '../host-opts.js';
 import { diffJson, diffScenario, renderDot, renderHtml, renderText } from '../../diff/index.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
@@ -39,7 +39,9 @@ is shown as layout-only ("~" lines), not as a difference.
   --exact          also compare host-specific fields (pfn, SPTE addresses, generation)
   --no-color       no colour (colour is used only when stdout is a terminal)
   --pvm            guest scenarios: the recorded machine's limits (no 32-bit paging)
-  --host H         guest scenarios: default, recorded (mmio_caching=N) or a JSON host file
+  --host H         guest scenarios: default, recorded (mmio_caching=N), cpuinfo[:ROOT] (this
+                   machine's /proc/cpuinfo and KVM parameters) or a JSON host file
+  --cpuinfo        the same as --host cpuinfo
 
 Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
   async run(argv, io) {
@@ -52,6 +54,7 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
       'no-color': { type: 'boolean', default: false },
       pvm: { type: 'boolean', default: false },
       host: { type: 'string' },
+      cpuinfo: { type: 'boolean', default: false },
     });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
@@ -74,7 +77,8 @@ Exit status: 0 the runs agree, 1 they differ, 2 bad input.`,
     const file = positionals[0]!;
     const text = readInput(file, 'diff');
     if (text.trimStart().startsWith('{')) checkJsonDepth(text, `diff ${printable(file)}`);
-    const r = diffScenario(text, file, profiles, { pvm: values.pvm, exact: values.exact, ...(values.host !== undefined ? (({ host, la57 }) => ({ host, hostLa57: la57 }))(parseHostOption(values.host)) : {}) });
+    const { facts: _facts, pvm, ...host } = hostOpts(values, 'diff');
+    const r = diffScenario(text, file, profiles, { pvm: values.pvm || pvm === true, exact: values.exact, ...host });
     const toFile = values.output !== undefined;
     const color = !toFile && !values['no-color'] && format === 'text' && (io.stdout as { isTTY?: boolean }).isTTY === true && process.env['NO_COLOR'] === undefined;
     let body: string;

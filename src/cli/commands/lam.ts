@@ -1,6 +1,6 @@
 /**
  * `shadow-mmu lam`: LAM untagging of an address (`lam untag`) and what a CR3/CR4 pair means for
- * LAM legality and the shadow-paging root (`lam cr3`) (cpu-features.md section 5; seed 004).
+ * LAM legality and the shadow-paging root (`lam cr3`) (cpu-features.md section 5; LAM KVM enabling v7, kvm@vger.kernel.org 2023-04).
  */
 import { hex64 } from '../../bits/hex.js';
 import {

@@ -1,4 +1,4 @@
-/** `shadow-mmu migrate-check`: can a vCPU state move to a host without LA57 (seed 003; cpu-features.md 3.3, 4, A.2)? */
+/** `shadow-mmu migrate-check`: can a vCPU state move to a host without LA57 (the 5-level EPT RFC thread, kvm@vger.kernel.org 2017-03; cpu-features.md 3.3, 4, A.2)? */
 import { badInput } from '../../bits/errors.js';
 import { hex64 } from '../../bits/hex.js';
 import { __is_canonical_address } from '../../cpu/canonical.js';

@@ -2,10 +2,7 @@
 import { getProfile } from '../../profiles/index.js';
 import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
 import type { Violation } from '../../mmu/audit.js';
-import { parseHostOption } from '../../scenario/host-option.js';
-import type { HostConfig } from '../../mmu/machine.js';
-
-type HostConfigPart = Partial<HostConfig>;
+import { hostOpts } from '../host-opts.js';
 import { collectVm } from '../../diff/index.js';
 import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
@@ -15,18 +12,11 @@ import { readInput } from '../../bits/input-file.js';
 import { parseJson } from '../../bits/json-input.js';
 import { printable } from '../../bits/quote.js';
 
-/** --host as run options. */
-function hostOpts(spec: string | undefined): { host?: HostConfigPart; hostLa57?: boolean } {
-  if (spec === undefined) return {};
-  const h = parseHostOption(spec);
-  return { host: h.host, hostLa57: h.la57 };
-}
-
 export const runCommand: Command = {
   name: 'run',
   summary: 'run a shadow-page scenario (JSON) or a guest (kvm-probe scenario) and print kvmmmu trace lines and the audit',
   usage: `usage: shadow-mmu run SCENARIO.json [--format text|jsonl|json]
-       shadow-mmu run GUEST.kvm [--profile P] [--pvm] [--host H] [--format text|jsonl|json]
+       shadow-mmu run GUEST.kvm [--profile P] [--pvm] [--host H | --cpuinfo] [--format text|jsonl|json]
 
 Runs the scenario's steps (load/free roots, get_page, link, drop, zap, set_cr3, ...; the format
 is in README.md) and prints each step's kvmmmu events in the kernel's text format
@@ -57,9 +47,13 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
   --host H         the host of a guest scenario: default (mmio_caching on), recorded (the
                    machine the real-KVM vectors came from: mmio_caching=N), or a JSON file of
                    host keys (vendor, cpu, mmio_caching, thp, nr_mmu_pages, la57); no-la57: a host
-                   CPU without 5-level paging (a la57=1 guest's KVM_SET_SREGS fails EINVAL)`,
+                   CPU without 5-level paging (a la57=1 guest's KVM_SET_SREGS fails EINVAL);
+                   cpuinfo[:ROOT]: this machine (or a saved copy under ROOT) as /proc/cpuinfo
+                   and /sys/module/kvm*/parameters describe it (vendor, MAXPHYADDR, la57,
+                   mmio_caching, eager_zap_unsync_children, THP, kvm_pvm)
+  --cpuinfo        the same as --host cpuinfo`,
   async run(argv, io) {
-    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false }, host: { type: 'string' }, 'no-journal': { type: 'boolean', default: false } });
+    const { values, positionals } = parse('run', argv, { profile: { type: 'string' }, pvm: { type: 'boolean', default: false }, host: { type: 'string' }, cpuinfo: { type: 'boolean', default: false }, 'no-journal': { type: 'boolean', default: false } });
     if (values.help) {
       await write(io.stdout, this.usage + '\n');
       return 0;
@@ -70,13 +64,14 @@ line (the operation and its outcome), the kvmmmu and walker lines it caused, and
     const file = positionals[0]!;
     let text = readInput(file, 'run');
     if (isGuestScenario(text)) {
-      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm, ...hostOpts(values.host) });
-      if (format === 'text') await write(io.stdout, renderGuestText(r));
+      const { facts, pvm, ...host } = hostOpts(values, 'run');
+      const r = runGuestScenario(text, { profile: getProfile(values.profile ?? 'v6.18'), pvm: values.pvm || pvm === true, ...host });
+      if (format === 'text') await write(io.stdout, (facts ?? []).map((f) => `# host: ${f}\n`).join('') + renderGuestText(r));
       else if (format === 'jsonl') await write(io.stdout, renderGuestJsonl(r));
       else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
       return r.violations.length ? 1 : 0;
     }
-    if (values.host !== undefined) usageError('run', '--host applies to guest (kvm-probe) scenarios; a JSON scenario names its own "host"');
+    if (values.host !== undefined || values.cpuinfo) usageError('run', '--host applies to guest (kvm-probe) scenarios, and so does --cpuinfo; a JSON scenario names its own "host"');
     let json: unknown = parseJson(text, `run ${printable(file)}`);
     if (isVmScenario(json)) {
       if (values.pvm) usageError('run', '--pvm applies to guest (kvm-probe) scenarios only');

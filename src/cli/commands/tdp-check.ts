@@ -1,4 +1,4 @@
-/** `shadow-mmu tdp-check`: guest-legal GPAs the TDP level cannot map, and what each profile does (seed 002; cpu-features.md 3.2, A.4). */
+/** `shadow-mmu tdp-check`: guest-legal GPAs the TDP level cannot map, and what each profile does (the ept_5level thread, kvm@vger.kernel.org 2024-01-10; cpu-features.md 3.2, A.4). */
 import { hex64 } from '../../bits/hex.js';
 import { badInput } from '../../bits/errors.js';
 import { hostFacts } from '../../cpu/host.js';
@@ -40,7 +40,7 @@ export const tdpCheckCommand: Command = {
   summary: 'which guest GPAs the TDP level cannot map (GPA[51:48]) and what each profile does',
   usage: `usage: shadow-mmu tdp-check --host HOST --maxphyaddr N [--memslot BASE:SIZE]... [--profile P]... [--format text|json]
 
-HOST: ept4, ept4-52 (MAXPHYADDR 52 with 4-level EPT, seed 002), ept5, ept5-no5lvl, npt4, npt5,
+HOST: ept4, ept4-52 (MAXPHYADDR 52 with 4-level EPT, the ept_5level thread, kvm@vger.kernel.org 2024-01-10), ept5, ept5-no5lvl, npt4, npt5,
 npt5-no5lvl, or a file (JSON of raw CPUID leaves, or /proc/cpuinfo text). --maxphyaddr is the
 guest's CPUID MAXPHYADDR. Prints the TDP level each profile picks, the GuestPhysBits it reports,
 which memslot GPAs are guest-legal but unmappable, and what a guest access there does: loop

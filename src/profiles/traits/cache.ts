@@ -30,12 +30,25 @@ export interface VcpuCacheSpec {
 
 export interface CacheTraits {
   /**
-   * kvm_mmu_memory_cache. '5.x': a fixed objects[40] array. '6.x': the objects array is
-   * allocated on the first top-up with the requested capacity (kvmalloc_array), capacity 0, a
-   * capacity mismatch, or init_value with __GFP_ZERO/a slab WARN and return -EIO; gfp_custom and
-   * init_value exist; free releases the array and resets the capacity.
+   * kvm_mmu_memory_cache's objects array is allocated on the first top-up with the requested
+   * capacity (kvmalloc_array); capacity 0 or a capacity mismatch WARN and return -EIO; free
+   * releases the array and resets the capacity. Without it (5.x) a fixed objects[40] array.
+   * David Matlack, "KVM: Allow for different capacities in kvm_mmu_memory_cache structs", commit
+   * 837f66c71207 (v6.0, the eager page splitting series).
    */
-  readonly memory_cache: '5.x' | '6.x';
+  readonly memory_cache_dynamic_capacity: boolean;
+  /**
+   * The cache has gfp_custom, replacing GFP_KERNEL_ACCOUNT for top-ups (riscv uses
+   * GFP_ATOMIC | __GFP_ACCOUNT). Anup Patel, "KVM: Add gfp_custom flag in struct
+   * kvm_mmu_memory_cache" (v6.1; commit not pinned here).
+   */
+  readonly memory_cache_gfp_custom: boolean;
+  /**
+   * The cache has init_value, a 64-bit pattern for fresh pages; with a slab cache or __GFP_ZERO
+   * it WARNs and the top-up returns -EIO. It came with SHADOW_NONPRESENT_VALUE (v6.10; commit not
+   * pinned here).
+   */
+  readonly memory_cache_init_value: boolean;
   /** The vCPU's caches in mmu_topup_memory_caches order (the first failure stops the top-up). */
   readonly vcpu_caches: readonly VcpuCacheSpec[];
   /**
@@ -57,23 +70,29 @@ const V516_CACHES: readonly VcpuCacheSpec[] = [
   { key: 'mmu_page_header_cache', name: 'mmu_page_header_cache', kmem_cache: 'mmu_page_header', gfp_zero: true, init_nonpresent: false, min: 5, only_indirect: false },
 ];
 
-const V618_CACHES: readonly VcpuCacheSpec[] = V516_CACHES.map((c) =>
-  c.key === 'mmu_shadow_page_cache'
-    ? { ...c, gfp_zero: false, init_nonpresent: true }
-    : c.key === 'mmu_gfn_array_cache'
-      ? { ...c, name: 'mmu_shadowed_info_cache' }
-      : c,
+/** 6.0: the gfn-array cache becomes mmu_shadowed_info_cache (shadowed_translation). */
+const V60_CACHES: readonly VcpuCacheSpec[] = V516_CACHES.map((c) => (c.key === 'mmu_gfn_array_cache' ? { ...c, name: 'mmu_shadowed_info_cache' } : c));
+
+/** 6.10: shadow pages are filled with SHADOW_NONPRESENT_VALUE instead of zeroed. */
+const V618_CACHES: readonly VcpuCacheSpec[] = V60_CACHES.map((c) =>
+  c.key === 'mmu_shadow_page_cache' ? { ...c, gfp_zero: false, init_nonpresent: true } : c,
 );
 
 export const cacheTraits: DomainTraits<CacheTraits> = {
   root: {
-    memory_cache: '5.x',
+    memory_cache_dynamic_capacity: false,
+    memory_cache_gfp_custom: false,
+    memory_cache_init_value: false,
     vcpu_caches: V516_CACHES,
     pae_root_cache_after: null,
     pae_root_default_pdptes: false,
   },
   patches: {
     'rfc-pae-root-v1': { pae_root_cache_after: 'mmu_shadow_page_cache', pae_root_default_pdptes: true },
-    'mainline-v6.18': { memory_cache: '6.x', vcpu_caches: V618_CACHES },
+    // The vCPU cache list is replaced whole: each entry gives the list as of that change.
+    'shadowed-translation-access-6.0': { vcpu_caches: V60_CACHES },
+    'memory-cache-capacity-6.0': { memory_cache_dynamic_capacity: true },
+    'memory-cache-gfp-custom-6.1': { memory_cache_gfp_custom: true },
+    'shadow-nonpresent-value-6.10': { memory_cache_init_value: true, vcpu_caches: V618_CACHES },
   },
 };

@@ -6,7 +6,7 @@
  */
 import type { DomainTraits } from './index.js';
 
-/** What happens when a guest faults on a GPA that the TDP page tables cannot map (seed 002). */
+/** What happens when a guest faults on a GPA that the TDP page tables cannot map (the ept_5level thread, kvm@vger.kernel.org 2024-01-10). */
 export type UnmappableGpaPolicy = 'loop' | 'exit-internal-error' | 'exit-memory-fault';
 
 export interface CpuTraits {
@@ -63,8 +63,14 @@ export interface CpuTraits {
     readonly set_cr4_cet_needs_wp: boolean;
   };
   readonly tdp: {
-    /** KVM_GET_SUPPORTED_CPUID 0x80000008 layout: 5.16 (raw EAX[23:16] as PhysAddrSize) or 6.18 (GuestPhysBits). */
-    readonly cpuid_80000008: 'v5.16' | 'v6.18';
+    /**
+     * KVM_GET_SUPPORTED_CPUID 0x80000008 reports GuestPhysBits in EAX[23:16] (PhysAddrSize the
+     * raw value, GuestPhysBits capped at 48 below 5-level TDP, ECX[31:16] and [11:8] cleared).
+     * Without it (5.16) PhysAddrSize is the raw EAX[23:16] when non-zero, else EAX[7:0], and ECX
+     * is passed through. Gerd Hoffmann, "KVM: x86: Advertise max mappable GPA in
+     * CPUID.0x80000008.GuestPhysBits" (v6.10; commit not pinned here).
+     */
+    readonly cpuid_80000008_guest_phys_bits: boolean;
     /** Memslots whose last GFN exceeds kvm_mmu_max_gfn() are refused (6.x). */
     readonly memslot_max_gfn_check: boolean;
     /** What a fault on a GPA the TDP level cannot map does. */
@@ -115,36 +121,35 @@ export const cpuTraits: DomainTraits<CpuTraits> = {
       set_cr4_cet_needs_wp: false,
     },
     tdp: {
-      cpuid_80000008: 'v5.16',
+      cpuid_80000008_guest_phys_bits: false,
       memslot_max_gfn_check: false,
       unmappable_gpa: 'loop',
     },
   },
   patches: {
-    'mainline-v6.18': {
+    'set-cr4-no-pcid-cpuid-check-6.4': { cr: { set_cr4_checks_pcid_cpuid: false } },
+    'lam-6.8': {
+      caps: { cpuid_7_1_eax_features: V618_CPUID_7_1_EAX >>> 0 },
+      lam: { supported: true },
+      cr: { root_gfn_uses_base_addr_mask: true },
+    },
+    'guest-phys-bits-6.10': { tdp: { cpuid_80000008_guest_phys_bits: true } },
+    'cr4-guest-rsvd-includes-kvm-6.x': { cr: { guest_rsvd_includes_kvm: true } },
+    'cpuid-index-lookups-6.x': {
       cpuid: {
         internal_lookup_any_index: true,
         indexed_functions: [0x4, 0x7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x1f, 0x24, 0x8000001d],
-        runtime_masks_sgx_xfrm: false,
-        get_cpuid2_reports_count: true,
       },
-      caps: {
-        cpuid_7_ecx_features: V618_CPUID_7_ECX >>> 0,
-        la57_from_raw: 'passthrough',
-        raw_leaf_respects_max_basic: true,
-        cpuid_7_1_eax_features: V618_CPUID_7_1_EAX >>> 0,
-      },
-      boot: { has_config_x86_5level: false, sets_layout_vars: true },
-      canonical: { host_width_for_msr_dt_invlpg: true, sysenter_width: 'host' },
-      lam: { supported: true },
-      cr: {
-        cr4_known_bits: V618_CR4_KNOWN,
-        guest_rsvd_includes_kvm: true,
-        root_gfn_uses_base_addr_mask: true,
-        set_cr4_checks_pcid_cpuid: false,
-        set_cr4_cet_needs_wp: true,
-      },
-      tdp: { cpuid_80000008: 'v6.18', memslot_max_gfn_check: true },
+    },
+    'get-cpuid2-reports-nent-6.x': { cpuid: { get_cpuid2_reports_count: true } },
+    'sgx-xfrm-not-masked-6.x': { cpuid: { runtime_masks_sgx_xfrm: false } },
+    'la57-caps-from-raw-6.x': { caps: { la57_from_raw: 'passthrough', raw_leaf_respects_max_basic: true } },
+    'canonical-host-width-6.x': { canonical: { host_width_for_msr_dt_invlpg: true, sysenter_width: 'host' } },
+    'memslot-max-gfn-6.x': { tdp: { memslot_max_gfn_check: true } },
+    'x86-5level-unconditional-6.x': { boot: { has_config_x86_5level: false, sets_layout_vars: true } },
+    'cet-6.18': {
+      caps: { cpuid_7_ecx_features: V618_CPUID_7_ECX >>> 0 },
+      cr: { cr4_known_bits: V618_CR4_KNOWN, set_cr4_cet_needs_wp: true },
     },
     'unmappable-gpa-exit-internal-error': { tdp: { unmappable_gpa: 'exit-internal-error' } },
     'unmappable-gpa-exit-memory-fault': { tdp: { unmappable_gpa: 'exit-memory-fault' } },

@@ -10,6 +10,6 @@ export const generalTraits: DomainTraits<GeneralTraits> = {
   root: { kernel_version: 516 },
   patches: {
     'has-4-byte-gpte': { kernel_version: 517 },
-    'mainline-v6.18': { kernel_version: 618 },
+    'release-v6.18': { kernel_version: 618 },
   },
 };

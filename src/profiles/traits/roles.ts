@@ -38,6 +38,11 @@ export interface RoleTraits {
    * off, a TDP root would copy the CPU role's efer_nx (a what-if: no kernel or vector has that).
    */
   readonly root_efer_nx_forced: boolean;
+  /**
+   * The shadow-EPT root role copies root_mmu's smm bit (5.x); without it smm is 0 (there is no
+   * SMM transfer monitor). Came with the CPU-role/root-role split (v5.19; commit not pinned).
+   */
+  readonly shadow_ept_root_copies_smm: boolean;
   /** 6.x: a TDX VM (vm_type 5) picks the TDP level from CPUID GuestPhysBits, not MAXPHYADDR. */
   readonly tdx_gpaw_tdp_level: boolean;
   /** The RFC's role rules (pae_root, level_promoted), or null without the RFC. */
@@ -70,9 +75,10 @@ const V517_PAGE_ROLE: readonly FieldSpec[] = V516_PAGE_ROLE.map(([n, w]) =>
   n === 'gpte_is_8_bytes' ? (['has_4_byte_gpte', w] as const) : ([n, w] as const),
 );
 
-function withBits18_19(base: readonly FieldSpec[], b18: string, b19: string): readonly FieldSpec[] {
+/** Names one-bit fields from bit 18 up, taken from the 6-bit padding above guest_mode. */
+function withBits(base: readonly FieldSpec[], names: readonly string[]): readonly FieldSpec[] {
   return base.flatMap(([n, w]): FieldSpec[] =>
-    n === null ? [[b18, 1], [b19, 1], [null, 4]] : [[n, w]],
+    n === null ? [...names.map((b): FieldSpec => [b, 1]), [null, w - names.length]] : [[n, w]],
   );
 }
 
@@ -96,6 +102,7 @@ export const roleTraits: DomainTraits<RoleTraits> = {
     pipeline: 'mmu_role',
     gpte_bit: 'gpte_is_8_bytes',
     root_efer_nx_forced: false,
+    shadow_ept_root_copies_smm: true,
     tdx_gpaw_tdp_level: false,
     rfc_pae_root: null,
     sync_ignore: ['level', 'quadrant', 'access'],
@@ -103,19 +110,24 @@ export const roleTraits: DomainTraits<RoleTraits> = {
   patches: {
     'has-4-byte-gpte': { page_role: V517_PAGE_ROLE, gpte_bit: 'has_4_byte_gpte' },
     'rfc-pae-root-v1': {
-      page_role: withBits18_19(V517_PAGE_ROLE, 'level_promoted', 'pae_root'),
+      page_role: withBits(V517_PAGE_ROLE, ['level_promoted', 'pae_root']),
       rfc_pae_root: { promoted_test: 'pse' },
       sync_ignore: ['level', 'quadrant', 'access', 'level_promoted', 'pae_root'],
     },
     // The whole of the corrected RFC: one condition.
     'rfc-pae-root-pae-fix': { rfc_pae_root: { promoted_test: 'pae' } },
-    'mainline-v6.18': {
-      page_role: withBits18_19(V517_PAGE_ROLE, 'passthrough', 'is_mirror'),
+    'cpu-role-split-5.19': {
       ext_role: V516_EXT_ROLE.filter(([n]) => n !== 'cr0_pg' && n !== 'cr4_pae'),
       pipeline: 'cpu_role',
       root_efer_nx_forced: true,
-      tdx_gpaw_tdp_level: true,
+      shadow_ept_root_copies_smm: false,
+    },
+    // The page-role layout is replaced whole: each entry gives the layout as of that change.
+    'passthrough-role-6.x': {
+      page_role: withBits(V517_PAGE_ROLE, ['passthrough']),
       sync_ignore: ['level', 'quadrant', 'access', 'passthrough'],
     },
+    'mirror-role-6.x': { page_role: withBits(V517_PAGE_ROLE, ['passthrough', 'is_mirror']) },
+    'tdx-gpaw-6.x': { tdx_gpaw_tdp_level: true },
   },
 };

@@ -20,11 +20,21 @@ export interface SpteTraits {
    */
   readonly ept_ad_masks_always: boolean;
   /**
-   * Memory-encryption bits. '5.x': one shadow_me_mask = sme_me_mask at reset, cleared by the EPT
-   * set-up. '6.x': reset clears shadow_me_value/shadow_me_mask; SVM sets value = mask = the
-   * C-bit, VMX sets value 0 and mask = MKTME KeyID bits (vmx_setup_me_spte_mask).
+   * Memory-encryption bits: SPTEs carry shadow_me_value, a separate shadow_me_mask is what
+   * reserved-bit checks use; reset clears both, SVM sets value = mask = the C-bit, VMX sets
+   * value 0 and mask = the MKTME KeyID bits (vmx_setup_me_spte_mask). Without it (5.x) one
+   * shadow_me_mask = sme_me_mask is set at reset and cleared by the EPT set-up. Kai Huang, "KVM:
+   * x86/mmu: Add shadow_me_value and repurpose shadow_me_mask", commit e54f1ff244ac (v5.19).
    */
-  readonly me_masks: '5.x' | '6.x';
+  readonly me_value_separate_from_mask: boolean;
+  /**
+   * kvm.ko's kvm_mmu_spte_module_init runs once at load and snapshots allow_mmio_caching and
+   * the host MAXPHYADDR (kvm_host.maxphyaddr); the vendor module's reset no longer recomputes
+   * shadow_phys_bits. Without it (5.x) kvm_mmu_reset_all_pte_masks sets shadow_phys_bits.
+   * Sean Christopherson, "KVM: x86/mmu: Fully re-evaluate MMIO caching when SPTE masks change"
+   * (allow_mmio_caching, v6.0) and later moves of the host MAXPHYADDR (6.x; not pinned here).
+   */
+  readonly spte_module_init: boolean;
   /**
    * 6.x MMIO caching: enable_mmio_caching is re-derived (cleared whenever the MMIO value ends up
    * 0), the MMIO mask is checked against SPTE_MMIO_ALLOWED_MASK, VMs copy shadow_mmio_value,
@@ -32,20 +42,49 @@ export interface SpteTraits {
    */
   readonly mmio_caching_rederived: boolean;
   /**
-   * How a writable-capable SPTE is recognised. '5.16': spte_can_locklessly_be_made_writable =
-   * host-writable && MMU-writable. '5.17': MMU-writable alone, warning on MMU-writable without
-   * host-writable or W without MMU-writable. '6.x': is_mmu_writable_spte = MMU-writable alone;
-   * mark_spte_for_access_track checks the same invariants (check_spte_writable_invariants).
+   * spte_can_locklessly_be_made_writable also needs host-writable (5.16: host-writable &&
+   * MMU-writable); without it MMU-writable alone decides (v5.17, where the function became
+   * is_mmu_writable_spte's test; release, commit not pinned here).
    */
-  readonly lockless_writable: '5.16' | '5.17' | '6.x';
+  readonly lockless_writable_needs_host_writable: boolean;
   /**
-   * make_spte's rules. '5.x': A only when !prefetch (A/D-enabled SPTEs), an old writable SPTE
-   * skips both unsync and the D bit, prefetch always access-tracks. '6.x': A when !prefetch ||
-   * synchronizing, unsync skipped only for an old writable leaf, W|MMU-writable|D set together,
-   * access tracking only when prefetch && !synchronizing, WARN on an SPTE equal to
-   * SHADOW_NONPRESENT_VALUE.
+   * Where the writable-SPTE invariants (MMU-writable implies host-writable, W implies
+   * MMU-writable) are checked: 'none' (5.16: mark_spte_for_access_track only WARNs on a
+   * writable SPTE that is not locklessly writable); 'in-lockless-test' (v5.17:
+   * spte_can_locklessly_be_made_writable WARNs on them); 'check-spte-writable-invariants' (6.x:
+   * the test is is_mmu_writable_spte, without WARNs, and mark_spte_for_access_track calls
+   * check_spte_writable_invariants). Releases; commits not pinned here.
    */
-  readonly make_spte: '5.x' | '6.x';
+  readonly writable_invariants: 'none' | 'in-lockless-test' | 'check-spte-writable-invariants';
+  /**
+   * The sense of make_spte's unsync argument: 'can_unsync' (5.x) or 'synchronizing' (6.x, the
+   * inverted flag the sync paths pass; Sean Christopherson's v6.12 make_spte clean-ups, commit
+   * not pinned here).
+   */
+  readonly make_spte_unsync_arg: 'can_unsync' | 'synchronizing';
+  /**
+   * make_spte sets Accessed on a prefetched SPTE when synchronizing, and access-tracks a
+   * prefetch only when not synchronizing; without it (5.x) Accessed only when !prefetch and
+   * every prefetch is access-tracked (6.x; v6.12 make_spte clean-ups, commit not pinned here).
+   */
+  readonly synchronized_spte_accessed: boolean;
+  /**
+   * make_spte uses shadow_accessed_mask for every SPTE; without it (5.x) only A/D-enabled SPTEs
+   * get an Accessed bit (spte_shadow_accessed_mask). Sean Christopherson, "KVM: x86/mmu: Use
+   * Accessed bit even when _hardware_ A/D bits are disabled" (v6.12; commit not pinned here).
+   */
+  readonly accessed_bit_without_hw_ad: boolean;
+  /**
+   * make_spte's writable case: try to unsync only unless the old SPTE is a writable leaf, and
+   * set W, MMU-writable and Dirty together. Without it (5.x) an old writable SPTE skips both the
+   * unsync and the Dirty bit, a refused unsync clears W and MMU-writable again, and Dirty needs
+   * A/D. Sean Christopherson, "KVM: x86/mmu: Always set SPTE's dirty bit if it's created as
+   * writable" and "... Fold all of make_spte()'s writable handling into one if-else" (v6.12;
+   * commits not pinned here).
+   */
+  readonly writable_spte_always_dirty: boolean;
+  /** make_spte WARNs on an SPTE equal to SHADOW_NONPRESENT_VALUE (comes with nonpresent_bit63, v6.10). */
+  readonly make_spte_warns_nonpresent: boolean;
   /**
    * When make_spte asks the vendor for a memory type. 'tdp_enabled' (5.x): whenever TDP is on
    * (SVM's hook returns 0). 'hook' (6.x): only when the vendor installed get_mt_mask (VMX with EPT).
@@ -61,10 +100,13 @@ export interface SpteTraits {
    */
   readonly accessed_test: 'ad_or_track' | 'mask';
   /**
-   * The kernel's own names for the compile-time constants (spte_constants), which were renamed
-   * between 5.x and 6.x; see src/mmu/spte.ts for the values.
+   * The compile-time constants carry their renamed spellings (see src/mmu/spte_constants.ts):
+   * SPTE_TDP_AD_* without _MASK, SPTE_BASE_ADDR_MASK for PT64_BASE_ADDR_MASK,
+   * DEFAULT_SPTE_*_WRITABLE for ..._WRITEABLE, SPTE_LEVEL_BITS for PT64_LEVEL_BITS; the
+   * predicate is_mmu_writable_spte is named so. Several renames between v5.17 and v6.x
+   * (commits not pinned here).
    */
-  readonly constant_names: '5.x' | '6.x';
+  readonly spte_constants_renamed: boolean;
 }
 
 export const spteTraits: DomainTraits<SpteTraits> = {
@@ -72,31 +114,38 @@ export const spteTraits: DomainTraits<SpteTraits> = {
     nonpresent_bit63: false,
     ept_suppress_ve: false,
     ept_ad_masks_always: false,
-    me_masks: '5.x',
+    me_value_separate_from_mask: false,
+    spte_module_init: false,
     mmio_caching_rederived: false,
-    lockless_writable: '5.16',
-    make_spte: '5.x',
+    lockless_writable_needs_host_writable: true,
+    writable_invariants: 'none',
+    make_spte_unsync_arg: 'can_unsync',
+    synchronized_spte_accessed: false,
+    accessed_bit_without_hw_ad: false,
+    writable_spte_always_dirty: false,
+    make_spte_warns_nonpresent: false,
     memtype_when: 'tdp_enabled',
     access_track_clears_accessed: false,
     restore_acc_track_warns: true,
     accessed_test: 'ad_or_track',
-    constant_names: '5.x',
+    spte_constants_renamed: false,
   },
   patches: {
-    'has-4-byte-gpte': { lockless_writable: '5.17' },
-    'mainline-v6.18': {
-      nonpresent_bit63: true,
-      ept_suppress_ve: true,
+    'has-4-byte-gpte': { lockless_writable_needs_host_writable: false, writable_invariants: 'in-lockless-test' },
+    'me-value-5.19': { me_value_separate_from_mask: true },
+    'mmio-caching-reevaluated-6.x': { mmio_caching_rederived: true, spte_module_init: true },
+    'shadow-nonpresent-value-6.10': { nonpresent_bit63: true, ept_suppress_ve: true, make_spte_warns_nonpresent: true },
+    'make-spte-synchronizing-6.12': { make_spte_unsync_arg: 'synchronizing', synchronized_spte_accessed: true },
+    'writable-spte-always-dirty-6.12': { writable_spte_always_dirty: true },
+    'accessed-without-hw-ad-6.12': {
       ept_ad_masks_always: true,
-      me_masks: '6.x',
-      mmio_caching_rederived: true,
-      lockless_writable: '6.x',
-      make_spte: '6.x',
-      memtype_when: 'hook',
+      accessed_bit_without_hw_ad: true,
       access_track_clears_accessed: true,
-      restore_acc_track_warns: false,
       accessed_test: 'mask',
-      constant_names: '6.x',
+      restore_acc_track_warns: false,
     },
+    'writable-invariants-6.x': { writable_invariants: 'check-spte-writable-invariants' },
+    'spte-constant-renames-6.x': { spte_constants_renamed: true },
+    'memtype-hook-6.x': { memtype_when: 'hook' },
   },
 };

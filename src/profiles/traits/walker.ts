@@ -33,7 +33,7 @@ export const walkerTraits: DomainTraits<WalkerTraits> = {
     smap_implicit: 'cpl',
   },
   patches: {
-    'mainline-v6.18': {
+    'pferr-print-flags-6.x': {
       pferr_print_flags: [
         ['P', 0x1],
         ['W', 0x2],
@@ -44,7 +44,7 @@ export const walkerTraits: DomainTraits<WalkerTraits> = {
         ['RSVD', 0x8],
         ['F', 0x10],
       ],
-      smap_implicit: 'access-flag',
     },
+    'smap-implicit-access-flag-6.x': { smap_implicit: 'access-flag' },
   },
 };
