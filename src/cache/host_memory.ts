@@ -3,17 +3,19 @@
  * 4 GiB, NORMAL above), GFP flags as data, slab objects for the kmem caches, per-VM accounting
  * (__GFP_ACCOUNT charges the VM's memcg), per-page SME state (set_memory_decrypted/encrypted)
  * and reference counts. Page contents are real: 512 64-bit entries as 1024 32-bit halves,
- * zeroed with __GFP_ZERO and filled with the 0xa5 poison otherwise. They live in one arena (a
- * resizable ArrayBuffer viewed as `arena: Uint32Array`): a page is a 1024-half slot at
- * `base(pfn)`, so hot loops index `arena[base(pfn) + 2 * i]` with no lookup per entry;
- * `words(pfn)` is the same page as its own (cached) view, for cold callers.
+ * zeroed with __GFP_ZERO and filled with the 0xa5 poison otherwise. They live in one arena
+ * (`arena: Uint32Array`): a page is a 1024-half slot at `base(pfn)`, so hot loops index
+ * `arena[base(pfn) + 2 * i]` with no lookup per entry. When full, the arena is replaced by a copy
+ * twice its size (a plain typed array: it indexes about twice as fast as one over a resizable
+ * ArrayBuffer, and costs microseconds rather than a 4 GiB address reservation per VM), so
+ * `arena` and `words(pfn)` (the page as a view, for cold callers) must be read again after
+ * anything that may allocate a page; nothing keeps them across one.
  *
  * Misuse is an error (ShadowMmuError 'ESTATE'), never silently tolerated: freeing a page or an
  * object twice, freeing one that is still referenced, still decrypted or still sitting in a
  * cache. Every attempt goes through the FaultInjector first, so any allocation site can be made
  * to fail; a failed attempt changes nothing but the attempt counters.
  */
-import { resizableBuffer, type ResizableBuffer } from '../bits/arena.js';
 import { ShadowMmuError } from '../bits/errors.js';
 import { NO_FAULTS, type FaultInjector } from './fault.js';
 import { __GFP_ACCOUNT, __GFP_DMA32, __GFP_ZERO, gfpAllowsBlocking, type Gfp } from './gfp.js';
@@ -84,7 +86,9 @@ export interface HostMemoryStats {
   encrypt_calls: number;
 }
 
-const CHUNK_PAGES = 64;
+/** The arena's first size in pages, and its largest (2^20 pages, 4 GiB). */
+const FIRST_PAGES = 16;
+const ARENA_MAX_PAGES = 2 ** 20;
 /** Empty slot tables, shared until a zone hands out its first pfn. */
 const NO_SLOTS = new Int32Array(0);
 
@@ -131,14 +135,14 @@ export class HostMemory {
   private readonly zones: { DMA32: ZoneState; NORMAL: ZoneState };
   private readonly live = new Map<number, HostObject>();
   private readonly siteAttempts = new Map<string, number>();
-  /** The arena's storage; grown in place (views stay valid), never shrunk. */
-  private readonly buf: ResizableBuffer;
-  /** Every page's halves: slot s at [s * PAGE_HALVES, (s + 1) * PAGE_HALVES). Length-tracking. */
-  readonly arena: Uint32Array;
+  /** Every page's halves: slot s at [s * PAGE_HALVES, (s + 1) * PAGE_HALVES). Replaced when it grows. */
+  arena: Uint32Array = new Uint32Array(0);
+  /** Most pages the arena may hold (the zones' pages, at most ARENA_MAX_PAGES). */
+  private readonly maxSlots: number;
   /** Slot + 1 of each pfn of a zone, indexed by pfn - the zone's first pfn (0: no page). */
   private dmaSlot: Int32Array = NO_SLOTS;
   private normalSlot: Int32Array = NO_SLOTS;
-  /** words() views, per slot (made on first use). */
+  /** words() views of the current arena, per slot (made on first use, dropped when it grows). */
   private readonly views: (Uint32Array | undefined)[] = [];
   /** Slots of freed pages (touched); slots in [nextSlot, committedSlots) were never handed out (still zero). */
   private readonly freeSlots: number[] = [];
@@ -160,8 +164,7 @@ export class HostMemory {
       NORMAL: new ZoneState('NORMAL', NORMAL_FIRST_PFN, NORMAL_FIRST_PFN + cfg.normal_pages),
     };
     this.faults = cfg.faults ?? NO_FAULTS;
-    this.buf = resizableBuffer((d + cfg.normal_pages) * PAGE_SIZE);
-    this.arena = new Uint32Array(this.buf);
+    this.maxSlots = Math.min(ARENA_MAX_PAGES, d + cfg.normal_pages);
   }
 
   /** Every attempt passes here first: count it and ask the fault injector. */
@@ -280,13 +283,13 @@ export class HostMemory {
   words(pfn: number): Uint32Array {
     const slot = this.base(pfn) / PAGE_HALVES;
     let v = this.views[slot];
-    if (v === undefined) this.views[slot] = v = new Uint32Array(this.buf, slot * PAGE_SIZE, PAGE_HALVES);
+    if (v === undefined) this.views[slot] = v = this.arena.subarray(slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     return v;
   }
 
-  /** Bytes the arena holds (every slot ever handed out, live or free). */
+  /** Bytes the arena holds (its capacity: slots handed out, live or free, and never-used ones). */
   get arenaBytes(): number {
-    return this.buf.byteLength;
+    return this.arena.byteLength;
   }
 
   /** @kernel set_memory.c set_memory_decrypted (one page) */
@@ -363,7 +366,7 @@ export class HostMemory {
    * Storage for a new page: the slot when the caller must initialise it, -2 when a never-used
    * (hence already zero) slot was handed out for a zeroed page — that keeps the host from
    * touching, and so committing, memory a sparse table never writes — and null when the arena
-   * is full (the model's limit of 2^20 pages, reported as a failed allocation).
+   * is full (the zones' pages, at most 2^20, reported as a failed allocation).
    */
   private slotFor(pfn: number, zero: boolean): number | null {
     let s: number | undefined;
@@ -382,12 +385,14 @@ export class HostMemory {
     return fresh && zero ? -2 : s;
   }
 
-  /** Commit more never-used slots (CHUNK_PAGES, or an eighth of the arena when that is more). */
+  /** Double the arena (its new slots are zero, never used); views of the old one are dropped. */
   private grow(): boolean {
-    const maxSlots = Math.floor(this.buf.maxByteLength / PAGE_SIZE);
-    const want = Math.min(maxSlots, this.committedSlots + Math.max(CHUNK_PAGES, this.committedSlots >> 3));
+    const want = Math.min(this.maxSlots, Math.max(FIRST_PAGES, 2 * this.committedSlots));
     if (want <= this.committedSlots) return false;
-    this.buf.resize(want * PAGE_SIZE);
+    const grown = new Uint32Array(want * PAGE_HALVES);
+    grown.set(this.arena);
+    this.arena = grown;
+    this.views.length = 0;
     this.committedSlots = want;
     return true;
   }

@@ -19,7 +19,7 @@ const PAGE_HALVES = PAGE_SIZE / 4;
 /** Pages per page-directory chunk of a memslot. */
 const DIR_CHUNK = 512;
 /** The arena's first size, in pages, and its largest (2^20 pages, 4 GiB). */
-const FIRST_PAGES = 64;
+const FIRST_PAGES = 4;
 const MAX_PAGES = 2 ** 20;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
@@ -50,6 +50,9 @@ export class GuestMemory {
   /** Every resident page's halves. */
   private arena = new Uint32Array(0);
   private resident = 0;
+  /** Where each resident page's directory entry is (chunk, index): what clear() resets, in O(resident pages). */
+  private readonly resChunk: Int32Array[] = [];
+  private readonly resIdx: number[] = [];
   /** Arena slots handed out so far, and those given back by clear() (reused, zeroed first). */
   private nextSlot = 0;
   private readonly freeSlots: number[] = [];
@@ -112,13 +115,15 @@ export class GuestMemory {
 
   /** Drop every page's contents (slots stay); arena slots are kept for reuse. */
   clear(): void {
-    for (const dir of this.dirs) {
-      for (const chunk of dir) {
-        if (chunk === undefined) continue;
-        for (let i = 0; i < DIR_CHUNK; i++) if (chunk[i]! > 0) this.freeSlots.push(chunk[i]! - 1);
-      }
-      dir.length = 0;
+    // The directory chunks stay (emptied), so the next guest's pages do not allocate them again.
+    for (let k = 0; k < this.resChunk.length; k++) {
+      const chunk = this.resChunk[k]!;
+      const i = this.resIdx[k]!;
+      this.freeSlots.push(chunk[i]! - 1);
+      chunk[i] = 0;
     }
+    this.resChunk.length = 0;
+    this.resIdx.length = 0;
     this.resident = 0;
     this.lastGfn = -1;
     this.lastBase = 0;
@@ -151,7 +156,8 @@ export class GuestMemory {
     const off = gfn - s.base_gfn;
     const dir = this.dirs[s.id]!;
     const ci = Math.floor(off / DIR_CHUNK);
-    const chunk = (dir[ci] ??= new Int32Array(DIR_CHUNK));
+    let chunk = dir[ci];
+    if (chunk === undefined) dir[ci] = chunk = new Int32Array(DIR_CHUNK);
     const v = chunk[off % DIR_CHUNK]!;
     if (v > 0) return (v - 1) * PAGE_HALVES;
     let slot = this.freeSlots.pop();
@@ -170,6 +176,8 @@ export class GuestMemory {
       this.nextSlot++;
     }
     chunk[off % DIR_CHUNK] = slot + 1;
+    this.resChunk.push(chunk);
+    this.resIdx.push(off % DIR_CHUNK);
     this.resident++;
     return slot * PAGE_HALVES;
   }

@@ -40,7 +40,7 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
   const gfns = needGfns ? vcpu.mem.alloc('mmu_gfn_array_cache') : -1;
   // spt holds what its cache put there: zeroes (5.x __GFP_ZERO), SHADOW_NONPRESENT_VALUE (6.x
   // init_value), or for a PAE root the RFC's default PDPTEs; set_page_private links it back.
-  const sp = new KvmMmuPage(kvm.newPageId(), gfn, role, pfn, kvm.mem.words(pfn), gfns, header, kvm.mmu_valid_gen, gfns >= 0 ? kvm.mem.base(gfns) : -1);
+  const sp = new KvmMmuPage(kvm.newPageId(), gfn, role, pfn, kvm.mem, gfns, header, kvm.mmu_valid_gen, gfns >= 0 ? kvm.mem.base(gfns) : -1);
   kvm.pageByPfn.set(pfn, sp);
   kvm.activeAddHead(sp);
   kvm.n_used_mmu_pages++;

@@ -104,8 +104,8 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
  * Returns the number of child pages zapped (nested TDP rule).
  */
 export function mmu_page_zap_pte(kvm: Kvm, sp: KvmMmuPage, index: number, invalid_list: KvmMmuPage[] | null, prepare_zap: (c: KvmMmuPage) => number): number {
-  const lo = sp.spt[2 * index]!;
-  const hi = sp.spt[2 * index + 1]!;
+  const lo = kvm.arena[sp.spt_base + 2 * index]!;
+  const hi = kvm.arena[sp.spt_base + 2 * index + 1]!;
   const sptep = kvm.sptep(sp, index);
   if (is_shadow_present_pte(lo)) {
     if (is_last_spte(lo, kvm.level(sp))) {

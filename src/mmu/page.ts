@@ -2,6 +2,7 @@
  * struct kvm_mmu_page (mmu_internal.h) and the role bits the hot paths test, precomputed per
  * profile from the role layout.
  */
+import type { HostMemory } from '../cache/host_memory.js';
 import type { Profile } from '../profiles/index.js';
 import { hasField, roleLayout } from '../roles/layout.js';
 import { syncRoleIgnoreMask } from '../roles/predicates.js';
@@ -21,9 +22,9 @@ export class KvmMmuPage {
   hash_prev: KvmMmuPage | null = null;
   /** Creation sequence number (model only, for messages and the journal). */
   readonly id: number;
-  /** Host pfn of spt, and spt itself: 512 SPTEs as 1024 halves (HostMemory.words). */
+  /** Host pfn of spt (512 SPTEs as 1024 halves in the host arena), and where spt starts there (HostMemory.base(pfn)). */
   readonly pfn: number;
-  readonly spt: Uint32Array;
+  readonly spt_base: number;
   /** Host pfn of the gfns page (5.x, indirect pages), -1 when none. */
   gfns: number;
   /** Where the gfns page starts in the host arena (HostMemory.base(gfns)), -1 when none. */
@@ -47,16 +48,25 @@ export class KvmMmuPage {
   /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
   freed = false;
 
-  constructor(id: number, gfn: number, role: number, pfn: number, spt: Uint32Array, gfns: number, header: number, gen: number, gfns_base = -1) {
+  /** The host memory spt lives in. */
+  private readonly mem: HostMemory;
+
+  constructor(id: number, gfn: number, role: number, pfn: number, mem: HostMemory, gfns: number, header: number, gen: number, gfns_base = -1) {
     this.id = id;
     this.gfn = gfn;
     this.role = role;
     this.pfn = pfn;
-    this.spt = spt;
+    this.mem = mem;
+    this.spt_base = mem.base(pfn);
     this.gfns = gfns;
     this.gfns_base = gfns_base;
     this.header = header;
     this.mmu_valid_gen = gen;
+  }
+
+  /** spt as a view of the host arena (HostMemory.words): read it again after a page allocation. */
+  get spt(): Uint32Array {
+    return this.mem.words(this.pfn);
   }
 
   testUnsyncChild(i: number): boolean {

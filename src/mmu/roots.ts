@@ -33,7 +33,14 @@ function allocSpecialPage(kvm: Kvm, site: string, dma32: boolean): SpecialPage |
   const gfp = dma32 ? GFP_KERNEL_ACCOUNT | __GFP_DMA32 : GFP_KERNEL_ACCOUNT | __GFP_ZERO;
   const pfn = kvm.mem.alloc_page(gfp, site);
   if (pfn === null) return null;
-  return { pfn, words: kvm.mem.words(pfn), dma32 };
+  const mem = kvm.mem;
+  return {
+    pfn,
+    dma32,
+    get words() {
+      return mem.words(pfn);
+    },
+  };
 }
 
 function freeSpecialPage(kvm: Kvm, p: SpecialPage | null): void {

@@ -235,7 +235,7 @@ export function __direct_pte_prefetch(vcpu: Vcpu, sp: KvmMmuPage, sptep: number)
   let i = first;
   for (; i < first + PTE_PREFETCH_NUM; i++) {
     const s = base + i;
-    if (is_shadow_present_pte(sp.spt[2 * i]!) || s === sptep) {
+    if (is_shadow_present_pte(kvm.arena[sp.spt_base + 2 * i]!) || s === sptep) {
       if (start < 0) continue;
       if (!kvm_mmu_prefetch_sptes(vcpu, kvm_mmu_page_get_gfn(kvm, sp, start), base + start, i - start, access)) return;
       start = -1;
@@ -270,7 +270,7 @@ export function pte_prefetch(vcpu: Vcpu, sptep: number, gptes: Uint32Array): voi
   for (let i = 0; i < PTE_PREFETCH_NUM; i++) {
     const s = base + first + i;
     if (s === sptep) continue;
-    if (is_shadow_present_pte(sp.spt[2 * (first + i)]!)) continue;
+    if (is_shadow_present_pte(kvm.arena[sp.spt_base + 2 * (first + i)]!)) continue;
     if (!prefetch_gpte(vcpu, sp, s, gptes[2 * i]!, gptes[2 * i + 1]!)) break;
   }
 }

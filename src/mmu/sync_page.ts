@@ -79,8 +79,8 @@ export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
   }
   if (kvm.traits.sync_spte_skips_unchanged_access && kvm_mmu_page_get_access(kvm, sp, i) === access) return 0;
   if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
-  const lo = sp.spt[2 * i]!;
-  const hi = sp.spt[2 * i + 1]!;
+  const lo = kvm.arena[sp.spt_base + 2 * i]!;
+  const hi = kvm.arena[sp.spt_base + 2 * i + 1]!;
   const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
   syncWork.sptes_rebuilt++;
   vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable, newSpte);
@@ -90,8 +90,9 @@ export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
 /** @kernel mmu.c kvm_sync_spte: skips slots holding the empty value (5.16: 0). */
 export function kvm_sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
   const m = vcpu.kvm.masks;
+  const a = vcpu.kvm.arena;
   syncWork.sptes_visited++;
-  if (sp.spt[2 * i] === m.nonpresent.lo && sp.spt[2 * i + 1] === m.nonpresent.hi) return 0;
+  if (a[sp.spt_base + 2 * i] === m.nonpresent.lo && a[sp.spt_base + 2 * i + 1] === m.nonpresent.hi) return 0;
   return sync_spte(vcpu, sp, i);
 }
 

@@ -34,7 +34,7 @@ function kvm_mmu_page_unlink_children(kvm: Kvm, sp: KvmMmuPage, invalid_list: Kv
   // One callback per page, not per entry (mmu_page_zap_pte calls it only for a nested TDP child).
   const prepare_zap = (child: KvmMmuPage) => kvm_mmu_prepare_zap_page(kvm, child, invalid_list);
   const a = kvm.arena;
-  const base = kvm.mem.base(sp.pfn);
+  const base = sp.spt_base;
   const m = kvm.masks;
   const e_lo = m.nonpresent.lo;
   const e_hi = m.nonpresent.hi;
