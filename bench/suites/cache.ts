@@ -5,8 +5,8 @@
  */
 import { getProfile } from '../../src/profiles/index.js';
 import { HostMemory, KvmMmuMemoryCache, VcpuMmuCaches, WarnLog } from '../../src/cache/index.js';
-import * as S from '../../src/mmu/spte.js';
-import { HOSTS, spteMasksFor, type HostConfig } from '../../src/mmu/spte_masks.js';
+import * as S from '../../src/mmu/spte/spte.js';
+import { HOSTS, spteMasksFor, type HostConfig } from '../../src/mmu/spte/spte_masks.js';
 import type { BenchSuite } from '../harness.js';
 
 const mem = new HostMemory({ dma32_pages: 1024, normal_pages: 8192 });

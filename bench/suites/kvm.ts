@@ -5,9 +5,9 @@
  * per replay: steps, shadow-MMU events, guest-walk events, emulated instructions.
  */
 import { getProfile } from '../../src/profiles/index.js';
-import { parseProbeScenario, type ProbeCmd } from '../../src/kvm/parse.js';
-import { runProbeScenario } from '../../src/kvm/replay.js';
-import { RECORDED_HOST } from '../../src/kvm/vcpu.js';
+import { parseProbeScenario, type ProbeCmd } from '../../src/probe/parse.js';
+import { runProbeScenario } from '../../src/probe/replay.js';
+import { RECORDED_HOST } from '../../src/probe/vcpu.js';
 import type { BenchCase, BenchSuite } from '../harness.js';
 
 const WALK = parseProbeScenario([

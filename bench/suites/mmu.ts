@@ -6,13 +6,13 @@
  * the model's bytes per shadow page.
  */
 import type { BenchCase, BenchSuite } from '../harness.js';
-import { kvm_mmu_get_page } from '../../src/mmu/get_page.js';
-import { drop_parent_pte, link_shadow_page } from '../../src/mmu/link.js';
-import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/machine.js';
-import type { KvmMmuPage } from '../../src/mmu/page.js';
+import { kvm_mmu_get_page } from '../../src/mmu/pages/get_page.js';
+import { drop_parent_pte, link_shadow_page } from '../../src/mmu/pages/link.js';
+import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/vm/machine.js';
+import type { KvmMmuPage } from '../../src/mmu/pages/page.js';
 import { kvm_mmu_get_page_role } from '../../src/roles/sp-role.js';
-import { kvm_mmu_load } from '../../src/mmu/load.js';
-import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
+import { kvm_mmu_load } from '../../src/mmu/fault/load.js';
+import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/pages/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
 
 const P = getProfile('v5.16');

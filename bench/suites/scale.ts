@@ -15,14 +15,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { BenchCase, BenchSuite } from '../harness.js';
-import { kvm_mmu_get_page } from '../../src/mmu/get_page.js';
-import type { Kvm } from '../../src/mmu/kvm.js';
-import { link_shadow_page } from '../../src/mmu/link.js';
-import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/machine.js';
-import type { KvmMmuPage } from '../../src/mmu/page.js';
+import { kvm_mmu_get_page } from '../../src/mmu/pages/get_page.js';
+import type { Kvm } from '../../src/mmu/pages/kvm.js';
+import { link_shadow_page } from '../../src/mmu/pages/link.js';
+import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/vm/machine.js';
+import type { KvmMmuPage } from '../../src/mmu/pages/page.js';
 import { kvm_mmu_get_page_role } from '../../src/roles/sp-role.js';
 import { KVM_NUM_MMU_PAGES } from '../../src/roles/hash.js';
-import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
+import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/pages/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
 
 const P = getProfile('v5.16');

@@ -10,11 +10,11 @@
  */
 import type { BenchCase, BenchSuite } from '../harness.js';
 import { GuestMemory } from '../../src/guest/memory.js';
-import * as api from '../../src/mmu/api.js';
-import type { KvmMmuPage } from '../../src/mmu/page.js';
-import { drop_spte } from '../../src/mmu/rmap.js';
-import { __kvm_sync_page, syncWork } from '../../src/mmu/sync_page.js';
-import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/zap.js';
+import * as api from '../../src/mmu/vm/api.js';
+import type { KvmMmuPage } from '../../src/mmu/pages/page.js';
+import { drop_spte } from '../../src/mmu/pages/rmap.js';
+import { __kvm_sync_page, syncWork } from '../../src/mmu/fault/sync_page.js';
+import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/pages/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
 
 /** The profiles the sync suite runs by default (`npm run bench -- --profile A --profile B` picks others). */

@@ -29,8 +29,6 @@
  *   (every fault-injection key of the vCPU's caches), `ownedObjects()` (6.x objects arrays).
  * - `PaeRootCache` (RFC): `mmu_topup_pae_root_cache(level)`, `take()`, `mmu_free_pae_root(pfn)`.
  * - `WarnLog`: kernel WARNs counted (`count`, `events`), shared by everything of one vCPU/VM.
- * - `hostMemoryPort(mem, account?)`: src/mmu/ports.ts's HostMemory over a real HostMemory;
- *   a `VcpuMmuCaches` already satisfies ports.ts's VcpuMemory.
  */
 export * from './warn.js';
 export * from './gfp.js';
@@ -39,4 +37,3 @@ export * from './host_memory.js';
 export * from './memory_cache.js';
 export * from './pae_root_cache.js';
 export * from './vcpu_caches.js';
-export * from './host_port.js';

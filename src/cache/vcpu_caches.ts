@@ -116,7 +116,7 @@ export class VcpuMmuCaches {
     this.pae_root_cache?.free();
   }
 
-  // ---- the narrow interface the shadow-page code uses (src/mmu/ports.ts VcpuMemory) ----
+  // ---- what the shadow-page code calls ----
 
   /** mmu_topup_memory_caches. */
   topup(maybe_indirect: boolean, shadow_root_level: number): number {

@@ -1,4 +1,4 @@
-import type { HostConfig } from '../mmu/machine.js';
+import type { HostConfig } from '../mmu/index.js';
 import { parseHostOption } from '../scenario/host-option.js';
 import { usageError } from './args.js';
 

@@ -207,7 +207,7 @@ export interface ShadowRootOfCr3 {
 }
 
 /**
- * The root_gfn step of mmu.c mmu_alloc_shadow_roots (src/mmu/roots.ts) and vmx.c
+ * The root_gfn step of mmu.c mmu_alloc_shadow_roots (src/mmu/pages/roots.ts) and vmx.c
  * vmx_load_mmu_pgd's shadow-paging CR3:
  * 6.x takes the GFN with the widest base-address mask (bits 51:12), so LAM bits never reach it,
  * while the pgd keeps them so every CR3+LAM combination has its own root; 5.16 shifts CR3 by 12.

@@ -1,5 +1,5 @@
 /**
- * Demo: a guest setting up its own page tables (kvm-probe language, run by src/kvm on the
+ * Demo: a guest setting up its own page tables (kvm-probe language, run by src/probe on the
  * shadow MMU), events side by side under two profiles: a 32-bit guest with CR4.PSE under the
  * RFC (rfc-v1, whose PAE-root rule tests CR4.PSE) and the corrected rule (rfc-v1-pae), and a
  * 4-level guest under v5.16 and v6.18.

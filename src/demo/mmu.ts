@@ -5,9 +5,9 @@
  * would load; then why make_pae_pdpte is needed and default_pae_pdpte is not.
  */
 import { getProfile } from '../profiles/index.js';
-import { checkPaeRoot, formatVerdict } from '../mmu/archcheck.js';
-import { make_nonleaf_spte, spte64 } from '../mmu/spte.js';
-import { spteMasksFor } from '../mmu/spte_masks.js';
+import { checkPaeRoot, formatVerdict } from '../mmu/index.js';
+import { make_nonleaf_spte, spte64 } from '../mmu/index.js';
+import { spteMasksFor } from '../mmu/index.js';
 import { parseScenario, renderText, runScenario, verdictJson, type RunResult } from '../scenario/index.js';
 import type { DemoSection } from './section.js';
 

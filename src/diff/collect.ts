@@ -5,12 +5,12 @@
  * forest captured after every step.
  */
 import { hexPlain } from '../bits/hex.js';
-import { formatViolation } from '../mmu/audit.js';
-import type { Machine } from '../mmu/machine.js';
-import type { Kvm } from '../mmu/kvm.js';
-import { kvm_mmu_page_get_gfn } from '../mmu/rmap.js';
-import { is_last_spte, is_shadow_present_pte } from '../mmu/spte.js';
-import type { KvmMmuPage } from '../mmu/page.js';
+import { formatViolation } from '../mmu/index.js';
+import type { Machine } from '../mmu/index.js';
+import type { Kvm } from '../mmu/index.js';
+import { kvm_mmu_page_get_gfn } from '../mmu/index.js';
+import { is_last_spte, is_shadow_present_pte } from '../mmu/index.js';
+import type { KvmMmuPage } from '../mmu/index.js';
 import type { Profile } from '../profiles/index.js';
 import { formatRole } from '../roles/format.js';
 import { decodeRole, roleLayout, type RoleFields } from '../roles/layout.js';
@@ -18,9 +18,9 @@ import type { TraceEvent } from '../trace/events.js';
 import { formatEventText } from '../trace/print.js';
 import { KVMMMU, MMU_EVENTS } from '../trace/table.js';
 import type { WalkEvent } from '../guest/events.js';
-import { parseProbeScenario } from '../kvm/parse.js';
-import { runProbeScenario } from '../kvm/replay.js';
-import type { ProbeOptions, ProbeStep } from '../kvm/vcpu.js';
+import { parseProbeScenario } from '../probe/parse.js';
+import { runProbeScenario } from '../probe/replay.js';
+import type { ProbeOptions, ProbeStep } from '../probe/vcpu.js';
 import { stepSummary } from '../scenario/guest.js';
 import { parseScenario, type Step } from '../scenario/parse.js';
 import { ScenarioRunner } from '../scenario/run.js';

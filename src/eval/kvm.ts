@@ -1,6 +1,6 @@
 /**
  * eval adapters for the real-KVM shadow records (golden/kvm): `write_tracking` and
- * `root_transition` replay their `scenario` on the model (src/kvm, the same executor
+ * `root_transition` replay their `scenario` on the model (src/probe, the same executor
  * `shadow-mmu run` drives) and answer one step object per recorded step; `root_role` rebuilds
  * the record's VM as gen-oracle.mjs wrote it and answers the root role and the get_page events
  * of the warm-up and the access; walk records (kind "walk", registered in src/eval/walker.ts)
@@ -11,10 +11,10 @@ import { jsonObject } from '../bits/json.js';
 import { badInput } from '../bits/errors.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { getProfile } from '../profiles/index.js';
-import { oracleMmuEvents, oracleStep } from '../kvm/encode.js';
-import { parseProbeScenario, probeFlagString } from '../kvm/parse.js';
-import { runProbeScenario } from '../kvm/replay.js';
-import { RECORDED_HOST, type ProbeStep, type ProbeVm } from '../kvm/vcpu.js';
+import { oracleMmuEvents, oracleStep } from '../probe/encode.js';
+import { parseProbeScenario, probeFlagString } from '../probe/parse.js';
+import { runProbeScenario } from '../probe/replay.js';
+import { RECORDED_HOST, type ProbeStep, type ProbeVm } from '../probe/vcpu.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 import { quote } from '../bits/quote.js';
 

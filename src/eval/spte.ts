@@ -23,10 +23,10 @@ import {
 } from '../cache/index.js';
 import type { Profile } from '../profiles/index.js';
 import { decodeRole, roleLayout, setField } from '../roles/index.js';
-import { alloc_default_pae_pdpte, make_pae_pdpte, type ZeroPageSource } from '../mmu/pae_pdpte.js';
-import * as S from '../mmu/spte.js';
-import { freezeMasks, setupSpteGlobals, spteMasksFor, type HostConfig as SpteHostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/spte_masks.js';
-import { spteConstants } from '../mmu/spte_constants.js';
+import { alloc_default_pae_pdpte, make_pae_pdpte, type ZeroPageSource } from '../mmu/index.js';
+import * as S from '../mmu/index.js';
+import { freezeMasks, setupSpteGlobals, spteMasksFor, type SpteHostConfig, type HostMode, type SpteGlobals, type SpteMasks } from '../mmu/index.js';
+import { spteConstants } from '../mmu/index.js';
 import type { EvalTable, Json, JsonObject } from './types.js';
 import { quote } from '../bits/quote.js';
 

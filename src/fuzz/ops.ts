@@ -6,7 +6,7 @@
  * case is a JSON op scenario `shadow-mmu run` can replay.
  */
 import { ShadowMmuError } from '../bits/errors.js';
-import { audit, formatViolation } from '../mmu/audit.js';
+import { audit, formatViolation } from '../mmu/index.js';
 import type { Profile } from '../profiles/index.js';
 import { hasField, roleLayout } from '../roles/layout.js';
 import { parseScenario, parseStep, ScenarioRunner } from '../scenario/index.js';

@@ -4,9 +4,9 @@
  * instruction the model does not run stops there: that is the model's limit, not a failure.
  */
 import { ShadowMmuError } from '../bits/errors.js';
-import { formatViolation } from '../mmu/audit.js';
+import { formatViolation } from '../mmu/index.js';
 import type { Profile } from '../profiles/index.js';
-import { PROBE_STEP_OPS, tokenizeLine } from '../kvm/parse.js';
+import { PROBE_STEP_OPS, tokenizeLine } from '../probe/parse.js';
 import { runGuestScenario } from '../scenario/guest.js';
 import type { FuzzCaseResult } from './run.js';
 import { ddmin } from './shrink.js';

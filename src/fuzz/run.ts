@@ -6,8 +6,8 @@
  * back, none into a guest table since the last MOV CR3, which syncs).
  */
 import { ShadowMmuError } from '../bits/errors.js';
-import * as api from '../mmu/api.js';
-import { formatViolation } from '../mmu/audit.js';
+import * as api from '../mmu/index.js';
+import { formatViolation } from '../mmu/index.js';
 import type { Profile } from '../profiles/index.js';
 import { parseVmScenario, VmScenarioRunner, type VmStep } from '../scenario/vm.js';
 

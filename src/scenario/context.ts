@@ -8,7 +8,7 @@ import type { Profile } from '../profiles/index.js';
 import { hostByName } from '../roles/host.js';
 import { calcRootRole } from '../roles/root-role.js';
 import type { MmuKind } from '../roles/types.js';
-import type { MmuContext } from '../mmu/vcpu.js';
+import type { MmuContext } from '../mmu/index.js';
 import { quote } from '../bits/quote.js';
 
 export interface VcpuRegs {

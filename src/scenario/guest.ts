@@ -1,16 +1,16 @@
 /**
  * Guest scenarios: a kvm-probe scenario (shared/tools/kvm-probe/README.md: `vm`, `map`, guest
  * reads/writes/fetches at CPL 3 or 0, `movcr0/3/4`, `wrmsr` EFER, `wrpkru`, `invlpg`, `sregs`,
- * host writes, ...) run on the model under one profile (src/kvm), with the kernel's event lines
+ * host writes, ...) run on the model under one profile (src/probe), with the kernel's event lines
  * and the audit after every step. The same executor answers the kvm oracles in eval.
  */
-import type { HostConfig } from '../mmu/machine.js';
-import { formatViolation, type Violation } from '../mmu/audit.js';
+import type { HostConfig } from '../mmu/index.js';
+import { formatViolation, type Violation } from '../mmu/index.js';
 import type { Profile } from '../profiles/index.js';
-import { oracleStep } from '../kvm/encode.js';
-import { parseProbeScenario } from '../kvm/parse.js';
-import { runProbeScenario } from '../kvm/replay.js';
-import type { ProbeStep, ProbeVm } from '../kvm/vcpu.js';
+import { oracleStep } from '../probe/encode.js';
+import { parseProbeScenario } from '../probe/parse.js';
+import { runProbeScenario } from '../probe/replay.js';
+import type { ProbeStep, ProbeVm } from '../probe/vcpu.js';
 import type { TraceEvent } from '../trace/events.js';
 import { eventJson } from '../trace/json.js';
 import { formatEventText } from '../trace/print.js';

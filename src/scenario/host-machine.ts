@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShadowMmuError } from '../bits/errors.js';
 import { quote } from '../bits/quote.js';
-import { HOSTS } from '../mmu/spte_masks.js';
-import type { HostConfig } from '../mmu/machine.js';
+import { HOSTS } from '../mmu/index.js';
+import type { HostConfig } from '../mmu/index.js';
 
 export interface MachineHost {
   readonly host: Partial<HostConfig>;

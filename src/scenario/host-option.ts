@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { badInput, ShadowMmuError } from '../bits/errors.js';
 import { quote } from '../bits/quote.js';
-import { RECORDED_HOST } from '../kvm/vcpu.js';
-import type { HostConfig } from '../mmu/machine.js';
+import { RECORDED_HOST } from '../probe/vcpu.js';
+import type { HostConfig } from '../mmu/index.js';
 import { parseHostKeys, type HostKey } from './host-keys.js';
 import { hostFromMachine } from './host-machine.js';
 

@@ -5,7 +5,7 @@
  */
 import { enablePatches, produceWithPatches, setAutoFreeze, type Patch } from 'immer';
 import { hex32 } from '../bits/hex.js';
-import type { Machine } from '../mmu/machine.js';
+import type { Machine } from '../mmu/index.js';
 
 enablePatches();
 setAutoFreeze(process.env['VITEST'] !== undefined);

@@ -7,8 +7,8 @@ import { badInput } from '../bits/errors.js';
 import { parseInt_, parseUnsigned } from '../bits/hex.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import { encodeRole, roleLayout } from '../roles/layout.js';
-import { DEFAULT_HOST, type HostConfig } from '../mmu/machine.js';
-import type { MmuContext } from '../mmu/vcpu.js';
+import { DEFAULT_HOST, type HostConfig } from '../mmu/index.js';
+import type { MmuContext } from '../mmu/index.js';
 import { contextFromRegs, parseRegs, type VcpuRegs } from './context.js';
 import { quote } from '../bits/quote.js';
 

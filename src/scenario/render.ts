@@ -6,10 +6,10 @@
 import type { Profile } from '../profiles/index.js';
 import { eventJson } from '../trace/json.js';
 import { formatEventText } from '../trace/print.js';
-import { formatViolation } from '../mmu/audit.js';
-import { formatVerdict } from '../mmu/archcheck.js';
+import { formatViolation } from '../mmu/index.js';
+import { formatVerdict } from '../mmu/index.js';
 import type { RunResult, StepResult } from './run.js';
-import type { Violation } from '../mmu/audit.js';
+import type { Violation } from '../mmu/index.js';
 
 function brief(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x));

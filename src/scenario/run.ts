@@ -5,30 +5,23 @@
 import { ShadowMmuError } from '../bits/errors.js';
 import { hex64 } from '../bits/hex.js';
 import type { TraceEvent } from '../trace/events.js';
-import { audit, type Violation } from '../mmu/audit.js';
-import { checkPaeRoot, type PaeRootVerdict } from '../mmu/archcheck.js';
-import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../mmu/constants.js';
-import { kvm_mmu_get_page } from '../mmu/get_page.js';
-import { drop_parent_pte, link_shadow_page } from '../mmu/link.js';
-import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/machine.js';
-import { standinSyncPage } from '../mmu/sync_standin.js';
-import { is_shadow_present_pte } from '../mmu/spte.js';
-import type { KvmMmuPage } from '../mmu/page.js';
+import { audit, type Violation } from '../mmu/index.js';
+import { checkPaeRoot, type PaeRootVerdict } from '../mmu/index.js';
+import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../mmu/index.js';
+import { kvm_mmu_get_page } from '../mmu/index.js';
+import { drop_parent_pte, link_shadow_page } from '../mmu/index.js';
+import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/index.js';
+import { standinSyncPage } from '../mmu/index.js';
+import { is_shadow_present_pte } from '../mmu/index.js';
+import type { KvmMmuPage } from '../mmu/index.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role, mmu_alloc_root_role } from '../roles/sp-role.js';
-import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload, root_to_sp } from '../mmu/roots.js';
-import { kvm_mmu_reload } from '../mmu/load.js';
+import { kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload, root_to_sp } from '../mmu/index.js';
+import { kvm_mmu_reload } from '../mmu/index.js';
 import { contextFromRegs } from './context.js';
-import { mmu_try_to_unsync_pages } from '../mmu/unsync.js';
-import { kvm_mmu_sync_roots } from '../mmu/sync.js';
-import { shadowWalk } from '../mmu/walk.js';
-import {
-  kvm_mmu_change_mmu_pages,
-  kvm_mmu_commit_zap_page,
-  kvm_mmu_prepare_zap_page,
-  kvm_mmu_zap_all,
-  kvm_mmu_zap_all_fast,
-  kvm_mmu_zap_oldest_mmu_pages, mmu_shrink_count, mmu_shrink_scan,
-} from '../mmu/zap.js';
+import { mmu_try_to_unsync_pages } from '../mmu/index.js';
+import { kvm_mmu_sync_roots } from '../mmu/index.js';
+import { shadowWalk } from '../mmu/index.js';
+import { kvm_mmu_change_mmu_pages, kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page, kvm_mmu_zap_all, kvm_mmu_zap_all_fast, kvm_mmu_zap_oldest_mmu_pages, mmu_shrink_count, mmu_shrink_scan } from '../mmu/index.js';
 import { Journal, snapshot } from './journal.js';
 import type { Scenario, Step } from './parse.js';
 import type { Patch } from 'immer';

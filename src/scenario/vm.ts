@@ -1,5 +1,5 @@
 /**
- * VM scenarios: the fault path driven through the shadow-MMU facade (src/mmu/api.ts) over a
+ * VM scenarios: the fault path driven through the shadow-MMU facade (src/mmu/vm/api.ts) over a
  * guest described as GUEST.json, on any host the facade models — shadow paging, or nested NPT
  * (an AMD TDP host: the registers are L1's, CR3 is L1's nCR3, accesses are L2 GPAs). Steps are
  * CPU accesses in a vCPU's retry loop, emulated accesses, guest page-table writes as the
@@ -23,9 +23,9 @@ import { kvm_init_walk_mmu, X86_CR4_LA57, type AccessKind } from '../guest/index
 import { loadGuestSpec, tableFormatFor } from '../guest/spec.js';
 import { tdpFaultLoop } from '../cpu/tdp.js';
 import { parseHostKeys, type HostKey } from './host-keys.js';
-import * as api from '../mmu/api.js';
-import type { HostConfig } from '../mmu/machine.js';
-import type { Violation } from '../mmu/audit.js';
+import * as api from '../mmu/index.js';
+import type { HostConfig } from '../mmu/index.js';
+import type { Violation } from '../mmu/index.js';
 import type { TraceEvent } from '../trace/events.js';
 import { quote } from '../bits/quote.js';
 

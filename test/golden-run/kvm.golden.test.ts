@@ -75,7 +75,7 @@ describe('golden/kvm: the executor replay, field by field', () => {
   const STEP_KEYS = ['args', 'exit', 'exits', 'exceptions', 'cr0', 'cr3', 'cr4', 'efer', 'cpl', 'value', 'translate', 'walks', 'mmu', 'emulated', 'gptes_after', 'set_sregs_errno'];
   it('write_tracking and root_transition steps', async () => {
     const { replayProbe } = await import('../../src/eval/kvm.js');
-    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const { oracleStep } = await import('../../src/probe/encode.js');
     const failures: string[] = [];
     let n = 0;
     for (const file of ['kvm/roles.jsonl.gz', 'kvm/writes.jsonl.gz']) {
@@ -93,7 +93,7 @@ describe('golden/kvm: the executor replay, field by field', () => {
   });
   it('walk records: target and other walks, exceptions, exits, gptes_after', async () => {
     const { replayProbe, walkScenario } = await import('../../src/eval/kvm.js');
-    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const { oracleStep } = await import('../../src/probe/encode.js');
     const failures: string[] = [];
     const recs = readGolden('kvm/walks.jsonl.gz').filter((r) => r['kind'] === 'walk');
     for (const rec of recs) {
@@ -120,7 +120,7 @@ describe('golden/kvm: the MMU counters per step', () => {
   /** Every counter of every step must match (docs/findings.md S1, S2: both fixed). */
   it('write_tracking and root_transition steps: vm, vm_now, vcpu', async () => {
     const { replayProbe } = await import('../../src/eval/kvm.js');
-    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const { oracleStep } = await import('../../src/probe/encode.js');
     const failures: string[] = [];
     for (const file of ['kvm/roles.jsonl.gz', 'kvm/writes.jsonl.gz']) {
       for (const rec of readGolden(file).filter((r) => Array.isArray(r['scenario']))) {
@@ -141,7 +141,7 @@ describe('golden/kvm: the MMU counters per step', () => {
   });
   it('S2 (fixed): the first KVM_RUN counts the TLB flush KVM_SET_SREGS requested, as KVM does', async () => {
     const { replayProbe } = await import('../../src/eval/kvm.js');
-    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const { oracleStep } = await import('../../src/probe/encode.js');
     let records = 0;
     for (const file of ['kvm/roles.jsonl.gz', 'kvm/writes.jsonl.gz']) {
       for (const rec of readGolden(file).filter((r) => Array.isArray(r['scenario']))) {
@@ -157,7 +157,7 @@ describe('golden/kvm: the MMU counters per step', () => {
   });
   it('walk records: the access step', async () => {
     const { replayProbe, walkScenario } = await import('../../src/eval/kvm.js');
-    const { oracleStep } = await import('../../src/kvm/encode.js');
+    const { oracleStep } = await import('../../src/probe/encode.js');
     const failures: string[] = [];
     for (const rec of readGolden('kvm/walks.jsonl.gz').filter((r) => r['kind'] === 'walk')) {
       const vm = replayProbe(walkScenario(rec as never))[0]!;

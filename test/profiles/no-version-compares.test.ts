@@ -53,7 +53,7 @@ describe('no version compares', () => {
 
   it('scans the sources it is meant to', () => {
     expect(outside.length).toBeGreaterThan(50);
-    expect(outside.some((f) => f.endsWith(join('mmu', 'fault.ts')))).toBe(true);
+    expect(outside.some((f) => f.endsWith(join('mmu', 'fault', 'fault.ts')))).toBe(true);
   });
 
   it('the detector sees the forms it forbids', () => {

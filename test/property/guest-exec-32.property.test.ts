@@ -9,9 +9,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { getProfile } from '../../src/profiles/index.js';
-import { parseProbeScenario } from '../../src/kvm/parse.js';
-import { runProbeScenario } from '../../src/kvm/replay.js';
-import type { ProbeVm } from '../../src/kvm/vcpu.js';
+import { parseProbeScenario } from '../../src/probe/parse.js';
+import { runProbeScenario } from '../../src/probe/replay.js';
+import type { ProbeVm } from '../../src/probe/vcpu.js';
 
 interface Mode {
   readonly vm: string;

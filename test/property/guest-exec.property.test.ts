@@ -9,9 +9,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { getProfile } from '../../src/profiles/index.js';
-import { parseProbeScenario } from '../../src/kvm/parse.js';
-import { runProbeScenario } from '../../src/kvm/replay.js';
-import type { ProbeVm } from '../../src/kvm/vcpu.js';
+import { parseProbeScenario } from '../../src/probe/parse.js';
+import { runProbeScenario } from '../../src/probe/replay.js';
+import type { ProbeVm } from '../../src/probe/vcpu.js';
 
 const VAS = [0x8080604000n, 0x8080605000n, 0x8080606000n, 0x8080607000n];
 const PTE_VALUES = [0n, 0x300007n, 0x301005n, 0x302027n, 0x300065n, 0x301067n, 0x302003n];

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShadowMmuError } from '../../src/bits/errors.js';
 import { getProfile } from '../../src/profiles/index.js';
-import { parseProbeScenario } from '../../src/kvm/parse.js';
-import { runProbeScenario } from '../../src/kvm/replay.js';
+import { parseProbeScenario } from '../../src/probe/parse.js';
+import { runProbeScenario } from '../../src/probe/replay.js';
 
 const num = fc.oneof(
   { arbitrary: fc.constantFrom('0', '0x1000', '0x8080604000', '0x300000', '0x100000', '0x103020', '0x10000000000', '0x1fc0000', '0x7f8000000000', '0x8000000', '0xffffffff', '0xffff800000000000', '32m', '0x20', '0x80010033'), weight: 8 },

@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PageTableBuilder } from '../../src/guest/builder.js';
 import { GuestMemory } from '../../src/guest/memory.js';
-import * as api from '../../src/mmu/api.js';
+import * as api from '../../src/mmu/vm/api.js';
 import { PROFILE_NAMES } from '../../src/profiles/index.js';
-import { access, emulate, rig, type Rig } from '../unit/mmu-fault-support.js';
+import { access, emulate, rig, type Rig } from '../support/mmu-fault.js';
 
 type Op =
   | { k: 'access'; va: number; kind: api.AccessKind; cpl: 0 | 3 }

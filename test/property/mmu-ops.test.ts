@@ -5,12 +5,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShadowMmuError } from '../../src/bits/errors.js';
-import { audit, formatViolation } from '../../src/mmu/audit.js';
-import { createMachine, DEFAULT_HOST } from '../../src/mmu/machine.js';
+import { audit, formatViolation } from '../../src/mmu/vm/audit.js';
+import { createMachine, DEFAULT_HOST } from '../../src/mmu/vm/machine.js';
 import { SiteFaults } from '../../src/cache/fault.js';
 import { getProfile } from '../../src/profiles/index.js';
 import { parseScenario, parseStep, ScenarioRunner } from '../../src/scenario/index.js';
-import { PROFILES, scenarioJson, type ProfileName } from '../unit/mmu_support.js';
+import { PROFILES, scenarioJson, type ProfileName } from '../support/mmu.js';
 
 const SITES = [
   'memory_cache:mmu_pte_list_desc_cache',

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PageTableBuilder } from '../../src/guest/builder.js';
 import { GuestMemory } from '../../src/guest/memory.js';
-import * as api from '../../src/mmu/api.js';
-import { access, rig } from '../unit/mmu-fault-support.js';
+import * as api from '../../src/mmu/vm/api.js';
+import { access, rig } from '../support/mmu-fault.js';
 import { recursiveVa, sext } from '../support/recursive.js';
 
 const RECURSIVE_SLOT = 510n;

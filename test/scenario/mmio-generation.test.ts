@@ -37,7 +37,7 @@ describe('MMIO SPTEs carry the memslots generation (mark_mmio_spte, check_mmio_s
     expect(s[1]).toBe('handle_mmio_page_fault: addr:40203000 gfn 4000 access 4');
   });
   it('a wrap of the MMIO generation zaps every shadow page (kvm_mmu_invalidate_mmio_sptes)', async () => {
-    const api = await import('../../src/mmu/api.js');
+    const api = await import('../../src/mmu/vm/api.js');
     const { GuestMemory } = await import('../../src/guest/memory.js');
     const mem = new GuestMemory();
     mem.addSlot(0, 32 << 20);

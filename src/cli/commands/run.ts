@@ -1,7 +1,7 @@
 /** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario, or a guest from a kvm-probe scenario. */
 import { getProfile } from '../../profiles/index.js';
 import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
-import type { Violation } from '../../mmu/audit.js';
+import type { Violation } from '../../mmu/index.js';
 import { hostOpts } from '../host-opts.js';
 import { collectVm } from '../../diff/index.js';
 import { isVmScenario } from '../../scenario/vm.js';

@@ -1,7 +1,7 @@
 /**
  * SPTE traits: where the SPTE encodings and their set-up (arch/x86/kvm/mmu/spte.c, spte.h, the
  * vendor set-up in vmx.c/svm.c) differ between the kernels the profiles model. The masks
- * themselves are computed from the host configuration by src/mmu/spte_masks.ts; these values
+ * themselves are computed from the host configuration by src/mmu/spte/spte_masks.ts; these values
  * only select which kernel's rule that code applies.
  */
 import type { DomainTraits } from './index.js';
@@ -100,7 +100,7 @@ export interface SpteTraits {
    */
   readonly accessed_test: 'ad_or_track' | 'mask';
   /**
-   * The compile-time constants carry their renamed spellings (see src/mmu/spte_constants.ts):
+   * The compile-time constants carry their renamed spellings (see src/mmu/spte/spte_constants.ts):
    * SPTE_TDP_AD_* without _MASK, SPTE_BASE_ADDR_MASK for PT64_BASE_ADDR_MASK,
    * DEFAULT_SPTE_*_WRITABLE for ..._WRITEABLE, SPTE_LEVEL_BITS for PT64_LEVEL_BITS; the
    * predicate is_mmu_writable_spte is named so. Several renames between v5.17 and v6.x

@@ -1,0 +1,115 @@
+/**
+ * The hardware side of shadow paging: the CPU translating a linear address through the shadow
+ * tables of the vCPU's current root (CR3 = root_hpa). KVM runs the guest with CR0.WP=1 and
+ * EFER.NX=1 in hardware; CR4.SMEP/SMAP/PKE and PKRU are the guest's. A present, permitted leaf
+ * gives the host page (and sets A, and D on a write, in the SPTE as the CPU does); otherwise the
+ * #PF error code the CPU reports, which KVM then handles (kvm_mmu_page_fault). No guest A/D bit
+ * is touched: the guest's entries are not what the CPU walks.
+ */
+import { isCanonicalHalves } from '../../cpu/canonical.js';
+import { untagHighHalf } from '../../cpu/lam.js';
+import { PFERR_FETCH_MASK, PFERR_PK_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, X86_EFLAGS_AC } from '../../guest/constants.js';
+import type { AccessKind } from '../../guest/access.js';
+import { INVALID_PAGE } from '../pages/constants.js';
+import { kvm_mmu_page_get_gfn } from '../pages/rmap.js';
+import { is_mmio_spte, spte_ad_enabled, spte_to_pfn } from '../spte/spte.js';
+import type { Vcpu } from '../pages/vcpu.js';
+import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
+
+export type HwAccessResult =
+  | { readonly ok: true; readonly gpa: number; readonly hpa: number }
+  | { readonly ok: false; readonly vector: 14 | 13; readonly error_code: number; readonly cr2: bigint };
+
+/**
+ * One access of `va` at `cpl` through the shadow tables. The root must be loaded (the caller
+ * entered the guest). 64-bit mode: a data address is LAM-untagged, then a non-canonical
+ * address raises #GP without a walk.
+ */
+export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl: number): HwAccessResult {
+  const kvm = vcpu.kvm;
+  const w = vcpu.guest!.walk;
+  const a = BigInt.asUintN(64, va);
+  const lo = Number(a & 0xffffffffn) >>> 0;
+  let hi = Number(a >> 32n) >>> 0;
+  const write = access === 'write';
+  const fetch = access === 'fetch';
+  const user = cpl === 3;
+  if (w.long_mode) {
+    if (!fetch) hi = untagHighHalf(w.lam, hi);
+    if (!isCanonicalHalves(lo, hi, w.cr4_la57 ? 57 : 48)) return { ok: false, vector: 13, error_code: 0, cr2: 0n };
+  } else {
+    hi = 0;
+  }
+  const addr = (BigInt(hi) << 32n) | BigInt(lo);
+  let ec = (write ? PFERR_WRITE_MASK : 0) | (user ? PFERR_USER_MASK : 0) | (fetch ? PFERR_FETCH_MASK : 0);
+  const fault = (bits: number): HwAccessResult => ({ ok: false, vector: 14, error_code: ec | bits, cr2: addr });
+  if (vcpu.mmu.root_hpa === INVALID_PAGE) return fault(0);
+  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
+  let leaf = -1;
+  let level = 0;
+  let allW = true;
+  let allU = true;
+  let nx = false;
+  for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
+    const slo = kvm.spteLo(it.sptep);
+    const shi = kvm.spteHi(it.sptep);
+    if (!(slo & 1)) {
+      // Not present to the CPU (an empty slot, an access-tracked or an MMIO SPTE without P).
+      return fault(0);
+    }
+    if (is_mmio_spte(kvm.masks, slo, shi)) return fault(PFERR_PRESENT_MASK | PFERR_RSVD_MASK);
+    leaf = it.sptep;
+    level = it.level;
+    // A PDPTE (the RFC's pae_root page) has no R/W, U/S or XD bits.
+    if ((kvm.sptep_to_sp(it.sptep)!.role & kvm.rb.pae_root) !== 0) continue;
+    allW &&= (slo & 2) !== 0;
+    allU &&= (slo & 4) !== 0;
+    nx ||= shi >>> 31 === 1;
+  }
+  if (leaf < 0 || level === 0) return fault(0);
+  const slo = kvm.spteLo(leaf);
+  const shi = kvm.spteHi(leaf);
+  // Reached the last SPTE the walk visited: it must be a leaf (level 1 or PS).
+  if (level > 1 && !(slo & 0x80)) return fault(0);
+  ec |= PFERR_PRESENT_MASK;
+  if (user && !allU) return fault(0);
+  if (fetch && nx) return fault(0);
+  if (!user && allU) {
+    if (fetch && w.cr4_smep) return fault(0);
+    const ac = ((w.rflags & X86_EFLAGS_AC) !== 0);
+    if (!fetch && w.cr4_smap && !ac) return fault(0);
+  }
+  // CR0.WP=1 in hardware: supervisor writes need W too.
+  if (write && !allW) return fault(0);
+  if (w.cr4_pke && allU && !fetch) {
+    // SPTEs carry protection key 0.
+    const ad = (w.pkru & 1) !== 0;
+    const wd = (w.pkru & 2) !== 0;
+    if (ad || (write && wd)) return fault(PFERR_PK_MASK);
+  }
+  // The CPU sets A (and D on a write) in the entries it used, A/D-enabled SPTEs only.
+  if (spte_ad_enabled(shi)) {
+    const words = kvm.arena;
+    const off = kvm.spteOff(leaf);
+    let v = words[off]! | (kvm.masks.accessed.lo >>> 0);
+    if (write) v |= kvm.masks.dirty.lo;
+    words[off] = v >>> 0;
+    words[off + 1] = (words[off + 1]! | kvm.masks.accessed.hi | (write ? kvm.masks.dirty.hi : 0)) >>> 0;
+  }
+  const sp = kvm.sptep_to_sp(leaf)!;
+  const offset = pageOffset(lo, hi, level);
+  const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf % 512);
+  const pfn = spte_to_pfn(slo, shi);
+  return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
+}
+
+/**
+ * The offset of a linear address (halves `lo`, `hi`) inside the page a leaf of `level` maps.
+ * Exact for every address: only the bits below the page size are combined, so an upper-half VA
+ * (above 2^53 as a double) keeps its low bits.
+ */
+export function pageOffset(lo: number, hi: number, level: number): number {
+  const bits = 12 + 9 * (level - 1);
+  if (bits < 32) return (lo & ((1 << bits) - 1)) >>> 0;
+  return (hi & ((1 << (bits - 32)) - 1)) * 0x100000000 + (lo >>> 0);
+}

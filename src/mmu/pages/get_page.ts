@@ -1,0 +1,110 @@
+/**
+ * Finding or creating a shadow page (mmu.c kvm_mmu_get_page in 5.x; kvm_mmu_find_shadow_page,
+ * kvm_mmu_alloc_shadow_page and __kvm_mmu_get_shadow_page in 6.x) and its allocation.
+ */
+import { account_shadowed } from './account.js';
+import { gfnHash } from './kvm.js';
+import { KvmMmuPage } from './page.js';
+import { pageFields } from './trace.js';
+import type { Vcpu } from './vcpu.js';
+import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from './zap.js';
+import { KVMMMU } from '../../trace/table.js';
+
+/**
+ * @kernel mmu.c kvm_sync_page
+ * 5.x returns a bool (false on failure *and* on a clean sync); 6.x the int. Both zap on failure.
+ */
+export function kvm_sync_page(vcpu: Vcpu, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): number {
+  const ret = vcpu.mmu.sync_page(vcpu, sp);
+  if (ret < 0) kvm_mmu_prepare_zap_page(vcpu.kvm, sp, invalid_list);
+  return ret;
+}
+
+/**
+ * @kernel mmu.c kvm_mmu_alloc_page
+ * (6.x kvm_mmu_alloc_shadow_page; RFC 3/6 passes gfn and role, and a pae_root role takes its
+ * page from the vCPU's PAE-root cache.)
+ */
+export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage {
+  const kvm = vcpu.kvm;
+  const pae = kvm.traits.pae_root_shadow_page && (role & kvm.rb.pae_root) !== 0;
+  if (pae && vcpu.mem.pae_root_cached() === null) {
+    kvm.bug('kvm_mmu_alloc_page: a pae_root page was requested but the PAE-root cache is empty (the kernel would use a NULL spt)');
+  }
+  const header = vcpu.mem.alloc('mmu_page_header_cache');
+  const pfn = pae ? vcpu.mem.take_pae_root()! : vcpu.mem.alloc('mmu_shadow_page_cache');
+  const direct = (role & kvm.rb.direct) !== 0;
+  const promoted = (role & kvm.rb.level_promoted) !== 0;
+  const level = role & kvm.rb.levelMask;
+  const needGfns = !direct && !promoted && level <= kvm.traits.gfn_array_max_level;
+  const gfns = needGfns ? vcpu.mem.alloc('mmu_gfn_array_cache') : -1;
+  // spt holds what its cache put there: zeroes (5.x __GFP_ZERO), SHADOW_NONPRESENT_VALUE (6.x
+  // init_value), or for a PAE root the RFC's default PDPTEs; set_page_private links it back.
+  const sp = new KvmMmuPage(kvm.newPageId(), gfn, role, pfn, kvm.mem, gfns, header, kvm.mmu_valid_gen, gfns >= 0 ? kvm.mem.base(gfns) : -1);
+  kvm.pageByPfn.set(pfn, sp);
+  kvm.activeAddHead(sp);
+  kvm.n_used_mmu_pages++;
+  kvm.pages.add(sp);
+  return sp;
+}
+
+/** The hash-walk part of get_page: a page to use, or null for a miss. */
+function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage | null {
+  const kvm = vcpu.kvm;
+  const t = kvm.traits;
+  let collisions = 0;
+  let found: KvmMmuPage | null = null;
+  kvm.work.lookups++;
+  for (let sp = kvm.mmu_page_hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
+    kvm.work.probes++;
+    if (kvm.is_obsolete_sp(sp)) continue;
+    if (sp.gfn !== gfn) {
+      collisions++;
+      continue;
+    }
+    if (sp.role !== role) {
+      if ((role & kvm.rb.levelMask) > 1 && sp.unsync) kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
+      continue;
+    }
+    const skip = t.hit_skips_unsync_when === 'mmu_direct' ? vcpu.mmu.ctx.direct_map : (sp.role & kvm.rb.direct) !== 0;
+    if (!skip) {
+      if (sp.unsync) {
+        const ret = kvm_sync_page(vcpu, sp, invalid_list);
+        // 5.x: kvm_sync_page returned false for a failure and for a clean sync alike.
+        if (ret < 0 || (ret === 0 && t.noflush_sync_creates_duplicate)) break;
+        if (ret > 0) kvm.kvm_flush_remote_tlbs();
+      }
+      sp.write_flooding_count = 0;
+    }
+    found = sp;
+    break;
+  }
+  if (collisions > kvm.stat.max_mmu_page_hash_collisions) kvm.stat.max_mmu_page_hash_collisions = collisions;
+  return found;
+}
+
+/**
+ * @kernel mmu.c kvm_mmu_get_page
+ * The caller passes the complete role (5.x: computed by sp_role at the top of this function in
+ * the kernel; 6.x: by mmu_alloc_root or kvm_mmu_child_role). Returns the page and whether it was
+ * created.
+ */
+export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: KvmMmuPage; created: boolean } {
+  const kvm = vcpu.kvm;
+  const invalid_list: KvmMmuPage[] = [];
+  let sp = find_page(vcpu, gfn, role, invalid_list);
+  if (sp) {
+    if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
+    kvm_mmu_commit_zap_page(kvm, invalid_list);
+    if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
+    return { sp, created: false };
+  }
+  kvm.stat.mmu_cache_miss++;
+  if (kvm.traits.commit_before_alloc) kvm_mmu_commit_zap_page(kvm, invalid_list);
+  sp = kvm_mmu_alloc_page(vcpu, gfn, role);
+  kvm.hashAdd(sp);
+  if (kvm.sp_has_gptes(sp)) account_shadowed(kvm, sp);
+  if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: true, ...pageFields(sp) });
+  kvm_mmu_commit_zap_page(kvm, invalid_list);
+  return { sp, created: true };
+}

@@ -1,0 +1,120 @@
+/**
+ * struct kvm_mmu_page (mmu_internal.h) and the role bits the hot paths test, precomputed per
+ * profile from the role layout.
+ */
+import type { HostMemory } from '../../cache/host_memory.js';
+import type { Profile } from '../../profiles/index.js';
+import { hasField, roleLayout } from '../../roles/layout.js';
+import { syncRoleIgnoreMask } from '../../roles/predicates.js';
+import { PteList } from './pte_list.js';
+
+export class KvmMmuPage {
+  // Field order is layout: the fields a page-hash walk reads per probe (hash_next, gfn, role,
+  // mmu_valid_gen, tdp_mmu_page; is_obsolete_sp and the gfn/role match) come first, so a probe
+  // touches one cache line of the object.
+  /** hlist links in the page hash. */
+  hash_next: KvmMmuPage | null = null;
+  gfn: number;
+  role: number;
+  mmu_valid_gen: number;
+  tdp_mmu_page = false;
+  unsync = false;
+  hash_prev: KvmMmuPage | null = null;
+  /** Creation sequence number (model only, for messages and the journal). */
+  readonly id: number;
+  /** Host pfn of spt (512 SPTEs as 1024 halves in the host arena), and where spt starts there (HostMemory.base(pfn)). */
+  readonly pfn: number;
+  readonly spt_base: number;
+  /** Host pfn of the gfns page (5.x, indirect pages), -1 when none. */
+  gfns: number;
+  /** Where the gfns page starts in the host arena (HostMemory.base(gfns)), -1 when none. */
+  readonly gfns_base: number;
+  /** The kmem object of the header (mmu_page_header_cache). */
+  readonly header: number;
+  root_count = 0;
+  unsync_children = 0;
+  readonly unsync_child_bitmap = new Uint32Array(16);
+  readonly parent_ptes = new PteList();
+  write_flooding_count = 0;
+  /** Built because an NX huge page was disallowed (nx_huge_pages.ts). */
+  nx_huge_page_disallowed = false;
+  /** On kvm.possible_nx_huge_pages. */
+  possible_nx_huge_page = false;
+  /** list_head links: active_mmu_pages (or an invalid list). */
+  link_next: KvmMmuPage | null = null;
+  link_prev: KvmMmuPage | null = null;
+  /** Which list `link` is on. */
+  on: 'active' | 'invalid' | null = null;
+  /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
+  freed = false;
+
+  /** The host memory spt lives in. */
+  private readonly mem: HostMemory;
+
+  constructor(id: number, gfn: number, role: number, pfn: number, mem: HostMemory, gfns: number, header: number, gen: number, gfns_base = -1) {
+    this.id = id;
+    this.gfn = gfn;
+    this.role = role;
+    this.pfn = pfn;
+    this.mem = mem;
+    this.spt_base = mem.base(pfn);
+    this.gfns = gfns;
+    this.gfns_base = gfns_base;
+    this.header = header;
+    this.mmu_valid_gen = gen;
+  }
+
+  /** spt as a view of the host arena (HostMemory.words): read it again after a page allocation. */
+  get spt(): Uint32Array {
+    return this.mem.words(this.pfn);
+  }
+
+  testUnsyncChild(i: number): boolean {
+    return (this.unsync_child_bitmap[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
+}
+
+/** Masks of the role fields the shadow-page code tests, for one profile. */
+export interface RoleBits {
+  readonly levelMask: number;
+  readonly direct: number;
+  readonly invalid: number;
+  readonly ad_disabled: number;
+  readonly guest_mode: number;
+  readonly accessShift: number;
+  readonly accessMask: number;
+  readonly quadrantMask: number;
+  /** RFC pae_root bit, 0 when absent. */
+  readonly pae_root: number;
+  /** passthrough (6.x) bit, 0 when absent. */
+  readonly passthrough: number;
+  /** RFC level_promoted bit, 0 when absent. */
+  readonly level_promoted: number;
+  /** FNAME(sync_page) / kvm_sync_page_check sync_role_ign (src/roles syncRoleIgnoreMask). */
+  readonly sync_role_ign: number;
+}
+
+const cache = new WeakMap<Profile, RoleBits>();
+
+export function roleBits(profile: Profile): RoleBits {
+  let rb = cache.get(profile);
+  if (rb) return rb;
+  const l = roleLayout(profile);
+  const m = (n: string) => (hasField(l, n) ? l.byName.get(n)!.mask : 0);
+  rb = {
+    levelMask: m('level'),
+    direct: m('direct'),
+    invalid: m('invalid'),
+    ad_disabled: m('ad_disabled'),
+    guest_mode: m('guest_mode'),
+    accessShift: l.byName.get('access')!.shift,
+    accessMask: m('access'),
+    quadrantMask: m('quadrant'),
+    pae_root: m('pae_root'),
+    passthrough: m('passthrough'),
+    level_promoted: m('level_promoted'),
+    sync_role_ign: syncRoleIgnoreMask(profile),
+  };
+  cache.set(profile, rb);
+  return rb;
+}

@@ -1,0 +1,486 @@
+/**
+ * SPTE encoders and predicates (arch/x86/kvm/mmu/spte.h, spte.c and the SPTE helpers of
+ * mmu.c), on 32-bit halves. One code path for every profile: the masks come from
+ * spte_masks.ts (per host), the kernel-specific rules from the profile's spte traits.
+ *
+ * API summary (for the shadow-page code; `m` is a SpteMasks: `kvm_mmu_module_init(profile, cfg,
+ * hostZeroPage(mem)).masks` (spte_module.ts, also gives default_pae_pdpte) or
+ * `spteMasksFor(profile, cfg)`):
+ * - Predicates take (lo, hi): is_shadow_present_pte(lo) (bit 11 only), is_mmio_spte(m, lo, hi),
+ *   is_large_pte(lo), is_last_spte(lo, level), is_writable_pte(lo), spte_ad_enabled(hi),
+ *   spte_ad_need_write_protect(hi), is_access_track_spte(m, lo, hi), is_executable_pte(m, lo, hi),
+ *   is_accessed_spte(m, lo, hi), is_dirty_spte (5.x), is_mmu_writable_spte(m, lo, hi),
+ *   spte_can_locklessly_be_made_writable(m, lo, hi, warns), is_removed_spte/is_frozen_spte,
+ *   is_ept_ve_possible, spte_needs_atomic_update, spte_to_pfn(lo, hi) -> number,
+ *   get_mmio_spte_generation/gfn/access.
+ * - Encoders write the new SPTE into `out[off]` (low half) and `out[off + 1]` (high half) — a
+ *   page's `HostMemory.words(pfn)` with off = 2 * index, or any scratch Uint32Array:
+ *   make_nonleaf_spte(m, child_pa, ad_disabled, out, off);
+ *   make_mmio_spte(m, gfn, access, generation, out, off, warns);
+ *   make_spte(ctx, args, out, off) -> wrprot (see MakeSpteCtx / MakeSpteArgs);
+ *   mark_spte_for_access_track(m, lo, hi, out, off, warns); restore_acc_track_spte(...).
+ * - Empty SPTE: SHADOW_NONPRESENT_VALUE = m.nonpresent (0 in 5.x, bit 63 in 6.x); write it with
+ *   clear_spte(m, out, off).
+ * - BigInt at the edges: `spte64(fn)` runs an encoder into a scratch buffer and returns a bigint;
+ *   `split64(v)` gives halves.
+ * Everything that can WARN takes a WarnLog (counted, never printed).
+ */
+import { fromHalves, type Halves } from '../../bits/u64.js';
+import type { WarnLog } from '../../cache/warn.js';
+import type { SpteMasks } from './spte_masks.js';
+
+export const SPTE_MMU_PRESENT_LO = 1 << 11;
+export const PT_PRESENT_LO = 1 << 0;
+export const PT_WRITABLE_LO = 1 << 1;
+export const PT_USER_LO = 1 << 2;
+export const PT_PAGE_SIZE_LO = 1 << 7;
+/** SPTE_TDP_AD_* live in bits 53:52 = bits 21:20 of the high half. */
+export const SPTE_TDP_AD_SHIFT_HI = 20;
+export const SPTE_TDP_AD_MASK_HI = 3 << SPTE_TDP_AD_SHIFT_HI;
+export const SPTE_TDP_AD_ENABLED_HI = 0;
+export const SPTE_TDP_AD_DISABLED_HI = 1 << SPTE_TDP_AD_SHIFT_HI;
+export const SPTE_TDP_AD_WRPROT_ONLY_HI = 2 << SPTE_TDP_AD_SHIFT_HI;
+/** SPTE base address bits 51:12 (PT64_BASE_ADDR_MASK / SPTE_BASE_ADDR_MASK). */
+export const SPTE_BASE_ADDR_LO = 0xfffff000 | 0;
+export const SPTE_BASE_ADDR_HI = 0x000fffff;
+/** SHADOW_ACC_TRACK_SAVED_BITS_MASK (EPT R | X = 0b101) and its shift 54 (= 22 in the high half). */
+export const SHADOW_ACC_TRACK_SAVED_BITS_MASK = 0x5;
+export const SHADOW_ACC_TRACK_SAVED_BITS_SHIFT = 54;
+const SAVED_SHIFT_HI = SHADOW_ACC_TRACK_SAVED_BITS_SHIFT - 32;
+/** MMIO generation: gen bits 7:0 in SPTE bits 10:3, gen bits 18:8 in SPTE bits 62:52. */
+export const MMIO_SPTE_GEN_LOW_MASK_LO = 0x7f8;
+export const MMIO_SPTE_GEN_HIGH_MASK_HI = 0x7ff00000;
+export const MMIO_SPTE_GEN_MASK = 0x7ffff;
+export const SHADOW_NONPRESENT_OR_RSVD_MASK_LEN = 5;
+/** REMOVED_SPTE (5.x) low half; 6.x FROZEN_SPTE = SHADOW_NONPRESENT_VALUE | 0x5a0. */
+export const REMOVED_SPTE_LO = 0x5a0;
+/** VMX_EPT_SUPPRESS_VE_BIT (bit 63) in the high half. */
+const SUPPRESS_VE_HI = 0x80000000 | 0;
+const ACC_EXEC_MASK = 1;
+const ACC_WRITE_MASK = 2;
+const ACC_USER_MASK = 4;
+const PG_LEVEL_4K = 1;
+
+// ---------------------------------------------------------------- halves helpers
+
+/** Split a bigint into a fresh {lo, hi}. */
+export function split64(v: bigint): Halves {
+  const u = BigInt.asUintN(64, v);
+  return { lo: Number(u & 0xffffffffn) >>> 0, hi: Number(u >> 32n) >>> 0 };
+}
+
+const scratch = new Uint32Array(2);
+
+/** Run an encoder that writes into (out, off) and return its result as a bigint (edges only). */
+export function spte64(encode: (out: Uint32Array, off: number) => unknown): bigint {
+  encode(scratch, 0);
+  return fromHalves(scratch[0]!, scratch[1]!);
+}
+
+/** A page-aligned physical address (a plain number below 2^52) as halves, written to out. */
+function paLo(pa: number): number {
+  return pa % 0x100000000 >>> 0;
+}
+function paHi(pa: number): number {
+  return Math.floor(pa / 0x100000000) >>> 0;
+}
+
+// ---------------------------------------------------------------- predicates
+
+/** @kernel spte.h is_shadow_present_pte */
+export function is_shadow_present_pte(lo: number): boolean {
+  return (lo & SPTE_MMU_PRESENT_LO) !== 0;
+}
+
+/** @kernel spte.h is_mmio_spte */
+export function is_mmio_spte(m: SpteMasks, lo: number, hi: number): boolean {
+  const v = m.mmio_value;
+  const k = m.mmio_mask;
+  if (((lo & k.lo) >>> 0) !== v.lo || ((hi & k.hi) >>> 0) !== v.hi) return false;
+  // 5.x: likely(shadow_mmio_value); 6.x: likely(enable_mmio_caching).
+  return m.traits.mmio_caching_rederived ? m.mmio_enabled : (v.lo | v.hi) !== 0;
+}
+
+/** @kernel spte.h is_large_pte */
+export function is_large_pte(lo: number): boolean {
+  return (lo & PT_PAGE_SIZE_LO) !== 0;
+}
+
+/** @kernel spte.h is_last_spte */
+export function is_last_spte(lo: number, level: number): boolean {
+  return level === PG_LEVEL_4K || is_large_pte(lo);
+}
+
+/** @kernel spte.h is_writable_pte */
+export function is_writable_pte(lo: number): boolean {
+  return (lo & PT_WRITABLE_LO) !== 0;
+}
+
+/** @kernel spte.h spte_ad_enabled */
+export function spte_ad_enabled(hi: number): boolean {
+  return (hi & SPTE_TDP_AD_MASK_HI) !== SPTE_TDP_AD_DISABLED_HI;
+}
+
+/** @kernel spte.h spte_ad_need_write_protect */
+export function spte_ad_need_write_protect(hi: number): boolean {
+  return (hi & SPTE_TDP_AD_MASK_HI) !== SPTE_TDP_AD_ENABLED_HI;
+}
+
+/** @kernel spte.h is_access_track_spte */
+export function is_access_track_spte(m: SpteMasks, lo: number, hi: number): boolean {
+  return !spte_ad_enabled(hi) && ((lo & m.acc_track.lo) | (hi & m.acc_track.hi)) === 0;
+}
+
+/** @kernel spte.h is_executable_pte */
+export function is_executable_pte(m: SpteMasks, lo: number, hi: number): boolean {
+  const lx = (lo & (m.x.lo | m.nx.lo)) >>> 0;
+  const hx = (hi & (m.x.hi | m.nx.hi)) >>> 0;
+  return lx === m.x.lo && hx === m.x.hi;
+}
+
+/** @kernel spte.h spte_to_pfn */
+export function spte_to_pfn(lo: number, hi: number): number {
+  return (hi & SPTE_BASE_ADDR_HI) * 0x100000 + ((lo & SPTE_BASE_ADDR_LO) >>> 12);
+}
+
+/** @kernel spte.h spte_shadow_accessed_mask (5.x): the accessed mask if the SPTE is A/D-enabled. */
+function accessedMaskOf(m: SpteMasks, hi: number): Halves | null {
+  return spte_ad_enabled(hi) ? m.accessed : null;
+}
+
+/** @kernel spte.h is_accessed_spte */
+export function is_accessed_spte(m: SpteMasks, lo: number, hi: number): boolean {
+  const a = m.accessed;
+  if (m.traits.accessed_test === 'mask') return ((lo & a.lo) | (hi & a.hi)) !== 0;
+  const am = accessedMaskOf(m, hi);
+  if (am && (am.lo | am.hi) !== 0) return ((lo & am.lo) | (hi & am.hi)) !== 0;
+  return !is_access_track_spte(m, lo, hi);
+}
+
+/** @kernel spte.h is_dirty_spte (5.x only) */
+export function is_dirty_spte(m: SpteMasks, lo: number, hi: number): boolean {
+  const d = spte_ad_enabled(hi) ? m.dirty : null;
+  if (d && (d.lo | d.hi) !== 0) return ((lo & d.lo) | (hi & d.hi)) !== 0;
+  return is_writable_pte(lo);
+}
+
+/** @kernel spte.h is_mmu_writable_spte (6.x; the MMU-writable software bit) */
+export function is_mmu_writable_spte(m: SpteMasks, lo: number, hi: number): boolean {
+  return ((lo & m.mmu_writable.lo) | (hi & m.mmu_writable.hi)) !== 0;
+}
+
+function isHostWritable(m: SpteMasks, lo: number, hi: number): boolean {
+  return ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
+}
+
+/**
+ * @kernel spte.h spte_can_locklessly_be_made_writable
+ * host-writable && MMU-writable (5.16), or MMU-writable alone (5.17; 6.x's is_mmu_writable_spte
+ * callers), WARNing when MMU-writable lacks host-writable or W lacks MMU-writable where the
+ * invariants are checked here (spte trait writable_invariants 'in-lockless-test').
+ */
+export function spte_can_locklessly_be_made_writable(m: SpteMasks, lo: number, hi: number, warns: WarnLog): boolean {
+  if (m.traits.lockless_writable_needs_host_writable) return isHostWritable(m, lo, hi) && is_mmu_writable_spte(m, lo, hi);
+  if (m.traits.writable_invariants !== 'in-lockless-test') return is_mmu_writable_spte(m, lo, hi);
+  if (is_mmu_writable_spte(m, lo, hi)) {
+    warns.on(!isHostWritable(m, lo, hi), 'spte_can_locklessly_be_made_writable', 'MMU-writable SPTE is not host-writable');
+    return true;
+  }
+  warns.on(is_writable_pte(lo), 'spte_can_locklessly_be_made_writable', 'writable SPTE is not MMU-writable');
+  return false;
+}
+
+/** @kernel spte.h check_spte_writable_invariants (6.x) */
+export function check_spte_writable_invariants(m: SpteMasks, lo: number, hi: number, warns: WarnLog): void {
+  if (is_mmu_writable_spte(m, lo, hi)) warns.on(!isHostWritable(m, lo, hi), 'check_spte_writable_invariants', 'MMU-writable SPTE is not host-writable');
+  else warns.on(is_writable_pte(lo), 'check_spte_writable_invariants', 'writable SPTE is not MMU-writable');
+}
+
+/** @kernel spte.h is_removed_spte (5.x) / is_frozen_spte (6.x) */
+export function is_frozen_spte(m: SpteMasks, lo: number, hi: number): boolean {
+  return lo === (REMOVED_SPTE_LO | m.nonpresent.lo) && hi >>> 0 === m.nonpresent.hi;
+}
+export const is_removed_spte = is_frozen_spte;
+
+/** @kernel spte.h is_ept_ve_possible (6.x) */
+export function is_ept_ve_possible(m: SpteMasks, lo: number, hi: number): boolean {
+  return (m.present.hi & SUPPRESS_VE_HI) !== 0 && (hi & SUPPRESS_VE_HI) === 0 && (lo & 7) !== 6;
+}
+
+/** @kernel spte.c spte_needs_atomic_update (6.x) */
+export function spte_needs_atomic_update(m: SpteMasks, lo: number, hi: number): boolean {
+  if (!is_writable_pte(lo) && is_mmu_writable_spte(m, lo, hi)) return true;
+  if (!spte_ad_enabled(hi)) return true;
+  return is_writable_pte(lo) && ((lo & m.dirty.lo) | (hi & m.dirty.hi)) === 0;
+}
+
+/** @kernel spte.h get_mmio_spte_generation */
+export function get_mmio_spte_generation(lo: number, hi: number): number {
+  return ((lo & MMIO_SPTE_GEN_LOW_MASK_LO) >>> 3) | (((hi & MMIO_SPTE_GEN_HIGH_MASK_HI) >>> 20) << 8);
+}
+
+/** @kernel mmu.c get_mmio_spte_gfn */
+export function get_mmio_spte_gfn(m: SpteMasks, lo: number, hi: number): number {
+  const r = m.nonpresent_or_rsvd;
+  const l = m.nonpresent_or_rsvd_lower_gfn;
+  // (spte >> 5) on halves
+  const slo = ((lo >>> SHADOW_NONPRESENT_OR_RSVD_MASK_LEN) | (hi << (32 - SHADOW_NONPRESENT_OR_RSVD_MASK_LEN))) >>> 0;
+  const shi = hi >>> SHADOW_NONPRESENT_OR_RSVD_MASK_LEN;
+  const glo = ((lo & l.lo) | (slo & r.lo)) >>> 0;
+  const ghi = ((hi & l.hi) | (shi & r.hi)) >>> 0;
+  return ghi * 0x100000 + (glo >>> 12);
+}
+
+/** @kernel mmu.c get_mmio_spte_access */
+export function get_mmio_spte_access(m: SpteMasks, lo: number): number {
+  return (lo & m.mmio_access_mask) >>> 0;
+}
+
+// ---------------------------------------------------------------- encoders
+
+/** Write SHADOW_NONPRESENT_VALUE (the empty SPTE of this kernel). */
+export function clear_spte(m: SpteMasks, out: Uint32Array, off: number): void {
+  out[off] = m.nonpresent.lo;
+  out[off + 1] = m.nonpresent.hi;
+}
+
+/** @kernel spte.c make_nonleaf_spte */
+export function make_nonleaf_spte(m: SpteMasks, child_pa: number, ad_disabled: boolean, out: Uint32Array, off: number): void {
+  let lo = SPTE_MMU_PRESENT_LO | paLo(child_pa) | m.present.lo | PT_WRITABLE_LO | m.user.lo | m.x.lo | m.me_bits.lo;
+  let hi = paHi(child_pa) | m.present.hi | m.user.hi | m.x.hi | m.me_bits.hi;
+  if (ad_disabled) hi |= SPTE_TDP_AD_DISABLED_HI;
+  else {
+    lo |= m.accessed.lo;
+    hi |= m.accessed.hi;
+  }
+  out[off] = lo >>> 0;
+  out[off + 1] = hi >>> 0;
+}
+
+/**
+ * @kernel spte.c make_mmio_spte
+ * `generation` is the memslots generation (only its low 19 bits are kept).
+ */
+export function make_mmio_spte(m: SpteMasks, gfn: number, access: number, generation: number, out: Uint32Array, off: number, warns: WarnLog): void {
+  const gen = generation & MMIO_SPTE_GEN_MASK;
+  let lo = ((gen << 3) & MMIO_SPTE_GEN_LOW_MASK_LO) >>> 0;
+  let hi = (((gen >>> 8) << 20) & MMIO_SPTE_GEN_HIGH_MASK_HI) >>> 0;
+  if (!m.traits.mmio_caching_rederived) warns.on((m.mmio_value.lo | m.mmio_value.hi) === 0, 'make_mmio_spte', 'MMIO caching is off (shadow_mmio_value == 0)');
+  access &= m.mmio_access_mask;
+  lo |= m.mmio_value.lo | access;
+  hi |= m.mmio_value.hi;
+  // gpa = gfn << PAGE_SHIFT (u64)
+  const glo = ((gfn % 0x100000) * 0x1000) >>> 0;
+  const ghi = Math.floor(gfn / 0x100000) >>> 0;
+  const r = m.nonpresent_or_rsvd;
+  lo |= glo | r.lo;
+  hi |= ghi | r.hi;
+  // (gpa & rsvd) << 5
+  const rlo = (glo & r.lo) >>> 0;
+  const rhi = (ghi & r.hi) >>> 0;
+  lo |= rlo << SHADOW_NONPRESENT_OR_RSVD_MASK_LEN;
+  hi |= (rhi << SHADOW_NONPRESENT_OR_RSVD_MASK_LEN) | (rlo >>> (32 - SHADOW_NONPRESENT_OR_RSVD_MASK_LEN));
+  out[off] = lo >>> 0;
+  out[off + 1] = hi >>> 0;
+}
+
+/** @kernel spte.c mark_spte_for_access_track */
+export function mark_spte_for_access_track(m: SpteMasks, lo: number, hi: number, out: Uint32Array, off: number, warns: WarnLog): void {
+  const t = m.traits;
+  if (spte_ad_enabled(hi)) {
+    out[off] = (lo & ~m.accessed.lo) >>> 0;
+    out[off + 1] = (hi & ~m.accessed.hi) >>> 0;
+    return;
+  }
+  if (!is_access_track_spte(m, lo, hi)) {
+    if (t.writable_invariants === 'check-spte-writable-invariants') check_spte_writable_invariants(m, lo, hi, warns);
+    else {
+      warns.on(
+        is_writable_pte(lo) && !spte_can_locklessly_be_made_writable(m, lo, hi, warns),
+        'mark_spte_for_access_track',
+        'writable SPTE is not locklessly dirty-trackable',
+      );
+    }
+    warns.on((hi & (SHADOW_ACC_TRACK_SAVED_BITS_MASK << SAVED_SHIFT_HI)) !== 0, 'mark_spte_for_access_track', 'access-tracking saved bit locations are not zero');
+    hi |= (lo & SHADOW_ACC_TRACK_SAVED_BITS_MASK) << SAVED_SHIFT_HI;
+    lo &= ~m.acc_track.lo;
+    hi &= ~m.acc_track.hi;
+    if (t.access_track_clears_accessed) {
+      lo &= ~m.accessed.lo;
+      hi &= ~m.accessed.hi;
+    }
+  }
+  out[off] = lo >>> 0;
+  out[off + 1] = hi >>> 0;
+}
+
+/** @kernel mmu.c restore_acc_track_spte (5.x) / spte.h restore_acc_track_spte (6.x) */
+export function restore_acc_track_spte(m: SpteMasks, lo: number, hi: number, out: Uint32Array, off: number, warns: WarnLog): void {
+  if (m.traits.restore_acc_track_warns) {
+    warns.on(spte_ad_enabled(hi), 'restore_acc_track_spte', 'SPTE is A/D-enabled');
+    warns.on(!is_access_track_spte(m, lo, hi), 'restore_acc_track_spte', 'SPTE is not access-tracked');
+  }
+  const saved = (hi >>> SAVED_SHIFT_HI) & SHADOW_ACC_TRACK_SAVED_BITS_MASK;
+  lo &= ~m.acc_track.lo;
+  hi &= ~m.acc_track.hi;
+  hi &= ~(SHADOW_ACC_TRACK_SAVED_BITS_MASK << SAVED_SHIFT_HI);
+  lo |= saved;
+  out[off] = lo >>> 0;
+  out[off + 1] = hi >>> 0;
+}
+
+/**
+ * What make_spte needs from its surroundings (the vCPU, the VM, the memslot). Reuse one object
+ * across calls; it holds no per-SPTE state.
+ */
+export interface MakeSpteCtx {
+  readonly masks: SpteMasks;
+  /** The nx_huge_pages mitigation (6.x: and the VM is not exempt). */
+  nx_huge_pages: boolean;
+  /** CPU dirty logging (PML, cpu_dirty_log_size != 0): nested (L2) pages are A/D write-protect-only. */
+  pml: boolean;
+  readonly warns: WarnLog;
+  /** @kernel spte.c kvm_is_mmio_pfn */
+  kvm_is_mmio_pfn(pfn: number): boolean;
+  /** The MMU's mmu_try_to_unsync_pages (mmu/unsync.ts): 0, or nonzero (-EPERM) to keep the SPTE read-only. */
+  mmu_try_to_unsync_pages(gfn: number, can_unsync: boolean, prefetch: boolean): number;
+  /** kvm_slot_dirty_track_enabled for the slot of gfn. */
+  kvm_slot_dirty_track_enabled(gfn: number): boolean;
+  /** mark_page_dirty_in_slot for gfn (guest/memory.ts mark_page_dirty). */
+  mark_page_dirty_in_slot(gfn: number): void;
+}
+
+/** The per-call inputs of make_spte (reuse one object on hot paths). */
+export interface MakeSpteArgs {
+  /** sp->role.level, sp->role.ad_disabled, and whether the page is L2's (5.16: the vCPU's MMU is guest_mmu; later: role.guest_mode). */
+  level: number;
+  ad_disabled: boolean;
+  nested: boolean;
+  /** ACC_* bits: 1 exec, 2 write, 4 user. */
+  pte_access: number;
+  gfn: number;
+  pfn: number;
+  old_lo: number;
+  old_hi: number;
+  prefetch: boolean;
+  /** can_unsync or synchronizing, as the spte trait make_spte_unsync_arg names it. */
+  can_unsync_or_synchronizing: boolean;
+  host_writable: boolean;
+}
+
+/**
+ * @kernel spte.c make_spte
+ * Writes the new leaf SPTE into (out, off); returns wrprot (the SPTE was kept read-only
+ * because its gfn is shadowed and could not be unsynced).
+ */
+export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, off: number): boolean {
+  const m = ctx.masks;
+  const t = m.traits;
+  const synchronizing = t.make_spte_unsync_arg === 'synchronizing' ? a.can_unsync_or_synchronizing : !a.can_unsync_or_synchronizing;
+  const level = a.level;
+  let pte_access = a.pte_access;
+  let wrprot = false;
+  let lo = SPTE_MMU_PRESENT_LO;
+  let hi = 0;
+  // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
+  let isMmio = -1;
+
+  if (t.make_spte_warns_nonpresent) {
+    // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access).
+    ctx.warns.on(
+      (pte_access | m.present.lo) === m.nonpresent.lo && m.present.hi === m.nonpresent.hi,
+      'make_spte',
+      'SPTE would be SHADOW_NONPRESENT_VALUE',
+    );
+  }
+  if (a.ad_disabled) hi |= SPTE_TDP_AD_DISABLED_HI;
+  else if (ctx.pml && a.nested) hi |= SPTE_TDP_AD_WRPROT_ONLY_HI;
+
+  lo |= m.present.lo;
+  hi |= m.present.hi;
+  if (!a.prefetch || (t.synchronized_spte_accessed && synchronizing)) {
+    const am = t.accessed_bit_without_hw_ad ? m.accessed : accessedMaskOf(m, hi);
+    if (am) {
+      lo |= am.lo;
+      hi |= am.hi;
+    }
+  }
+
+  if (level > PG_LEVEL_4K && pte_access & ACC_EXEC_MASK && ctx.nx_huge_pages) pte_access &= ~ACC_EXEC_MASK;
+
+  if (pte_access & ACC_EXEC_MASK) {
+    lo |= m.x.lo;
+    hi |= m.x.hi;
+  } else {
+    lo |= m.nx.lo;
+    hi |= m.nx.hi;
+  }
+  if (pte_access & ACC_USER_MASK) {
+    lo |= m.user.lo;
+    hi |= m.user.hi;
+  }
+  if (level > PG_LEVEL_4K) lo |= PT_PAGE_SIZE_LO;
+  if (m.memtype) {
+    if (isMmio < 0) isMmio = ctx.kvm_is_mmio_pfn(a.pfn) ? 1 : 0;
+    lo |= m.memtype[isMmio]!;
+  }
+
+  if (a.host_writable) {
+    lo |= m.host_writable.lo;
+    hi |= m.host_writable.hi;
+  } else {
+    pte_access &= ~ACC_WRITE_MASK;
+  }
+
+  if ((m.me_bits.lo | m.me_bits.hi) !== 0 && (isMmio < 0 ? (isMmio = ctx.kvm_is_mmio_pfn(a.pfn) ? 1 : 0) : isMmio) === 0) {
+    lo |= m.me_bits.lo;
+    hi |= m.me_bits.hi;
+  }
+
+  lo |= (a.pfn % 0x100000) * 0x1000;
+  hi |= Math.floor(a.pfn / 0x100000);
+
+  let skipDirty = false;
+  if (pte_access & ACC_WRITE_MASK) {
+    if (t.writable_spte_always_dirty) {
+      if ((!is_last_spte(a.old_lo, level) || !is_writable_pte(a.old_lo)) && ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
+        wrprot = true;
+      } else {
+        lo |= PT_WRITABLE_LO | m.mmu_writable.lo | m.dirty.lo;
+        hi |= m.mmu_writable.hi | m.dirty.hi;
+      }
+    } else {
+      lo |= PT_WRITABLE_LO | m.mmu_writable.lo;
+      hi |= m.mmu_writable.hi;
+      if (is_writable_pte(a.old_lo)) {
+        skipDirty = true;
+      } else if (ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
+        wrprot = true;
+        pte_access &= ~ACC_WRITE_MASK;
+        lo &= ~(PT_WRITABLE_LO | m.mmu_writable.lo);
+        hi &= ~m.mmu_writable.hi;
+      }
+      if (!skipDirty && pte_access & ACC_WRITE_MASK && spte_ad_enabled(hi)) {
+        lo |= m.dirty.lo;
+        hi |= m.dirty.hi;
+      }
+    }
+  }
+
+  lo >>>= 0;
+  hi >>>= 0;
+  if (a.prefetch && !(t.synchronized_spte_accessed && synchronizing)) {
+    mark_spte_for_access_track(m, lo, hi, out, off, ctx.warns);
+    lo = out[off]!;
+    hi = out[off + 1]!;
+  }
+  // The reserved-bit WARN (shadow_zero_check) is not modelled: its masks come from the MMU's
+  // reserved-bit tables, which the golden vectors leave all-zero too.
+  if (is_writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(a.gfn)) {
+    ctx.warns.on(level > PG_LEVEL_4K, 'make_spte', 'dirty-logged huge page made writable');
+    ctx.mark_page_dirty_in_slot(a.gfn);
+  }
+  out[off] = lo;
+  out[off + 1] = hi;
+  return wrprot;
+}

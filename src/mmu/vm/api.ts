@@ -1,0 +1,264 @@
+/**
+ * The shadow MMU as a driver sees it: one VM with one vCPU over a guest memory, running a guest.
+ *
+ * Findings from comparing it with a real KVM, and its history, are in docs/findings.md.
+ *
+ * How a driver uses it (the kernel's loop, reduced):
+ *   const vm = createVm({ profile, guest, regs: { cr0, cr3, cr4, efer } });
+ *   // A CPL-3 instruction touching `va` (the hardware walks the shadow tables):
+ *   for (;;) {
+ *     const r = cpuAccess(vm, va, 'write', 3);
+ *     if (r.ok) break;                                   // r.gpa / r.hpa: where it went
+ *     if (r.vector !== 14) { inject #GP; break; }        // non-canonical (no shadow fault)
+ *     const pf = pageFault(vm, r.cr2, r.error_code);
+ *     if (pf.inject) { inject #PF pf.inject.error_code at pf.inject.cr2; break; }
+ *     if (pf.ret === 'RET_PF_EMULATE') { emulate the access: gvaToGpa + guest write + pteWrite; break; }
+ *     // RET_PF_FIXED / RET_PF_SPURIOUS / RET_PF_RETRY: re-execute (loop)
+ *   }
+ *   // A CPL-0 (emulated) write: gvaToGpa(vm, va, 'write', 0), write guest memory, then
+ *   // pteWrite(vm, gpa, bytes) (the page-track notifier runs after the write).
+ *
+ * Registers: setSregs is KVM_SET_SREGS (any CR0/CR3/CR4/EFER change resets the MMU context);
+ * setCr0/setCr4/setEfer are the guest's MOV / WRMSR after the architectural checks passed (only
+ * role-relevant bits reset the context); setCr3 is MOV CR3 (kvm_mmu_new_pgd: prev_roots / fast
+ * PGD switch, then the PCID invalidation: a sync of the roots). Roots are (re)loaded lazily,
+ * as vcpu_enter_guest does, by cpuAccess / pageFault (kvm_mmu_reload).
+ *
+ * Every event (shadow and guest walk) goes to the sink given by onEvent, in kernel order.
+ * Addresses are bigint at this edge; guest-physical addresses are numbers (< 2^52).
+ */
+import type { Cr3Ctx } from '../../cpu/cr.js';
+import { gva_to_gpa, accessBits, INVALID_GPA, type AccessKind } from '../../guest/access.js';
+import { WalkEventLog } from '../../guest/events.js';
+import type { TraceEvent } from '../../trace/events.js';
+import { audit, type Violation } from './audit.js';
+import { hardware_access } from '../fault/cpu_access.js';
+import { kvm_inject_emulated_page_fault } from '../fault/inject.js';
+import { kvm_mmu_page_fault } from '../fault/fault.js';
+import { kvm_mmu_invlpg } from '../fault/invlpg.js';
+import { destroyMachine } from './machine.js';
+import { kvm_recover_nx_huge_pages } from '../pages/zap.js';
+import { kvm_mmu_pte_write } from '../fault/pte_write.js';
+import { RET_PF_CONTINUE, RET_PF_EMULATE, RET_PF_FIXED, RET_PF_INVALID, RET_PF_RETRY, RET_PF_SPURIOUS, RET_PF_WRITE_PROTECTED } from '../fault/set_spte.js';
+import { ShadowVmState, type VcpuRegisters, type VmConfig } from './vm.js';
+
+export type { VcpuRegisters, VmConfig } from './vm.js';
+export type { AccessKind } from '../../guest/access.js';
+
+/** The kernel's RET_PF_* values. */
+export type RetPf = 'RET_PF_CONTINUE' | 'RET_PF_RETRY' | 'RET_PF_EMULATE' | 'RET_PF_WRITE_PROTECTED' | 'RET_PF_INVALID' | 'RET_PF_FIXED' | 'RET_PF_SPURIOUS';
+
+const RET_NAMES: Record<number, RetPf> = {
+  [RET_PF_CONTINUE]: 'RET_PF_CONTINUE',
+  [RET_PF_RETRY]: 'RET_PF_RETRY',
+  [RET_PF_EMULATE]: 'RET_PF_EMULATE',
+  [RET_PF_WRITE_PROTECTED]: 'RET_PF_WRITE_PROTECTED',
+  [RET_PF_INVALID]: 'RET_PF_INVALID',
+  [RET_PF_FIXED]: 'RET_PF_FIXED',
+  [RET_PF_SPURIOUS]: 'RET_PF_SPURIOUS',
+};
+
+/** What the hardware did with one access through the shadow tables. */
+export type CpuAccessResult =
+  | { readonly ok: true; readonly gpa: number; readonly hpa: number }
+  | {
+      readonly ok: false;
+      /** 14: a shadow page fault KVM handles (kvm_mmu_page_fault); 13: #GP (non-canonical, no walk). */
+      readonly vector: 14 | 13;
+      /** The hardware #PF error code (P W U RSVD F PK bits). */
+      readonly error_code: number;
+      /** CR2: the (LAM-untagged) linear address. */
+      readonly cr2: bigint;
+    };
+
+export interface PageFaultResult {
+  /** RET_PF_* (negative errno values are reported as RET_PF_RETRY with `errno` set). */
+  readonly ret: RetPf;
+  readonly errno: number;
+  /** The guest's own walk failed: the #PF KVM injects (kvm_inject_emulated_page_fault). */
+  readonly inject: { readonly vector: 14; readonly error_code: number; readonly cr2: bigint } | null;
+  /** The faulting access's gpa when the walk succeeded (for emulation), else -1. */
+  readonly gpa: number;
+}
+
+/** VM and vCPU counters with the kernel's names (struct kvm_vm_stat / kvm_vcpu_stat subsets). */
+export interface MmuStats {
+  readonly vm: Readonly<Record<string, number>>;
+  readonly vcpu: Readonly<Record<string, number>>;
+}
+
+/** One VM with one vCPU (fields readable; change it only through the functions below). */
+export type ShadowVm = ShadowVmState;
+
+/** Create the VM and its vCPU over `guest` with the registers `regs` (no root yet). */
+export function createVm(cfg: VmConfig): ShadowVm {
+  return new ShadowVmState(cfg);
+}
+
+/** Free every root and page (kvm_arch_destroy_vm). */
+export function destroyVm(vm: ShadowVm): void {
+  destroyMachine(vm.machine);
+}
+
+/**
+ * Send every event to `sink`: the shadow MMU's tracepoints (TraceEvent) and the guest walker's
+ * (WalkEventLog records, as `{ event: 'walk', ... }` objects); null stops both.
+ */
+export function onEvent(vm: ShadowVm, sink: ((ev: TraceEvent) => void) | null, walkSink: WalkEventLog | null = null): void {
+  vm.machine.kvm.trace = sink ?? (() => {});
+  vm.tracer = walkSink;
+}
+
+/** KVM_SET_SREGS: any change of CR0/CR3/CR4/EFER resets the MMU context (kvm_mmu_reset_context). */
+export function setSregs(vm: ShadowVm, regs: VcpuRegisters): void {
+  vm.setSregs(regs);
+}
+
+/** MOV CR0 (kvm_post_set_cr0; EFER.LMA follows CR0.PG when EFER.LME): whether the context was reset. */
+export function setCr0(vm: ShadowVm, cr0: bigint): boolean {
+  return vm.setCr0(cr0);
+}
+
+/** MOV CR4 (kvm_post_set_cr4): whether the MMU context was reset. */
+export function setCr4(vm: ShadowVm, cr4: bigint): boolean {
+  return vm.setCr4(cr4);
+}
+
+/** WRMSR EFER (kvm_set_efer): whether the MMU context was reset. */
+export function setEfer(vm: ShadowVm, efer: bigint): boolean {
+  return vm.setEfer(efer);
+}
+
+/** WRPKRU / PKRU (only the walker's permission check and the hardware PK check read it). */
+export function setPkru(vm: ShadowVm, pkru: number): void {
+  vm.setPkru(pkru);
+}
+
+/** RFLAGS (AC, for SMAP at CPL 0). */
+export function setRflags(vm: ShadowVm, rflags: number): void {
+  vm.setRflags(rflags);
+}
+
+/**
+ * MOV CR3 (kvm_set_cr3: kvm_mmu_new_pgd, then kvm_invalidate_pcid). Null, or why it is refused
+ * (the guest's #GP; nothing changed). `legal`: MAXPHYADDR and guest LAM to check the value
+ * against; without it the caller has checked it.
+ */
+export function setCr3(vm: ShadowVm, cr3: bigint, legal?: Cr3Ctx): string | null {
+  return vm.setCr3(cr3, legal);
+}
+
+/** KVM_SET_USER_MEMORY_REGION creating a memslot (the memslots generation moves on). */
+export function addMemslot(vm: ShadowVm, base: number, size: number, opts: { readonly?: boolean } = {}): void {
+  vm.addMemslot(base, size, opts);
+}
+
+/** KVM_SET_USER_MEMORY_REGION toggling KVM_MEM_LOG_DIRTY_PAGES on memslot `id`. */
+export function setDirtyLogging(vm: ShadowVm, id: number, on: boolean): void {
+  vm.setDirtyLogging(id, on);
+}
+
+/** KVM_GET_DIRTY_LOG of memslot `id`: the dirty gfns (then write-protected again), or null (-ENOENT). */
+export function getDirtyLog(vm: ShadowVm, id: number): number[] | null {
+  return vm.getDirtyLog(id);
+}
+
+/** One run of the NX huge page recovery worker with `ratio` (kvm.nx_huge_pages_recovery_ratio): pages zapped. */
+export function recoverNxHugePages(vm: ShadowVm, ratio: number): number {
+  return kvm_recover_nx_huge_pages(vm.machine.kvm, ratio);
+}
+
+/** vcpu_enter_guest: service the MMU requests and load a root (kvm_mmu_reload). 0 or -errno. */
+export function enterGuest(vm: ShadowVm): number {
+  return vm.enterGuest();
+}
+
+/**
+ * The hardware's access of `va` through the shadow tables of the vCPU's current root, as at
+ * `cpl` (3: user). Enters the guest first (enterGuest). Returns the host page or the shadow
+ * #PF error code.
+ */
+export function cpuAccess(vm: ShadowVm, va: bigint, access: AccessKind, cpl: number): CpuAccessResult {
+  const r = vm.enterGuest();
+  if (r < 0) return { ok: false, vector: 14, error_code: 0, cr2: va };
+  vm.atCpl(cpl);
+  return hardware_access(vm.vcpu, va, access, cpl);
+}
+
+/** A shadow #PF at `cr2`: fault.ts kvm_mmu_page_fault (FNAME(page_fault) / the direct map) as at `cpl`. */
+export function pageFault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = error_code & 4 ? 3 : 0): PageFaultResult {
+  vm.atCpl(cpl);
+  const o = kvm_mmu_page_fault(vm.vcpu, cr2, error_code);
+  const ret = o.ret < 0 ? 'RET_PF_RETRY' : RET_NAMES[o.ret]!;
+  return {
+    ret,
+    errno: o.ret < 0 ? -o.ret : 0,
+    inject: o.inject ? { vector: 14, error_code: o.inject.error_code, cr2: o.inject.address } : null,
+    gpa: o.gpa,
+  };
+}
+
+/**
+ * The page-track write notifier (pte_write.ts kvm_mmu_pte_write): call AFTER an emulated write
+ * of `bytes` (1..8) at `gpa` has changed guest memory.
+ */
+export function pteWrite(vm: ShadowVm, gpa: number, bytes: number): void {
+  kvm_mmu_pte_write(vm.vcpu, gpa, bytes);
+}
+
+/** INVLPG (invlpg.ts kvm_mmu_invlpg): every root's walk of va synced; invlpg counted. */
+export function invlpg(vm: ShadowVm, va: bigint): void {
+  kvm_mmu_invlpg(vm.vcpu, va);
+}
+
+/**
+ * The emulator's walk of `va` (kvm_mmu_gva_to_gpa_*): the guest walker over the current
+ * registers at `cpl`, setting A/D bits in guest memory, walk events to the walk sink. A failed
+ * walk is injected (pf_guest) unless `opts.inject` is false (KVM_TRANSLATE).
+ */
+export function gvaToGpa(vm: ShadowVm, va: bigint, access: AccessKind, cpl: number, opts: { inject?: boolean } = {}): { ok: true; gpa: number } | { ok: false; error_code: number } {
+  vm.atCpl(cpl);
+  const g = vm.vcpu.guest!;
+  const a = BigInt.asUintN(64, va);
+  const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, cpl === 3), g.tracer);
+  if (gpa === INVALID_GPA) {
+    const error_code = g.walker.fault_error_code;
+    if (opts.inject !== false) kvm_inject_emulated_page_fault(vm.vcpu, a, error_code);
+    return { ok: false, error_code };
+  }
+  return { ok: true, gpa };
+}
+
+/**
+ * The #PF KVM injects at `cr2` (inject.ts kvm_inject_emulated_page_fault): with P set and RSVD clear the address is first invalidated on
+ * the current root (an unsync leaf SPTE synced from its gPTE); pf_guest counted. gvaToGpa and
+ * pageFault already call it for the faults they report; a driver calls it only for a
+ * #PF it injects by other means.
+ */
+export function injectPageFault(vm: ShadowVm, cr2: bigint, error_code: number): void {
+  kvm_inject_emulated_page_fault(vm.vcpu, cr2, error_code);
+}
+
+/**
+ * Counters. vm: mmu_cache_miss, mmu_shadow_zapped, mmu_pte_write, mmu_pde_zapped, mmu_flooded,
+ * mmu_unsync, mmu_recycled, remote_tlb_flush_requests, remote_tlb_flush (0: no other vCPU is
+ * ever kicked, see Kvm.kvm_flush_remote_tlbs), pages_4k/2m/1g, max_mmu_rmap_size, max_mmu_page_hash_collisions.
+ * vcpu: pf_taken, pf_fixed, pf_emulate, pf_spurious, pf_guest, pf_mmio_spte_created, invlpg,
+ * tlb_flush (without page_fault_stats_by_outcome, as in 5.16, there is no pf_taken / pf_emulate /
+ * pf_spurious / pf_mmio_spte_created: omitted).
+ */
+export function stats(vm: ShadowVm): MmuStats {
+  const v = { ...vm.vcpu.stat } as Record<string, number>;
+  if (!vm.profile.mmu.page_fault_stats_by_outcome) {
+    delete v['pf_taken'];
+    delete v['pf_emulate'];
+    delete v['pf_spurious'];
+    delete v['pf_mmio_spte_created'];
+  }
+  return { vm: { ...vm.machine.kvm.stat }, vcpu: v };
+}
+
+/** The invariant auditor over the VM (src/mmu/vm/audit.ts), with rmap / write-protection / unsync checks. */
+export function auditVm(vm: ShadowVm, step: string): Violation[] {
+  return audit(vm.machine, step);
+}
