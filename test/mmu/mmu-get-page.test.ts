@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gfnHash } from '../../src/mmu/pages/kvm.js';
 import { eventJson } from '../../src/trace/json.js';
 import { formatEventText } from '../../src/trace/print.js';
+import { getProfile } from '../../src/profiles/index.js';
 import { Model, PROFILES } from '../support/mmu.js';
 
 describe('kvm_mmu_get_page', () => {
@@ -42,7 +43,7 @@ describe('kvm_mmu_get_page', () => {
   });
 
   // shadow-mmu.md c.5 step 3d: 5.x kvm_sync_page returns false for a clean sync too.
-  it.each(['v5.16', 'rfc-base', 'rfc-v1'] as const)('%s: a clean sync of an unsync page creates a duplicate page', (p) => {
+  it.each(PROFILES.filter((n) => getProfile(n).mmu.noflush_sync_creates_duplicate))('%s: a clean sync of an unsync page creates a duplicate page', (p) => {
     const m = new Model(p);
     m.do({ op: 'get_page', name: 'pt', gfn: '0x13', level: 1 });
     m.do({ op: 'unsync', gfn: '0x13' });

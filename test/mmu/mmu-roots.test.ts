@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INVALID_PAGE } from '../../src/mmu/pages/constants.js';
 import { paeRootTargets } from '../../src/mmu/pages/roots.js';
+import { getProfile } from '../../src/profiles/index.js';
 import { Model, PROFILES, type ProfileName } from '../support/mmu.js';
 
 const g = (m: Model) => m.vcpu.mmu;
@@ -17,7 +18,7 @@ describe('roots', () => {
     expect(g(m).root_hpa).toBe(INVALID_PAGE);
   });
 
-  it.each(['v5.16', 'rfc-base', 'v6.18'] as ProfileName[])('%s: a PAE guest gets the special DMA32 pae_root with one level-2 root per present PDPTR', (p) => {
+  it.each(PROFILES.filter((n) => !getProfile(n).mmu.pae_root_shadow_page))('%s: a PAE guest gets the special DMA32 pae_root with one level-2 root per present PDPTR', (p) => {
     const m = new Model(p, { pae: true, cr3: '0x1000' });
     m.do({ op: 'load' });
     const pae = g(m).pae_root!;

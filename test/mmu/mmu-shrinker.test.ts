@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Model } from '../support/mmu.js';
+import { getProfile } from '../../src/profiles/index.js';
+import { Model, PROFILES } from '../support/mmu.js';
 
 describe('the MMU shrinker (mmu_shrink_count / mmu_shrink_scan)', () => {
   it('5.16 and the RFC tree: count = used pages; scan zaps the oldest unpinned pages of the VM', () => {
-    for (const p of ['v5.16', 'rfc-base', 'rfc-v1'] as const) {
+    for (const p of PROFILES.filter((n) => getProfile(n).mmu.mmu_shrinker)) {
       const m = new Model(p);
       m.do({ op: 'load' });
       for (let i = 0; i < 6; i++) m.do({ op: 'get_page', gfn: 0x100 + i, level: 1 });
