@@ -47,6 +47,8 @@ interface Mode {
   readonly vas: readonly bigint[];
   readonly pte: 4 | 8;
   readonly nx: boolean;
+  /** VM-level operations mixed in: NX huge page recovery, dirty logging, memslot additions. */
+  readonly extra?: 'nx' | 'dirty' | 'slots';
 }
 
 export const MODES: readonly Mode[] = [
@@ -58,6 +60,9 @@ export const MODES: readonly Mode[] = [
   { name: 'npt4-on-npt5', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 5 }, vas: [0x400000n, 0x40000000n, 0x8000000000n], pte: 8, nx: true },
   { name: 'long4-thp', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { thp: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true },
   { name: 'long4-mmio', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { mmio_caching: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true },
+  { name: 'long4-thp-nx', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { thp: true, nx_huge_pages: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true, extra: 'nx' },
+  { name: 'long4-dirty', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { thp: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true, extra: 'dirty' },
+  { name: 'long4-mmio-slots', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { mmio_caching: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true, extra: 'slots' },
   { name: 'npt4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 4 }, vas: [0x400000n, 0x40000000n], pte: 8, nx: true },
 ];
 
@@ -103,6 +108,7 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
     return v;
   };
   const anyVa = () => (r.chance(0.85) && vas.length ? r.pick(vas) : r.pick(mode.vas) + BigInt(r.int(16) * 0x1000)) + BigInt(r.int(512) * 8);
+  let slotsAdded = 0;
   for (let i = 0; i < steps; i++) {
     const k = r.int(100);
     if (k < 45) {
@@ -122,6 +128,14 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
       out.push({ op: 'host_write', gpa: hex(gpa), value: hex(gpte()), size: mode.pte });
     } else if (k < 90) {
       out.push({ op: 'invlpg', va: hex(anyVa()) });
+    } else if (k >= 95 && mode.extra === 'nx') {
+      out.push({ op: 'nx_recovery', ratio: r.pick([0, 1, 2, 60]) });
+    } else if (k >= 95 && mode.extra === 'dirty') {
+      out.push(r.chance(0.5) ? { op: 'get_dirty_log', slot: 0 } : { op: 'dirty_log', slot: 0, enable: r.chance(0.7) });
+    } else if (k >= 95 && mode.extra === 'slots' && slotsAdded < 4) {
+      // RAM where the gPTEs pointed outside it: the MMIO SPTEs made so far go stale.
+      out.push({ op: 'add_memslot', gpa: hex(MMIO + slotsAdded * 0x200000), size: '0x200000' });
+      slotsAdded++;
     } else {
       out.push({ op: 'set_cr3', cr3: hex(TABLES) });
     }
