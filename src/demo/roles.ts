@@ -6,7 +6,8 @@
 import { hex32 } from '../bits/hex.js';
 import { diffRoles } from '../eval/roles-diff.js';
 import { getProfile, PROFILE_NAMES } from '../profiles/index.js';
-import { calcRootRole, formatRole, GUEST_MODES, hostByName, roleLayout, type MmuKind } from '../roles/index.js';
+import { calcRootRole, GUEST_MODES, hostByName, roleLayout, type MmuKind } from '../roles/index.js';
+import { formatRole } from '../trace/print.js';
 import type { DemoSection } from './section.js';
 
 /** Role bits the tracepoint text does not show but that tell profiles apart. */

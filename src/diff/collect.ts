@@ -12,11 +12,10 @@ import { kvm_mmu_page_get_gfn } from '../mmu/index.js';
 import { is_last_spte, is_shadow_present_pte } from '../mmu/index.js';
 import type { KvmMmuPage } from '../mmu/index.js';
 import type { Profile } from '../profiles/index.js';
-import { formatRole } from '../roles/format.js';
 import { decodeRole, roleLayout, type RoleFields } from '../roles/layout.js';
-import type { TraceEvent } from '../trace/events.js';
-import { formatEventText } from '../trace/print.js';
-import { KVMMMU, MMU_EVENTS } from '../trace/table.js';
+import { eventRawFields, type TraceEvent } from '../trace/events.js';
+import { formatEventText, formatRole, printArgs } from '../trace/print.js';
+import { eventDef, KVMMMU, MMU_EVENTS } from '../trace/table.js';
 import type { WalkEvent } from '../guest/events.js';
 import { parseProbeScenario } from '../probe/parse.js';
 import { runProbeScenario } from '../probe/replay.js';
@@ -45,7 +44,9 @@ export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
     case KVMMMU.kvm_mmu_unsync_page:
     case KVMMMU.kvm_mmu_prepare_zap_page: {
       const level = decodeRole(roleLayout(profile), ev.role)['level'] ?? 0;
-      const created = ev.event === KVMMMU.kvm_mmu_get_page ? (ev.created ? ' new' : ' existing') : '';
+      const raw = eventRawFields(ev);
+      const spec = eventDef(ev.event);
+      const created = ev.event === KVMMMU.kvm_mmu_get_page ? ' ' + printArgs(profile, spec, raw, ['created']) : '';
       return {
         event: ev.event,
         text,
@@ -53,7 +54,7 @@ export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
         level,
         role: ev.role,
         fields: roleFields(profile, ev.role),
-        rest: `root ${ev.root_count}${ev.unsync ? ' unsync' : ' sync'}${created}`,
+        rest: `root ${ev.root_count} ${printArgs(profile, spec, raw, ['unsync'])}${created}`,
         host: `gen ${ev.mmu_valid_gen}`,
       };
     }
@@ -68,7 +69,7 @@ export function diffEventOf(profile: Profile, ev: TraceEvent): DiffEvent {
     case KVMMMU.kvm_mmu_spte_requested:
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: '', host: `pfn ${ev.pfn.toString(16)}` };
     case KVMMMU.kvm_mmu_set_spte: {
-      const perm = `${ev.r ? 'r' : '-'}${ev.spte_lo & 2 ? 'w' : '-'}${ev.x ? 'x' : '-'}${ev.u === -1 ? '' : ev.u ? 'u' : '-'}`;
+      const perm = printArgs(profile, eventDef(ev.event), eventRawFields(ev), ['r', 'w', 'x', 'u']);
       return { event: ev.event, text, gfn: ev.gfn, level: ev.level, role: null, fields: null, rest: `${perm} flags ${spteFlags(ev.spte_lo, ev.spte_hi)}`, host: `spte ${ev.spte_hi.toString(16)}:${ev.spte_lo.toString(16)} at ${ev.sptep_pa.toString(16)}` };
     }
   }

@@ -5,6 +5,7 @@
  * each step's state change as immer patches over a meaning-keyed forest, and the final forest
  * and counters.
  */
+import { ACCESS_STR } from '../roles/format.js';
 import { enablePatches, produceWithPatches, type Patch } from 'immer';
 import { alignSequences } from '../trace/align.js';
 import { roleLayout } from '../roles/layout.js';
@@ -85,8 +86,6 @@ function fieldNames(p: Profile): string[] {
   return roleLayout(p).fields.map((f) => f.name).filter((n) => n !== 'level');
 }
 
-const ACCESS = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'];
-
 /**
  * The role fields both layouts have, compactly: `q<quadrant> <access>` then every other field
  * that is set (`name` for 1, `name=v` otherwise), in name order.
@@ -95,7 +94,7 @@ export function roleKey(fields: Readonly<Record<string, number>> | null, common:
   if (!fields) return '';
   const parts: string[] = [];
   if (common.has('quadrant')) parts.push(`q${fields['quadrant'] ?? 0}`);
-  if (common.has('access')) parts.push(ACCESS[fields['access'] ?? 0]!);
+  if (common.has('access')) parts.push(ACCESS_STR[fields['access'] ?? 0]!);
   for (const k of Object.keys(fields).sort()) {
     if (k === 'quadrant' || k === 'access' || !common.has(k) || !fields[k]) continue;
     parts.push(fields[k] === 1 ? k : `${k}=${fields[k]}`);

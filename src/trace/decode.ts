@@ -7,7 +7,8 @@ import type { Profile } from '../profiles/index.js';
 import { decodeRole, hasField, roleLayout, type RoleFields } from '../roles/layout.js';
 import type { TraceLine } from './read.js';
 import { withTextBits } from './parse.js';
-import { PAGE_EVENTS, TRACE_EVENTS } from './table.js';
+import { formatRole, printRoleParts } from './print.js';
+import { PAGE_EVENTS, ROLE_PRINTK, TRACE_EVENTS } from './table.js';
 
 type EventLine = Extract<TraceLine, { kind: 'event' }>;
 
@@ -31,11 +32,11 @@ export function roleFieldsOf(profile: Profile, e: EventLine): RoleFields | null 
 
 /** The role fields the tracepoint text prints, from either form: what two traces can always compare. */
 export function printedRole(profile: Profile, e: EventLine): string | null {
-  const r = roleFieldsOf(profile, e);
-  if (!r) return null;
-  const four = 'has_4_byte_gpte' in r ? r['has_4_byte_gpte'] === 1 : r['gpte_is_8_bytes'] === 0;
-  const acc = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'][r['access']!]!;
-  return `l${r['level']} ${four ? 4 : 8}-byte q${r['quadrant']}${r['direct'] ? ' direct' : ''} ${acc}${r['invalid'] ? ' invalid' : ''} ${r['efer_nx'] ? '' : '!'}nxe ${r['ad_disabled'] ? '!' : ''}ad`;
+  if (!PAGE_EVENTS.has(e.event)) return null;
+  if (e.form === 'fields') return formatRole(profile, Number(e.fields['role']) >>> 0);
+  const parts: Record<string, number> = {};
+  for (const arg of ROLE_PRINTK.args) parts[arg.src.slice(5)] = Number(e.fields[`role_text.${arg.src.slice(5)}`]);
+  return printRoleParts(profile, parts);
 }
 
 const hx = (v: bigint | number) => (typeof v === 'bigint' ? v.toString(16) : (v >>> 0).toString(16));

@@ -8,6 +8,7 @@
  * from it; test/golden/tracefs/formats holds the kernel's own format files it is checked against.
  */
 import { fromHalves } from '../bits/u64.js';
+import { ACCESS_STR } from '../roles/format.js';
 
 export interface TraceField {
   readonly name: string;
@@ -138,23 +139,27 @@ export type WalkerRecord = readonly [a: number, b: number, c: number];
 
 const PAGE_FIELDS = [f('mmu_valid_gen', 1), f('gfn', 8), f('role', 4), f('root_count', 4), f('unsync', 1)];
 
+/**
+ * The role part of KVM_MMU_PAGE_PRINTK (`l4 8-byte q0 direct wux nxe ad`): its own entry so the
+ * role labels elsewhere (roles, diffs, trace keys) are printed from the same definition.
+ */
+export const ROLE_PRINTK: { readonly fmt: string; readonly args: readonly PrintArg[] } = {
+  fmt: 'l%u %u-byte q%u%s %s%s %snxe %sad',
+  args: [
+    a('role.level'),
+    a('role.gpte_bytes', { choices: [['4', 4], ['8', 8]] }),
+    a('role.quadrant'),
+    a('role.direct', { choices: yesNo(' direct', '') }),
+    a('role.access', { choices: ACCESS_STR.map((s, i) => [s, i] as const) }),
+    a('role.invalid', { choices: yesNo(' invalid', '') }),
+    a('role.efer_nx', { choices: yesNo('', '!') }),
+    a('role.ad_disabled', { choices: yesNo('!', '') }),
+  ],
+};
+
 /** KVM_MMU_PAGE_PRINTK's format; the kernel ends it with `%c` of 0, which prints nothing. */
-const PAGE_FMT = 'sp gen %u gfn %llx l%u %u-byte q%u%s %s%s %snxe %sad root %u %s';
-const ACCESS_STR = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'];
-const PAGE_ARGS: readonly PrintArg[] = [
-  a('mmu_valid_gen'),
-  a('gfn'),
-  a('role.level'),
-  a('role.gpte_bytes', { choices: [['4', 4], ['8', 8]] }),
-  a('role.quadrant'),
-  a('role.direct', { choices: yesNo(' direct', '') }),
-  a('role.access', { choices: ACCESS_STR.map((s, i) => [s, i] as const) }),
-  a('role.invalid', { choices: yesNo(' invalid', '') }),
-  a('role.efer_nx', { choices: yesNo('', '!') }),
-  a('role.ad_disabled', { choices: yesNo('!', '') }),
-  a('root_count'),
-  a('unsync', { choices: yesNo('unsync', 'sync') }),
-];
+const PAGE_FMT = `sp gen %u gfn %llx ${ROLE_PRINTK.fmt} root %u %s`;
+const PAGE_ARGS: readonly PrintArg[] = [a('mmu_valid_gen'), a('gfn'), ...ROLE_PRINTK.args, a('root_count'), a('unsync', { choices: yesNo('unsync', 'sync') })];
 const PAGE_JSON: readonly JsonMember[] = [['mmu_valid_gen', 'mmu_valid_gen', 'num'], ['gfn', 'gfn', 'hex'], ['role', 'role', 'hex32'], ['root_count', 'root_count', 'num'], ['unsync', 'unsync', 'bool']];
 const PAGE_ORACLE: readonly JsonMember[] = [['gfn', 'gfn', 'hex'], ['role', 'role', 'hex'], ['root_count', 'root_count', 'num'], ['unsync', 'unsync', '01']];
 const pageAssign = (r: PageFields): Record<string, RawValue> => ({ mmu_valid_gen: r.mmu_valid_gen, gfn: BigInt(r.gfn), role: r.role >>> 0, root_count: r.root_count, unsync: r.unsync });

@@ -5,7 +5,7 @@ import ts from 'typescript';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { getProfile } from '../../src/profiles/index.js';
-import { formatRole } from '../../src/roles/format.js';
+import { formatRole } from '../../src/trace/print.js';
 import { decodeRole, hasField, roleLayout } from '../../src/roles/layout.js';
 import { printedRole } from '../../src/trace/decode.js';
 import { formatFieldsForm } from '../../src/trace/fields-form.js';
@@ -157,6 +157,19 @@ describe('the table is the only definition of a kvmmmu event', () => {
       }
     }
     expect(found).toEqual([]);
+  });
+
+  it('the role text is printed only from the table: no other src/ file spells its pieces (nxe, -byte q, the access strings)', () => {
+    // Short literals only: prose (usage text, comments in strings) may name the fields.
+    const pieces = /^(?=.{0,48}$).*(?:nxe|-byte q)|^(?:---|--x|w--|w-x|-u-|-ux|wu-|wux)$/;
+    const found: string[] = [];
+    for (const file of sources(SRC)) {
+      if (file === TABLE || file.endsWith('roles/format.ts')) continue;
+      for (const lit of stringLiterals(file)) if (pieces.test(lit.text)) found.push(`${file.slice(SRC.length + 1)}:${lit.line}: ${JSON.stringify(lit.text)}`);
+    }
+    expect(found).toEqual([]);
+    // The one definition is where the check looks.
+    expect(stringLiterals(TABLE).some((l) => pieces.test(l.text))).toBe(true);
   });
 
   it('the check sees string literals, template parts and literal types, not comments', () => {

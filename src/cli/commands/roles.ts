@@ -13,7 +13,6 @@ import {
   encodeRole,
   encodeRole64,
   formatFields,
-  formatRole,
   guestCpuRole,
   HOST_NAMES,
   hostByName,
@@ -27,6 +26,7 @@ import {
   type MmuKind,
   type UnionName,
 } from '../../roles/index.js';
+import { formatRole } from '../../trace/print.js';
 import { formatOf, parse, profileOf, usageError } from '../args.js';
 import type { Command } from '../command.js';
 import { write } from '../io.js';
