@@ -7,7 +7,7 @@ import type { Profile } from '../profiles/index.js';
 import { decodeRole, hasField, roleLayout, type RoleFields } from '../roles/layout.js';
 import type { TraceLine } from './read.js';
 import { withTextBits } from './parse.js';
-import { formatRole, printRoleParts } from './print.js';
+import { formatRole, printArgs, printRoleParts } from './print.js';
 import { PAGE_EVENTS, ROLE_PRINTK, TRACE_EVENTS } from './table.js';
 
 type EventLine = Extract<TraceLine, { kind: 'event' }>;
@@ -47,8 +47,8 @@ export function eventKey(profile: Profile, e: EventLine, exact: boolean): string
   const skip = new Set(exact ? [] : [...spec.host, 'mmu_valid_gen']);
   const parts: string[] = [e.event];
   if (PAGE_EVENTS.has(e.event)) {
-    parts.push(`gfn ${hx(e.fields['gfn']!)}`, printedRole(profile, e)!, `root ${e.fields['root_count']}`, e.fields['unsync'] ? 'unsync' : 'sync');
-    if ('created' in e.fields) parts.push(e.fields['created'] ? 'new' : 'existing');
+    parts.push(`gfn ${hx(e.fields['gfn']!)}`, printedRole(profile, e)!, `root ${e.fields['root_count']}`, printArgs(profile, spec, e.fields, ['unsync']));
+    if ('created' in e.fields) parts.push(printArgs(profile, spec, e.fields, ['created']));
     if (exact) {
       parts.push(`gen ${e.fields['mmu_valid_gen']}`);
       if (e.form === 'fields') parts.push(`role ${hx(e.fields['role']!)}`);
