@@ -33,6 +33,7 @@ import {
 import { get_mmio_spte_access, get_mmio_spte_gfn, is_large_pte, is_mmio_spte, is_shadow_present_pte } from '../spte/spte.js';
 import { check_mmio_spte, mmio_info_in_cache, vcpu_cache_mmio_info } from './mmio.js';
 import { kvm_slot_dirty_track_enabled } from '../pages/dirty_log.js';
+import { kvm_mmu_max_mapping_level } from '../pages/mapping_level.js';
 import type { Kvm } from '../pages/kvm.js';
 import { account_nx_huge_page, disallowed_hugepage_adjust } from '../pages/nx_huge_pages.js';
 import { mmu_sync_children } from './sync.js';
@@ -186,33 +187,6 @@ function gpte_changed(vcpu: Vcpu, gw: GuestWalker, level: number, buf: Uint32Arr
 }
 
 /**
- * @kernel mmu.c kvm_mmu_max_mapping_level
- * The largest level (up to max_level) at which gfn may be mapped: the host's mapping level (2M
- * with THP inside one memslot, else 4K), lowered while the level's frame holds a gfn that is
- * shadowed (lpage_info disallow_lpage, counted per gfn in the model).
- */
-function kvm_mmu_max_mapping_level(vcpu: Vcpu, gfn: number, max_level: number): number {
-  const g = vcpu.guest!;
-  const kvm = vcpu.kvm;
-  let level = Math.min(max_level, g.thp ? 2 : 1);
-  for (; level > 1; level--) {
-    const n = 2 ** (9 * (level - 1));
-    const base = gfn - (gfn % n);
-    const slot = g.mem.gfnToMemslot(base);
-    if (!slot || base + n > slot.base_gfn + slot.npages) continue;
-    let disallowed = false;
-    for (const s of kvm.lpage_disallowed.keys()) {
-      if (s >= base && s < base + n) {
-        disallowed = true;
-        break;
-      }
-    }
-    if (!disallowed) break;
-  }
-  return level;
-}
-
-/**
  * @kernel mmu.c kvm_mmu_hugepage_adjust
  * The goal level: the largest the host and the gfn's lpage state allow, but 4K in a dirty-logged
  * slot and for an instruction fetch under the NX huge page mitigation.
@@ -222,7 +196,7 @@ function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
   f.huge_page_disallowed = f.exec && vcpu.kvm.nx_huge_pages;
   if (f.max_level === 1 || f.pfn === KVM_PFN_NOSLOT) return;
   if (kvm_slot_dirty_track_enabled(vcpu.guest!.mem.gfnToMemslot(f.gfn))) return;
-  const req_level = kvm_mmu_max_mapping_level(vcpu, f.gfn, f.max_level);
+  const req_level = kvm_mmu_max_mapping_level(vcpu.kvm, vcpu.guest!.mem.gfnToMemslot(f.gfn), f.gfn, f.max_level);
   f.req_level = req_level;
   if (req_level === 1 || f.huge_page_disallowed) return;
   f.goal_level = req_level;

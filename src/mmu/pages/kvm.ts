@@ -84,6 +84,8 @@ export class Kvm {
   readonly work = { lookups: 0, probes: 0 };
   /** The kvm.nx_huge_pages parameter (HostConfig; default off). */
   nx_huge_pages = false;
+  /** The host backs guest memory with 2M pages where it can (transparent huge pages; HostConfig.thp). */
+  host_thp = false;
   /** kvm->arch.possible_nx_huge_pages, oldest first, and kvm->stat.nx_lpage_splits. */
   readonly possible_nx_huge_pages: KvmMmuPage[] = [];
   nx_lpage_splits = 0;

@@ -92,8 +92,6 @@ export interface VcpuGuest {
   readonly faulted_in: Set<number>;
   /** Host pfn of a guest frame (the memslot's backing; never 0). */
   readonly gfn_to_pfn: (gfn: number) => number;
-  /** The host backs guest memory with 2M pages where it can (HostConfig.thp). */
-  readonly thp: boolean;
 }
 
 export class Vcpu {

@@ -93,6 +93,7 @@ export function createMachine(profile: Profile, cfg: HostConfig, ctx: MmuContext
   const kvm = new Kvm(profile, cfg.tdp, mem, mod.masks, mod.default_pae_pdpte);
   kvm.eager_zap_unsync_children = cfg.eager_zap_unsync_children !== false;
   kvm.nx_huge_pages = cfg.nx_huge_pages === true;
+  kvm.host_thp = cfg.thp === true;
   kvm.n_max_mmu_pages = Math.max(cfg.nr_mmu_pages, KVM_MIN_ALLOC_MMU_PAGES);
   const caches = new VcpuMmuCaches(profile, mem, {
     tdp_enabled: cfg.tdp,

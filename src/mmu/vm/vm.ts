@@ -96,7 +96,6 @@ export class ShadowVmState {
       tracer: null,
       faulted_in: new Set<number>(),
       gfn_to_pfn: (gfn) => GUEST_PFN_BASE + gfn,
-      thp: host.thp === true,
     };
     this.vcpu.mmu.sync_page = __kvm_sync_page;
     this.vcpu.mmu_is_nested = this.mmuKind === 'npt';
@@ -122,9 +121,11 @@ export class ShadowVmState {
     return s;
   }
 
-  /** KVM_SET_USER_MEMORY_REGION changing only KVM_MEM_LOG_DIRTY_PAGES of memslot `id`. */
+  /** KVM_SET_USER_MEMORY_REGION changing only KVM_MEM_LOG_DIRTY_PAGES of memslot `id` (KVM_MR_FLAGS_ONLY). */
   setDirtyLogging(id: number, on: boolean): void {
     const slot = this.memslot(id);
+    // The flags are what they were: KVM_SET_USER_MEMORY_REGION changes nothing (no new generation).
+    if ((slot.dirty_bitmap !== null) === on) return;
     kvm_memslots_updated(this.machine.kvm);
     kvm_mmu_slot_apply_flags(this.machine.kvm, slot, on);
   }
