@@ -24,12 +24,18 @@ import {
   type CpuState,
 } from './cpu.js';
 import { kvm_set_cr4 } from '../cpu/cr.js';
-import { MMIO_GVA_ANY, vcpu_clear_mmio_info, vcpu_match_mmio_gva } from '../mmu/index.js';
+import { DEFAULT_HOST, HOSTS, MMIO_GVA_ANY, vcpu_clear_mmio_info, vcpu_match_mmio_gva, type HostConfig } from '../mmu/index.js';
 import { decode, type Insn } from './insn.js';
 import type { ProbeLayout } from './layout.js';
 
-/** MAXPHYADDR of the recorded machine. */
-export const PROBE_MAXPHYADDR = 46;
+/**
+ * The guest's MAXPHYADDR: kvm-probe gives the guest KVM_GET_SUPPORTED_CPUID, whose leaf 0x80000008
+ * reports the host's x86_phys_bits under shadow paging (cpuid.c, !tdp_enabled: the guest lives in
+ * the host's physical address space). 46 on the recorded machine, 48 on this AMD host.
+ */
+export function probeMaxphyaddr(host: Partial<HostConfig> | undefined): number {
+  return HOSTS[host?.cpu ?? DEFAULT_HOST.cpu]!.x86_phys_bits;
+}
 /** Bound on shadow faults for one instruction (a loop here is a model bug, not a guest state). */
 const MAX_FAULTS = 16;
 
@@ -74,6 +80,8 @@ export class InsnExecutor {
     private readonly pvm: boolean,
     /** The host has LA57 (else CR4.LA57 is a reserved bit for the guest). */
     private readonly hostLa57 = true,
+    /** The guest's MAXPHYADDR (probeMaxphyaddr). */
+    private readonly maxphyaddr = 46,
   ) {}
 
   /**
@@ -441,7 +449,7 @@ export class InsnExecutor {
         }
         // The operand is 64 bits in long mode, 32 otherwise. kvm_set_cr3 (src/cpu/cr.ts, run by
         // the facade's setCr3) refuses an illegal CR3 or, under PAE paging, bad PDPTEs: #GP.
-        if (setCr3(vm, isLongMode(cpu) ? cpu.rax : cpu.rax & 0xffffffffn, { maxphyaddr: PROBE_MAXPHYADDR, guest_lam: false }) !== null) return false;
+        if (setCr3(vm, isLongMode(cpu) ? cpu.rax : cpu.rax & 0xffffffffn, { maxphyaddr: this.maxphyaddr, guest_lam: false }) !== null) return false;
         cpu.cr3 = vm.regs.cr3;
         return true;
       }

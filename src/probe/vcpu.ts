@@ -27,11 +27,11 @@ import {
 } from './cpu.js';
 import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, encodeAccess, encodeInvlpg, parseHexBytes } from './insn.js';
 import { ProbeLayout, STUB_OFF } from './layout.js';
-import { InsnExecutor, PROBE_MAXPHYADDR } from './exec.js';
+import { InsnExecutor, probeMaxphyaddr } from './exec.js';
 import { kvNum, kvOf, parseProbeFlags, parseProbeNumber, posNum, probeArgs, type ProbeCmd } from './parse.js';
 import { snippet } from '../bits/quote.js';
 
-export { PROBE_MAXPHYADDR } from './exec.js';
+export { probeMaxphyaddr } from './exec.js';
 const EINVAL = 22;
 
 export interface ProbeOptions {
@@ -199,7 +199,7 @@ export class ProbeVm {
       case 'fill':
         return this.layout.fill(Number(posNum(c, 0)), Number(posNum(c, 1)), Number(posNum(c, 2)));
       case 'cpuid':
-        return; // the model's guest CPUID is fixed (MAXPHYADDR 46, no GBPAGES)
+        return; // the model's guest CPUID is KVM's supported one (MAXPHYADDR from the host, no GBPAGES)
       default:
         badInput(`line ${c.line}`, `unknown directive '${snippet(c.op)}'`);
     }
@@ -234,9 +234,10 @@ export class ProbeVm {
     // KVM_CREATE_VCPU leaves the vCPU in its reset state; KVM_SET_SREGS then loads the
     // configured registers through __set_sregs_common, whose MMU reset also requests
     // KVM_REQ_TLB_FLUSH_GUEST: the first KVM_RUN counts that flush (vcpu.tlb_flush 1).
-    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: RESET_REGS, features: { maxphyaddr: PROBE_MAXPHYADDR }, ...(this.opts.host ? { host: this.opts.host } : {}) });
+    const maxphyaddr = probeMaxphyaddr(this.opts.host);
+    this.vm = createVm({ profile: this.opts.profile, guest: L.mem, regs: RESET_REGS, features: { maxphyaddr }, ...(this.opts.host ? { host: this.opts.host } : {}) });
     setSregs(this.vm, this.regsOf(this.cpu));
-    this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm, this.opts.hostLa57 !== false);
+    this.exec = new InsnExecutor(this.vm, this.cpu, L, this.pvm, this.opts.hostLa57 !== false, maxphyaddr);
     onEvent(
       this.vm,
       (ev) => {

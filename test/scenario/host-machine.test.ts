@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getProfile, PROFILE_NAMES } from '../../src/profiles/index.js';
@@ -46,6 +47,21 @@ describe('--host cpuinfo: a host from /proc/cpuinfo and the KVM module parameter
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+  });
+});
+
+describe('the guest MAXPHYADDR is the host\'s (kvm-probe sets KVM_GET_SUPPORTED_CPUID; 0x80000008 under shadow paging)', () => {
+  it('MOV CR3 with bit 46 set: #GP on the recorded 46-bit machine, accepted on this 48-bit AMD host', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smmu-mpa-'));
+    const file = join(dir, 'mpa.kvm');
+    writeFileSync(file, 'vm name=mpa mode=long cpl=0\nmovcr3 0x400000100000\n');
+    const step = (out: string) => out.split('\n').find((l) => l.startsWith('# step 1:'));
+    const rec = await runCli(['run', file]);
+    expect(rec.code).toBe(0);
+    expect(step(rec.stdout)).toBe('# step 1: movcr3 0x400000100000 -> exit SHUTDOWN, exceptions [[13,0]], emulated');
+    const here = await runCli(['run', file, '--host', `cpuinfo:${join(HOSTS, 'pvm-6.18')}`]);
+    expect(here.code).toBe(0);
+    expect(step(here.stdout)).toBe('# step 1: movcr3 0x400000100000 -> exit DEBUG, emulated');
   });
 });
 
