@@ -37,6 +37,7 @@ export type VmStep =
   | { op: 'host_write'; gpa: number; value: bigint; size: 1 | 2 | 4 | 8 }
   | { op: 'invlpg'; va: bigint }
   | { op: 'set_cr3'; cr3: bigint }
+  | { op: 'invept'; type: 'single' | 'global'; eptp: bigint | null }
   | { op: 'tdp_fault'; gpa: bigint; level: number }
   | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean }
   | { op: 'dirty_log'; slot: number; enable: boolean }
@@ -98,6 +99,10 @@ function parseStep(v: unknown, i: number): VmStep {
     case 'set_cr3':
       only(v, where, ['op', 'cr3', 'comment']);
       return { op, cr3: u('cr3') };
+    case 'invept':
+      only(v, where, ['op', 'type', 'eptp', 'comment']);
+      if (v['type'] !== undefined && v['type'] !== 'single' && v['type'] !== 'global') badInput(`${where}.type`, 'expected single or global');
+      return { op, type: v['type'] === 'global' ? 'global' : 'single', eptp: v['eptp'] === undefined ? null : u('eptp') };
     case 'tdp_fault':
       only(v, where, ['op', 'gpa', 'level', 'comment']);
       return { op, gpa: u('gpa', 52), level: v['level'] === undefined ? 4 : parseInt_(v['level'], `${where}.level`, 4, 5) };
@@ -116,7 +121,7 @@ function parseStep(v: unknown, i: number): VmStep {
       only(v, where, ['op', 'ratio', 'comment']);
       return { op, ratio: v['ratio'] === undefined ? 60 : parseInt_(v['ratio'], `${where}.ratio`, 0, 1 << 30) };
     default:
-      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot, dirty_log, get_dirty_log, nx_recovery)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, invept, tdp_fault, add_memslot, dirty_log, get_dirty_log, nx_recovery)`);
   }
 }
 
@@ -275,6 +280,11 @@ export class VmScenarioRunner {
           outcome = refused === null ? 'done' : `#GP: ${refused}`;
         }
         break;
+      case 'invept': {
+        const failed = api.invept(this.vm, s.type, s.eptp ?? undefined);
+        outcome = failed === null ? 'done' : `VMfail: ${failed}`;
+        break;
+      }
       case 'nx_recovery':
         outcome = `zapped ${api.recoverNxHugePages(this.vm, s.ratio)}, nx_lpage_splits ${this.vm.machine.kvm.nx_lpage_splits}`;
         break;

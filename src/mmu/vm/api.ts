@@ -235,7 +235,17 @@ export function pteWrite(vm: ShadowVm, gpa: number, bytes: number): void {
   kvm_mmu_pte_write(vm.vcpu, gpa, bytes);
 }
 
-/** INVLPG (invlpg.ts kvm_mmu_invlpg): every root's walk of va synced; invlpg counted. */
+/** L1's INVEPT on a nested-EPT VM: single-context (roots of `eptp`, default the current EPTP) or global; null or why it fails. */
+export function invept(vm: ShadowVm, type: 'single' | 'global', eptp?: bigint): string | null {
+  return vm.invept(type, eptp);
+}
+
+/**
+ * INVLPG (invlpg.ts kvm_mmu_invlpg): every root's walk of va synced; invlpg counted. Under
+ * nested EPT, L0 never handles an L2 INVLPG itself (it exits to L1 or not at all); there `va` is
+ * an L2 GPA and this stands for the per-address sync KVM makes of guest_mmu
+ * (kvm_mmu_invalidate_addr over every root, as nested_ept_invalidate_addr does for cached roots).
+ */
 export function invlpg(vm: ShadowVm, va: bigint): void {
   kvm_mmu_invlpg(vm.vcpu, va);
 }
@@ -243,22 +253,26 @@ export function invlpg(vm: ShadowVm, va: bigint): void {
 /**
  * The emulator's walk of `va` (kvm_mmu_gva_to_gpa_*): the guest walker over the current
  * registers at `cpl`, setting A/D bits in guest memory, walk events to the walk sink. A failed
- * walk is injected (pf_guest) unless `opts.inject` is false (KVM_TRANSLATE).
+ * walk is injected (pf_guest; nested EPT: the VM exit to L1, as `vmexit`) unless `opts.inject`
+ * is false (KVM_TRANSLATE).
  */
 export function gvaToGpa(
   vm: ShadowVm,
   va: bigint,
   access: AccessKind,
   cpl: number,
-  opts: { inject?: boolean } = {},
+  opts: { inject?: boolean; hardware?: boolean } = {},
 ): { ok: true; gpa: number } | { ok: false; error_code: number; vmexit?: NestedVmExit } {
   vm.atCpl(cpl);
   const v = vm.vcpu;
   const g = v.guest!;
   const a = BigInt.asUintN(64, va);
-  // Nested EPT: the emulator translates an L2 GPA with translate_nested_gpa, a user (read) walk.
+  // Nested EPT: the emulator translates an L2 GPA with translate_nested_gpa, a user (read) walk;
+  // `hardware` walks with the access bits handle_ept_violation derives for a CPU access instead
+  // (only a read is a U access), as the fault path does.
   const ept = g.walk.kind === 'ept';
-  const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, ept || cpl === 3), g.tracer);
+  const user = ept ? (opts.hardware === true ? access === 'read' : true) : cpl === 3;
+  const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, user), g.tracer);
   if (gpa === INVALID_GPA) {
     const error_code = g.walker.fault_error_code;
     if (opts.inject !== false) {

@@ -34,7 +34,7 @@ import type { MmuKind } from '../../roles/types.js';
 import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS } from '../pages/constants.js';
 import { kvm_mmu_load } from '../fault/load.js';
 import { createMachine, DEFAULT_HOST, type HostConfig, type Machine } from './machine.js';
-import { KVM_MMU_ROOT_PREVIOUS, kvm_mmu_free_obsolete_roots, kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload } from '../pages/roots.js';
+import { KVM_MMU_ROOT_CURRENT, KVM_MMU_ROOT_PREVIOUS, KVM_MMU_ROOTS_ALL, kvm_mmu_free_obsolete_roots, kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload } from '../pages/roots.js';
 import { kvm_mmu_sync_prev_roots, kvm_mmu_sync_roots } from '../fault/sync.js';
 import type { MmuContext, Vcpu } from '../pages/vcpu.js';
 
@@ -397,6 +397,32 @@ export class ShadowVmState {
     this.vcpu.mmu.ctx = this.context();
     this.vcpu.guest!.walk = this.walkFor(0);
     kvm_mmu_new_pgd(this.vcpu, pgdOf(eptp));
+    return null;
+  }
+
+  /**
+   * @kernel nested.c handle_invept
+   * L1's INVEPT (the MMU part): single-context frees the current and cached roots whose EPTP
+   * has the same address bits (nested_ept_root_matches), global frees every root; the next VM
+   * entry loads the root again and syncs its unsync children (kvm_mmu_load). Returns why the
+   * instruction fails (VMfail: an EPTP the nested capabilities refuse), or null.
+   */
+  invept(type: 'single' | 'global', eptp: bigint = this.regs.cr3): string | null {
+    if (this.mmuKind !== 'ept') badInput('invept', 'INVEPT needs a nested-EPT VM (an Intel TDP host)');
+    let roots = KVM_MMU_ROOTS_ALL;
+    if (type === 'single') {
+      const why = eptpProblem(eptp, this.hostEpt);
+      if (why !== null) return why;
+      const pa = (v: number | bigint) => BigInt.asUintN(64, BigInt(v)) & 0xffffffffff000n;
+      const mmu = this.vcpu.mmu;
+      roots = 0;
+      if (mmu.root_hpa !== INVALID_PAGE && pa(mmu.root_pgd) === pa(eptp)) roots |= KVM_MMU_ROOT_CURRENT;
+      for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) {
+        const r = mmu.prev_roots[i]!;
+        if (r.hpa !== INVALID_PAGE && pa(r.pgd) === pa(eptp)) roots |= KVM_MMU_ROOT_PREVIOUS(i);
+      }
+    }
+    if (roots) kvm_mmu_free_roots(this.vcpu, roots);
     return null;
   }
 
