@@ -237,6 +237,8 @@ function vmLabel(s: VmStep): string {
       return `invlpg ${h(s.va)}`;
     case 'set_cr3':
       return `set_cr3 ${h(s.cr3)}`;
+    case 'invept':
+      return `invept ${s.type}${s.eptp !== null ? ` ${h(s.eptp)}` : ''}`;
     case 'tdp_fault':
       return `tdp_fault ${h(s.gpa)} level ${s.level}`;
     case 'add_memslot':

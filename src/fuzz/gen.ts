@@ -1,6 +1,6 @@
 /**
  * Seeded random VM scenarios for the fuzzer: a guest of one paging mode (32-bit, PSE, PAE,
- * 4-level, 5-level, or L2 under nested NPT) with a few mapped pages, then steps drawn from CPU
+ * 4-level, 5-level, or L2 under nested NPT or nested EPT) with a few mapped pages, then steps drawn from CPU
  * accesses at CPL 3 and 0, guest page-table writes the MMU sees (emulated) and writes it does not
  * (host), INVLPG and MOV CR3. The same seed gives the same scenario on every machine.
  */
@@ -49,6 +49,8 @@ interface Mode {
   readonly nx: boolean;
   /** VM-level operations mixed in: NX huge page recovery, dirty logging, memslot additions. */
   readonly extra?: 'nx' | 'dirty' | 'slots';
+  /** Nested EPT: the tables are L1's EPT (R/W/X, memory type, A/D bits 8/9), CR3 is this EPTP. */
+  readonly eptp?: string;
 }
 
 export const MODES: readonly Mode[] = [
@@ -64,7 +66,22 @@ export const MODES: readonly Mode[] = [
   { name: 'long4-dirty', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { thp: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true, extra: 'dirty' },
   { name: 'long4-mmio-slots', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'pt64-4', host: { mmio_caching: true }, vas: [0x400000n, 0x40000000n, 0x8080600000n], pte: 8, nx: true, extra: 'slots' },
   { name: 'npt4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'npt-4', host: { vendor: 'amd', tdp: true, tdp_level: 4 }, vas: [0x400000n, 0x40000000n], pte: 8, nx: true },
+  // Nested EPT (Intel TDP hosts): EPTP = tables | WB | walk length | A/D.
+  { name: 'ept4', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'ept-4', host: { vendor: 'intel', tdp: true, tdp_level: 4 }, vas: [0x400000n, 0x40000000n, 0x8000000000n], pte: 8, nx: false, eptp: '0x10005e' },
+  { name: 'ept4-noad', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'ept-4', host: { vendor: 'intel', tdp: true, tdp_level: 5, ept_execonly: false }, vas: [0x400000n, 0x40000000n, 0x8000000000n], pte: 8, nx: false, eptp: '0x10001e' },
+  { name: 'ept5', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'ept-5', host: { vendor: 'intel', tdp: true, tdp_level: 5 }, vas: [0x400000n, 0x40000000n, 0x1000000000000n], pte: 8, nx: false, eptp: '0x100066' },
+  { name: 'ept5-noad', regs: { cr0: '0x80010033', cr4: '0x20', efer: '0xd00' }, format: 'ept-5', host: { vendor: 'intel', tdp: true, tdp_level: 5, ept_ad: false }, vas: [0x400000n, 0x1000000000000n], pte: 8, nx: false, eptp: '0x100026' },
 ];
+
+/** EPT entry bits: R/W/X (mostly readable: W without R is a misconfiguration), WB now and then a reserved memory type, A/D. */
+function eptBits(r: Rng): bigint {
+  let v = (r.chance(0.85) ? 1n : 0n) | (r.chance(0.7) ? 2n : 0n) | (r.chance(0.75) ? 4n : 0n);
+  if (v === 0n && r.chance(0.8)) v = 1n;
+  v |= r.chance(0.95) ? 0x30n : BigInt(r.pick([0, 2, 3, 7])) << 3n;
+  if (r.chance(0.6)) v |= 0x100n;
+  if (r.chance(0.4)) v |= 0x200n;
+  return v;
+}
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 const TABLES = 0x100000;
@@ -92,8 +109,14 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
     if (vas.includes(va)) continue;
     vas.push(va);
     m['va'] = hex(va);
-    const flags = 1n | (r.chance(0.8) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.5) ? 0x20n : 0n) | (r.chance(0.3) ? 0x40n : 0n);
-    m['flags'] = hex(mode.nx && r.chance(0.2) ? flags | (1n << 63n) : flags);
+    if (mode.eptp) {
+      let f = eptBits(r);
+      if ((f & 7n) === 0n) f |= 1n; // the builder maps present entries only
+      m['flags'] = hex(f);
+    } else {
+      const flags = 1n | (r.chance(0.8) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.5) ? 0x20n : 0n) | (r.chance(0.3) ? 0x40n : 0n);
+      m['flags'] = hex(mode.nx && r.chance(0.2) ? flags | (1n << 63n) : flags);
+    }
     map.push(m);
   }
   const out: Record<string, unknown>[] = [];
@@ -101,6 +124,7 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
   const gpte = (): bigint => {
     // Mostly data pages and tables; now and then a GPA outside every memslot (MMIO).
     const target = r.chance(0.05) ? MMIO + r.int(4) * 0x1000 : r.chance(0.5) ? DATA + r.int(nmap + 2) * 0x1000 : TABLES + r.int(ntables) * 0x1000;
+    if (mode.eptp) return BigInt(target) | eptBits(r) | (r.chance(0.05) ? 0x80n : 0n);
     let v = BigInt(target) | (r.chance(0.85) ? 1n : 0n) | (r.chance(0.7) ? 2n : 0n) | (r.chance(0.8) ? 4n : 0n) | (r.chance(0.6) ? 0x20n : 0n) | (r.chance(0.4) ? 0x40n : 0n);
     if (r.chance(0.05)) v |= 0x80n; // PS: a large page where the level allows it, reserved where not
     if (mode.nx && r.chance(0.1)) v |= 1n << 63n;
@@ -136,6 +160,9 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
       // RAM where the gPTEs pointed outside it: the MMIO SPTEs made so far go stale.
       out.push({ op: 'add_memslot', gpa: hex(MMIO + slotsAdded * 0x200000), size: '0x200000' });
       slotsAdded++;
+    } else if (mode.eptp) {
+      // L1's INVEPT (the only thing that syncs nested EPT), now and then a VM entry with its EPTP.
+      out.push(r.chance(0.7) ? { op: 'invept', type: r.chance(0.8) ? 'single' : 'global' } : { op: 'set_cr3', cr3: mode.eptp });
     } else {
       out.push({ op: 'set_cr3', cr3: hex(TABLES) });
     }
@@ -144,7 +171,7 @@ export function genVmScenario(seed: number, steps: number, modes: readonly Mode[
     comment: `shadow-mmu fuzz: seed ${seed}, mode ${mode.name}`,
     ...(mode.host ? { host: mode.host } : {}),
     table_format: mode.format,
-    regs: mode.regs,
+    regs: mode.eptp ? { ...mode.regs, eptp: mode.eptp } : mode.regs,
     guest: { map },
     steps: out,
   };

@@ -3,7 +3,8 @@
  * own) and cross-checks that need no oracle: a native access the shadow tables let through must
  * be one the guest's own tables allow, at the same GPA, and an injected #PF one they refuse —
  * whenever the shadow tables are known to be in step with the guest's (no write behind the MMU's
- * back, none into a guest table since the last MOV CR3, which syncs).
+ * back, none into a guest table since the last MOV CR3, which syncs; under nested EPT since the
+ * last INVEPT). EPT exits count as refusals.
  */
 import { ShadowMmuError } from '../bits/errors.js';
 import * as api from '../mmu/index.js';
@@ -39,6 +40,7 @@ export function runFuzzCase(json: unknown, profile: Profile, opts: { readonly af
   } catch (e) {
     return { steps, checks, failure: { step: -1, kind: 'setup', what: `${(e as Error).message}` } };
   }
+  const ept = runner.vm.mmuKind === 'ept';
   let behind = false; // a host write: the shadow tables may legitimately be stale from now on
   let inTables = false; // a guest write into a guest table since the last MOV CR3
   for (let i = 0; i < parsed.length; i++) {
@@ -55,7 +57,9 @@ export function runFuzzCase(json: unknown, profile: Profile, opts: { readonly af
       return { steps, checks, failure: { step: i, kind: 'error', what: `${s.op}: ${msg}` } };
     }
     if (s.op === 'host_write') behind = true;
-    else if (s.op === 'set_cr3') inTables = false;
+    // MOV CR3 syncs the shadow tables; under nested EPT only INVEPT does (KVM never syncs nEPT on VM entry).
+    else if (s.op === 'set_cr3' && !ept) inTables = false;
+    else if (s.op === 'invept') inTables = false;
     else if ((s.op === 'access' || s.op === 'emulate') && s.access === 'write') {
       const m = /gpa ([0-9a-f]+)/.exec(outcome);
       if (m) {
@@ -65,10 +69,10 @@ export function runFuzzCase(json: unknown, profile: Profile, opts: { readonly af
     }
     if (s.op !== 'access' || behind || inTables) continue;
     const ok = /^ok gpa ([0-9a-f]+)/.exec(outcome);
-    const pf = /^#PF/.test(outcome);
+    const pf = /^#PF|^exit EPT_/.test(outcome);
     if (!ok && !pf) continue;
     checks++;
-    const g = api.gvaToGpa(runner.vm, s.va, s.access, s.cpl, { inject: false });
+    const g = api.gvaToGpa(runner.vm, s.va, s.access, s.cpl, { inject: false, hardware: true });
     if (ok && !g.ok) return { steps, checks, failure: { step: i, kind: 'cross-check', what: `the shadow tables allow ${s.access} of 0x${s.va.toString(16)} at CPL ${s.cpl} (gpa ${ok[1]}) but the guest's tables refuse it (error code 0x${g.error_code.toString(16)})` } };
     if (ok && g.ok && g.gpa !== Number.parseInt(ok[1]!, 16)) return { steps, checks, failure: { step: i, kind: 'cross-check', what: `${s.access} of 0x${s.va.toString(16)}: shadow gpa ${ok[1]}, guest walk gpa ${g.gpa.toString(16)}` } };
     if (pf && g.ok) return { steps, checks, failure: { step: i, kind: 'cross-check', what: `${s.access} of 0x${s.va.toString(16)} at CPL ${s.cpl} got ${outcome} but the guest's tables allow it (gpa ${g.gpa.toString(16)})` } };

@@ -9,8 +9,6 @@ import {
   EPT_VIOLATION_ACC_INSTR,
   EPT_VIOLATION_ACC_READ,
   EPT_VIOLATION_ACC_WRITE,
-  EPT_VIOLATION_GVA_IS_VALID,
-  EPT_VIOLATION_GVA_TRANSLATED,
   EPT_VIOLATION_PROT_SHIFT,
   PFERR_FETCH_MASK,
   PFERR_PRESENT_MASK,
@@ -65,7 +63,7 @@ export class GuestWalker {
   /** walker->fault, when the walk returns false. */
   fault_vector = 0;
   fault_error_code = 0;
-  /** EPT violations: the exit qualification the walker computed. */
+  /** EPT violations: the walk's part of the exit qualification (bits 5:0; fault.exit_qualification). */
   exit_qualification = 0;
   stop: WalkStop = WalkStop.None;
   /** Level at which the walk stopped (the faulting entry's level), 0 for success. */
@@ -286,8 +284,13 @@ export function walk_addr_generic(
   walker.fault_vector = PF_VECTOR;
   walker.fault_error_code = errcode;
   if (ept && !(errcode & PFERR_RSVD_MASK)) {
-    let q = write_fault ? EPT_VIOLATION_ACC_WRITE : fetch_fault ? EPT_VIOLATION_ACC_INSTR : EPT_VIOLATION_ACC_READ;
-    q |= EPT_VIOLATION_GVA_IS_VALID | EPT_VIOLATION_GVA_TRANSLATED;
+    // The walk's part of the EPT violation's exit qualification: each access bit on its own
+    // (a read is the U slot, as handle_ept_violation and translate_nested_gpa pass it) and the
+    // raw R/W/X the walk accumulated (bits 5:3). Bits 8:7 (GVA valid / translated) are not the
+    // walk's: nested_ept_inject_page_fault takes them from L0's own exit (fault/inject.ts).
+    let q = write_fault ? EPT_VIOLATION_ACC_WRITE : 0;
+    if (user_fault) q |= EPT_VIOLATION_ACC_READ;
+    if (fetch_fault) q |= EPT_VIOLATION_ACC_INSTR;
     q |= (pte_access_lo & 7) << EPT_VIOLATION_PROT_SHIFT;
     walker.exit_qualification = q;
   }

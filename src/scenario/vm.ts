@@ -1,7 +1,9 @@
 /**
  * VM scenarios: the fault path driven through the shadow-MMU facade (src/mmu/vm/api.ts) over a
- * guest described as GUEST.json, on any host the facade models — shadow paging, or nested NPT
- * (an AMD TDP host: the registers are L1's, CR3 is L1's nCR3, accesses are L2 GPAs). Steps are
+ * guest described as GUEST.json, on any host the facade models — shadow paging, nested NPT
+ * (an AMD TDP host: the registers are L1's, CR3 is L1's nCR3, accesses are L2 GPAs), or nested
+ * EPT (an Intel TDP host: the tables are L1's EPT, "eptp" (or cr3) its EPTP, accesses L2 GPAs;
+ * a refused access is the EPT_VIOLATION / EPT_MISCONFIG exit KVM reflects to L1). Steps are
  * CPU accesses in a vCPU's retry loop, emulated accesses, guest page-table writes as the
  * emulator reports them (kvm_mmu_pte_write), INVLPG, MOV CR3, and one TDP fault on a GPA the
  * TDP level may not map (the ept_5level thread's (kvm@vger.kernel.org 2024-01-10) loop or explicit exit). A file is a VM scenario when it has a
@@ -35,6 +37,7 @@ export type VmStep =
   | { op: 'host_write'; gpa: number; value: bigint; size: 1 | 2 | 4 | 8 }
   | { op: 'invlpg'; va: bigint }
   | { op: 'set_cr3'; cr3: bigint }
+  | { op: 'invept'; type: 'single' | 'global'; eptp: bigint | null }
   | { op: 'tdp_fault'; gpa: bigint; level: number }
   | { op: 'add_memslot'; gpa: number; size: number; readonly: boolean }
   | { op: 'dirty_log'; slot: number; enable: boolean }
@@ -96,6 +99,10 @@ function parseStep(v: unknown, i: number): VmStep {
     case 'set_cr3':
       only(v, where, ['op', 'cr3', 'comment']);
       return { op, cr3: u('cr3') };
+    case 'invept':
+      only(v, where, ['op', 'type', 'eptp', 'comment']);
+      if (v['type'] !== undefined && v['type'] !== 'single' && v['type'] !== 'global') badInput(`${where}.type`, 'expected single or global');
+      return { op, type: v['type'] === 'global' ? 'global' : 'single', eptp: v['eptp'] === undefined ? null : u('eptp') };
     case 'tdp_fault':
       only(v, where, ['op', 'gpa', 'level', 'comment']);
       return { op, gpa: u('gpa', 52), level: v['level'] === undefined ? 4 : parseInt_(v['level'], `${where}.level`, 4, 5) };
@@ -114,11 +121,14 @@ function parseStep(v: unknown, i: number): VmStep {
       only(v, where, ['op', 'ratio', 'comment']);
       return { op, ratio: v['ratio'] === undefined ? 60 : parseInt_(v['ratio'], `${where}.ratio`, 0, 1 << 30) };
     default:
-      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, tdp_fault, add_memslot, dirty_log, get_dirty_log, nx_recovery)`);
+      badInput(`${where}.op`, `unknown op ${quote(op)} (expected access, emulate, pte_write, host_write, invlpg, set_cr3, invept, tdp_fault, add_memslot, dirty_log, get_dirty_log, nx_recovery)`);
   }
 }
 
-const HOST_KEYS: readonly HostKey[] = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages', 'nx_huge_pages'];
+const HOST_KEYS: readonly HostKey[] = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages', 'nx_huge_pages', 'ept_ad', 'ept_execonly'];
+
+/** EPTP memory type WB (bits 2:0 = 6). */
+const EPTP_WB = 6n;
 
 /** Parse a VM scenario; `profile` replaces the file's (which is then optional). */
 export function parseVmScenario(json: unknown, where: string, profile?: Profile): VmScenario {
@@ -128,15 +138,21 @@ export function parseVmScenario(json: unknown, where: string, profile?: Profile)
   const h = json['host'] === undefined ? {} : json['host'];
   if (!isObj(h)) badInput(`${where}.host`, 'expected an object');
   const host: Record<string, unknown> = { mmio_caching: false, ...parseHostKeys(h, `${where}.host`, HOST_KEYS) };
-  if (!isObj(json['regs'])) badInput(`${where}.regs`, 'expected {cr0, cr4, efer[, cr3]}');
+  if (!isObj(json['regs'])) badInput(`${where}.regs`, 'expected {cr0, cr4, efer[, cr3 | eptp]}');
   const r = json['regs'];
-  only(r, `${where}.regs`, ['cr0', 'cr3', 'cr4', 'efer']);
+  only(r, `${where}.regs`, ['cr0', 'cr3', 'cr4', 'efer', 'eptp']);
+  // Nested EPT: an Intel TDP host; the tables are L1's EPT and CR3 is its EPTP.
+  const ept = host['tdp'] === true && host['vendor'] !== 'amd';
+  if (r['eptp'] !== undefined && !ept) badInput(`${where}.regs.eptp`, 'an EPTP needs an Intel host with "tdp": true (nested EPT)');
+  if (r['eptp'] !== undefined && r['cr3'] !== undefined) badInput(`${where}.regs`, 'give cr3 or eptp, not both');
   const regs0 = { cr0: parseUnsigned(r['cr0'] ?? '0x80010033', `${where}.regs.cr0`), cr4: parseUnsigned(r['cr4'] ?? '0x20', `${where}.regs.cr4`), efer: parseUnsigned(r['efer'] ?? '0xd00', `${where}.regs.efer`) };
   let format: TableFormatName;
   if (json['table_format'] !== undefined) {
     const f = json['table_format'];
     if (typeof f !== 'string' || !(f in TABLE_FORMATS)) badInput(`${where}.table_format`, `expected one of ${Object.keys(TABLE_FORMATS).join(', ')}`);
     format = f as TableFormatName;
+  } else if (ept) {
+    format = 'ept-4';
   } else {
     const probe = kvm_init_walk_mmu(p, { cr0: Number(regs0.cr0 & 0xffffffffn), cr3: 0, cr4: Number(regs0.cr4 & 0xffffffffn), efer: Number(regs0.efer & 0xffffffffn) });
     format = tableFormatFor(probe.kind, (Number(regs0.cr4 & 0xffffffffn) & X86_CR4_LA57) !== 0);
@@ -145,7 +161,15 @@ export function parseVmScenario(json: unknown, where: string, profile?: Profile)
   const steps = json['steps'];
   if (!Array.isArray(steps)) badInput(`${where}.steps`, 'expected an array');
   const spec = loadGuestSpec(guestJson, format);
-  const cr3 = r['cr3'] !== undefined ? parseUnsigned(r['cr3'], `${where}.regs.cr3`) : spec.cr3 !== null ? BigInt(spec.cr3) : badInput(`${where}.regs.cr3`, 'missing, and the guest builds no root table');
+  if (ept && !TABLE_FORMATS[format].ept) badInput(`${where}.table_format`, `${format}: a nested-EPT host (Intel, "tdp": true) walks L1's EPT tables (ept-4 or ept-5)`);
+  const given = r['eptp'] ?? r['cr3'];
+  const key = r['eptp'] !== undefined ? 'eptp' : 'cr3';
+  let cr3: bigint;
+  if (given !== undefined) cr3 = parseUnsigned(given, `${where}.regs.${key}`);
+  else if (spec.cr3 === null) badInput(`${where}.regs.${key}`, 'missing, and the guest builds no root table');
+  // The EPTP L1 would write: the root, WB, the table format's walk length, A/D when the host has it.
+  else if (ept) cr3 = BigInt(spec.cr3) | EPTP_WB | (BigInt(TABLE_FORMATS[format].levels - 1) << 3n) | (host['ept_ad'] === false ? 0n : 0x40n);
+  else cr3 = BigInt(spec.cr3);
   return { profile: p, host: host as Partial<HostConfig>, regs: { ...regs0, cr3 }, guestJson, format, maxphyaddr: spec.maxphyaddr, steps: steps.map(parseStep) };
 }
 
@@ -158,6 +182,11 @@ export interface VmStepResult {
   /** For each of `events`, how many walk events came before it. */
   readonly eventWalkPos: number[];
   readonly violations: Violation[];
+}
+
+/** A VM exit reflected to L1 as a step outcome (the shape of the tdp_fault op's exits). */
+function vmexitText(x: api.NestedVmExit): string {
+  return `exit ${x.name} (${x.reason}) qualification 0x${x.qualification.toString(16)} at gpa ${hex64(x.gpa)}`;
 }
 
 /** A VM scenario's machine: the facade VM, its guest memory and the event streams. */
@@ -195,8 +224,9 @@ export class VmScenarioRunner {
         return `ok gpa ${hw.gpa.toString(16)}${n ? ` after ${n} fault(s)` : ''}`;
       }
       if (hw.vector === 13) return '#GP';
-      const pf = api.pageFault(this.vm, hw.cr2, hw.error_code, cpl);
+      const pf = api.pageFault(this.vm, hw.cr2, hw.error_code, cpl, hw.exit?.qualification);
       if (pf.inject) return `#PF error_code ${pf.inject.error_code.toString(16)}`;
+      if (pf.vmexit) return vmexitText(pf.vmexit);
       if (pf.ret === 'RET_PF_EMULATE') return `emulated: ${this.emulate(va, kind, cpl, value, size)}`;
     }
     return 'no progress after 8 faults';
@@ -204,7 +234,7 @@ export class VmScenarioRunner {
 
   private emulate(va: bigint, kind: AccessKind, cpl: number, value: bigint, size: 1 | 2 | 4 | 8): string {
     const t = api.gvaToGpa(this.vm, va, kind, cpl);
-    if (!t.ok) return `#PF error_code ${t.error_code.toString(16)}`;
+    if (!t.ok) return t.vmexit ? vmexitText(t.vmexit) : `#PF error_code ${t.error_code.toString(16)}`;
     if (!this.mem.isRam(t.gpa)) return `mmio gpa ${t.gpa.toString(16)}`;
     if (kind === 'write') {
       // The emulator's store (kvm_vcpu_write_guest: the page is marked dirty), then page tracking.
@@ -250,6 +280,11 @@ export class VmScenarioRunner {
           outcome = refused === null ? 'done' : `#GP: ${refused}`;
         }
         break;
+      case 'invept': {
+        const failed = api.invept(this.vm, s.type, s.eptp ?? undefined);
+        outcome = failed === null ? 'done' : `VMfail: ${failed}`;
+        break;
+      }
       case 'nx_recovery':
         outcome = `zapped ${api.recoverNxHugePages(this.vm, s.ratio)}, nx_lpage_splits ${this.vm.machine.kvm.nx_lpage_splits}`;
         break;

@@ -18,11 +18,11 @@ const USAGE = `usage: shadow-mmu fuzz [--profile P]... [--seed S] [--ops N] [--s
        shadow-mmu fuzz --replay FILE --profile P
 
 Runs N operations as N/K random VMs of K steps each (guests in every paging mode: 32-bit, PSE,
-PAE, 4- and 5-level, and L2 under nested NPT; steps: CPU accesses at CPL 3 and 0, emulated
-accesses, guest page-table writes the MMU is told of and host writes it is not, INVLPG, MOV
-CR3), VM i under profile i mod P, with the invariant auditor after every step and cross-checks
+PAE, 4- and 5-level, and L2 under nested NPT or nested EPT; steps: CPU accesses at CPL 3 and
+0, emulated accesses, guest page-table writes the MMU is told of and host writes it is not,
+INVLPG, MOV CR3, INVEPT), VM i under profile i mod P, with the invariant auditor after every step and cross-checks
 that need no oracle (an access the shadow tables allow must be one the guest's tables allow, at
-the same GPA; a #PF one they refuse). VM i's scenario comes from the seed and i alone, so a run
+the same GPA; a #PF or EPT exit one they refuse). VM i's scenario comes from the seed and i alone, so a run
 splits the same way over any number of workers. A failure is shrunk to a minimal scenario,
 saved under --out (default ./fuzz-failures) with the command that replays it; exit 1.
 

@@ -38,8 +38,9 @@ page faults), CPL-0 instructions emulated. Each step prints a "# step" summary (
 exceptions, value), the kvmmmu lines it caused and the audit.
 
 A JSON object with a "guest" key is a VM scenario (README.md): the fault path through the MMU
-facade over a GUEST.json, on a shadow-paging or nested-NPT host. Each step prints a "# step"
-line (the operation and its outcome), the kvmmmu and walker lines it caused, and the audit.
+facade over a GUEST.json, on a shadow-paging, nested-NPT or nested-EPT host. Each step prints
+a "# step" line (the operation and its outcome), the kvmmmu and walker lines it caused, and
+the audit.
 
   --profile P      kernel profile for a guest or VM scenario (default: the VM scenario's own
                    "profile", else v6.18)

@@ -18,7 +18,90 @@ import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from 
 
 export type HwAccessResult =
   | { readonly ok: true; readonly gpa: number; readonly hpa: number }
-  | { readonly ok: false; readonly vector: 14 | 13; readonly error_code: number; readonly cr2: bigint };
+  | {
+      readonly ok: false;
+      readonly vector: 14 | 13;
+      readonly error_code: number;
+      readonly cr2: bigint;
+      /** Nested EPT: the VM exit L0 took (48 EPT violation, 49 EPT misconfig) and its qualification. */
+      readonly exit?: { readonly reason: 48 | 49; readonly qualification: number };
+    };
+
+/** VMX exit reasons of an EPT fault (vmx.h EXIT_REASON_*). */
+export const EXIT_REASON_EPT_VIOLATION = 48;
+export const EXIT_REASON_EPT_MISCONFIG = 49;
+/** EPT violation exit-qualification bits (vmx.h): access R/W/I, the translation's R/W/X, GVA valid / translated. */
+const EPT_QUAL_READ = 1;
+const EPT_QUAL_WRITE = 2;
+const EPT_QUAL_INSTR = 4;
+const EPT_QUAL_GVA = 0x180;
+
+/**
+ * The CPU running L2 on the shadow EPT tables (EPTP02 = the current root): `gpa` is an L2
+ * guest-physical address. Every level needs R for a read, W for a write, X for a fetch (no
+ * U/S, no mode-based execute); RWX = 0 is not present; W without R, X alone without the
+ * execute-only capability, and KVM's MMIO value (W|X) are misconfigurations. A fault carries the
+ * exit L0 takes and, as the error code, what vmx.c makes of it: handle_ept_violation (read ->
+ * PFERR_USER, write -> PFERR_WRITE, fetch -> PFERR_FETCH, PFERR_PRESENT when the translation's
+ * R/W/X bits are not all 0) or handle_ept_misconfig (PFERR_RSVD). The access is taken as a final
+ * translation of a linear address (qualification bits 8:7 set). Under a 4-level EPTP an address
+ * with bits 51:48 set is an EPT violation whatever the tables hold (the erratum the ept_5level
+ * thread, kvm@vger.kernel.org 2024-01-10, is about).
+ */
+function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAccessResult {
+  const kvm = vcpu.kvm;
+  const a = BigInt.asUintN(64, gpa);
+  const write = access === 'write';
+  const fetch = access === 'fetch';
+  const accBits = write ? EPT_QUAL_WRITE : fetch ? EPT_QUAL_INSTR : EPT_QUAL_READ;
+  const ec0 = write ? PFERR_WRITE_MASK : fetch ? PFERR_FETCH_MASK : PFERR_USER_MASK;
+  let and = 7;
+  const violation = (): HwAccessResult => ({
+    ok: false,
+    vector: 14,
+    error_code: ec0 | (and !== 0 ? PFERR_PRESENT_MASK : 0),
+    cr2: a,
+    exit: { reason: EXIT_REASON_EPT_VIOLATION, qualification: accBits | (and << 3) | EPT_QUAL_GVA },
+  });
+  const misconfig = (): HwAccessResult => ({ ok: false, vector: 14, error_code: PFERR_RSVD_MASK, cr2: a, exit: { reason: EXIT_REASON_EPT_MISCONFIG, qualification: 0 } });
+  const levels = vcpu.mmu.ctx.shadow_root_level;
+  if (vcpu.mmu.root_hpa === INVALID_PAGE || a >> BigInt(12 + 9 * levels) !== 0n) {
+    and = 0;
+    return violation();
+  }
+  const execonly = kvm.masks.cfg.ept_execonly === true;
+  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, a);
+  let leaf = -1;
+  let level = 0;
+  for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
+    const slo = kvm.spteLo(it.sptep);
+    const shi = kvm.spteHi(it.sptep);
+    const rwx = slo & 7;
+    if (is_mmio_spte(kvm.masks, slo, shi) || (rwx & 3) === 2 || (rwx === 4 && !execonly)) return misconfig();
+    and &= rwx;
+    if (rwx === 0) return violation();
+    leaf = it.sptep;
+    level = it.level;
+  }
+  if (leaf < 0) return violation();
+  const slo = kvm.spteLo(leaf);
+  const shi = kvm.spteHi(leaf);
+  if (level > 1 && !(slo & 0x80)) return violation();
+  if ((write && !(and & 2)) || (fetch && !(and & 4)) || (!write && !fetch && !(and & 1))) return violation();
+  if (spte_ad_enabled(shi)) {
+    const words = kvm.arena;
+    const off = kvm.spteOff(leaf);
+    words[off] = (words[off]! | kvm.masks.accessed.lo | (write ? kvm.masks.dirty.lo : 0)) >>> 0;
+    words[off + 1] = (words[off + 1]! | kvm.masks.accessed.hi | (write ? kvm.masks.dirty.hi : 0)) >>> 0;
+  }
+  const lo = Number(a & 0xffffffffn) >>> 0;
+  const hi = Number(a >> 32n) >>> 0;
+  const offset = pageOffset(lo, hi, level);
+  const sp = kvm.sptep_to_sp(leaf)!;
+  const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf % 512);
+  const pfn = spte_to_pfn(slo, shi);
+  return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
+}
 
 /**
  * One access of `va` at `cpl` through the shadow tables. The root must be loaded (the caller
@@ -26,6 +109,7 @@ export type HwAccessResult =
  * address raises #GP without a walk.
  */
 export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl: number): HwAccessResult {
+  if (vcpu.mmu.ctx.kind === 'shadow_ept') return ept_hardware_access(vcpu, va, access);
   const kvm = vcpu.kvm;
   const w = vcpu.guest!.walk;
   const a = BigInt.asUintN(64, va);

@@ -309,7 +309,7 @@ function kvm_mmu_faultin_pfn(vcpu: Vcpu, f: KvmPageFault, access: number): numbe
 
 /** The guest gets #PF from the failed walk (inject.ts kvm_inject_emulated_page_fault). */
 function inject(vcpu: Vcpu, gw: GuestWalker, f: KvmPageFault): InjectedFault {
-  kvm_inject_emulated_page_fault(vcpu, f.addr, gw.fault_error_code);
+  kvm_inject_emulated_page_fault(vcpu, f.addr, gw.fault_error_code, gw.exit_qualification);
   return { error_code: gw.fault_error_code, address: f.addr };
 }
 
@@ -338,7 +338,10 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   }
   out.gpa = gw.gpa;
   f.gfn = gw.gfn;
-  f.max_level = kvm.traits.self_change_mapping_maps_4k && is_self_change_mapping(gw, g.walk.cr0_wp, f.user) ? 1 : gw.level;
+  // 5.16 reads the vCPU's own CR0.WP here (is_write_protection): under nested EPT that is L2's,
+  // which the model does not hold; it is taken as 1.
+  const wp = g.walk.kind === 'ept' ? true : g.walk.cr0_wp;
+  f.max_level = kvm.traits.self_change_mapping_maps_4k && is_self_change_mapping(gw, wp, f.user) ? 1 : gw.level;
   f.slot = g.mem.gfnToMemslot(f.gfn) !== undefined;
   if (page_fault_handle_page_track(vcpu, f)) {
     shadow_page_table_clear_flood(vcpu, f.addr);
@@ -349,7 +352,8 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   r = kvm_mmu_faultin_pfn(vcpu, f, gw.pte_access);
   if (r !== RET_PF_CONTINUE) return r;
   // CR0.WP=0: a supervisor write to a read-only gPTE maps it writable and supervisor-only.
-  if (f.write && !(gw.pte_access & ACC_WRITE_MASK) && !g.walk.cr0_wp && !f.user && f.slot) {
+  // Not for EPT: PTTYPE_EPT has no CR0.WP (and no U/S) to honour.
+  if (g.walk.kind !== 'ept' && f.write && !(gw.pte_access & ACC_WRITE_MASK) && !g.walk.cr0_wp && !f.user && f.slot) {
     gw.pte_access = (gw.pte_access | ACC_WRITE_MASK) & ~ACC_USER_MASK;
     if (g.walk.cr4_smep) gw.pte_access &= ~ACC_EXEC_MASK;
   }

@@ -66,7 +66,8 @@ export function kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, allRoots: bool
   const a = BigInt.asUintN(64, addr);
   const lo = Number(a & 0xffffffffn) >>> 0;
   const hi = Number(a >> 32n) >>> 0;
-  if (g && g.walk.long_mode && !isCanonicalHalves(lo, hi, g.walk.cr4_la57 ? 57 : 48)) return;
+  // The canonical check is INVLPG's; for guest_mmu (nested NPT / EPT) the address is an L2 GPA.
+  if (g && !vcpu.mmu_is_nested && g.walk.long_mode && !isCanonicalHalves(lo, hi, g.walk.cr4_la57 ? 57 : 48)) return;
   // vendor flush_tlb_gva: the model keeps no TLB. A direct MMU has no sync hook.
   if (vcpu.mmu.ctx.direct_map || g === null) return;
   const current = vcpu.mmu.root_hpa;

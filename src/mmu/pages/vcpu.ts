@@ -94,13 +94,30 @@ export interface VcpuGuest {
   readonly gfn_to_pfn: (gfn: number) => number;
 }
 
+/** A VM exit KVM reflects to L1 (nested_vmx_vmexit): reason, qualification, guest-physical address. */
+export interface NestedVmExit {
+  /** EXIT_REASON_EPT_VIOLATION (48) or EXIT_REASON_EPT_MISCONFIG (49). */
+  readonly reason: number;
+  readonly name: 'EPT_VIOLATION' | 'EPT_MISCONFIG';
+  readonly qualification: number;
+  /** vmcs12->guest_physical_address: the L2 GPA of the fault. */
+  readonly gpa: bigint;
+}
+
 export class Vcpu {
   readonly requests = new Set<VcpuRequest>();
   readonly stat: VcpuStats = { pf_taken: 0, pf_fixed: 0, pf_emulate: 0, pf_spurious: 0, pf_guest: 0, pf_mmio_spte_created: 0, invlpg: 0, tlb_flush: 0 };
   /** The guest this vCPU runs (null: the shadow-page scenarios; mmu.sync_page is then the stand-in). */
   guest: VcpuGuest | null = null;
-  /** mmu_is_nested: the walk MMU is the nested MMU (L2 under nested NPT). */
+  /** mmu_is_nested: the walk MMU is the nested MMU (L2 under nested NPT or nested EPT). */
   mmu_is_nested = false;
+  /**
+   * VMX: the exit qualification of the VM exit being handled (vmx_get_exit_qual; L0's EPT
+   * violation when L2 faults under nested EPT). nested_ept_inject_page_fault reads bits 8:7.
+   */
+  exit_qualification = 0;
+  /** The nested VM exit the last injected fault became (nested EPT: EPT_VIOLATION / EPT_MISCONFIG), or null. */
+  nested_vmexit: NestedVmExit | null = null;
   /** vcpu->arch's MMIO info cache (mmio.ts): the GVA page (0: none), gfn, access, generation. */
   mmio_gva = 0n;
   mmio_gfn = 0;

@@ -41,9 +41,11 @@ import { kvm_recover_nx_huge_pages } from '../pages/zap.js';
 import { kvm_mmu_pte_write } from '../fault/pte_write.js';
 import { RET_PF_CONTINUE, RET_PF_EMULATE, RET_PF_FIXED, RET_PF_INVALID, RET_PF_RETRY, RET_PF_SPURIOUS, RET_PF_WRITE_PROTECTED } from '../fault/set_spte.js';
 import { ShadowVmState, type VcpuRegisters, type VmConfig } from './vm.js';
+import type { NestedVmExit } from '../pages/vcpu.js';
 
 export type { VcpuRegisters, VmConfig } from './vm.js';
 export type { AccessKind } from '../../guest/access.js';
+export type { NestedVmExit } from '../pages/vcpu.js';
 
 /** The kernel's RET_PF_* values. */
 export type RetPf = 'RET_PF_CONTINUE' | 'RET_PF_RETRY' | 'RET_PF_EMULATE' | 'RET_PF_WRITE_PROTECTED' | 'RET_PF_INVALID' | 'RET_PF_FIXED' | 'RET_PF_SPURIOUS';
@@ -67,16 +69,28 @@ export type CpuAccessResult =
       readonly vector: 14 | 13;
       /** The hardware #PF error code (P W U RSVD F PK bits). */
       readonly error_code: number;
-      /** CR2: the (LAM-untagged) linear address. */
+      /** CR2: the (LAM-untagged) linear address (nested NPT / EPT: the L2 GPA). */
       readonly cr2: bigint;
+      /**
+       * Nested EPT: the VM exit L0 took — EXIT_REASON_EPT_VIOLATION (48) with its exit
+       * qualification, or EXIT_REASON_EPT_MISCONFIG (49); `error_code` is then the error code
+       * vmx.c hands kvm_mmu_page_fault (handle_ept_violation / handle_ept_misconfig).
+       */
+      readonly exit?: { readonly reason: 48 | 49; readonly qualification: number };
     };
 
 export interface PageFaultResult {
   /** RET_PF_* (negative errno values are reported as RET_PF_RETRY with `errno` set). */
   readonly ret: RetPf;
   readonly errno: number;
-  /** The guest's own walk failed: the #PF KVM injects (kvm_inject_emulated_page_fault). */
+  /** The guest's own walk failed: the #PF KVM injects (kvm_inject_emulated_page_fault). Null under nested EPT. */
   readonly inject: { readonly vector: 14; readonly error_code: number; readonly cr2: bigint } | null;
+  /**
+   * Nested EPT: L1's EPT refused the access, and KVM reflects it to L1 as a VM exit
+   * (nested_ept_inject_page_fault): EPT_VIOLATION (48) or EPT_MISCONFIG (49), the exit
+   * qualification and vmcs12's guest-physical address. Null otherwise.
+   */
+  readonly vmexit: NestedVmExit | null;
   /** The faulting access's gpa when the walk succeeded (for emulation), else -1. */
   readonly gpa: number;
 }
@@ -185,17 +199,32 @@ export function cpuAccess(vm: ShadowVm, va: bigint, access: AccessKind, cpl: num
   return hardware_access(vm.vcpu, va, access, cpl);
 }
 
-/** A shadow #PF at `cr2`: fault.ts kvm_mmu_page_fault (FNAME(page_fault) / the direct map) as at `cpl`. */
-export function pageFault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = error_code & 4 ? 3 : 0): PageFaultResult {
+/**
+ * A shadow #PF at `cr2`: fault.ts kvm_mmu_page_fault (FNAME(page_fault) / the direct map) as at
+ * `cpl`. Nested EPT: `cr2` is the L2 GPA of L0's EPT violation / misconfig and `exit_qualification`
+ * L0's exit qualification (cpuAccess's `exit`; default: the access bits of `error_code` as a
+ * final translation, bits 8:7 set).
+ */
+export function pageFault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = error_code & 4 ? 3 : 0, exit_qualification?: number): PageFaultResult {
   vm.atCpl(cpl);
-  const o = kvm_mmu_page_fault(vm.vcpu, cr2, error_code);
+  const v = vm.vcpu;
+  v.nested_vmexit = null;
+  v.exit_qualification = exit_qualification ?? defaultEptQualification(error_code);
+  const o = kvm_mmu_page_fault(v, cr2, error_code);
   const ret = o.ret < 0 ? 'RET_PF_RETRY' : RET_NAMES[o.ret]!;
+  const vmexit = v.nested_vmexit;
   return {
     ret,
     errno: o.ret < 0 ? -o.ret : 0,
-    inject: o.inject ? { vector: 14, error_code: o.inject.error_code, cr2: o.inject.address } : null,
+    inject: o.inject && !vmexit ? { vector: 14, error_code: o.inject.error_code, cr2: o.inject.address } : null,
+    vmexit,
     gpa: o.gpa,
   };
+}
+
+/** The EPT-violation qualification the hardware reports for a final translation with these access bits. */
+function defaultEptQualification(error_code: number): number {
+  return (error_code & 4 ? 1 : 0) | (error_code & 2 ? 2 : 0) | (error_code & 0x10 ? 4 : 0) | 0x180;
 }
 
 /**
@@ -206,7 +235,17 @@ export function pteWrite(vm: ShadowVm, gpa: number, bytes: number): void {
   kvm_mmu_pte_write(vm.vcpu, gpa, bytes);
 }
 
-/** INVLPG (invlpg.ts kvm_mmu_invlpg): every root's walk of va synced; invlpg counted. */
+/** L1's INVEPT on a nested-EPT VM: single-context (roots of `eptp`, default the current EPTP) or global; null or why it fails. */
+export function invept(vm: ShadowVm, type: 'single' | 'global', eptp?: bigint): string | null {
+  return vm.invept(type, eptp);
+}
+
+/**
+ * INVLPG (invlpg.ts kvm_mmu_invlpg): every root's walk of va synced; invlpg counted. Under
+ * nested EPT, L0 never handles an L2 INVLPG itself (it exits to L1 or not at all); there `va` is
+ * an L2 GPA and this stands for the per-address sync KVM makes of guest_mmu
+ * (kvm_mmu_invalidate_addr over every root, as nested_ept_invalidate_addr does for cached roots).
+ */
 export function invlpg(vm: ShadowVm, va: bigint): void {
   kvm_mmu_invlpg(vm.vcpu, va);
 }
@@ -214,16 +253,33 @@ export function invlpg(vm: ShadowVm, va: bigint): void {
 /**
  * The emulator's walk of `va` (kvm_mmu_gva_to_gpa_*): the guest walker over the current
  * registers at `cpl`, setting A/D bits in guest memory, walk events to the walk sink. A failed
- * walk is injected (pf_guest) unless `opts.inject` is false (KVM_TRANSLATE).
+ * walk is injected (pf_guest; nested EPT: the VM exit to L1, as `vmexit`) unless `opts.inject`
+ * is false (KVM_TRANSLATE).
  */
-export function gvaToGpa(vm: ShadowVm, va: bigint, access: AccessKind, cpl: number, opts: { inject?: boolean } = {}): { ok: true; gpa: number } | { ok: false; error_code: number } {
+export function gvaToGpa(
+  vm: ShadowVm,
+  va: bigint,
+  access: AccessKind,
+  cpl: number,
+  opts: { inject?: boolean; hardware?: boolean } = {},
+): { ok: true; gpa: number } | { ok: false; error_code: number; vmexit?: NestedVmExit } {
   vm.atCpl(cpl);
-  const g = vm.vcpu.guest!;
+  const v = vm.vcpu;
+  const g = v.guest!;
   const a = BigInt.asUintN(64, va);
-  const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, cpl === 3), g.tracer);
+  // Nested EPT: the emulator translates an L2 GPA with translate_nested_gpa, a user (read) walk;
+  // `hardware` walks with the access bits handle_ept_violation derives for a CPU access instead
+  // (only a read is a U access), as the fault path does.
+  const ept = g.walk.kind === 'ept';
+  const user = ept ? (opts.hardware === true ? access === 'read' : true) : cpl === 3;
+  const gpa = gva_to_gpa(g.walker, g.walk, g.mem, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0, accessBits(access, user), g.tracer);
   if (gpa === INVALID_GPA) {
     const error_code = g.walker.fault_error_code;
-    if (opts.inject !== false) kvm_inject_emulated_page_fault(vm.vcpu, a, error_code);
+    if (opts.inject !== false) {
+      if (ept) v.exit_qualification = defaultEptQualification(accessBits(access, true));
+      kvm_inject_emulated_page_fault(v, a, error_code, g.walker.exit_qualification);
+      if (v.nested_vmexit) return { ok: false, error_code, vmexit: v.nested_vmexit };
+    }
     return { ok: false, error_code };
   }
   return { ok: true, gpa };

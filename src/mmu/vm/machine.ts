@@ -47,6 +47,17 @@ export interface HostConfig {
   readonly eager_zap_unsync_children?: boolean;
   /** The kvm.nx_huge_pages parameter: huge SPTEs are never executable (default off). */
   readonly nx_huge_pages?: boolean;
+  /**
+   * Intel TDP hosts: EPT accessed/dirty flags (VMX_EPT_AD_BIT with kvm_intel.eptad=Y; default
+   * on). The SPTE masks use them (kvm_mmu_set_ept_masks) and L1 may enable them in its EPTP.
+   */
+  readonly ept_ad?: boolean;
+  /**
+   * Intel TDP hosts: execute-only EPT translations (VMX_EPT_EXECUTE_ONLY_BIT; default on): the
+   * SPTE masks (shadow_present_mask) and, through the nested EPT capabilities, L1's EPT (an XWR
+   * of 100 is a misconfiguration without it) and the shadow-EPT role's execonly.
+   */
+  readonly ept_execonly?: boolean;
 }
 
 export const DEFAULT_HOST: HostConfig = {
@@ -75,7 +86,7 @@ export function spteHostConfig(cfg: HostConfig): SpteHostConfig {
   const cpu = HOSTS[cfg.cpu];
   if (!cpu) throw new ShadowMmuError('EINVAL_INPUT', `host.cpu: unknown host ${quote(cfg.cpu)} (expected one of ${Object.keys(HOSTS).join(', ')})`);
   const mode = cfg.vendor === 'amd' ? 'svm' : cfg.tdp ? 'vmx-ept' : 'vmx';
-  return { ...cpu, name: cfg.cpu, mode, tdp: cfg.tdp, mmio_caching: cfg.mmio_caching ?? true, ...(mode === 'vmx-ept' ? { ept_ad: true, ept_execonly: true } : {}) };
+  return { ...cpu, name: cfg.cpu, mode, tdp: cfg.tdp, mmio_caching: cfg.mmio_caching ?? true, ...(mode === 'vmx-ept' ? { ept_ad: cfg.ept_ad !== false, ept_execonly: cfg.ept_execonly !== false } : {}) };
 }
 
 /** Fail the next `count` allocation attempts at `site` (SiteFaults counts attempts per site). */

@@ -23,7 +23,7 @@ import {
 import { ShadowMmuError } from '../../bits/errors.js';
 import { badInput } from '../../bits/errors.js';
 import { cr4ChangeResetsMmu, kvm_set_cr3, shadowRootOfCr3, type Cr3Ctx, X86_CR3_LAM_U48, X86_CR3_LAM_U57 } from '../../cpu/cr.js';
-import { kvm_init_walk_mmu, load_pdptrs, type GuestFeatures, type WalkMmu } from '../../guest/mmu.js';
+import { kvm_init_ept_walk_mmu, kvm_init_walk_mmu, load_pdptrs, type GuestFeatures, type WalkMmu } from '../../guest/mmu.js';
 import type { GuestMemory } from '../../guest/memory.js';
 import { GuestWalker, type WalkTracer } from '../../guest/walker.js';
 import type { Profile } from '../../profiles/index.js';
@@ -34,11 +34,15 @@ import type { MmuKind } from '../../roles/types.js';
 import { INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS } from '../pages/constants.js';
 import { kvm_mmu_load } from '../fault/load.js';
 import { createMachine, DEFAULT_HOST, type HostConfig, type Machine } from './machine.js';
-import { KVM_MMU_ROOT_PREVIOUS, kvm_mmu_free_obsolete_roots, kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload } from '../pages/roots.js';
+import { KVM_MMU_ROOT_CURRENT, KVM_MMU_ROOT_PREVIOUS, KVM_MMU_ROOTS_ALL, kvm_mmu_free_obsolete_roots, kvm_mmu_free_roots, kvm_mmu_new_pgd, kvm_mmu_unload } from '../pages/roots.js';
 import { kvm_mmu_sync_prev_roots, kvm_mmu_sync_roots } from '../fault/sync.js';
 import type { MmuContext, Vcpu } from '../pages/vcpu.js';
 
-/** The vCPU registers the MMU depends on (64-bit values; CR3 may carry PCID and LAM bits). */
+/**
+ * The vCPU registers the MMU depends on (64-bit values; CR3 may carry PCID and LAM bits). Under
+ * nested NPT `cr3` is L1's nCR3; under nested EPT it is L1's EPTP (vmcs12 EPT_POINTER: bits 5:3
+ * the walk length - 1, bit 6 A/D enable, bits 51:12 the root) and CR0/CR4/EFER are not read.
+ */
 export interface VcpuRegisters {
   readonly cr0: bigint;
   readonly cr3: bigint;
@@ -74,6 +78,8 @@ export class ShadowVmState {
   readonly features: GuestFeatures;
   readonly mmuKind: MmuKind;
   readonly rolesHost: string;
+  /** The host's EPT capabilities as L1 sees them (nested ept_caps): A/D, execute-only, 5-level. */
+  readonly hostEpt: { readonly ad: boolean; readonly execonly: boolean; readonly level: number };
   private readonly walks = new Map<number, WalkMmu>();
 
   constructor(cfg: VmConfig) {
@@ -84,8 +90,11 @@ export class ShadowVmState {
     const host: HostConfig = { ...DEFAULT_HOST, ...(cfg.host ?? {}) };
     // TDP on an AMD host: the nested-NPT shadow MMU (kvm_init_shadow_npt_mmu): `regs` are L1's,
     // CR3 is L1's nCR3, and faults are L2 guest-physical accesses walked through L1's NPT.
-    this.mmuKind = host.tdp ? (host.vendor === 'amd' ? 'npt' : 'tdp') : 'shadow';
-    if (this.mmuKind === 'tdp') badInput('host.tdp', 'the fault path models shadow paging and nested NPT (AMD) only');
+    // TDP on an Intel host: the nested-EPT shadow MMU (nested_ept_init_mmu_context ->
+    // kvm_init_shadow_ept_mmu): CR3 is L1's EPTP and L2 GPAs are walked through L1's EPT.
+    this.mmuKind = host.tdp ? (host.vendor === 'amd' ? 'npt' : 'ept') : 'shadow';
+    this.hostEpt = { ad: host.ept_ad !== false, execonly: host.ept_execonly !== false, level: host.tdp_level };
+    if (this.mmuKind === 'ept') checkEptp(this.regs.cr3, this.hostEpt);
     this.rolesHost = cfg.rolesHost ?? (host.vendor === 'amd' ? (host.tdp ? `npt${host.tdp_level}` : 'npt4') : 'ept4');
     this.machine = createMachine(cfg.profile, host, this.context());
     const walker = new GuestWalker();
@@ -98,7 +107,7 @@ export class ShadowVmState {
       gfn_to_pfn: (gfn) => GUEST_PFN_BASE + gfn,
     };
     this.vcpu.mmu.sync_page = __kvm_sync_page;
-    this.vcpu.mmu_is_nested = this.mmuKind === 'npt';
+    this.vcpu.mmu_is_nested = this.mmuKind === 'npt' || this.mmuKind === 'ept';
     // The VMM made the guest's memslots before the vCPU runs: one update each.
     for (let i = 0; i < cfg.guest.memslots.length; i++) kvm_memslots_updated(this.machine.kvm);
     this.loadPdptrs();
@@ -142,6 +151,13 @@ export class ShadowVmState {
   /** The MMU context of the registers (kvm_init_mmu's role computation). */
   context(): MmuContext {
     const r = this.regs;
+    if (this.mmuKind === 'ept') {
+      // kvm_init_shadow_ept_mmu: the role comes from the EPTP and the nested EPT capabilities
+      // only (no L1 register); smm is root_mmu's where the profile copies it (L1 not in SMM here).
+      const e = this.eptInput();
+      const res = calcRootRole(this.profile, 'ept', { cr0: 0, cr4: 0, efer: 0, smm: r.smm === true, guest_mode: true, host: hostByName(this.rolesHost) }, e);
+      return { kind: 'shadow_ept', mmu_role: res.word, direct_map: false, root_level: res.root_level, shadow_root_level: res.shadow_root_level };
+    }
     const res = calcRootRole(this.profile, this.mmuKind, {
       cr0: this.mmuCr0(),
       cr4: Number(r.cr4 & 0xffffffffn) >>> 0,
@@ -161,11 +177,26 @@ export class ShadowVmState {
     return this.mmuKind === 'npt' ? Number(X86_CR0_PG_B) : Number(this.regs.cr0 & 0xffffffffn) >>> 0;
   }
 
+  /** The shadow-EPT role inputs of the current EPTP: walk length, EPTP A/D, execute-only (nested_ept_new_eptp). */
+  eptInput(): { level: number; accessed_dirty: boolean; execonly: boolean } {
+    const eptp = Number(BigInt.asUintN(64, this.regs.cr3) & 0xfffn);
+    return { level: ((eptp >>> 3) & 7) + 1, accessed_dirty: ((eptp >>> 6) & 1) === 1, execonly: this.hostEpt.execonly };
+  }
+
   /** The guest walk MMU for the current registers at `cpl` (cached until the registers change). */
   walkFor(cpl: number): WalkMmu {
     let w = this.walks.get(cpl);
     if (w) return w;
     const r = this.regs;
+    if (this.mmuKind === 'ept') {
+      // The EPT walker is the same at every CPL: L2's privilege plays no part in an EPT walk.
+      w = kvm_init_ept_walk_mmu(this.profile, Number(BigInt.asUintN(64, r.cr3) & 0xfffffffffffffn), {
+        maxphyaddr: this.features.maxphyaddr ?? 46,
+        execonly: this.hostEpt.execonly,
+      });
+      this.walks.set(cpl, w);
+      return w;
+    }
     const cr3 = r.cr3;
     w = kvm_init_walk_mmu(
       this.profile,
@@ -324,6 +355,7 @@ export class ShadowVmState {
    * CR3 is legal (the facade's caller has checked it, as a JSON scenario's author has).
    */
   setCr3(cr3in: bigint, legal: Cr3Ctx = ANY_CR3): string | null {
+    if (this.mmuKind === 'ept') return this.setEptp(cr3in);
     const old = this.regs.cr3;
     const s = { cr0: this.regs.cr0, cr3: old, cr4: this.regs.cr4, efer: this.regs.efer };
     const ctx = legal;
@@ -350,6 +382,51 @@ export class ShadowVmState {
     return null;
   }
 
+  /**
+   * @kernel nested.c nested_ept_new_eptp
+   * L1 enters L2 with a new EPTP (vmcs12 EPT_POINTER): nested_vmx_check_eptp refuses an EPTP
+   * the nested capabilities do not allow (the VM entry fails, nothing changes); otherwise
+   * kvm_init_shadow_ept_mmu recomputes the role (a new walk length or A/D setting is a new
+   * role) and kvm_mmu_new_pgd switches to the EPTP's root (prev_roots / fast PGD switch).
+   */
+  private setEptp(eptp: bigint): string | null {
+    const why = eptpProblem(eptp, this.hostEpt);
+    if (why !== null) return why;
+    if (eptp === this.regs.cr3) return null;
+    this.regs = { ...this.regs, cr3: eptp };
+    this.walks.clear();
+    this.vcpu.mmu.ctx = this.context();
+    this.vcpu.guest!.walk = this.walkFor(0);
+    kvm_mmu_new_pgd(this.vcpu, pgdOf(eptp));
+    return null;
+  }
+
+  /**
+   * @kernel nested.c handle_invept
+   * L1's INVEPT (the MMU part): single-context frees the current and cached roots whose EPTP
+   * has the same address bits (nested_ept_root_matches), global frees every root; the next VM
+   * entry loads the root again and syncs its unsync children (kvm_mmu_load). Returns why the
+   * instruction fails (VMfail: an EPTP the nested capabilities refuse), or null.
+   */
+  invept(type: 'single' | 'global', eptp: bigint = this.regs.cr3): string | null {
+    if (this.mmuKind !== 'ept') badInput('invept', 'INVEPT needs a nested-EPT VM (an Intel TDP host)');
+    let roots = KVM_MMU_ROOTS_ALL;
+    if (type === 'single') {
+      const why = eptpProblem(eptp, this.hostEpt);
+      if (why !== null) return why;
+      const pa = (v: number | bigint) => BigInt.asUintN(64, BigInt(v)) & 0xffffffffff000n;
+      const mmu = this.vcpu.mmu;
+      roots = 0;
+      if (mmu.root_hpa !== INVALID_PAGE && pa(mmu.root_pgd) === pa(eptp)) roots |= KVM_MMU_ROOT_CURRENT;
+      for (let i = 0; i < KVM_MMU_NUM_PREV_ROOTS; i++) {
+        const r = mmu.prev_roots[i]!;
+        if (r.hpa !== INVALID_PAGE && pa(r.pgd) === pa(eptp)) roots |= KVM_MMU_ROOT_PREVIOUS(i);
+      }
+    }
+    if (roots) kvm_mmu_free_roots(this.vcpu, roots);
+    return null;
+  }
+
   /** @kernel x86.c kvm_invalidate_pcid (shadow paging) */
   private kvm_invalidate_pcid(pcid: bigint): void {
     const v = this.vcpu;
@@ -369,6 +446,8 @@ export class ShadowVmState {
 
   /** The root's pgd: the CR3 as the MMU keys roots (LAM bits included; see src/cpu shadowRootOfCr3). */
   rootGfn(): number {
+    // mmu_alloc_shadow_roots: the EPTP's bits 51:12 (the flags below are not the root's).
+    if (this.mmuKind === 'ept') return Number((BigInt.asUintN(64, this.regs.cr3) & 0xffffffffff000n) >> 12n);
     return Number(shadowRootOfCr3(this.profile, this.regs.cr3, this.regs.cr4, this.features.lam === true, 0n).root_gfn);
   }
 
@@ -399,6 +478,23 @@ export class ShadowVmState {
   }
 }
 
+/** Why nested_vmx_check_eptp refuses `eptp` under the nested EPT capabilities, or null. */
+export function eptpProblem(eptp: bigint, caps: { readonly ad: boolean; readonly level: number }): string | null {
+  const e = BigInt.asUintN(64, eptp);
+  const mt = Number(e & 7n);
+  const pwl = Number((e >> 3n) & 7n) + 1;
+  if (mt !== 0 && mt !== 6) return `EPTP 0x${e.toString(16)}: memory type ${mt} is neither UC (0) nor WB (6)`;
+  if (pwl !== 4 && pwl !== 5) return `EPTP 0x${e.toString(16)}: page-walk length ${pwl} is not 4 or 5`;
+  if (pwl === 5 && caps.level < 5) return `EPTP 0x${e.toString(16)}: a 5-level EPTP on a host without 5-level EPT (VMX_EPT_PAGE_WALK_5_BIT)`;
+  if (e & 0x40n && !caps.ad) return `EPTP 0x${e.toString(16)}: A/D enabled without the EPT A/D capability`;
+  if ((e >> 7n) & 0x1fn || e >> 52n) return `EPTP 0x${e.toString(16)}: reserved bits (11:7 or 63:52) set`;
+  return null;
+}
+
+function checkEptp(eptp: bigint, caps: { readonly ad: boolean; readonly level: number }): void {
+  const why = eptpProblem(eptp, caps);
+  if (why !== null) badInput('regs.cr3 (EPTP)', why);
+}
 
 /** The pgd the MMU keys roots on: CR3 as a number (bits above 52 are the LAM bits 61/62). */
 export function pgdOf(cr3: bigint): number {

@@ -194,6 +194,14 @@ export interface MmuTraits {
    * commits; the model's rfc-base (v5.17-rc5) keeps the 5.16 rule, as it always did.
    */
   readonly post_set_cr4_requests: 'reload-on-pcide' | 'targeted-flushes';
+  /**
+   * The exit qualification of the EPT Misconfig VM exit nested_ept_inject_page_fault reflects
+   * to L1 when L1's EPT entry has reserved bits: 'l0-exit-qualification' (5.x: whatever L0's own
+   * exit left in vcpu->arch.exit_qualification, the walk leaves it alone on a misconfiguration)
+   * or 'zero' (6.x). Sean Christopherson, "KVM: nVMX: Clear EXIT_QUALIFICATION when injecting an
+   * EPT Misconfig" (v6.9; commit not pinned).
+   */
+  readonly nested_ept_misconfig_exit_qual: 'l0-exit-qualification' | 'zero';
 }
 
 export const mmuTraits: DomainTraits<MmuTraits> = {
@@ -228,6 +236,7 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
     max_rmap_size_stat: false,
     cr0_pg_clear_flushes_guest_tlb: false,
     post_set_cr4_requests: 'reload-on-pcide',
+    nested_ept_misconfig_exit_qual: 'l0-exit-qualification',
   },
   patches: {
     'rfc-pae-root-v1': {
@@ -262,5 +271,6 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
       max_rmap_size_stat: true,
     },
     'cr-post-set-flushes-6.x': { cr0_pg_clear_flushes_guest_tlb: true, post_set_cr4_requests: 'targeted-flushes' },
+    'nested-ept-misconfig-qual-zero-6.9': { nested_ept_misconfig_exit_qual: 'zero' },
   },
 };
