@@ -77,7 +77,7 @@ export const PROFILE_DEFS: readonly ProfileDef[] = [
       'invlpg-via-sync-spte-6.4',
       'set-cr4-no-pcid-cpuid-check-6.4',
       'lam-6.8',
-      'nested-ept-misconfig-qual-zero-6.9',
+      'nested-ept-misconfig-qual-zero-6.10',
       'shadow-nonpresent-value-6.10',
       'guest-phys-bits-6.10',
       'write-protected-ret-6.12',

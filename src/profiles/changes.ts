@@ -126,8 +126,8 @@ export const CHANGES = {
     source: '"KVM: x86: Remove a redundant guest cpuid check in kvm_set_cr4()", commit 99b30869804e (v6.4)',
     summary: 'kvm_set_cr4 no longer checks guest CPUID PCID itself when PCIDE goes 0 -> 1 (the reserved-bit check covers it)',
   },
-  'nested-ept-misconfig-qual-zero-6.9': {
-    source: 'Sean Christopherson, "KVM: nVMX: Clear EXIT_QUALIFICATION when injecting an EPT Misconfig" (v6.9; commit not pinned; the same series moved the walk\'s qualification into struct x86_exception)',
+  'nested-ept-misconfig-qual-zero-6.10': {
+    source: 'Sean Christopherson, "KVM: nVMX: Clear EXIT_QUALIFICATION when injecting an EPT Misconfig", commit 0c4765140351 (v6.10; the same series moved the walk\'s qualification into struct x86_exception)',
     summary: 'an EPT Misconfig reflected to L1 (reserved bits in L1\'s EPT entry) carries exit qualification 0, not L0\'s own exit qualification',
   },
   'lam-6.8': {

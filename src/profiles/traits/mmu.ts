@@ -199,7 +199,7 @@ export interface MmuTraits {
    * to L1 when L1's EPT entry has reserved bits: 'l0-exit-qualification' (5.x: whatever L0's own
    * exit left in vcpu->arch.exit_qualification, the walk leaves it alone on a misconfiguration)
    * or 'zero' (6.x). Sean Christopherson, "KVM: nVMX: Clear EXIT_QUALIFICATION when injecting an
-   * EPT Misconfig" (v6.9; commit not pinned).
+   * EPT Misconfig", commit 0c4765140351 (v6.10).
    */
   readonly nested_ept_misconfig_exit_qual: 'l0-exit-qualification' | 'zero';
 }
@@ -271,6 +271,6 @@ export const mmuTraits: DomainTraits<MmuTraits> = {
       max_rmap_size_stat: true,
     },
     'cr-post-set-flushes-6.x': { cr0_pg_clear_flushes_guest_tlb: true, post_set_cr4_requests: 'targeted-flushes' },
-    'nested-ept-misconfig-qual-zero-6.9': { nested_ept_misconfig_exit_qual: 'zero' },
+    'nested-ept-misconfig-qual-zero-6.10': { nested_ept_misconfig_exit_qual: 'zero' },
   },
 };
