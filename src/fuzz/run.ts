@@ -69,7 +69,7 @@ export function runFuzzCase(json: unknown, profile: Profile, opts: { readonly af
     }
     if (s.op !== 'access' || behind || inTables) continue;
     const ok = /^ok gpa ([0-9a-f]+)/.exec(outcome);
-    const pf = /^#PF|^exit EPT_/.test(outcome);
+    const pf = /^#PF|^exit (EPT_|NPF)/.test(outcome);
     if (!ok && !pf) continue;
     checks++;
     const g = api.gvaToGpa(runner.vm, s.va, s.access, s.cpl, { inject: false, hardware: true });

@@ -186,6 +186,7 @@ export interface VmStepResult {
 
 /** A VM exit reflected to L1 as a step outcome (the shape of the tdp_fault op's exits). */
 function vmexitText(x: api.NestedVmExit): string {
+  if (x.name === 'NPF') return `exit NPF (0x${x.reason.toString(16)}) exit_info_1 0x${x.qualification.toString(16)} at gpa ${hex64(x.gpa)}`;
   return `exit ${x.name} (${x.reason}) qualification 0x${x.qualification.toString(16)} at gpa ${hex64(x.gpa)}`;
 }
 

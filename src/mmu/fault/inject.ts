@@ -16,9 +16,8 @@ const EPT_VIOLATION_GVA_BITS = 0x180;
 /**
  * @kernel x86.c kvm_inject_emulated_page_fault (pf_guest counted by kvm_inject_page_fault)
  * `exit_qualification` is the walk's part of an EPT violation's qualification (walker.exit_qualification).
- * Under nested EPT (and nested NPT in the kernel) the hook is not kvm_inject_page_fault, so
- * pf_guest is not counted for EPT; the model keeps counting it for nested NPT as it always did
- * (docs/findings.md).
+ * Under nested EPT and nested NPT the hook is not kvm_inject_page_fault (pf_guest is not
+ * counted): the fault is a VM exit to L1.
  */
 export function kvm_inject_emulated_page_fault(vcpu: Vcpu, address: bigint, error_code: number, exit_qualification = 0): void {
   vcpu.nested_vmexit = null;
@@ -27,7 +26,26 @@ export function kvm_inject_emulated_page_fault(vcpu: Vcpu, address: bigint, erro
     vcpu.nested_vmexit = nested_ept_inject_page_fault(vcpu, address, error_code, exit_qualification);
     return;
   }
+  if (vcpu.mmu_is_nested) {
+    vcpu.nested_vmexit = nested_svm_inject_npf_exit(address, error_code);
+    return;
+  }
   vcpu.stat.pf_guest++;
+}
+
+/** PFERR_GUEST_FINAL_MASK (bit 32 of an NPF's exit_info_1): the fault was on the final guest-physical access. */
+const PFERR_GUEST_FINAL = 2 ** 32;
+
+/**
+ * @kernel nested.c nested_svm_inject_npf_exit
+ * A fault in L1's NPT becomes a #NPF VM exit to L1: exit_info_1 keeps the high half of L0's own
+ * #NPF exit_info_1 (here always PFERR_GUEST_FINAL_MASK: the model's L2 accesses are final
+ * guest-physical accesses, it has no L2 page tables) with the walk's error code in bits 31:0;
+ * exit_info_2 is L0's faulting GPA, the address of the fault. Not kvm_inject_page_fault: pf_guest
+ * is not counted.
+ */
+function nested_svm_inject_npf_exit(address: bigint, error_code: number): NestedVmExit {
+  return { reason: 0x400, name: 'NPF', qualification: PFERR_GUEST_FINAL + (error_code >>> 0), gpa: BigInt.asUintN(64, address) };
 }
 
 /**

@@ -96,11 +96,12 @@ export interface VcpuGuest {
 
 /** A VM exit KVM reflects to L1 (nested_vmx_vmexit): reason, qualification, guest-physical address. */
 export interface NestedVmExit {
-  /** EXIT_REASON_EPT_VIOLATION (48) or EXIT_REASON_EPT_MISCONFIG (49). */
+  /** EXIT_REASON_EPT_VIOLATION (48), EXIT_REASON_EPT_MISCONFIG (49), or SVM_EXIT_NPF (0x400). */
   readonly reason: number;
-  readonly name: 'EPT_VIOLATION' | 'EPT_MISCONFIG';
+  readonly name: 'EPT_VIOLATION' | 'EPT_MISCONFIG' | 'NPF';
+  /** The exit qualification (VMX), or exit_info_1 (SVM: the walk's error code in bits 31:0, L0's bits 63:32 above). */
   readonly qualification: number;
-  /** vmcs12->guest_physical_address: the L2 GPA of the fault. */
+  /** vmcs12->guest_physical_address, or exit_info_2: the L2 GPA of the fault. */
   readonly gpa: bigint;
 }
 
