@@ -20,10 +20,17 @@ export type HwAccessResult =
   | { readonly ok: true; readonly gpa: number; readonly hpa: number }
   | {
       readonly ok: false;
+      /** 14: a shadow page fault KVM handles (kvm_mmu_page_fault); 13: #GP (non-canonical, no walk). */
       readonly vector: 14 | 13;
+      /** The hardware #PF error code (P W U RSVD F PK bits). */
       readonly error_code: number;
+      /** CR2: the (LAM-untagged) linear address (nested NPT / EPT: the L2 GPA). */
       readonly cr2: bigint;
-      /** Nested EPT: the VM exit L0 took (48 EPT violation, 49 EPT misconfig) and its qualification. */
+      /**
+       * Nested EPT: the VM exit L0 took — EXIT_REASON_EPT_VIOLATION (48) with its exit
+       * qualification, or EXIT_REASON_EPT_MISCONFIG (49); `error_code` is then the error code
+       * vmx.c hands kvm_mmu_page_fault (handle_ept_violation / handle_ept_misconfig).
+       */
       readonly exit?: { readonly reason: 48 | 49; readonly qualification: number };
     };
 

@@ -32,7 +32,7 @@ import { gva_to_gpa, accessBits, INVALID_GPA, type AccessKind } from '../../gues
 import { WalkEventLog } from '../../guest/events.js';
 import type { TraceEvent } from '../../trace/events.js';
 import { audit, type Violation } from './audit.js';
-import { hardware_access } from '../fault/cpu_access.js';
+import { hardware_access, type HwAccessResult } from '../fault/cpu_access.js';
 import { kvm_inject_emulated_page_fault } from '../fault/inject.js';
 import { kvm_mmu_page_fault } from '../fault/fault.js';
 import { kvm_mmu_invlpg } from '../fault/invlpg.js';
@@ -60,24 +60,8 @@ const RET_NAMES: Record<number, RetPf> = {
   [RET_PF_SPURIOUS]: 'RET_PF_SPURIOUS',
 };
 
-/** What the hardware did with one access through the shadow tables. */
-export type CpuAccessResult =
-  | { readonly ok: true; readonly gpa: number; readonly hpa: number }
-  | {
-      readonly ok: false;
-      /** 14: a shadow page fault KVM handles (kvm_mmu_page_fault); 13: #GP (non-canonical, no walk). */
-      readonly vector: 14 | 13;
-      /** The hardware #PF error code (P W U RSVD F PK bits). */
-      readonly error_code: number;
-      /** CR2: the (LAM-untagged) linear address (nested NPT / EPT: the L2 GPA). */
-      readonly cr2: bigint;
-      /**
-       * Nested EPT: the VM exit L0 took — EXIT_REASON_EPT_VIOLATION (48) with its exit
-       * qualification, or EXIT_REASON_EPT_MISCONFIG (49); `error_code` is then the error code
-       * vmx.c hands kvm_mmu_page_fault (handle_ept_violation / handle_ept_misconfig).
-       */
-      readonly exit?: { readonly reason: 48 | 49; readonly qualification: number };
-    };
+/** What the hardware did with one access through the shadow tables (fault/cpu_access.ts). */
+export type CpuAccessResult = HwAccessResult;
 
 export interface PageFaultResult {
   /** RET_PF_* (negative errno values are reported as RET_PF_RETRY with `errno` set). */
