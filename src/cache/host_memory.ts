@@ -341,6 +341,11 @@ export class HostMemory {
     return [...this.live.values()];
   }
 
+  /** The live objects, iterated in place (no copy: for the auditor, once per step). */
+  liveObjects(): IterableIterator<Readonly<HostObject>> {
+    return this.live.values();
+  }
+
   /** Live objects per kind: pages by zone, slab objects by cache name. */
   counts(): Record<string, number> {
     const c: Record<string, number> = {};
