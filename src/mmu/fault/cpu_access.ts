@@ -14,7 +14,7 @@ import { INVALID_PAGE } from '../pages/constants.js';
 import { kvm_mmu_page_get_gfn } from '../pages/rmap.js';
 import { is_mmio_spte, spte_ad_enabled, spte_to_pfn } from '../spte/spte.js';
 import type { Vcpu } from '../pages/vcpu.js';
-import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
+import { shadowWalkFrom, shadow_walk_next, shadow_walk_okay } from './walk.js';
 
 export type HwAccessResult =
   | { readonly ok: true; readonly gpa: number; readonly hpa: number }
@@ -44,7 +44,7 @@ export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl:
   let ec = (write ? PFERR_WRITE_MASK : 0) | (user ? PFERR_USER_MASK : 0) | (fetch ? PFERR_FETCH_MASK : 0);
   const fault = (bits: number): HwAccessResult => ({ ok: false, vector: 14, error_code: ec | bits, cr2: addr });
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return fault(0);
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
+  const it = shadowWalkFrom(vcpu, vcpu.mmu.root_hpa, addr);
   let leaf = -1;
   let level = 0;
   let allW = true;

@@ -188,7 +188,19 @@ export function cpuAccess(vm: ShadowVm, va: bigint, access: AccessKind, cpl: num
 /** A shadow #PF at `cr2`: fault.ts kvm_mmu_page_fault (FNAME(page_fault) / the direct map) as at `cpl`. */
 export function pageFault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = error_code & 4 ? 3 : 0): PageFaultResult {
   vm.atCpl(cpl);
-  const o = kvm_mmu_page_fault(vm.vcpu, cr2, error_code);
+  // The API edge: the BigInt address as halves (no BigInt arithmetic when it fits a double exactly).
+  let lo: number;
+  let hi: number;
+  if (cr2 >= 0n && cr2 <= 0x1fffffffffffffn) {
+    const n = Number(cr2);
+    lo = n >>> 0;
+    hi = (n - lo) / 0x100000000;
+  } else {
+    const a = BigInt.asUintN(64, cr2);
+    lo = Number(a & 0xffffffffn) >>> 0;
+    hi = Number(a >> 32n) >>> 0;
+  }
+  const o = kvm_mmu_page_fault(vm.vcpu, lo, hi, error_code);
   const ret = o.ret < 0 ? 'RET_PF_RETRY' : RET_NAMES[o.ret]!;
   return {
     ret,
