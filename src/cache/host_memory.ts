@@ -73,6 +73,8 @@ export interface HostObject {
   readonly fill_hi: number;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export interface HostMemoryStats {
   alloc_attempts: number;
   alloc_failures: number;
@@ -167,6 +169,31 @@ export class HostMemory {
     this.maxSlots = Math.min(ARENA_MAX_PAGES, d + cfg.normal_pages);
   }
 
+  /** A freed object's record, for the next allocation to reuse (storage only: it is no longer in `live`). */
+  private readonly spare: Mutable<HostObject>[] = [];
+
+  private record(id: number, kind: 'page' | 'slab', zone: Zone | string, site: string, gfp: Gfp, account: VmAccount | null, fill: number): HostObject {
+    const o = this.spare.pop();
+    if (o === undefined) return { id, kind, zone, site, gfp, account, seq: ++this.seq, decrypted: false, refs: 0, cached: false, fill_lo: fill, fill_hi: fill };
+    o.id = id;
+    o.kind = kind;
+    o.zone = zone;
+    o.site = site;
+    o.gfp = gfp;
+    o.account = account;
+    o.seq = ++this.seq;
+    o.decrypted = false;
+    o.refs = 0;
+    o.cached = false;
+    o.fill_lo = fill;
+    o.fill_hi = fill;
+    return o;
+  }
+
+  private recycle(o: HostObject): void {
+    if (this.spare.length < 64) this.spare.push(o as Mutable<HostObject>);
+  }
+
   /** Every attempt passes here first: count it and ask the fault injector. */
   private attempt(site: string, gfp: Gfp): boolean {
     const nth = this.stats.alloc_attempts++;
@@ -216,10 +243,7 @@ export class HostMemory {
     if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
-    this.live.set(pfn, {
-      id: pfn, kind: 'page', zone, site, gfp, account: charged, seq: ++this.seq,
-      decrypted: false, refs: 0, cached: false, fill_lo: 0, fill_hi: 0,
-    });
+    this.live.set(pfn, this.record(pfn, 'page', zone, site, gfp, charged, 0));
     this.stats.pages_allocated++;
     return pfn;
   }
@@ -230,6 +254,7 @@ export class HostMemory {
     if (o.kind !== 'page') throw new ShadowMmuError('ESTATE', `free_page(${hexId(pfn)}): object is a ${o.zone} slab object, not a page`);
     this.checkReleasable(o, 'free_page');
     this.live.delete(pfn);
+    this.recycle(o);
     if (o.account) o.account.pages--;
     const slot = this.slotOf(pfn);
     this.setSlot(pfn, -1);
@@ -249,10 +274,7 @@ export class HostMemory {
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.objects++;
     const fill = gfp & __GFP_ZERO ? 0 : POISON_U32;
-    this.live.set(id, {
-      id, kind: 'slab', zone: cache, site, gfp, account: charged, seq: ++this.seq,
-      decrypted: false, refs: 0, cached: false, fill_lo: fill, fill_hi: fill,
-    });
+    this.live.set(id, this.record(id, 'slab', cache, site, gfp, charged, fill));
     this.stats.objects_allocated++;
     return id;
   }
@@ -265,6 +287,7 @@ export class HostMemory {
     }
     this.checkReleasable(o, 'kmem_cache_free');
     this.live.delete(id);
+    this.recycle(o);
     if (o.account) o.account.objects--;
     this.stats.objects_freed++;
   }

@@ -111,6 +111,8 @@ export class Kvm {
   readonly rmaps = new Map<number, PteList>();
   /** Empty rmap heads for gfn_to_rmap to reuse (rmap_remove returns them). */
   readonly rmap_pool: PteList[] = [];
+  /** Empty invalid_list arrays for kvm_mmu_get_page to reuse. */
+  readonly invalid_lists: KvmMmuPage[][] = [];
   readonly vcpus: VcpuRequests[] = [];
   /** Every live page (allocated, not yet freed), for the auditor. */
   readonly pages = new Set<KvmMmuPage>();
