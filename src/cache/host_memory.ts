@@ -310,6 +310,19 @@ export class HostMemory {
     return v;
   }
 
+  /** The arena as 64-bit words (made on first use, dropped when it grows). */
+  private arena64: BigUint64Array | null = null;
+
+  /**
+   * Fill page `pfn`'s 512 entries with the 64-bit `value` (lo, hi as `value64`): one native fill
+   * over a 64-bit view instead of 1024 stores (a cache's init_value, 6.x SHADOW_NONPRESENT_VALUE).
+   */
+  fillPage64(pfn: number, value64: bigint): void {
+    const a = (this.arena64 ??= new BigUint64Array(this.arena.buffer, this.arena.byteOffset, this.arena.length / 2));
+    const b = this.base(pfn) / 2;
+    a.fill(value64, b, b + PAGE_HALVES / 2);
+  }
+
   /** Bytes the arena holds (its capacity: slots handed out, live or free, and never-used ones). */
   get arenaBytes(): number {
     return this.arena.byteLength;
@@ -420,6 +433,7 @@ export class HostMemory {
     const grown = new Uint32Array(want * PAGE_HALVES);
     grown.set(this.arena);
     this.arena = grown;
+    this.arena64 = null;
     this.views.length = 0;
     this.committedSlots = want;
     return true;
