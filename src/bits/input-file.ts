@@ -3,10 +3,11 @@
  * a file over the size limit, bad gzip data, a binary file or an empty one. A gzip-compressed
  * file (magic 1f 8b) is decompressed.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { badInput, ShadowMmuError } from './errors.js';
 import { MAX_INPUT_BYTES } from './json-input.js';
+import { NotStreamable } from './json-stream.js';
 import { printable } from './quote.js';
 
 const DECODER = new TextDecoder('utf-8', { fatal: true });
@@ -74,4 +75,60 @@ export function readInput(path: string, where: string, opts: { allowEmpty?: bool
   const text = decodeText(buf, w);
   if (!opts.allowEmpty && text.trim() === '') badInput(w, 'is empty');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * `path` as text in chunks of about `chunk` bytes, for a reader that keeps memory flat; null at
+ * the end. Anything readInput would refuse or change (a missing file, a directory, over the size
+ * limit, gzip data, a NUL byte, bad UTF-8) throws NotStreamable: the caller reads the file with
+ * readInput then, which gives the usual error. A leading BOM is dropped, as readInput drops it.
+ */
+export function inputFileChunks(path: string, chunk = 1 << 20): { read: () => string | null; close: () => void } {
+  let fd: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > MAX_INPUT_BYTES) throw new NotStreamable('not a plain file');
+    fd = openSync(path, 'r');
+  } catch {
+    throw new NotStreamable('cannot open');
+  }
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  const buf = Buffer.allocUnsafe(chunk);
+  let first = true;
+  let closed = false;
+  const close = () => {
+    if (!closed) closeSync(fd);
+    closed = true;
+  };
+  const read = (): string | null => {
+    if (closed) return null;
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, chunk, null);
+    } catch {
+      close();
+      throw new NotStreamable('read error');
+    }
+    const bytes = buf.subarray(0, n);
+    if (first && n >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      close();
+      throw new NotStreamable('gzip');
+    }
+    if (bytes.indexOf(0) >= 0) {
+      close();
+      throw new NotStreamable('NUL byte');
+    }
+    let text: string;
+    try {
+      text = n === 0 ? dec.decode() : dec.decode(bytes, { stream: true });
+    } catch {
+      close();
+      throw new NotStreamable('bad UTF-8');
+    }
+    if (n === 0) close();
+    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    first = false;
+    return n === 0 && text === '' ? null : text;
+  };
+  return { read, close };
 }

@@ -17,7 +17,7 @@ import { ShadowMmuError } from '../bits/errors.js';
 import { getProfile } from '../profiles/index.js';
 import type { CacheTraits } from '../profiles/traits/cache.js';
 import { GFP_ATOMIC, GFP_KERNEL_ACCOUNT, __GFP_ACCOUNT, __GFP_ZERO, type Gfp } from './gfp.js';
-import { PAGE_HALVES, type HostMemory, type VmAccount } from './host_memory.js';
+import type { HostMemory, VmAccount } from './host_memory.js';
 import { WarnLog } from './warn.js';
 
 /** KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE (arch/x86/include/asm/kvm_types.h). */
@@ -116,6 +116,8 @@ export class KvmMmuMemoryCache {
     this.gfp_custom = opts.gfp_custom ?? 0;
     this.init_value_lo = (opts.init_value_lo ?? 0) >>> 0;
     this.init_value_hi = (opts.init_value_hi ?? 0) >>> 0;
+    // The arena is little-endian 64-bit words viewed as (lo, hi) halves.
+    this.init_value64 = (BigInt(this.init_value_hi) << 32n) | BigInt(this.init_value_lo);
     this.account = opts.account ?? null;
     this.warns = opts.warns ?? new WarnLog();
     if (this.gfp_custom && !this.traits.memory_cache_gfp_custom) {
@@ -132,6 +134,8 @@ export class KvmMmuMemoryCache {
       this.objects = null;
     }
   }
+
+  private readonly init_value64: bigint;
 
   /** The allocation site of top-up and fallback allocations (fault-injection key). */
   readonly site: string;
@@ -150,16 +154,7 @@ export class KvmMmuMemoryCache {
       obj = this.mem.kmem_cache_alloc(this.kmem_cache, gfp, site, this.account);
     } else {
       obj = this.mem.alloc_page(gfp, site, this.account);
-      if (obj !== null && this.hasInit) {
-        const w = this.mem.arena;
-        const lo = this.init_value_lo;
-        const hi = this.init_value_hi;
-        const end = this.mem.base(obj) + PAGE_HALVES;
-        for (let i = end - PAGE_HALVES; i < end; i += 2) {
-          w[i] = lo;
-          w[i + 1] = hi;
-        }
-      }
+      if (obj !== null && this.hasInit) this.mem.fillPage64(obj, this.init_value64);
     }
     const last = this.attempts[this.attempts.length - 1];
     const ok = obj !== null;

@@ -97,7 +97,10 @@ export class VcpuMmuCaches {
    * only matters for the RFC's PAE-root cache.
    */
   mmu_topup_memory_caches(maybe_indirect: boolean, shadow_root_level: number): number {
-    for (const s of this.specs) {
+    // An indexed loop: for-of over the profile's (frozen) spec list allocated an iterator per fault.
+    const specs = this.specs;
+    for (let i = 0; i < specs.length; i++) {
+      const s = specs[i]!;
       if (!s.only_indirect || maybe_indirect) {
         const r = this.cache(s.key).kvm_mmu_topup_memory_cache(s.min);
         if (r) return r;

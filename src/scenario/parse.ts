@@ -181,8 +181,20 @@ export function parseStep(profile: Profile, v: unknown, i: number): Step {
   }
 }
 
-/** Parse a scenario; `profile`, when given, replaces the file's own (the file must still name one). */
-export function parseScenario(v: unknown, where = 'scenario', profileOverride?: Profile): Scenario {
+/** A scenario's "steps" value parsed, each step in turn (parseStep); what parseScenario reads by default. */
+export type StepsReader = (steps: unknown, profile: Profile) => Step[];
+
+function parseSteps(steps: unknown, profile: Profile, where: string): Step[] {
+  if (!Array.isArray(steps)) badInput(`${where}.steps`, 'expected an array');
+  return steps.map((s, i) => parseStep(profile, s, i));
+}
+
+/**
+ * Parse a scenario; `profile`, when given, replaces the file's own (the file must still name one).
+ * `readSteps` replaces the parsing of "steps" (a streamed file checks its steps elsewhere), at the
+ * same point, so errors come in the same order.
+ */
+export function parseScenario(v: unknown, where = 'scenario', profileOverride?: Profile, readSteps?: StepsReader): Scenario {
   const o = obj(v, where);
   onlyKeys(o, where, ['profile', 'tdp', 'host', 'vcpu', 'steps', 'comment']);
   const fileProfile = getProfile(str(o, 'profile', where));
@@ -206,9 +218,7 @@ export function parseScenario(v: unknown, where = 'scenario', profileOverride?: 
   const rolesHost = vc['roles_host'] === undefined ? (vendor === 'amd' ? 'npt4' : 'ept4') : str(vc, 'roles_host', `${where}.vcpu`);
   const pdptrs = parsePdptrs(vc['pdptrs'] ?? [], `${where}.vcpu.pdptrs`);
   const common = { profile, host, mmuKind, rolesHost, cr3: vc['cr3'] === undefined ? 0 : num(vc, 'cr3', `${where}.vcpu`), pdptrs };
-  const steps = o['steps'];
-  if (!Array.isArray(steps)) badInput(`${where}.steps`, 'expected an array');
-  const parsed = steps.map((s, i) => parseStep(profile, s, i));
+  const parsed = readSteps ? readSteps(o['steps'], profile) : parseSteps(o['steps'], profile, where);
   if (vc['mmu'] === undefined) {
     if (vc['regs'] === undefined) badInput(`${where}.vcpu`, 'give either mmu (the MMU context) or regs (cr0, cr4, efer)');
     const ctx = contextFromRegs(profile, mmuKind, rolesHost, parseRegs(vc['regs'], `${where}.vcpu.regs`));

@@ -237,11 +237,15 @@ export function verdictJson(v: PaeRootVerdict): Record<string, unknown> {
   };
 }
 
-/** Each step's result in turn, stopping after the first step whose audit fails; nothing kept. */
-export function* runScenarioSteps(sc: Scenario, opts: { readonly journal?: boolean } = {}): Generator<StepResult> {
+/**
+ * Each step's result in turn, stopping after the first step whose audit fails; nothing kept.
+ * `steps` (default sc.steps) may be a stream: a file's steps read one at a time.
+ */
+export function* runScenarioSteps(sc: Scenario, opts: { readonly journal?: boolean } = {}, steps: Iterable<Step> = sc.steps): Generator<StepResult> {
   const r = new ScenarioRunner(sc, opts);
-  for (let i = 0; i < sc.steps.length; i++) {
-    const res = r.step(i, sc.steps[i]!);
+  let i = 0;
+  for (const s of steps) {
+    const res = r.step(i++, s);
     yield res;
     if (res.violations.length) return;
   }

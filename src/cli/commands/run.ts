@@ -1,13 +1,14 @@
 /** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario, or a guest from a kvm-probe scenario. */
 import { getProfile } from '../../profiles/index.js';
-import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps } from '../../scenario/index.js';
+import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps, type Scenario, type Step } from '../../scenario/index.js';
+import { NotStreamable, scanScenarioFile, type StreamedScenario } from '../../scenario/stream.js';
 import type { Violation } from '../../mmu/index.js';
 import { hostOpts } from '../host-opts.js';
 import { collectVm } from '../../diff/index.js';
 import { isVmScenario } from '../../scenario/vm.js';
 import { parse, usageError } from '../args.js';
 import type { Command } from '../command.js';
-import { write } from '../io.js';
+import { write, type Io } from '../io.js';
 import { readInput } from '../../bits/input-file.js';
 import { parseJson } from '../../bits/json-input.js';
 import { printable } from '../../bits/quote.js';
@@ -63,6 +64,21 @@ the audit.
     if (format !== 'text' && format !== 'jsonl' && format !== 'json') usageError('run', `--format must be text, jsonl or json, got ${JSON.stringify(format)}`);
     if (positionals.length !== 1) usageError('run', 'expected one SCENARIO file');
     const file = positionals[0]!;
+    // A JSON op scenario is read in chunks (memory flat in the step count); any other file, or
+    // one the chunked reader does not take (gzip, a syntax error: the usual error), whole.
+    let streamed: StreamedScenario | null = null;
+    try {
+      streamed = scanScenarioFile(file);
+    } catch (e) {
+      if (!(e instanceof NotStreamable)) throw e;
+    }
+    if (streamed && !isVmScenario(streamed.header)) {
+      if (values.host !== undefined || values.cpuinfo) usageError('run', HOST_ONLY_GUEST);
+      if (values.profile !== undefined) usageError('run', PROFILE_NOT_OP);
+      if (values.pvm) usageError('run', PVM_ONLY_GUEST);
+      const sc = streamed.scenario(file);
+      return runOps(sc, streamed.steps(sc.profile), format, values['no-journal'], io);
+    }
     let text = readInput(file, 'run');
     if (isGuestScenario(text)) {
       const { facts, pvm, ...host } = hostOpts(values, 'run');
@@ -72,10 +88,10 @@ the audit.
       else await write(io.stdout, '[' + renderGuestJsonl(r).trimEnd().split('\n').join(',\n') + ']\n');
       return r.violations.length ? 1 : 0;
     }
-    if (values.host !== undefined || values.cpuinfo) usageError('run', '--host applies to guest (kvm-probe) scenarios, and so does --cpuinfo; a JSON scenario names its own "host"');
+    if (values.host !== undefined || values.cpuinfo) usageError('run', HOST_ONLY_GUEST);
     let json: unknown = parseJson(text, `run ${printable(file)}`);
     if (isVmScenario(json)) {
-      if (values.pvm) usageError('run', '--pvm applies to guest (kvm-probe) scenarios only');
+      if (values.pvm) usageError('run', PVM_ONLY_GUEST);
       const profile = getProfile(values.profile ?? (typeof (json as { profile?: unknown }).profile === 'string' ? (json as { profile: string }).profile : 'v6.18'));
       const r = collectVm(json, file, profile);
       const violations = r.steps.flatMap((s) => s.violations);
@@ -93,42 +109,52 @@ the audit.
       }
       return violations.length ? 1 : 0;
     }
-    if (values.profile !== undefined) usageError('run', '--profile applies to guest and VM scenarios; a JSON op scenario names its own "profile"');
-    if (values.pvm) usageError('run', '--pvm applies to guest (kvm-probe) scenarios only');
+    if (values.profile !== undefined) usageError('run', PROFILE_NOT_OP);
+    if (values.pvm) usageError('run', PVM_ONLY_GUEST);
     const sc = parseScenario(json, file);
     // Let the input go: a 1e6-step file is ~200 MB as parsed JSON, more than the run needs.
     json = undefined;
     text = '';
-    // Streamed: each step is written as it runs and then forgotten, so memory stays flat in the
-    // step count; text output keeps no journal (no control-plane snapshot per step).
-    let buf = format === 'json' ? '[' : '';
-    let first = true;
-    let n = 0;
-    let violations: Violation[] = [];
-    const flush = async (force: boolean) => {
-      if (buf.length > (force ? 0 : 1 << 16)) {
-        await write(io.stdout, buf);
-        buf = '';
-      }
-    };
-    for (const st of runScenarioSteps(sc, { journal: format !== 'text' && !values['no-journal'] })) {
-      n++;
-      violations = st.violations;
-      if (format === 'text') buf += renderStepText(sc.profile, st).join('\n') + '\n';
-      else {
-        const recs = renderStepJsonl(st);
-        if (format === 'jsonl') buf += recs.join('\n') + '\n';
-        else {
-          buf += (first ? '' : ',\n') + recs.join(',\n');
-          first = false;
-        }
-      }
-      await flush(false);
-    }
-    if (format === 'text') buf += renderAuditText(n, violations).join('\n') + '\n';
-    else if (format === 'jsonl') buf += renderAuditJsonl(n, violations) + '\n';
-    else buf += (first ? '' : ',\n') + renderAuditJsonl(n, violations) + ']\n';
-    await flush(true);
-    return violations.length ? 1 : 0;
+    return runOps(sc, sc.steps, format, values['no-journal'], io);
   },
 };
+
+const HOST_ONLY_GUEST = '--host applies to guest (kvm-probe) scenarios, and so does --cpuinfo; a JSON scenario names its own "host"';
+const PROFILE_NOT_OP = '--profile applies to guest and VM scenarios; a JSON op scenario names its own "profile"';
+const PVM_ONLY_GUEST = '--pvm applies to guest (kvm-probe) scenarios only';
+
+/**
+ * A JSON op scenario's steps run and written as they run, then forgotten, so memory stays flat in
+ * the step count; text output keeps no journal (no control-plane snapshot per step).
+ */
+async function runOps(sc: Scenario, steps: Iterable<Step>, format: string, noJournal: boolean, io: Io): Promise<number> {
+  let buf = format === 'json' ? '[' : '';
+  let first = true;
+  let n = 0;
+  let violations: Violation[] = [];
+  const flush = async (force: boolean) => {
+    if (buf.length > (force ? 0 : 1 << 16)) {
+      await write(io.stdout, buf);
+      buf = '';
+    }
+  };
+  for (const st of runScenarioSteps(sc, { journal: format !== 'text' && !noJournal }, steps)) {
+    n++;
+    violations = st.violations;
+    if (format === 'text') buf += renderStepText(sc.profile, st).join('\n') + '\n';
+    else {
+      const recs = renderStepJsonl(st);
+      if (format === 'jsonl') buf += recs.join('\n') + '\n';
+      else {
+        buf += (first ? '' : ',\n') + recs.join(',\n');
+        first = false;
+      }
+    }
+    await flush(false);
+  }
+  if (format === 'text') buf += renderAuditText(n, violations).join('\n') + '\n';
+  else if (format === 'jsonl') buf += renderAuditJsonl(n, violations) + '\n';
+  else buf += (first ? '' : ',\n') + renderAuditJsonl(n, violations) + ']\n';
+  await flush(true);
+  return violations.length ? 1 : 0;
+}

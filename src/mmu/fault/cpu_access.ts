@@ -14,7 +14,7 @@ import { INVALID_PAGE } from '../pages/constants.js';
 import { kvm_mmu_page_get_gfn } from '../pages/rmap.js';
 import { is_mmio_spte, spte_ad_enabled, spte_to_pfn } from '../spte/spte.js';
 import type { Vcpu } from '../pages/vcpu.js';
-import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
+import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, shadowWalkFrom } from './walk.js';
 
 export type HwAccessResult =
   | { readonly ok: true; readonly gpa: number; readonly hpa: number }
@@ -77,7 +77,7 @@ function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAcc
     return violation();
   }
   const execonly = kvm.masks.cfg.ept_execonly === true;
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, a);
+  const it = shadowWalkFrom(vcpu, vcpu.mmu.root_hpa, a);
   let leaf = -1;
   let level = 0;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
@@ -110,6 +110,10 @@ function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAcc
   return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
 }
 
+function pf(error_code: number, lo: number, hi: number): HwAccessResult {
+  return { ok: false, vector: 14, error_code, cr2: (BigInt(hi) << 32n) | BigInt(lo) };
+}
+
 /**
  * One access of `va` at `cpl` through the shadow tables. The root must be loaded (the caller
  * entered the guest). 64-bit mode: a data address is LAM-untagged, then a non-canonical
@@ -131,11 +135,11 @@ export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl:
   } else {
     hi = 0;
   }
-  const addr = (BigInt(hi) << 32n) | BigInt(lo);
   let ec = (write ? PFERR_WRITE_MASK : 0) | (user ? PFERR_USER_MASK : 0) | (fetch ? PFERR_FETCH_MASK : 0);
-  const fault = (bits: number): HwAccessResult => ({ ok: false, vector: 14, error_code: ec | bits, cr2: addr });
+  // The walk runs on halves; the BigInt cr2 is made only for a #PF.
+  const fault = (bits: number): HwAccessResult => pf(ec | bits, lo, hi);
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return fault(0);
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
+  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, lo, hi);
   let leaf = -1;
   let level = 0;
   let allW = true;

@@ -38,33 +38,40 @@ import type { Kvm } from '../pages/kvm.js';
 import { account_nx_huge_page, disallowed_hugepage_adjust } from '../pages/nx_huge_pages.js';
 import { mmu_sync_children } from './sync.js';
 import type { Vcpu } from '../pages/vcpu.js';
-import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay, type ShadowWalkIterator } from './walk.js';
+import { ShadowWalkIterator, shadowWalkFrom, shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
 import { make_mmu_pages_available } from '../pages/zap.js';
 import { KVMMMU } from '../../trace/table.js';
+import { fromHalves } from '../../bits/u64.js';
 
-/** struct kvm_page_fault, the members the shadow paths use. */
-export interface KvmPageFault {
-  readonly addr: bigint;
-  readonly addr_lo: number;
-  readonly addr_hi: number;
-  readonly error_code: number;
-  readonly exec: boolean;
-  readonly write: boolean;
-  readonly present: boolean;
-  readonly rsvd: boolean;
-  readonly user: boolean;
-  readonly prefetch: boolean;
-  gfn: number;
+/**
+ * struct kvm_page_fault, the members the shadow paths use. The address is kept as 32-bit halves
+ * (`addr` makes the BigInt for the cold users: #PF injection, the MMIO info cache); the fault
+ * path reuses one per vCPU (newFault resets it), so a fault allocates none.
+ */
+export class KvmPageFault {
+  addr_lo = 0;
+  addr_hi = 0;
+  error_code = 0;
+  exec = false;
+  write = false;
+  present = false;
+  rsvd = false;
+  user = false;
+  prefetch = false;
+  gfn = 0;
   /** A memslot holds gfn (fault->slot != NULL). */
-  slot: boolean;
-  pfn: number;
-  map_writable: boolean;
-  max_level: number;
-  goal_level: number;
+  slot = false;
+  pfn = KVM_PFN_NOSLOT;
+  map_writable = false;
+  max_level = 3;
+  goal_level = 1;
   /** kvm_mmu_max_mapping_level's answer (4K until hugepage_adjust asks). */
-  req_level: number;
+  req_level = 1;
   /** An instruction fetch under the NX huge page mitigation: no huge leaf. */
-  huge_page_disallowed: boolean;
+  huge_page_disallowed = false;
+  get addr(): bigint {
+    return fromHalves(this.addr_lo, this.addr_hi);
+  }
 }
 
 /** The guest #PF the fault path injected (kvm_inject_emulated_page_fault), if any. */
@@ -73,37 +80,49 @@ export interface InjectedFault {
   readonly address: bigint;
 }
 
+/** What kvm_mmu_page_fault returns: one object per vCPU, overwritten by the next fault. */
 export interface PageFaultOutcome {
-  readonly ret: number;
-  readonly inject: InjectedFault | null;
+  ret: number;
+  inject: InjectedFault | null;
   /** gfn << 12 | offset of the access when the guest walk succeeded, else -1. */
-  readonly gpa: number;
+  gpa: number;
 }
 
 const TWO32 = 0x100000000;
 
-function newFault(addr: bigint, error_code: number, prefetch: boolean): KvmPageFault {
-  const a = BigInt.asUintN(64, addr);
-  return {
-    addr: a,
-    addr_lo: Number(a & 0xffffffffn) >>> 0,
-    addr_hi: Number(a >> 32n) >>> 0,
-    error_code,
-    exec: (error_code & PFERR_FETCH_MASK) !== 0,
-    write: (error_code & PFERR_WRITE_MASK) !== 0,
-    present: (error_code & PFERR_PRESENT_MASK) !== 0,
-    rsvd: (error_code & PFERR_RSVD_MASK) !== 0,
-    user: (error_code & PFERR_USER_MASK) !== 0,
-    prefetch,
-    gfn: 0,
-    slot: false,
-    pfn: KVM_PFN_NOSLOT,
-    map_writable: false,
-    max_level: 3,
-    goal_level: 1,
-    req_level: 1,
-    huge_page_disallowed: false,
-  };
+/** The fault path's per-vCPU scratch: the fault, the shadow walk, the outcome, the prefetch buffer. */
+export interface FaultScratch {
+  readonly f: KvmPageFault;
+  readonly it: ShadowWalkIterator;
+  readonly out: PageFaultOutcome;
+  readonly buf: Uint32Array;
+}
+const scratches = new WeakMap<Vcpu, FaultScratch>();
+function scratch(vcpu: Vcpu): FaultScratch {
+  let s = scratches.get(vcpu);
+  if (!s) scratches.set(vcpu, (s = { f: new KvmPageFault(), it: new ShadowWalkIterator(), out: { ret: 0, inject: null, gpa: -1 }, buf: new Uint32Array(2 * PTE_PREFETCH_NUM) }));
+  return s;
+}
+
+function newFault(f: KvmPageFault, addr_lo: number, addr_hi: number, error_code: number, prefetch: boolean): KvmPageFault {
+  f.addr_lo = addr_lo;
+  f.addr_hi = addr_hi;
+  f.error_code = error_code;
+  f.exec = (error_code & PFERR_FETCH_MASK) !== 0;
+  f.write = (error_code & PFERR_WRITE_MASK) !== 0;
+  f.present = (error_code & PFERR_PRESENT_MASK) !== 0;
+  f.rsvd = (error_code & PFERR_RSVD_MASK) !== 0;
+  f.user = (error_code & PFERR_USER_MASK) !== 0;
+  f.prefetch = prefetch;
+  f.gfn = 0;
+  f.slot = false;
+  f.pfn = KVM_PFN_NOSLOT;
+  f.map_writable = false;
+  f.max_level = 3;
+  f.goal_level = 1;
+  f.req_level = 1;
+  f.huge_page_disallowed = false;
+  return f;
 }
 
 /** @kernel mmu.c clear_sp_write_flooding_count */
@@ -222,7 +241,8 @@ function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
  * Links (or finds) the shadow pages for the walked tables, then direct pages below a guest
  * huge page, installs the leaf and prefetches around it.
  */
-function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): number {
+function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, sc: FaultScratch): number {
+  const buf = sc.buf;
   const kvm = vcpu.kvm;
   const direct_access = gw.pte_access;
   let top_level = vcpu.guest!.walk.root_level;
@@ -230,7 +250,7 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, buf: Uint32Array): 
   if (gpte_changed(vcpu, gw, top_level, buf)) return RET_PF_RETRY;
   if (kvm.warns.on(vcpu.mmu.root_hpa === INVALID_PAGE, 'FNAME(fetch)', 'no root')) return RET_PF_RETRY;
 
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr);
+  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr_lo, f.addr_hi, sc.it);
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     if (kvm.traits.flooding_count_cleared_on_direct_levels && it.level <= gw.level) break;
     clear_sp_write_flooding_count(vcpu, it.sptep);
@@ -276,10 +296,10 @@ function page_fault_handle_page_track(vcpu: Vcpu, f: KvmPageFault): boolean {
 }
 
 /** @kernel mmu.c shadow_page_table_clear_flood */
-function shadow_page_table_clear_flood(vcpu: Vcpu, addr: bigint): void {
+function shadow_page_table_clear_flood(vcpu: Vcpu, addr_lo: number, addr_hi: number): void {
   const kvm = vcpu.kvm;
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return;
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
+  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr_lo, addr_hi);
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) clear_sp_write_flooding_count(vcpu, it.sptep);
 }
 
@@ -327,7 +347,7 @@ function is_self_change_mapping(gw: GuestWalker, cr0_wp: boolean, user: boolean)
 }
 
 /** @kernel paging_tmpl.h FNAME(page_fault) */
-function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedFault | null; gpa: number }): number {
+function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: PageFaultOutcome, sc: FaultScratch): number {
   const kvm = vcpu.kvm;
   const g = vcpu.guest!;
   const gw = g.walker;
@@ -344,7 +364,7 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   f.max_level = kvm.traits.self_change_mapping_maps_4k && is_self_change_mapping(gw, wp, f.user) ? 1 : gw.level;
   f.slot = g.mem.gfnToMemslot(f.gfn) !== undefined;
   if (page_fault_handle_page_track(vcpu, f)) {
-    shadow_page_table_clear_flood(vcpu, f.addr);
+    shadow_page_table_clear_flood(vcpu, f.addr_lo, f.addr_hi);
     return write_protected_ret(kvm);
   }
   let r = vcpu.mem.topup(true, vcpu.mmu.ctx.shadow_root_level);
@@ -360,14 +380,7 @@ function paging_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { inject: InjectedF
   r = make_mmu_pages_available(kvm);
   if (r) return r;
   if (is_page_fault_stale(vcpu)) return RET_PF_RETRY;
-  return fetch(vcpu, f, gw, prefetchBuf(vcpu));
-}
-
-const bufs = new WeakMap<Vcpu, Uint32Array>();
-function prefetchBuf(vcpu: Vcpu): Uint32Array {
-  let b = bufs.get(vcpu);
-  if (!b) bufs.set(vcpu, (b = new Uint32Array(2 * PTE_PREFETCH_NUM)));
-  return b;
+  return fetch(vcpu, f, gw, sc);
 }
 
 /** @kernel mmu.c is_page_fault_stale (the root part; the model has no mmu_notifier races). */
@@ -378,11 +391,11 @@ function is_page_fault_stale(vcpu: Vcpu): boolean {
 }
 
 /** @kernel mmu.c direct_map */
-function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
+function direct_map(vcpu: Vcpu, f: KvmPageFault, sc: FaultScratch): number {
   const kvm = vcpu.kvm;
   kvm_mmu_hugepage_adjust(vcpu, f);
   trace_spte_requested(vcpu, f);
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr);
+  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, f.addr_lo, f.addr_hi, sc.it);
   let base_gfn = f.gfn;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
@@ -403,7 +416,7 @@ function direct_map(vcpu: Vcpu, f: KvmPageFault): number {
 }
 
 /** @kernel mmu.c direct_page_fault (nonpaging_page_fault: max level 2M; no fast path modelled) */
-function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { gpa: number }): number {
+function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: PageFaultOutcome, sc: FaultScratch): number {
   const kvm = vcpu.kvm;
   f.gfn = Math.floor((f.addr_hi * TWO32 + f.addr_lo) / 4096);
   f.max_level = 2;
@@ -416,7 +429,7 @@ function direct_page_fault(vcpu: Vcpu, f: KvmPageFault, out: { gpa: number }): n
   if (is_page_fault_stale(vcpu)) return RET_PF_RETRY;
   r = make_mmu_pages_available(kvm);
   if (r) return r;
-  return direct_map(vcpu, f);
+  return direct_map(vcpu, f, sc);
 }
 
 /**
@@ -430,7 +443,7 @@ function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
   const direct = vcpu.mmu.ctx.direct_map;
   if (mmio_info_in_cache(vcpu, addr, direct)) return RET_PF_EMULATE;
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return RET_PF_RETRY;
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
+  const it = shadowWalkFrom(vcpu, vcpu.mmu.root_hpa, addr);
   let lo = 0;
   let hi = 0;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
@@ -454,34 +467,43 @@ function handle_mmio_page_fault(vcpu: Vcpu, addr: bigint): number {
  * pf_emulate / pf_spurious here and turns RET_PF_WRITE_PROTECTED into emulation
  * (kvm_mmu_write_protect_fault, no event pending for reinjection).
  */
-export function kvm_mmu_page_fault(vcpu: Vcpu, cr2: bigint, error_code: number): PageFaultOutcome {
+export function kvm_mmu_page_fault(vcpu: Vcpu, cr2_lo: number, cr2_hi: number, error_code: number): PageFaultOutcome {
   const kvm = vcpu.kvm;
-  const out: { inject: InjectedFault | null; gpa: number } = { inject: null, gpa: -1 };
-  if (kvm.warns.on(vcpu.mmu.root_hpa === INVALID_PAGE, 'kvm_mmu_page_fault', 'no valid root')) return { ret: RET_PF_RETRY, inject: null, gpa: -1 };
+  const sc = scratch(vcpu);
+  const out = sc.out;
+  out.inject = null;
+  out.gpa = -1;
+  if (kvm.warns.on(vcpu.mmu.root_hpa === INVALID_PAGE, 'kvm_mmu_page_fault', 'no valid root')) return done(out, RET_PF_RETRY, -1);
   let r = RET_PF_INVALID;
   if (error_code & PFERR_RSVD_MASK) {
-    r = handle_mmio_page_fault(vcpu, cr2);
+    r = handle_mmio_page_fault(vcpu, fromHalves(cr2_lo, cr2_hi));
     // An MMIO SPTE: straight to the emulator (no pf_* counter, as the kernel's `goto emulate`).
-    if (r === RET_PF_EMULATE) return { ret: r, inject: null, gpa: -1 };
+    if (r === RET_PF_EMULATE) return done(out, r, -1);
   }
   if (r === RET_PF_INVALID) {
     if (kvm.traits.page_fault_stats_by_outcome) vcpu.stat.pf_taken++;
-    r = kvm_mmu_do_page_fault(vcpu, cr2, error_code, false, out);
+    r = kvm_mmu_do_page_fault(vcpu, cr2_lo, cr2_hi, error_code, false, out, sc);
   }
-  if (r < 0) return { ret: r, inject: out.inject, gpa: out.gpa };
+  if (r < 0) return done(out, r, out.gpa);
   if (r === RET_PF_WRITE_PROTECTED) r = RET_PF_EMULATE;
   if (kvm.traits.page_fault_stats_by_outcome) {
     if (r === RET_PF_FIXED) vcpu.stat.pf_fixed++;
     else if (r === RET_PF_EMULATE) vcpu.stat.pf_emulate++;
     else if (r === RET_PF_SPURIOUS) vcpu.stat.pf_spurious++;
   }
-  return { ret: r, inject: out.inject, gpa: out.gpa };
+  return done(out, r, out.gpa);
+}
+
+function done(out: PageFaultOutcome, ret: number, gpa: number): PageFaultOutcome {
+  out.ret = ret;
+  out.gpa = gpa;
+  return out;
 }
 
 /** @kernel mmu_internal.h kvm_mmu_do_page_fault (the shadow MMU's page_fault hook) */
-export function kvm_mmu_do_page_fault(vcpu: Vcpu, cr2: bigint, error_code: number, prefetch: boolean, out: { inject: InjectedFault | null; gpa: number }): number {
-  const f = newFault(cr2, error_code, prefetch);
-  if (vcpu.mmu.ctx.direct_map) return direct_page_fault(vcpu, f, out);
+export function kvm_mmu_do_page_fault(vcpu: Vcpu, cr2_lo: number, cr2_hi: number, error_code: number, prefetch: boolean, out: PageFaultOutcome, sc: FaultScratch = scratch(vcpu)): number {
+  const f = newFault(sc.f, cr2_lo, cr2_hi, error_code, prefetch);
+  if (vcpu.mmu.ctx.direct_map) return direct_page_fault(vcpu, f, out, sc);
   if (vcpu.guest === null) return vcpu.kvm.bug('kvm_mmu_page_fault: the vCPU has no guest memory');
-  return paging_page_fault(vcpu, f, out);
+  return paging_page_fault(vcpu, f, out, sc);
 }

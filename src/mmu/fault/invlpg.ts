@@ -12,7 +12,7 @@ import { prefetch_gpte } from './set_spte.js';
 import { is_last_spte, is_shadow_present_pte } from '../spte/spte.js';
 import { get_level1_sp_gpa, kvm_sync_spte } from './sync_page.js';
 import type { Vcpu } from '../pages/vcpu.js';
-import { shadow_walk_init_using_root, shadow_walk_next, shadow_walk_okay } from './walk.js';
+import { shadowWalkFrom, shadow_walk_next, shadow_walk_okay } from './walk.js';
 
 /**
  * @kernel mmu.c __kvm_mmu_invalidate_addr
@@ -30,7 +30,7 @@ function __kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, root_hpa: number): 
     kvm.warns.on(!sync, 'FNAME(invlpg)', 'invalid root');
     return;
   }
-  const it = shadow_walk_init_using_root(vcpu, root_hpa, addr);
+  const it = shadowWalkFrom(vcpu, root_hpa, addr);
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     const sp = kvm.sptep_to_sp(it.sptep)!;
     if (sync) {

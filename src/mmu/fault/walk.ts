@@ -6,6 +6,7 @@
  */
 import { INVALID_PAGE, PT32E_ROOT_LEVEL, PT64_ROOT_4LEVEL } from '../pages/constants.js';
 import { is_last_spte, is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
+import { fromHalves } from '../../bits/u64.js';
 import type { Kvm } from '../pages/kvm.js';
 import type { Vcpu } from '../pages/vcpu.js';
 
@@ -17,25 +18,34 @@ export interface WalkStep {
   readonly spte: bigint;
 }
 
-export interface ShadowWalkIterator {
-  addr: bigint;
-  /** addr as 32-bit halves (the index computation runs on these). */
-  addr_lo: number;
-  addr_hi: number;
-  shadow_addr: number;
-  sptep: number;
-  level: number;
-  index: number;
+/** struct kvm_shadow_walk_iterator; the address as 32-bit halves (the index computation runs on these). */
+export class ShadowWalkIterator {
+  addr_lo = 0;
+  addr_hi = 0;
+  shadow_addr = 0;
+  sptep = -1;
+  level = 0;
+  index = 0;
+  /** The address as a BigInt (cold callers: the 5.x role's gaddr). */
+  get addr(): bigint {
+    return fromHalves(this.addr_lo, this.addr_hi);
+  }
 }
 
-/** @kernel mmu.c shadow_walk_init_using_root */
-export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr: bigint): ShadowWalkIterator {
+/**
+ * @kernel mmu.c shadow_walk_init_using_root
+ * The address as halves; `it` is the caller's iterator (the fault path keeps one per vCPU, so a
+ * walk allocates nothing).
+ */
+export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr_lo: number, addr_hi: number, it: ShadowWalkIterator = new ShadowWalkIterator()): ShadowWalkIterator {
   const kvm = vcpu.kvm;
   const mmu = vcpu.mmu;
-  const a = BigInt.asUintN(64, addr);
-  const addr_lo = Number(a & 0xffffffffn) >>> 0;
-  const addr_hi = Number(a >> 32n) >>> 0;
-  const it: ShadowWalkIterator = { addr, addr_lo, addr_hi, shadow_addr: root, sptep: -1, level: mmu.ctx.shadow_root_level, index: 0 };
+  it.addr_lo = addr_lo;
+  it.addr_hi = addr_hi;
+  it.shadow_addr = root;
+  it.sptep = -1;
+  it.level = mmu.ctx.shadow_root_level;
+  it.index = 0;
   if (kvm.traits.pae_root_shadow_page) return it;
   if (it.level >= PT64_ROOT_4LEVEL && mmu.ctx.root_level < PT64_ROOT_4LEVEL && !mmu.ctx.direct_map) it.level = PT32E_ROOT_LEVEL;
   if (it.level === PT32E_ROOT_LEVEL) {
@@ -47,6 +57,12 @@ export function shadow_walk_init_using_root(vcpu: Vcpu, root: number, addr: bigi
     if (!it.shadow_addr) it.level = 0;
   }
   return it;
+}
+
+/** shadow_walk_init_using_root for a BigInt address (the cold callers: invlpg, MMIO, the CPU's walk). */
+export function shadowWalkFrom(vcpu: Vcpu, root: number, addr: bigint): ShadowWalkIterator {
+  const a = BigInt.asUintN(64, addr);
+  return shadow_walk_init_using_root(vcpu, root, Number(a & 0xffffffffn) >>> 0, Number(a >> 32n) >>> 0);
 }
 
 /** @kernel mmu.c shadow_walk_okay */
@@ -79,7 +95,7 @@ export function shadowWalk(vcpu: Vcpu, addr: bigint): WalkStep[] {
   const kvm = vcpu.kvm;
   const out: WalkStep[] = [];
   if (vcpu.mmu.root_hpa === INVALID_PAGE) return out;
-  const it = shadow_walk_init_using_root(vcpu, vcpu.mmu.root_hpa, addr);
+  const it = shadowWalkFrom(vcpu, vcpu.mmu.root_hpa, addr);
   while (shadow_walk_okay(kvm, it)) {
     out.push({ level: it.level, index: it.index, sptep: it.sptep, spte: kvm.spte64(it.sptep) });
     shadow_walk_next(kvm, it);

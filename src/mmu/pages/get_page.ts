@@ -91,7 +91,17 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
  */
 export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: KvmMmuPage; created: boolean } {
   const kvm = vcpu.kvm;
-  const invalid_list: KvmMmuPage[] = [];
+  // The local invalid_list, taken from a small stack of empty ones (commit empties it).
+  const invalid_list = kvm.invalid_lists.pop() ?? [];
+  try {
+    return get_page(vcpu, gfn, role, invalid_list);
+  } finally {
+    if (invalid_list.length === 0 && kvm.invalid_lists.length < 8) kvm.invalid_lists.push(invalid_list);
+  }
+}
+
+function get_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): { sp: KvmMmuPage; created: boolean } {
+  const kvm = vcpu.kvm;
   let sp = find_page(vcpu, gfn, role, invalid_list);
   if (sp) {
     if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });

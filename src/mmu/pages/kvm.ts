@@ -111,6 +111,10 @@ export class Kvm {
   };
   /** Leaf rmaps: the SPTEs mapping a gfn at a level (gfn_to_rmap), keyed by rmapKey. */
   readonly rmaps = new Map<number, PteList>();
+  /** Empty rmap heads for gfn_to_rmap to reuse (rmap_remove returns them). */
+  readonly rmap_pool: PteList[] = [];
+  /** Empty invalid_list arrays for kvm_mmu_get_page to reuse. */
+  readonly invalid_lists: KvmMmuPage[][] = [];
   readonly vcpus: VcpuRequests[] = [];
   /** Every live page (allocated, not yet freed), for the auditor. */
   readonly pages = new Set<KvmMmuPage>();

@@ -107,7 +107,7 @@ export function kvm_mmu_page_set_access(kvm: Kvm, sp: KvmMmuPage, index: number,
 export function gfn_to_rmap(kvm: Kvm, gfn: number, level: number): PteList {
   const k = rmapKey(gfn, level);
   let l = kvm.rmaps.get(k);
-  if (!l) kvm.rmaps.set(k, (l = new PteList()));
+  if (!l) kvm.rmaps.set(k, (l = kvm.rmap_pool.pop() ?? new PteList()));
   return l;
 }
 
@@ -141,8 +141,15 @@ export function rmap_remove(kvm: Kvm, sptep: number): void {
   const l = kvm.rmaps.get(k);
   const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);
   if (!ok) kvm.bug(`rmap_remove: sptep ${sptep} (sp ${sp.id}) is not in the rmap of gfn ${gfn.toString(16)} (the kernel BUGs)`);
-  if (l.empty) kvm.rmaps.delete(k);
+  if (l.empty) {
+    kvm.rmaps.delete(k);
+    // Kept for the next gfn_to_rmap: a leaf fault after a zap of the same leaf allocates none.
+    if (kvm.rmap_pool.length < RMAP_POOL_MAX) kvm.rmap_pool.push(l);
+  }
 }
+
+/** Empty rmap heads kept for reuse (storage only: an rmap is in kvm.rmaps only while non-empty). */
+const RMAP_POOL_MAX = 64;
 
 /** @kernel mmu.c mmu_spte_set: a non-present SPTE becomes `lo:hi`. */
 export function mmu_spte_set(kvm: Kvm, sptep: number, lo: number, hi: number): void {

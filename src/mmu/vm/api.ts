@@ -194,7 +194,19 @@ export function pageFault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = e
   const v = vm.vcpu;
   v.nested_vmexit = null;
   v.exit_qualification = exit_qualification ?? defaultEptQualification(error_code);
-  const o = kvm_mmu_page_fault(v, cr2, error_code);
+  // The API edge: the BigInt address as halves (no BigInt arithmetic when it fits a double exactly).
+  let lo: number;
+  let hi: number;
+  if (cr2 >= 0n && cr2 <= 0x1fffffffffffffn) {
+    const n = Number(cr2);
+    lo = n >>> 0;
+    hi = (n - lo) / 0x100000000;
+  } else {
+    const a = BigInt.asUintN(64, cr2);
+    lo = Number(a & 0xffffffffn) >>> 0;
+    hi = Number(a >> 32n) >>> 0;
+  }
+  const o = kvm_mmu_page_fault(v, lo, hi, error_code);
   const ret = o.ret < 0 ? 'RET_PF_RETRY' : RET_NAMES[o.ret]!;
   const vmexit = v.nested_vmexit;
   return {

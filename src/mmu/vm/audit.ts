@@ -50,16 +50,19 @@ export function audit(m: Machine, step: string): Violation[] {
   for (const sp of live) {
     if (sp.freed) bad('live-pages-not-freed', name(sp), 'freed page still in the live set');
     const level = kvm.level(sp);
+    // The arena indexed directly (sp.spt is a view looked up per call): read it once per page.
+    const arena = kvm.arena;
+    const base = sp.spt_base;
     for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-      const sptep = kvm.sptep(sp, i);
-      const lo = sp.spt[2 * i]!;
+      const lo = arena[base + 2 * i]!;
       if (!is_shadow_present_pte(lo)) continue;
+      const sptep = kvm.sptep(sp, i);
       if (is_last_spte(lo, level)) {
         leaves.set(sptep, rmapKey(kvm_mmu_page_get_gfn(kvm, sp, i), level));
         perLevel[Math.min(level, 3)]!++;
         continue;
       }
-      const hi = sp.spt[2 * i + 1]!;
+      const hi = arena[base + 2 * i + 1]!;
       const child = kvm.spte_to_child(lo, hi);
       if (!child || !live.has(child)) {
         bad('spte-points-at-live-page', name(sp), `SPTE ${i} = ${fromHalves(lo, hi).toString(16)} points at pfn ${spte_to_pfn(lo, hi).toString(16)}, not a live page`);
@@ -236,32 +239,34 @@ export function audit(m: Machine, step: string): Violation[] {
 
   // No leak: every allocated page or object is a live page's spt/gfns/header, a parent-list
   // descriptor, held by a cache, a special root, or the default_pae_pdpte page.
-  const owned = new Map<number, string>();
-  const own = (id: number, what: string) => {
-    if (owned.has(id)) bad('object-owned-once', `object ${id.toString(16)}`, `${owned.get(id)} and ${what}`);
+  // An owner is a page and what of it, or a name; described only when a violation is reported.
+  type Owner = string | { sp: KvmMmuPage; what: string } | { rmap: number };
+  const owned = new Map<number, Owner>();
+  const describe = (o: Owner | undefined): string => (o === undefined ? 'undefined' : typeof o === 'string' ? o : 'sp' in o ? `${name(o.sp)} ${o.what}` : `rmap ${o.rmap} descriptor`);
+  const own = (id: number, what: Owner) => {
+    if (owned.has(id)) bad('object-owned-once', `object ${id.toString(16)}`, `${describe(owned.get(id))} and ${describe(what)}`);
     owned.set(id, what);
   };
   for (const sp of live) {
-    own(sp.pfn, `${name(sp)} spt`);
-    own(sp.header, `${name(sp)} header`);
-    if (sp.gfns >= 0) own(sp.gfns, `${name(sp)} gfns`);
-    for (const dsc of sp.parent_ptes.descs ?? []) own(dsc.obj, `${name(sp)} parent_ptes descriptor`);
+    own(sp.pfn, { sp, what: 'spt' });
+    own(sp.header, { sp, what: 'header' });
+    if (sp.gfns >= 0) own(sp.gfns, { sp, what: 'gfns' });
+    const descs = sp.parent_ptes.descs;
+    if (descs) for (const dsc of descs) own(dsc.obj, { sp, what: 'parent_ptes descriptor' });
   }
-  for (const [key, list] of kvm.rmaps) for (const dsc of list.descs ?? []) own(dsc.obj, `rmap ${key} descriptor`);
+  for (const [key, list] of kvm.rmaps) for (const dsc of list.descs ?? []) own(dsc.obj, { rmap: key });
   for (const p of [mmu.pae_root, mmu.pml4_root, mmu.pml5_root]) if (p) own(p.pfn, 'special root');
   const dpage = m.mod.default_pae_pdpte;
   if (dpage !== null) own(dpage.pfn, 'default_pae_pdpte page');
   for (const id of caches.ownedObjects()) own(id, 'cache objects array');
-  const allocated = new Set<number>();
-  for (const o of mem.allocated()) {
-    allocated.add(o.id);
+  for (const o of mem.liveObjects()) {
     if (o.cached) {
-      if (owned.has(o.id)) bad('cached-objects-unused', `object ${o.id.toString(16)}`, `cached but also ${owned.get(o.id)}`);
+      if (owned.has(o.id)) bad('cached-objects-unused', `object ${o.id.toString(16)}`, `cached but also ${describe(owned.get(o.id))}`);
       continue;
     }
     if (!owned.has(o.id)) bad('no-leaked-object', `object ${o.id.toString(16)}`, `${o.kind} from ${o.site}, reachable from nothing`);
   }
-  for (const [id, what] of owned) if (!allocated.has(id)) bad('owned-objects-allocated', `object ${id.toString(16)}`, `${what} is not allocated`);
+  for (const [id, what] of owned) if (!mem.isAllocated(id)) bad('owned-objects-allocated', `object ${id.toString(16)}`, `${describe(what)} is not allocated`);
   return out;
 }
 

@@ -1,0 +1,106 @@
+/**
+ * A JSON op scenario read from its file in chunks (`run` of a 1e6-step file in flat memory): one
+ * pass checks the whole file (its JSON, then the scenario, each step parsed and dropped), so a
+ * bad file fails before any step runs, with the error parseScenario gives; the steps are then
+ * read again one at a time as they run. A file the chunked reader does not take (gzip, a syntax
+ * error, ...) is NotStreamable: read it whole with readInput for the usual error.
+ */
+import { inputFileChunks } from '../bits/input-file.js';
+import { END, JsonArrayMemberStream, NotStreamable } from '../bits/json-stream.js';
+import { getProfile, type Profile } from '../profiles/index.js';
+import { parseScenario, parseStep, type Scenario, type Step } from './parse.js';
+
+export { NotStreamable };
+
+export interface StreamedScenario {
+  /** The file's top level with "steps" as []: what isVmScenario and the header checks read. */
+  readonly header: unknown;
+  /** The scenario, its steps not kept (sc.steps is empty): parse it with parseStreamedScenario. */
+  scenario(where: string): Scenario;
+  /** The steps, read from the file again one at a time. */
+  steps(profile: Profile): Iterable<Step>;
+}
+
+function open(file: string) {
+  const input = inputFileChunks(file);
+  return { input, stream: new JsonArrayMemberStream(input.read, 'steps') };
+}
+
+/** The profile a step is parsed under, if the file named it (as a string) before its steps. */
+function profileBefore(stream: JsonArrayMemberStream): Profile | undefined {
+  const t = stream.seen('profile');
+  if (t === undefined) return undefined;
+  try {
+    const name = JSON.parse(t) as unknown;
+    return typeof name === 'string' && name !== '' ? getProfile(name) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first error parseStep throws on the file's steps under `profile`, or undefined. */
+function checkSteps(file: string, profile: Profile): unknown {
+  const { input, stream } = open(file);
+  try {
+    for (let i = 0; ; i++) {
+      const v = stream.next();
+      if (v === END) return undefined;
+      try {
+        parseStep(profile, v, i);
+      } catch (e) {
+        return e;
+      }
+    }
+  } finally {
+    input.close();
+  }
+}
+
+/** Scan `file` whole; throws NotStreamable when it must be read the ordinary way. */
+export function scanScenarioFile(file: string): StreamedScenario {
+  const { input, stream } = open(file);
+  let early: Profile | undefined;
+  let stepErr: unknown;
+  try {
+    let i = 0;
+    for (let v = stream.next(); v !== END; v = stream.next(), i++) {
+      if (i === 0) early = profileBefore(stream);
+      if (early && stepErr === undefined) {
+        try {
+          parseStep(early, v, i);
+        } catch (e) {
+          stepErr = e;
+        }
+      }
+    }
+  } finally {
+    input.close();
+  }
+  const header = stream.header();
+  return {
+    header,
+    scenario(where) {
+      return parseScenario(header, where, undefined, (_steps, profile) => {
+        const e = profile === early ? stepErr : checkSteps(file, profile);
+        if (e !== undefined) throw e;
+        return [];
+      });
+    },
+    steps(profile) {
+      return {
+        *[Symbol.iterator]() {
+          const { input, stream } = open(file);
+          try {
+            for (let i = 0; ; i++) {
+              const v = stream.next();
+              if (v === END) return;
+              yield parseStep(profile, v, i);
+            }
+          } finally {
+            input.close();
+          }
+        },
+      };
+    },
+  };
+}
