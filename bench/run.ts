@@ -18,16 +18,31 @@ import { formatNative, runNative } from './native.js';
 import { formatScale, scaleReport, type ScaleRow } from './suites/scale.js';
 import { evalRates } from './suites/eval.js';
 
-const { values } = parseArgs({
-  options: {
-    suite: { type: 'string', multiple: true },
-    rounds: { type: 'string', default: '3' },
-    'max-time': { type: 'string', default: '0.5' },
-    out: { type: 'string' },
-    native: { type: 'boolean', default: false },
-    profile: { type: 'string', multiple: true },
-  },
-});
+const USAGE = 'usage: npm run bench -- [--suite NAME]... [--rounds N] [--max-time S] [--native] [--profile P]... [--out FILE]';
+
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        suite: { type: 'string', multiple: true },
+        rounds: { type: 'string', default: '3' },
+        'max-time': { type: 'string', default: '0.5' },
+        out: { type: 'string' },
+        native: { type: 'boolean', default: false },
+        profile: { type: 'string', multiple: true },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message.split('\n')[0]}; ${USAGE}\n`);
+    process.exit(2);
+  }
+}
+const { values } = options();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const rounds = Number(values.rounds);
 const maxTime = Number(values['max-time']);
 if (!Number.isInteger(rounds) || rounds < 1 || !(maxTime > 0)) {

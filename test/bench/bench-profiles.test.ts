@@ -18,3 +18,16 @@ describe('bench --profile', () => {
     expect(syncSuite.cases.map((c) => c.name.split(':')[0])).toEqual([...Array(7).fill('v5.16'), ...Array(7).fill('v6.18')]);
   });
 });
+
+describe('bench options', () => {
+  const RUN = join(__dirname, '../../dist/bench/run.js');
+  it('an unknown option is one stderr line with the usage, exit 2 (no stack trace); --help prints the usage', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const bad = spawnSync(process.execPath, [RUN, '--bogus'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^bench: Unknown option '--bogus'; usage: npm run bench -- /)]);
+    const help = spawnSync(process.execPath, [RUN, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run bench -- /);
+  });
+});
