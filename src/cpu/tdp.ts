@@ -102,6 +102,15 @@ export function eptpPwl(level: number): number {
   return ((level - 1) << 3) & 0x38;
 }
 
+/** EPTP memory type write-back (bits 2:0) and the accessed/dirty enable (bit 6). */
+export const VMX_EPTP_MT_WB = 6;
+export const VMX_EPTP_AD_ENABLE_BIT = 1 << 6;
+
+/** The walk length an EPTP asks for (bits 5:3 + 1), the inverse of eptpPwl. */
+export function eptpLevel(eptp: bigint): number {
+  return Number((BigInt.asUintN(64, eptp) >> 3n) & 7n) + 1;
+}
+
 /** GPA bits a TDP table of `level` levels translates: 12 + 9 per level (4 -> 48, 5 -> 57). */
 export function tdpMappableBits(level: number): number {
   return 12 + 9 * level;

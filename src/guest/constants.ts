@@ -70,6 +70,8 @@ export const EPT_VIOLATION_ACC_INSTR = 1 << 2;
 export const EPT_VIOLATION_PROT_SHIFT = 3;
 export const EPT_VIOLATION_GVA_IS_VALID = 1 << 7;
 export const EPT_VIOLATION_GVA_TRANSLATED = 1 << 8;
+/** Bits 8:7 together: the hardware's report of a fault on a final (guest-linear) translation. */
+export const EPT_VIOLATION_GVA_BITS = EPT_VIOLATION_GVA_IS_VALID | EPT_VIOLATION_GVA_TRANSLATED;
 
 /** Control and flag bits not in the role code (uapi processor-flags.h). */
 export const X86_CR4_LAM_SUP = Number(R.X86_CR4_LAM_SUP);

@@ -23,7 +23,7 @@ import { WalkEventLog, type WalkEvent } from '../guest/events.js';
 import type { GuestMemory } from '../guest/memory.js';
 import { kvm_init_walk_mmu, X86_CR4_LA57, type AccessKind } from '../guest/index.js';
 import { loadGuestSpec, tableFormatFor } from '../guest/spec.js';
-import { tdpFaultLoop } from '../cpu/tdp.js';
+import { eptpPwl, tdpFaultLoop, VMX_EPTP_AD_ENABLE_BIT, VMX_EPTP_MT_WB } from '../cpu/tdp.js';
 import { parseHostKeys, type HostKey } from './host-keys.js';
 import * as api from '../mmu/index.js';
 import type { HostConfig } from '../mmu/index.js';
@@ -127,9 +127,6 @@ function parseStep(v: unknown, i: number): VmStep {
 
 const HOST_KEYS: readonly HostKey[] = ['vendor', 'cpu', 'tdp', 'tdp_level', 'mmio_caching', 'thp', 'nr_mmu_pages', 'nx_huge_pages', 'ept_ad', 'ept_execonly'];
 
-/** EPTP memory type WB (bits 2:0 = 6). */
-const EPTP_WB = 6n;
-
 /** Parse a VM scenario; `profile` replaces the file's (which is then optional). */
 export function parseVmScenario(json: unknown, where: string, profile?: Profile): VmScenario {
   if (!isObj(json)) badInput(where, 'expected a JSON object');
@@ -168,7 +165,7 @@ export function parseVmScenario(json: unknown, where: string, profile?: Profile)
   if (given !== undefined) cr3 = parseUnsigned(given, `${where}.regs.${key}`);
   else if (spec.cr3 === null) badInput(`${where}.regs.${key}`, 'missing, and the guest builds no root table');
   // The EPTP L1 would write: the root, WB, the table format's walk length, A/D when the host has it.
-  else if (ept) cr3 = BigInt(spec.cr3) | EPTP_WB | (BigInt(TABLE_FORMATS[format].levels - 1) << 3n) | (host['ept_ad'] === false ? 0n : 0x40n);
+  else if (ept) cr3 = BigInt(spec.cr3) | BigInt(VMX_EPTP_MT_WB | eptpPwl(TABLE_FORMATS[format].levels) | (host['ept_ad'] === false ? 0 : VMX_EPTP_AD_ENABLE_BIT));
   else cr3 = BigInt(spec.cr3);
   return { profile: p, host: host as Partial<HostConfig>, regs: { ...regs0, cr3 }, guestJson, format, maxphyaddr: spec.maxphyaddr, steps: steps.map(parseStep) };
 }

@@ -8,7 +8,20 @@
  */
 import { isCanonicalHalves } from '../../cpu/canonical.js';
 import { untagHighHalf } from '../../cpu/lam.js';
-import { PFERR_FETCH_MASK, PFERR_PK_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, X86_EFLAGS_AC } from '../../guest/constants.js';
+import {
+  EPT_VIOLATION_ACC_INSTR,
+  EPT_VIOLATION_ACC_READ,
+  EPT_VIOLATION_ACC_WRITE,
+  EPT_VIOLATION_GVA_BITS,
+  EPT_VIOLATION_PROT_SHIFT,
+  PFERR_FETCH_MASK,
+  PFERR_PK_MASK,
+  PFERR_PRESENT_MASK,
+  PFERR_RSVD_MASK,
+  PFERR_USER_MASK,
+  PFERR_WRITE_MASK,
+  X86_EFLAGS_AC,
+} from '../../guest/constants.js';
 import type { AccessKind } from '../../guest/access.js';
 import { INVALID_PAGE } from '../pages/constants.js';
 import { kvm_mmu_page_get_gfn } from '../pages/rmap.js';
@@ -37,11 +50,6 @@ export type HwAccessResult =
 /** VMX exit reasons of an EPT fault (vmx.h EXIT_REASON_*). */
 export const EXIT_REASON_EPT_VIOLATION = 48;
 export const EXIT_REASON_EPT_MISCONFIG = 49;
-/** EPT violation exit-qualification bits (vmx.h): access R/W/I, the translation's R/W/X, GVA valid / translated. */
-const EPT_QUAL_READ = 1;
-const EPT_QUAL_WRITE = 2;
-const EPT_QUAL_INSTR = 4;
-const EPT_QUAL_GVA = 0x180;
 
 /**
  * The CPU running L2 on the shadow EPT tables (EPTP02 = the current root): `gpa` is an L2
@@ -60,22 +68,9 @@ function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAcc
   const a = BigInt.asUintN(64, gpa);
   const write = access === 'write';
   const fetch = access === 'fetch';
-  const accBits = write ? EPT_QUAL_WRITE : fetch ? EPT_QUAL_INSTR : EPT_QUAL_READ;
-  const ec0 = write ? PFERR_WRITE_MASK : fetch ? PFERR_FETCH_MASK : PFERR_USER_MASK;
   let and = 7;
-  const violation = (): HwAccessResult => ({
-    ok: false,
-    vector: 14,
-    error_code: ec0 | (and !== 0 ? PFERR_PRESENT_MASK : 0),
-    cr2: a,
-    exit: { reason: EXIT_REASON_EPT_VIOLATION, qualification: accBits | (and << 3) | EPT_QUAL_GVA },
-  });
-  const misconfig = (): HwAccessResult => ({ ok: false, vector: 14, error_code: PFERR_RSVD_MASK, cr2: a, exit: { reason: EXIT_REASON_EPT_MISCONFIG, qualification: 0 } });
   const levels = vcpu.mmu.ctx.shadow_root_level;
-  if (vcpu.mmu.root_hpa === INVALID_PAGE || a >> BigInt(12 + 9 * levels) !== 0n) {
-    and = 0;
-    return violation();
-  }
+  if (vcpu.mmu.root_hpa === INVALID_PAGE || a >> BigInt(12 + 9 * levels) !== 0n) return eptViolation(a, write, fetch, 0);
   const execonly = kvm.masks.cfg.ept_execonly === true;
   const it = shadowWalkFrom(vcpu, vcpu.mmu.root_hpa, a);
   let leaf = -1;
@@ -84,17 +79,17 @@ function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAcc
     const slo = kvm.spteLo(it.sptep);
     const shi = kvm.spteHi(it.sptep);
     const rwx = slo & 7;
-    if (is_mmio_spte(kvm.masks, slo, shi) || (rwx & 3) === 2 || (rwx === 4 && !execonly)) return misconfig();
+    if (is_mmio_spte(kvm.masks, slo, shi) || (rwx & 3) === 2 || (rwx === 4 && !execonly)) return eptMisconfig(a);
     and &= rwx;
-    if (rwx === 0) return violation();
+    if (rwx === 0) return eptViolation(a, write, fetch, and);
     leaf = it.sptep;
     level = it.level;
   }
-  if (leaf < 0) return violation();
+  if (leaf < 0) return eptViolation(a, write, fetch, and);
   const slo = kvm.spteLo(leaf);
   const shi = kvm.spteHi(leaf);
-  if (level > 1 && !(slo & 0x80)) return violation();
-  if ((write && !(and & 2)) || (fetch && !(and & 4)) || (!write && !fetch && !(and & 1))) return violation();
+  if (level > 1 && !(slo & 0x80)) return eptViolation(a, write, fetch, and);
+  if ((write && !(and & 2)) || (fetch && !(and & 4)) || (!write && !fetch && !(and & 1))) return eptViolation(a, write, fetch, and);
   if (spte_ad_enabled(shi)) {
     const words = kvm.arena;
     const off = kvm.spteOff(leaf);
@@ -108,6 +103,24 @@ function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAcc
   const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf % 512);
   const pfn = spte_to_pfn(slo, shi);
   return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
+}
+
+/** L0's EPT violation for an access whose translation allowed `and` (R/W/X, 0: not present). */
+function eptViolation(a: bigint, write: boolean, fetch: boolean, and: number): HwAccessResult {
+  const acc = write ? EPT_VIOLATION_ACC_WRITE : fetch ? EPT_VIOLATION_ACC_INSTR : EPT_VIOLATION_ACC_READ;
+  const ec = write ? PFERR_WRITE_MASK : fetch ? PFERR_FETCH_MASK : PFERR_USER_MASK;
+  return {
+    ok: false,
+    vector: 14,
+    error_code: ec | (and !== 0 ? PFERR_PRESENT_MASK : 0),
+    cr2: a,
+    exit: { reason: EXIT_REASON_EPT_VIOLATION, qualification: acc | (and << EPT_VIOLATION_PROT_SHIFT) | EPT_VIOLATION_GVA_BITS },
+  };
+}
+
+/** L0's EPT misconfiguration (handle_ept_misconfig hands kvm_mmu_page_fault PFERR_RSVD). */
+function eptMisconfig(a: bigint): HwAccessResult {
+  return { ok: false, vector: 14, error_code: PFERR_RSVD_MASK, cr2: a, exit: { reason: EXIT_REASON_EPT_MISCONFIG, qualification: 0 } };
 }
 
 function pf(error_code: number, lo: number, hi: number): HwAccessResult {

@@ -6,12 +6,10 @@
  * MMU's inject_page_fault hook is vmx nested.c nested_ept_inject_page_fault, an EPT violation or
  * EPT misconfig VM exit to L1.
  */
-import { PFERR_PRESENT_MASK, PFERR_RSVD_MASK } from '../../guest/constants.js';
+import { EPT_VIOLATION_GVA_BITS, PFERR_PRESENT_MASK, PFERR_RSVD_MASK } from '../../guest/constants.js';
+import { EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION } from './cpu_access.js';
 import { kvm_mmu_invalidate_addr } from './invlpg.js';
 import type { NestedVmExit, Vcpu } from '../pages/vcpu.js';
-
-/** EPT violation exit-qualification bits 8:7 (GVA valid, GVA translated): L0's own exit supplies them. */
-const EPT_VIOLATION_GVA_BITS = 0x180;
 
 /**
  * @kernel x86.c kvm_inject_emulated_page_fault (pf_guest counted by kvm_inject_page_fault)
@@ -60,8 +58,8 @@ function nested_svm_inject_npf_exit(address: bigint, error_code: number): Nested
 function nested_ept_inject_page_fault(vcpu: Vcpu, address: bigint, error_code: number, exit_qualification: number): NestedVmExit {
   if (error_code & PFERR_RSVD_MASK) {
     const q = vcpu.kvm.traits.nested_ept_misconfig_exit_qual === 'zero' ? 0 : vcpu.exit_qualification;
-    return { reason: 49, name: 'EPT_MISCONFIG', qualification: q, gpa: BigInt.asUintN(64, address) };
+    return { reason: EXIT_REASON_EPT_MISCONFIG, name: 'EPT_MISCONFIG', qualification: q, gpa: BigInt.asUintN(64, address) };
   }
   const q = exit_qualification | (vcpu.exit_qualification & EPT_VIOLATION_GVA_BITS);
-  return { reason: 48, name: 'EPT_VIOLATION', qualification: q, gpa: BigInt.asUintN(64, address) };
+  return { reason: EXIT_REASON_EPT_VIOLATION, name: 'EPT_VIOLATION', qualification: q, gpa: BigInt.asUintN(64, address) };
 }

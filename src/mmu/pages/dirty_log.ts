@@ -63,11 +63,11 @@ function kvm_mmu_zap_collapsible_spte(kvm: Kvm, list: PteList, slot: Memslot): b
  */
 export function kvm_mmu_zap_collapsible_sptes(kvm: Kvm, slot: Memslot): void {
   let flush = false;
+  const keys = [...kvm.rmaps.keys()].sort((a, b) => a - b);
   for (let level = 1; level < KVM_MAX_HUGEPAGE_LEVEL; level++) {
-    const keys = [...kvm.rmaps.keys()].filter((k) => rmapKeyFrame(k).level === level).sort((a, b) => a - b);
     for (const key of keys) {
-      const { gfn } = rmapKeyFrame(key);
-      if (gfn < slot.base_gfn || gfn >= slot.base_gfn + slot.npages) continue;
+      const { gfn, level: l } = rmapKeyFrame(key);
+      if (l !== level || gfn < slot.base_gfn || gfn >= slot.base_gfn + slot.npages) continue;
       const list = kvm.rmaps.get(key);
       if (list) flush = kvm_mmu_zap_collapsible_spte(kvm, list, slot) || flush;
     }

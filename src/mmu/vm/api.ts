@@ -29,6 +29,7 @@
  */
 import type { Cr3Ctx } from '../../cpu/cr.js';
 import { gva_to_gpa, accessBits, INVALID_GPA, type AccessKind } from '../../guest/access.js';
+import { EPT_VIOLATION_ACC_INSTR, EPT_VIOLATION_ACC_READ, EPT_VIOLATION_ACC_WRITE, EPT_VIOLATION_GVA_BITS, PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../../guest/constants.js';
 import { WalkEventLog } from '../../guest/events.js';
 import type { TraceEvent } from '../../trace/events.js';
 import { audit, type Violation } from './audit.js';
@@ -220,7 +221,12 @@ export function pageFault(vm: ShadowVm, cr2: bigint, error_code: number, cpl = e
 
 /** The EPT-violation qualification the hardware reports for a final translation with these access bits. */
 function defaultEptQualification(error_code: number): number {
-  return (error_code & 4 ? 1 : 0) | (error_code & 2 ? 2 : 0) | (error_code & 0x10 ? 4 : 0) | 0x180;
+  return (
+    (error_code & PFERR_USER_MASK ? EPT_VIOLATION_ACC_READ : 0) |
+    (error_code & PFERR_WRITE_MASK ? EPT_VIOLATION_ACC_WRITE : 0) |
+    (error_code & PFERR_FETCH_MASK ? EPT_VIOLATION_ACC_INSTR : 0) |
+    EPT_VIOLATION_GVA_BITS
+  );
 }
 
 /**

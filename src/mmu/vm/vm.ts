@@ -22,6 +22,7 @@ import {
 } from '../../bits/regs.js';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { badInput } from '../../bits/errors.js';
+import { eptpLevel, VMX_EPTP_AD_ENABLE_BIT, VMX_EPTP_MT_WB } from '../../cpu/tdp.js';
 import { cr4ChangeResetsMmu, kvm_set_cr3, shadowRootOfCr3, type Cr3Ctx, X86_CR3_LAM_U48, X86_CR3_LAM_U57 } from '../../cpu/cr.js';
 import { kvm_init_ept_walk_mmu, kvm_init_walk_mmu, load_pdptrs, type GuestFeatures, type WalkMmu } from '../../guest/mmu.js';
 import type { GuestMemory } from '../../guest/memory.js';
@@ -179,8 +180,8 @@ export class ShadowVmState {
 
   /** The shadow-EPT role inputs of the current EPTP: walk length, EPTP A/D, execute-only (nested_ept_new_eptp). */
   eptInput(): { level: number; accessed_dirty: boolean; execonly: boolean } {
-    const eptp = Number(BigInt.asUintN(64, this.regs.cr3) & 0xfffn);
-    return { level: ((eptp >>> 3) & 7) + 1, accessed_dirty: ((eptp >>> 6) & 1) === 1, execonly: this.hostEpt.execonly };
+    const ad = (BigInt.asUintN(64, this.regs.cr3) & BigInt(VMX_EPTP_AD_ENABLE_BIT)) !== 0n;
+    return { level: eptpLevel(this.regs.cr3), accessed_dirty: ad, execonly: this.hostEpt.execonly };
   }
 
   /** The guest walk MMU for the current registers at `cpl` (cached until the registers change). */
@@ -482,11 +483,11 @@ export class ShadowVmState {
 export function eptpProblem(eptp: bigint, caps: { readonly ad: boolean; readonly level: number }): string | null {
   const e = BigInt.asUintN(64, eptp);
   const mt = Number(e & 7n);
-  const pwl = Number((e >> 3n) & 7n) + 1;
-  if (mt !== 0 && mt !== 6) return `EPTP 0x${e.toString(16)}: memory type ${mt} is neither UC (0) nor WB (6)`;
+  const pwl = eptpLevel(e);
+  if (mt !== 0 && mt !== VMX_EPTP_MT_WB) return `EPTP 0x${e.toString(16)}: memory type ${mt} is neither UC (0) nor WB (6)`;
   if (pwl !== 4 && pwl !== 5) return `EPTP 0x${e.toString(16)}: page-walk length ${pwl} is not 4 or 5`;
   if (pwl === 5 && caps.level < 5) return `EPTP 0x${e.toString(16)}: a 5-level EPTP on a host without 5-level EPT (VMX_EPT_PAGE_WALK_5_BIT)`;
-  if (e & 0x40n && !caps.ad) return `EPTP 0x${e.toString(16)}: A/D enabled without the EPT A/D capability`;
+  if (e & BigInt(VMX_EPTP_AD_ENABLE_BIT) && !caps.ad) return `EPTP 0x${e.toString(16)}: A/D enabled without the EPT A/D capability`;
   if ((e >> 7n) & 0x1fn || e >> 52n) return `EPTP 0x${e.toString(16)}: reserved bits (11:7 or 63:52) set`;
   return null;
 }
