@@ -151,11 +151,17 @@ export function __reset_rsvds_bits_mask_ept(p: EptRsvdParams): RsvdCheck {
   }, mt_lo, mt_hi);
 }
 
-/** @kernel mmu.h __is_rsvd_bits_set (plus is_bad_mt_xwr for EPT) */
+/**
+ * @kernel mmu.h __is_rsvd_bits_set (plus __is_bad_mt_xwr for EPT)
+ * The EPT test is its own function so the common case stays small enough for the JIT to inline.
+ */
 export function is_rsvd_bits_set(r: RsvdCheck, lo: number, hi: number, level: number, ept: boolean): boolean {
   const i = ((lo >>> 7) & 1) * 5 + level - 1;
-  if (((lo & r.lo[i]!) | (hi & r.hi[i]!)) !== 0) return true;
-  if (!ept) return false;
+  return ((lo & r.lo[i]!) | (hi & r.hi[i]!)) !== 0 || (ept && __is_bad_mt_xwr(r, lo));
+}
+
+/** @kernel mmu.h __is_bad_mt_xwr: the entry's bits 5:0 (memory type, XWR) index the bitmap. */
+export function __is_bad_mt_xwr(r: RsvdCheck, lo: number): boolean {
   const b = lo & 63;
   return b < 32 ? ((r.bad_mt_xwr_lo >>> b) & 1) !== 0 : ((r.bad_mt_xwr_hi >>> (b - 32)) & 1) !== 0;
 }

@@ -5,19 +5,26 @@
  */
 import type { WalkMmu } from '../../guest/mmu.js';
 import type { GuestMemory, Word } from '../../guest/memory.js';
-import { is_rsvd_bits_set } from '../../guest/rsvd.js';
-import { is_present_gpte } from '../../guest/gpte.js';
+import { is_rsvd_bits_set, type RsvdCheck } from '../../guest/rsvd.js';
+import { gpte_present_mask } from '../../guest/gpte.js';
 
-export { gpte_access, gpte_to_gfn, is_present_gpte, protect_clean_gpte } from '../../guest/gpte.js';
+export { gpte_access, gpte_access_in, gpte_dirty_mask, gpte_present_mask, gpte_to_gfn, gpte_to_gfn_in, is_present_gpte, protect_clean_gpte, protect_clean_gpte_in } from '../../guest/gpte.js';
 
 /**
  * @kernel paging_tmpl.h FNAME(prefetch_invalid_gpte) (the test; the caller drops the SPTE)
  * Not present, not accessed (when the format has A/D bits) or reserved bits at level 1.
  */
 export function gpte_invalid_for_prefetch(w: WalkMmu, lo: number, hi: number): boolean {
-  if (!is_present_gpte(w, lo)) return true;
-  if (w.have_ad && !(lo & w.accessed_mask)) return true;
-  return is_rsvd_bits_set(w.rsvd, lo, hi, 1, w.kind === 'ept');
+  return gpte_invalid_for_prefetch_in(gpte_present_mask(w), w.have_ad ? w.accessed_mask : 0, w.rsvd, w.kind === 'ept', lo, hi);
+}
+
+/**
+ * gpte_invalid_for_prefetch on the format's facts, taken once by a loop over a table: the
+ * present mask (gpte_present_mask), the accessed bit (0 when the format has no A/D bits), the
+ * reserved-bit table and whether it is EPT.
+ */
+export function gpte_invalid_for_prefetch_in(present_mask: number, accessed_mask: number, rsvd: RsvdCheck, ept: boolean, lo: number, hi: number): boolean {
+  return (lo & present_mask) === 0 || (lo & accessed_mask) !== accessed_mask || is_rsvd_bits_set(rsvd, lo, hi, 1, ept);
 }
 
 /** kvm_vcpu_read_guest_atomic of one gPTE; false when the address is not RAM. */

@@ -10,7 +10,7 @@ import { read_gpte } from './gpte.js';
 import { mmu_page_zap_pte } from '../pages/link.js';
 import { prefetch_gpte } from './set_spte.js';
 import { is_last_spte, is_shadow_present_pte } from '../spte/spte.js';
-import { get_level1_sp_gpa, kvm_sync_spte } from './sync_page.js';
+import { get_level1_sp_gpa, kvm_sync_spte, sync_cursor } from './sync_page.js';
 import type { Vcpu } from '../pages/vcpu.js';
 import { shadowWalkFrom, shadow_walk_next, shadow_walk_okay } from './walk.js';
 
@@ -35,7 +35,7 @@ function __kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, root_hpa: number): 
     const sp = kvm.sptep_to_sp(it.sptep)!;
     if (sync) {
       if (sp.unsync) {
-        const ret = kvm_sync_spte(vcpu, sp, it.index);
+        const ret = kvm_sync_spte(sync_cursor(vcpu, sp, it.index, 1), it.index, it.index + 1, false);
         if (ret < 0) mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
         if (ret) kvm.kvm_flush_remote_tlbs();
       }

@@ -6,12 +6,13 @@
  * Return: < 0 failed (the caller zaps), 0 synced with no flush needed, > 0 flush needed.
  */
 import { SPTE_ENT_PER_PAGE } from '../pages/constants.js';
-import { gpte_access, gpte_invalid_for_prefetch, gpte_to_gfn, protect_clean_gpte, read_gpte } from './gpte.js';
+import { gpte_access_in, gpte_dirty_mask, gpte_invalid_for_prefetch_in, gpte_present_mask, gpte_to_gfn_in, protect_clean_gpte_in } from './gpte.js';
+import { ShadowMmuError } from '../../bits/errors.js';
 import { mmu_spte_clear_no_track } from '../pages/link.js';
 import type { KvmMmuPage } from '../pages/page.js';
 import { drop_spte, kvm_mmu_page_get_access, kvm_mmu_page_get_gfn, kvm_mmu_page_set_access, mmu_spte_update } from '../pages/rmap.js';
 import { mark_mmio_spte, vcpu_make_spte } from './set_spte.js';
-import { get_mmio_spte_gfn, is_mmio_spte, spte_to_pfn } from '../spte/spte.js';
+import { get_mmio_spte_gfn, is_mmio_spte, mmio_sptes_possible, spte_to_pfn } from '../spte/spte.js';
 import type { Vcpu } from '../pages/vcpu.js';
 
 /** @kernel paging_tmpl.h FNAME(get_level1_sp_gpa): 4-byte gPTEs add the quadrant's half. */
@@ -26,13 +27,15 @@ export function get_level1_sp_gpa(vcpu: Vcpu, sp: KvmMmuPage): number {
 export function kvm_sync_page_check(vcpu: Vcpu, sp: KvmMmuPage): boolean {
   const kvm = vcpu.kvm;
   const bad = (sp.role & kvm.rb.direct) !== 0 || ((sp.role ^ vcpu.mmu.ctx.mmu_role) & ~kvm.rb.sync_role_ign) !== 0;
-  return !kvm.warns.on(bad, 'kvm_sync_page_check', `sp ${sp.id} cannot be synced under the current root role`);
+  return !(bad && kvm.warns.on(true, 'kvm_sync_page_check', `sp ${sp.id} cannot be synced under the current root role`));
 }
 
-/** @kernel mmu.c sync_mmio_spte: true when the SPTE was MMIO (dropped or rewritten). */
-function sync_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, access: number): boolean {
+/** @kernel mmu.c sync_mmio_spte: true when entry i's SPTE was MMIO (dropped or rewritten). */
+function sync_mmio_spte(c: SyncCursor, i: number, gfn: number, access: number): boolean {
+  const vcpu = c.vcpu;
   const kvm = vcpu.kvm;
-  const off = kvm.spteOff(sptep);
+  const sptep = c.sp.pfn * SPTE_ENT_PER_PAGE + i;
+  const off = c.sp.spt_base + 2 * i;
   const lo = kvm.arena[off]!;
   const hi = kvm.arena[off + 1]!;
   if (!is_mmio_spte(kvm.masks, lo, hi)) return false;
@@ -48,52 +51,150 @@ const newSpte = new Uint32Array(2);
 export const syncWork = { sptes_visited: 0, gptes_read: 0, sptes_rebuilt: 0 };
 
 /**
- * @kernel paging_tmpl.h FNAME(sync_spte)
- * One SPTE of an unsync page against its gPTE (-1 read failure, 1 flush, 0 nothing to do): 6.x
- * FNAME(sync_spte), 5.16 the loop body of FNAME(sync_page), which always rebuilds (mmu traits
- * sync_spte_skips_unchanged_access, sync_spte_drops_nonpresent_access).
+ * What syncing entries of one shadow page reads again and again, taken once per page instead of
+ * once per entry (ours: storage, not kernel logic). The gPTEs are copied in one read of the
+ * guest table: the kernel reads each with kvm_vcpu_read_guest_atomic, and nothing in a sync
+ * writes guest memory, so the values are the same; a table outside every memslot makes every
+ * entry's read fail, as the kernel's per-entry read would.
  */
-export function sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
+export class SyncCursor {
+  vcpu!: Vcpu;
+  sp!: KvmMmuPage;
+  /** The gPTEs as (lo, hi) pairs (hi 0 for 4-byte formats), from entry `first` on. */
+  readonly gpte = new Uint32Array(SPTE_ENT_PER_PAGE * 2);
+  /** The guest table could be read (it lies in a memslot). */
+  readable = false;
+  /** The first entry copied into gpte (entries outside [first, first + count) are not loaded). */
+  first = 0;
+  count = 0;
+}
+
+const cursor = new SyncCursor();
+
+/** The cursor for entries [first, first + count) of sp: the gPTEs read. */
+export function sync_cursor(vcpu: Vcpu, sp: KvmMmuPage, first: number, count: number): SyncCursor {
+  const c = cursor;
+  const w = vcpu.guest!.walk;
+  const pte8 = w.pte_size === 8;
+  c.vcpu = vcpu;
+  c.sp = sp;
+  c.first = first;
+  c.count = count;
+  const g = c.gpte;
+  c.readable = vcpu.guest!.mem.readWords(get_level1_sp_gpa(vcpu, sp) + first * w.pte_size, pte8 ? 2 * count : count, g);
+  // 4-byte gPTEs spread into (lo, 0) pairs, from the top down so nothing is overwritten unread.
+  if (c.readable && !pte8) {
+    for (let k = count - 1; k >= 0; k--) {
+      g[2 * k] = g[k]!;
+      g[2 * k + 1] = 0;
+    }
+  }
+  return c;
+}
+
+/**
+ * @kernel mmu.c kvm_sync_spte
+ * Entries [first, end) of the cursor's page, each as kvm_sync_spte does it: an entry holding the
+ * empty value (5.16: 0) is skipped, any other goes through FNAME(sync_spte) (below). Returns the
+ * entries' results ORed (-1 read failure, 1 flush, 0 nothing to do); with `stop_on_failure`
+ * (5.16 FNAME(sync_page)) -1 at the first failed read.
+ *
+ * FNAME(sync_spte)'s tests are written once per loop on values taken before it (the format's
+ * masks, the traits, where the page's arrays are): a JIT does not hoist a load out of a loop, so
+ * reading them through the profile objects per entry cost about 4x the whole test. The helpers
+ * called are the *_in forms of the gpte.ts functions, which take those values as arguments.
+ * Dropping, rebuilding and MMIO SPTEs are out of line (sync_spte_drop, sync_spte_rebuild,
+ * sync_mmio_spte).
+ */
+export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on_failure: boolean): number {
+  const vcpu = c.vcpu;
+  const sp = c.sp;
   const kvm = vcpu.kvm;
-  const g = vcpu.guest!;
-  const w = g.walk;
-  const sptep = sp.pfn * SPTE_ENT_PER_PAGE + i;
-  const word = g.walker.w;
-  syncWork.gptes_read++;
-  if (!read_gpte(w, g.mem, get_level1_sp_gpa(vcpu, sp) + i * w.pte_size, word)) return -1;
-  const glo = word.lo;
-  const ghi = word.hi;
-  if (gpte_invalid_for_prefetch(w, glo, ghi)) {
-    drop_spte(kvm, sptep);
-    return 1;
-  }
-  const gfn = gpte_to_gfn(w, glo, ghi);
-  let access = ((sp.role & kvm.rb.accessMask) >>> kvm.rb.accessShift) & gpte_access(w, glo, ghi);
-  access = protect_clean_gpte(w, access, glo);
-  if (sync_mmio_spte(vcpu, sptep, gfn, access)) return 0;
   const m = kvm.masks;
-  const noPresent = kvm.traits.sync_spte_drops_nonpresent_access && ((access | m.present.lo) >>> 0) === m.nonpresent.lo && m.present.hi === m.nonpresent.hi;
-  if (noPresent || gfn !== kvm_mmu_page_get_gfn(kvm, sp, i)) {
-    drop_spte(kvm, sptep);
-    return 1;
+  const w = vcpu.guest!.walk;
+  const a = kvm.arena;
+  const spt_base = sp.spt_base;
+  const np_lo = m.nonpresent.lo;
+  const np_hi = m.nonpresent.hi;
+  const g = c.gpte;
+  const g_first = c.first;
+  // FNAME(prefetch_invalid_gpte), FNAME(gpte_access), gpte_to_gfn, FNAME(protect_clean_gpte).
+  const ept = w.kind === 'ept';
+  const pte8 = w.pte_size === 8;
+  const present_mask = gpte_present_mask(w);
+  const accessed_mask = w.have_ad ? w.accessed_mask : 0;
+  const dirty_mask = gpte_dirty_mask(w);
+  const rsvd = w.rsvd;
+  const role_access = (sp.role & kvm.rb.accessMask) >>> kvm.rb.accessShift;
+  // sync_mmio_spte can only find an MMIO SPTE when the VM makes them.
+  const mmio = mmio_sptes_possible(m);
+  // The "new SPTE would be SHADOW_NONPRESENT_VALUE" test as one compare of (access | present):
+  // against the empty value's low half when the trait holds and the high halves agree, else -1.
+  const pr_lo = m.present.lo;
+  const np_access = kvm.traits.sync_spte_drops_nonpresent_access && m.present.hi === np_hi ? np_lo : -1;
+  const skips_unchanged = kvm.traits.sync_spte_skips_unchanged_access;
+  // kvm_mmu_page_get_gfn / get_access read shadowed_translation (gfn << 12 | access) directly
+  // when the page has one that holds the access (6.x, neither passthrough nor level-promoted).
+  const own = (sp.role & (kvm.rb.passthrough | kvm.rb.level_promoted)) !== 0;
+  const tr_base = !own && sp.gfns >= 0 && kvm.traits.rmap_access_in_shadowed_translation ? sp.gfns_base : -1;
+  let flush = 0;
+  for (let i = first; i < end; i++) {
+    const off = spt_base + 2 * i;
+    syncWork.sptes_visited++;
+    if (a[off] === np_lo && a[off + 1] === np_hi) continue;
+    // FNAME(sync_spte) from here.
+    syncWork.gptes_read++;
+    if (!c.readable) {
+      if (stop_on_failure) return -1;
+      flush |= -1;
+      continue;
+    }
+    const k = 2 * (i - g_first);
+    const glo = g[k]!;
+    const ghi = g[k + 1]!;
+    if (gpte_invalid_for_prefetch_in(present_mask, accessed_mask, rsvd, ept, glo, ghi)) {
+      flush |= sync_spte_drop(c, i);
+      continue;
+    }
+    const gfn = gpte_to_gfn_in(pte8, glo, ghi);
+    const access = protect_clean_gpte_in(dirty_mask, role_access & gpte_access_in(ept, pte8, glo, ghi), glo);
+    if (mmio && sync_mmio_spte(c, i, gfn, access)) continue;
+    if (((access | pr_lo) >>> 0) === np_access) {
+      flush |= sync_spte_drop(c, i);
+      continue;
+    }
+    const tr = tr_base + 2 * i;
+    const tlo = tr_base >= 0 ? a[tr]! : 0;
+    if (gfn !== (tr_base >= 0 ? a[tr + 1]! * 0x100000 + (tlo >>> 12) : kvm_mmu_page_get_gfn(kvm, sp, i))) {
+      flush |= sync_spte_drop(c, i);
+      continue;
+    }
+    if (skips_unchanged && (tr_base >= 0 ? tlo & 7 : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
+    flush |= sync_spte_rebuild(c, i, gfn, access);
   }
-  if (kvm.traits.sync_spte_skips_unchanged_access && kvm_mmu_page_get_access(kvm, sp, i) === access) return 0;
+  if (kvm.arena !== a) throw new ShadowMmuError('EAUDIT', `kvm_sync_spte: the host arena moved during a sync of sp ${sp.id}`);
+  return flush;
+}
+
+/** @kernel paging_tmpl.h FNAME(sync_spte) (the drop: the SPTE goes, a flush is needed; the tests are in kvm_sync_spte) */
+function sync_spte_drop(c: SyncCursor, i: number): number {
+  drop_spte(c.vcpu.kvm, c.sp.pfn * SPTE_ENT_PER_PAGE + i);
+  return 1;
+}
+
+/** FNAME(sync_spte)'s rebuild: the new access recorded, the SPTE made again with prefetch semantics. */
+function sync_spte_rebuild(c: SyncCursor, i: number, gfn: number, access: number): number {
+  const vcpu = c.vcpu;
+  const sp = c.sp;
+  const kvm = vcpu.kvm;
+  const m = kvm.masks;
   if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
   const lo = kvm.arena[sp.spt_base + 2 * i]!;
   const hi = kvm.arena[sp.spt_base + 2 * i + 1]!;
   const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
   syncWork.sptes_rebuilt++;
   vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable, newSpte);
-  return mmu_spte_update(kvm, sptep, newSpte[0]!, newSpte[1]!) ? 1 : 0;
-}
-
-/** @kernel mmu.c kvm_sync_spte: skips slots holding the empty value (5.16: 0). */
-export function kvm_sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
-  const m = vcpu.kvm.masks;
-  const a = vcpu.kvm.arena;
-  syncWork.sptes_visited++;
-  if (a[sp.spt_base + 2 * i] === m.nonpresent.lo && a[sp.spt_base + 2 * i + 1] === m.nonpresent.hi) return 0;
-  return sync_spte(vcpu, sp, i);
+  return mmu_spte_update(kvm, sp.pfn * SPTE_ENT_PER_PAGE + i, newSpte[0]!, newSpte[1]!) ? 1 : 0;
 }
 
 /**
@@ -104,13 +205,6 @@ export function kvm_sync_spte(vcpu: Vcpu, sp: KvmMmuPage, i: number): number {
  */
 export function __kvm_sync_page(vcpu: Vcpu, sp: KvmMmuPage): number {
   if (!kvm_sync_page_check(vcpu, sp)) return -1;
-  const goOn = vcpu.kvm.traits.sync_page_continues_after_read_failure;
-  let flush = 0;
-  for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-    const r = kvm_sync_spte(vcpu, sp, i);
-    if (r < 0 && !goOn) return -1;
-    if (r < -1) return -1;
-    flush |= r;
-  }
-  return flush;
+  const c = sync_cursor(vcpu, sp, 0, SPTE_ENT_PER_PAGE);
+  return kvm_sync_spte(c, 0, SPTE_ENT_PER_PAGE, !vcpu.kvm.traits.sync_page_continues_after_read_failure);
 }

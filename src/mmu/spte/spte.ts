@@ -97,8 +97,15 @@ export function is_mmio_spte(m: SpteMasks, lo: number, hi: number): boolean {
   const v = m.mmio_value;
   const k = m.mmio_mask;
   if (((lo & k.lo) >>> 0) !== v.lo || ((hi & k.hi) >>> 0) !== v.hi) return false;
-  // 5.x: likely(shadow_mmio_value); 6.x: likely(enable_mmio_caching).
-  return m.traits.mmio_caching_rederived ? m.mmio_enabled : (v.lo | v.hi) !== 0;
+  return mmio_sptes_possible(m);
+}
+
+/**
+ * is_mmio_spte's VM-wide condition (5.x: likely(shadow_mmio_value); 6.x:
+ * likely(enable_mmio_caching)): when false no SPTE is an MMIO SPTE, so a loop may test it once.
+ */
+export function mmio_sptes_possible(m: SpteMasks): boolean {
+  return m.traits.mmio_caching_rederived ? m.mmio_enabled : (m.mmio_value.lo | m.mmio_value.hi) !== 0;
 }
 
 /** @kernel spte.h is_large_pte */
