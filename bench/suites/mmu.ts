@@ -65,7 +65,7 @@ function missCase(n: number): BenchCase {
       const w = world(n);
       const { m } = w;
       m.vcpu.mem.topup(true, 4);
-      const { sp } = kvm_mmu_get_page(m.vcpu, w.next++, w.role1);
+      const sp = kvm_mmu_get_page(m.vcpu, w.next++, w.role1);
       const list: KvmMmuPage[] = [];
       kvm_mmu_prepare_zap_page(m.kvm, sp, list);
       kvm_mmu_commit_zap_page(m.kvm, list);
@@ -84,7 +84,7 @@ function linkWorld(): { m: Machine; root: KvmMmuPage; kids: KvmMmuPage[] } {
   const kids: KvmMmuPage[] = [];
   for (let i = 0; i < BATCH; i++) {
     if (i % 32 === 0) m.vcpu.mem.topup(true, 4);
-    kids.push(kvm_mmu_get_page(m.vcpu, 0x10000 + i, role3).sp);
+    kids.push(kvm_mmu_get_page(m.vcpu, 0x10000 + i, role3));
   }
   return { m, root, kids };
 }
@@ -114,15 +114,15 @@ const zapCase: BenchCase = {
     const r2 = kvm_mmu_get_page_role(P, CTX, { level: 2, direct: false, access: 7, gaddr: 0n });
     const r1 = kvm_mmu_get_page_role(P, CTX, { level: 1, direct: false, access: 7, gaddr: 0n });
     v.mem.topup(true, 4);
-    const top = kvm_mmu_get_page(v, 0x100, r3).sp;
+    const top = kvm_mmu_get_page(v, 0x100, r3);
     let g = 0x200;
     for (let i = 0; i < 8; i++) {
       v.mem.topup(true, 4);
-      const mid = kvm_mmu_get_page(v, g++, r2).sp;
+      const mid = kvm_mmu_get_page(v, g++, r2);
       link_shadow_page(v, m.kvm.sptep(top, i), mid);
       for (let j = 0; j < 8; j++) {
         if (j % 4 === 0) v.mem.topup(true, 4);
-        link_shadow_page(v, m.kvm.sptep(mid, j), kvm_mmu_get_page(v, g++, r1).sp);
+        link_shadow_page(v, m.kvm.sptep(mid, j), kvm_mmu_get_page(v, g++, r1));
       }
     }
     // Zapping the top unlinks its children; they stay (unlinked, valid) until reclaimed: zap them too.

@@ -69,7 +69,7 @@ export function scaleWorld(n: number): ScaleWorld {
   const heapBytes = process.memoryUsage().heapUsed - heap0;
   const role2 = kvm_mmu_get_page_role(P, CTX, { level: 2, direct: false, access: 7, gaddr: 0n });
   m.vcpu.mem.topup(true, 4);
-  const parent = kvm_mmu_get_page(m.vcpu, 2 ** 30, role2).sp;
+  const parent = kvm_mmu_get_page(m.vcpu, 2 ** 30, role2);
   w = { m, n, role1, parent, heapBytes, next: 2 ** 31 };
   worlds.set(n, w);
   return w;
@@ -88,7 +88,7 @@ function createBatch(w: ScaleWorld, out: KvmMmuPage[]): void {
   const { m } = w;
   for (let i = 0; i < NEW; i++) {
     if (i % 8 === 0) m.vcpu.mem.topup(true, 4);
-    const sp = kvm_mmu_get_page(m.vcpu, w.next++, w.role1).sp;
+    const sp = kvm_mmu_get_page(m.vcpu, w.next++, w.role1);
     link_shadow_page(m.vcpu, m.kvm.sptep(w.parent, i), sp);
     out.push(sp);
   }

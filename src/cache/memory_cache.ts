@@ -180,7 +180,7 @@ export class KvmMmuMemoryCache {
     const gfp = this.gfp_custom || GFP_KERNEL_ACCOUNT;
     if (this.nobjs >= min) return 0;
     if (this.objects === null) {
-      if (this.warns.on(capacity === 0, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity 0`)) return -EIO;
+      if (capacity === 0 && this.warns.on(true, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity 0`)) return -EIO;
       if (
         this.warns.on(
           this.hasInit && (this.kmem_cache !== null || this.gfp_zero !== 0),
@@ -198,7 +198,7 @@ export class KvmMmuMemoryCache {
       this.objects = [];
       this.capacity = capacity;
     }
-    if (this.warns.on(this.capacity !== capacity, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity ${capacity} differs from ${this.capacity}`)) {
+    if (this.capacity !== capacity && this.warns.on(true, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity ${capacity} differs from ${this.capacity}`)) {
       return -EIO;
     }
     while (this.nobjs < this.capacity) {
@@ -221,7 +221,7 @@ export class KvmMmuMemoryCache {
    */
   kvm_mmu_memory_cache_alloc(): number {
     let p: number | null;
-    if (this.warns.on(this.nobjs === 0, 'kvm_mmu_memory_cache_alloc', `${this.name}: empty, atomic fallback`)) {
+    if (this.nobjs === 0 && this.warns.on(true, 'kvm_mmu_memory_cache_alloc', `${this.name}: empty, atomic fallback`)) {
       p = this.mmu_memory_cache_alloc_obj(GFP_ATOMIC | __GFP_ACCOUNT, this.atomicSite);
       if (p !== null) this.atomic_fallbacks++;
     } else {

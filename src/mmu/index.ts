@@ -11,7 +11,7 @@ export { kvm_mmu_sync_roots } from './fault/sync.js';
 export { standinSyncPage } from './fault/sync_standin.js';
 export { shadowWalk } from './fault/walk.js';
 export { INVALID_PAGE, SPTE_ENT_PER_PAGE } from './pages/constants.js';
-export { kvm_mmu_get_page } from './pages/get_page.js';
+export { kvm_mmu_get_page, lastGetPage } from './pages/get_page.js';
 export { type Kvm } from './pages/kvm.js';
 export { drop_parent_pte, link_shadow_page } from './pages/link.js';
 export { type KvmMmuPage } from './pages/page.js';

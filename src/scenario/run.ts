@@ -8,7 +8,7 @@ import type { TraceEvent } from '../trace/events.js';
 import { audit, type Violation } from '../mmu/index.js';
 import { checkPaeRoot, type PaeRootVerdict } from '../mmu/index.js';
 import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../mmu/index.js';
-import { kvm_mmu_get_page } from '../mmu/index.js';
+import { kvm_mmu_get_page, lastGetPage } from '../mmu/index.js';
 import { drop_parent_pte, link_shadow_page } from '../mmu/index.js';
 import { createMachine, destroyMachine, failNext, type Machine } from '../mmu/index.js';
 import { standinSyncPage } from '../mmu/index.js';
@@ -137,7 +137,8 @@ export class ScenarioRunner {
         return {};
       case 'get_page': {
         const role = this.roleFor(s);
-        const { sp, created } = kvm_mmu_get_page(vcpu, s.gfn, role);
+        const sp = kvm_mmu_get_page(vcpu, s.gfn, role);
+        const created = lastGetPage.created;
         if (s.name !== null) this.names.set(s.name, sp);
         return { page: sp.id, created };
       }

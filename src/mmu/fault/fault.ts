@@ -171,7 +171,7 @@ function kvm_mmu_get_child_sp(vcpu: Vcpu, it: ShadowWalkIterator, gfn: number, d
   } else {
     role = kvm_mmu_get_page_role(kvm.profile, vcpu.mmu.ctx, { level: it.level - 1, direct, access, gaddr: it.addr });
   }
-  return kvm_mmu_get_page(vcpu, gfn, role).sp;
+  return kvm_mmu_get_page(vcpu, gfn, role);
 }
 
 /**

@@ -84,30 +84,37 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
 }
 
 /**
+ * Whether the last kvm_mmu_get_page created its page (model only: the scenario runner's journal
+ * reads it right after the call). A field instead of a { sp, created } result, so a hit
+ * allocates nothing.
+ */
+export const lastGetPage = { created: false };
+
+/**
  * @kernel mmu.c kvm_mmu_get_page
  * The caller passes the complete role (5.x: computed by sp_role at the top of this function in
- * the kernel; 6.x: by mmu_alloc_root or kvm_mmu_child_role). Returns the page and whether it was
- * created.
+ * the kernel; 6.x: by mmu_alloc_root or kvm_mmu_child_role). Returns the page; lastGetPage says
+ * whether it was created.
  */
-export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): { sp: KvmMmuPage; created: boolean } {
+export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage {
   const kvm = vcpu.kvm;
-  // The local invalid_list, taken from a small stack of empty ones (commit empties it).
+  // The local invalid_list, taken from a small stack of empty ones (commit empties it); one
+  // that an error left behind is simply not reused.
   const invalid_list = kvm.invalid_lists.pop() ?? [];
-  try {
-    return get_page(vcpu, gfn, role, invalid_list);
-  } finally {
-    if (invalid_list.length === 0 && kvm.invalid_lists.length < 8) kvm.invalid_lists.push(invalid_list);
-  }
+  const sp = get_page(vcpu, gfn, role, invalid_list);
+  if (invalid_list.length === 0 && kvm.invalid_lists.length < 8) kvm.invalid_lists.push(invalid_list);
+  return sp;
 }
 
-function get_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): { sp: KvmMmuPage; created: boolean } {
+function get_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage {
   const kvm = vcpu.kvm;
   let sp = find_page(vcpu, gfn, role, invalid_list);
   if (sp) {
     if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
     kvm_mmu_commit_zap_page(kvm, invalid_list);
     if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
-    return { sp, created: false };
+    lastGetPage.created = false;
+    return sp;
   }
   kvm.stat.mmu_cache_miss++;
   if (kvm.traits.commit_before_alloc) kvm_mmu_commit_zap_page(kvm, invalid_list);
@@ -116,5 +123,6 @@ function get_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPag
   if (kvm.sp_has_gptes(sp)) account_shadowed(kvm, sp);
   if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: true, ...pageFields(sp) });
   kvm_mmu_commit_zap_page(kvm, invalid_list);
-  return { sp, created: true };
+  lastGetPage.created = true;
+  return sp;
 }

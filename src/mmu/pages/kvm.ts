@@ -43,7 +43,8 @@ export interface KvmStats {
 
 /** The gfn split into halves for the hash (gfns are < 2^52, exact in a double). */
 export function gfnHash(gfn: number): number {
-  return hash_64_halves(gfn >>> 0, Math.floor(gfn / 0x100000000) >>> 0, KVM_MMU_HASH_SHIFT);
+  // Below 2^32 (every gfn of a guest under 16 TiB) the high half is 0: no division.
+  return hash_64_halves(gfn >>> 0, gfn < 0x100000000 ? 0 : Math.floor(gfn / 0x100000000) >>> 0, KVM_MMU_HASH_SHIFT);
 }
 
 /** What the VM needs to know of its vCPUs: where to post requests. */

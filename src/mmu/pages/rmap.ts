@@ -90,12 +90,10 @@ export function kvm_mmu_page_set_translation(kvm: Kvm, sp: KvmMmuPage, index: nu
     }
     return;
   }
-  kvm.warns.on(gfn !== kvm_mmu_page_get_gfn(kvm, sp, index), 'kvm_mmu_page_set_translation', `gfn mismatch in sp ${sp.id}`);
-  kvm.warns.on(
-    kvm.traits.rmap_access_in_shadowed_translation && access !== kvm_mmu_page_get_access(kvm, sp, index),
-    'kvm_mmu_page_set_translation',
-    `access mismatch in sp ${sp.id}`,
-  );
+  if (gfn !== kvm_mmu_page_get_gfn(kvm, sp, index)) kvm.warns.on(true, 'kvm_mmu_page_set_translation', `gfn mismatch in sp ${sp.id}`);
+  if (kvm.traits.rmap_access_in_shadowed_translation && access !== kvm_mmu_page_get_access(kvm, sp, index)) {
+    kvm.warns.on(true, 'kvm_mmu_page_set_translation', `access mismatch in sp ${sp.id}`);
+  }
 }
 
 /** @kernel mmu.c kvm_mmu_page_set_access */

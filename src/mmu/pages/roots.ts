@@ -106,7 +106,7 @@ export function rootRole(vcpu: Vcpu, level: number, direct: boolean, slot: numbe
 
 /** @kernel mmu.c mmu_alloc_root: get the page, pin it; returns its physical address. */
 export function mmu_alloc_root(vcpu: Vcpu, gfn: number, slot: number, level: number, direct: boolean): number {
-  const { sp } = kvm_mmu_get_page(vcpu, gfn, rootRole(vcpu, level, direct, slot));
+  const sp = kvm_mmu_get_page(vcpu, gfn, rootRole(vcpu, level, direct, slot));
   sp.root_count++;
   return sp.pfn * 4096;
 }
