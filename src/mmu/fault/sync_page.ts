@@ -137,15 +137,21 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
   // when the page has one that holds the access (6.x, neither passthrough nor level-promoted).
   const own = (sp.role & (kvm.rb.passthrough | kvm.rb.level_promoted)) !== 0;
   const tr_base = !own && sp.gfns >= 0 && kvm.traits.rmap_access_in_shadowed_translation ? sp.gfns_base : -1;
+  const readable = c.readable;
+  // The work counters are kept in locals and added once (a store per entry measured ~10 %).
+  let reads = 0;
   let flush = 0;
   for (let i = first; i < end; i++) {
     const off = spt_base + 2 * i;
-    syncWork.sptes_visited++;
     if (a[off] === np_lo && a[off + 1] === np_hi) continue;
     // FNAME(sync_spte) from here.
-    syncWork.gptes_read++;
-    if (!c.readable) {
-      if (stop_on_failure) return -1;
+    reads++;
+    if (!readable) {
+      if (stop_on_failure) {
+        syncWork.sptes_visited += i + 1 - first;
+        syncWork.gptes_read += reads;
+        return -1;
+      }
       flush |= -1;
       continue;
     }
@@ -172,6 +178,8 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
     if (skips_unchanged && (tr_base >= 0 ? tlo & 7 : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
     flush |= sync_spte_rebuild(c, i, gfn, access);
   }
+  syncWork.sptes_visited += end - first;
+  syncWork.gptes_read += reads;
   if (kvm.arena !== a) throw new ShadowMmuError('EAUDIT', `kvm_sync_spte: the host arena moved during a sync of sp ${sp.id}`);
   return flush;
 }
