@@ -88,9 +88,14 @@ export interface HostMemoryStats {
   encrypt_calls: number;
 }
 
-/** The arena's first size in pages, and its largest (2^20 pages, 4 GiB). */
+/**
+ * The arena's first size in pages, and its largest: 2^21 pages, 8 GiB (a Uint32Array of 2^31
+ * elements; Node 20 allows up to 2^32 - 1). Growing to it copies the 4 GiB arena, so about
+ * 12 GiB are held for a moment; 2^21 pages are enough for 1e6 indirect 5.x shadow pages
+ * (spt + gfns each).
+ */
 const FIRST_PAGES = 16;
-const ARENA_MAX_PAGES = 2 ** 20;
+const ARENA_MAX_PAGES = 2 ** 21;
 /** Empty slot tables, shared until a zone hands out its first pfn. */
 const NO_SLOTS = new Int32Array(0);
 

@@ -29,5 +29,9 @@ describe('bench options', () => {
     const help = spawnSync(process.execPath, [RUN, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: npm run bench -- /);
+    expect(help.stdout).toContain('--scale-max');
+    const scale = spawnSync(process.execPath, [RUN, '--scale-max', '5e5'], { encoding: 'utf8' });
+    expect(scale.status).toBe(2);
+    expect(scale.stderr.trim().split('\n')).toEqual(['bench: --scale-max 5e5 is not one of 1e2, 1e3, 1e4, 1e5, 1e6']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gfnHash } from '../../src/mmu/pages/kvm.js';
-import { chainHistogram, kernelChainHistogram, scaleReport, scaleWorld, dropScaleWorlds } from '../../bench/suites/scale.js';
+import { chainHistogram, kernelChainHistogram, scaleReport, scaleSizesUpTo, scaleWorld, dropScaleWorlds } from '../../bench/suites/scale.js';
 
 describe('bench scale suite', () => {
   it('the page hash has the kernel chain-length distribution (hash_64 into 4096 buckets, BigInt reference)', () => {
@@ -34,5 +34,12 @@ describe('bench scale suite', () => {
     for (const t of [row!.get_page_hit_ns, row!.new_page_ns, row!.zap_ns]) expect(t).toBeGreaterThan(0);
     // Heap growth over the build: a number (other tests' garbage collected meanwhile can make it small or negative here).
     expect(Number.isFinite(row!.js_bytes_per_page)).toBe(true);
+  });
+
+  it('--scale-max picks the sizes up to a power of ten from 1e2 to 1e6, and nothing else', () => {
+    expect(scaleSizesUpTo(1e5)).toEqual([1e2, 1e3, 1e4, 1e5]);
+    expect(scaleSizesUpTo(1e6)).toEqual([1e2, 1e3, 1e4, 1e5, 1e6]);
+    expect(scaleSizesUpTo(1e2)).toEqual([1e2]);
+    for (const bad of [7, 1e7, 5e5, NaN, 0]) expect(scaleSizesUpTo(bad)).toBeNull();
   });
 });
