@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUITES } from './suites/index.js';
+import { FLOORS } from './native/floor.js';
 
 export interface NativeRow {
   path: string;
@@ -20,6 +21,13 @@ export interface NativeRow {
   /** Both sides per round, ns per unit (round r of C ran just before round r of JS). */
   c_rounds: number[];
   js_rounds: number[];
+  /**
+   * The same C loop written in plain JS (bench/native/floor.ts), where there is one: what the
+   * language costs; js / floor is what the model adds on top. Absent for paths without a floor.
+   */
+  floor_ns_per_unit?: { min: number; median: number; max: number };
+  model_over_floor?: { min: number; median: number; max: number };
+  floor_rounds?: number[];
 }
 
 const PAIRS: readonly { c: string; suite: string; js: string; path: string }[] = [
@@ -76,7 +84,10 @@ export function runNative(rounds: number, secs: number): { rows: NativeRow[] } |
     if (!c) throw new Error(`bench --native: no JS case "${p.js}" in suite ${p.suite}`);
     return { p, fn: c.fn };
   });
+  const floors = new Map(PAIRS.filter((p) => FLOORS[p.c]).map((p) => [p.c, FLOORS[p.c]!()]));
   for (const { fn } of cases) timeJs(fn, 0.2); // warm-up: build worlds, JIT
+  for (const fn of floors.values()) timeJs(fn, 0.2);
+  const fl: Record<string, number[]> = {};
   const c: Record<string, number[]> = {};
   const js: Record<string, number[]> = {};
   const units: Record<string, number> = {};
@@ -87,7 +98,11 @@ export function runNative(rounds: number, secs: number): { rows: NativeRow[] } |
       (c[o.case] ??= []).push(o.ns_per_op[0]! / o.units_per_op);
       units[o.case] = o.units_per_op;
     }
-    for (const { p, fn } of cases) (js[p.c] ??= []).push(timeJs(fn, secs) / units[p.c]!);
+    for (const { p, fn } of cases) {
+      (js[p.c] ??= []).push(timeJs(fn, secs) / units[p.c]!);
+      const floor = floors.get(p.c);
+      if (floor) (fl[p.c] ??= []).push(timeJs(floor, secs) / units[p.c]!);
+    }
   }
   const rows = PAIRS.map((p) => {
     const ratios = js[p.c]!.map((j, i) => j / c[p.c]![i]!);
@@ -99,6 +114,9 @@ export function runNative(rounds: number, secs: number): { rows: NativeRow[] } |
       ratio: stats(ratios),
       c_rounds: c[p.c]!,
       js_rounds: js[p.c]!,
+      ...(fl[p.c]
+        ? { floor_ns_per_unit: stats(fl[p.c]!), model_over_floor: stats(js[p.c]!.map((j, i) => j / fl[p.c]![i]!)), floor_rounds: fl[p.c]! }
+        : {}),
     };
   });
   return { rows };
@@ -107,9 +125,21 @@ export function runNative(rounds: number, secs: number): { rows: NativeRow[] } |
 export function formatNative(rows: readonly NativeRow[]): string {
   const f = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
   const perSec = (ns: number) => Math.round(1e9 / ns).toLocaleString('en-US');
-  const lines = [['path', 'C ns (median)', 'JS ns (median)', 'JS/C min', 'median', 'max', 'JS per s']];
+  const lines = [['path', 'C ns (median)', 'JS ns (median)', 'JS/C min', 'median', 'max', 'JS per s', 'JS floor ns', 'floor/C', 'JS/floor']];
   for (const r of rows) {
-    lines.push([r.path, f(r.c_ns_per_unit.median), f(r.js_ns_per_unit.median), f(r.ratio.min) + 'x', f(r.ratio.median) + 'x', f(r.ratio.max) + 'x', perSec(r.js_ns_per_unit.median)]);
+    const fm = r.floor_ns_per_unit?.median;
+    lines.push([
+      r.path,
+      f(r.c_ns_per_unit.median),
+      f(r.js_ns_per_unit.median),
+      f(r.ratio.min) + 'x',
+      f(r.ratio.median) + 'x',
+      f(r.ratio.max) + 'x',
+      perSec(r.js_ns_per_unit.median),
+      fm === undefined ? '-' : f(fm),
+      fm === undefined ? '-' : f(fm / r.c_ns_per_unit.median) + 'x',
+      r.model_over_floor === undefined ? '-' : f(r.model_over_floor.median) + 'x',
+    ]);
   }
   const w = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   return lines.map((l, k) => l.map((x, i) => (i === 0 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ') + (k === 0 ? '\n' + w.map((n) => '-'.repeat(n)).join('  ') : '')).join('\n');

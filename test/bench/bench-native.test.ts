@@ -3,6 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FLOORS } from '../../bench/native/floor.js';
+import { syncSuite } from '../../bench/suites/sync.js';
 
 describe('bench --native baselines', () => {
   it('compile with the system cc and print one JSON record per case', () => {
@@ -19,5 +21,15 @@ describe('bench --native baselines', () => {
     const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(recs.map((x) => x.case)).toEqual(['sync0', 'sync100', 'hit100', 'hit1000', 'hit10000', 'hit100000']);
     for (const x of recs) expect(x.ns_per_op[0]).toBeGreaterThan(0);
+  });
+
+  it('the JS floors do the C loops\' work: every hit lookup finds its page; a sync asks for a flush exactly when the model does', () => {
+    for (const n of [100, 1000, 10000, 100000]) expect(FLOORS[`hit${n}`]!()()).toBe(512);
+    for (const pct of [0, 10, 100]) {
+      const floor = FLOORS[`sync${pct}`]!();
+      const model = syncSuite.cases.find((c) => c.name.startsWith(`v6.18: kvm_sync_page x2, 512 SPTEs, ${pct}%`))!;
+      const want = model.counts!()['flush_requested'];
+      for (let k = 0; k < 3; k++) expect(floor(), `sync${pct} op ${k}`).toBe(want);
+    }
   });
 });
