@@ -15,7 +15,7 @@ import { KVM_NUM_MMU_PAGES, hash_64_halves, KVM_MMU_HASH_SHIFT } from '../../rol
 import { NO_TRACE, type TraceEvent, type TraceSink } from '../../trace/events.js';
 import { KVM_MIN_ALLOC_MMU_PAGES, SPTE_ENT_PER_PAGE } from './constants.js';
 import { KvmMmuPage, roleBits, type RoleBits } from './page.js';
-import type { PteList } from './pte_list.js';
+import { RmapTable } from './rmap_table.js';
 import type { DefaultPaePdpte } from '../spte/pae_pdpte.js';
 import { is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
 import type { SpteMasks } from '../spte/spte_masks.js';
@@ -109,10 +109,11 @@ export class Kvm {
     pages_1g: 0,
     max_mmu_rmap_size: 0,
   };
-  /** Leaf rmaps: the SPTEs mapping a gfn at a level (gfn_to_rmap), keyed by rmapKey. */
-  readonly rmaps = new Map<number, PteList>();
-  /** Empty rmap heads for gfn_to_rmap to reuse (rmap_remove returns them). */
-  readonly rmap_pool: PteList[] = [];
+  /**
+   * Leaf rmaps: the SPTEs mapping a gfn at a level (gfn_to_rmap), read by rmapKey; heads per
+   * memslot as slot->arch.rmap (rmap_table.ts; `rmaps.slots` is set when the VM has a guest).
+   */
+  readonly rmaps = new RmapTable();
   /** Empty invalid_list arrays for kvm_mmu_get_page to reuse. */
   readonly invalid_lists: KvmMmuPage[][] = [];
   readonly vcpus: VcpuRequests[] = [];
