@@ -211,6 +211,39 @@ export class GuestMemory {
     return true;
   }
 
+  /**
+   * Read `n` consecutive aligned entries of `size` (4 or 8) bytes, all in one page, into `buf` as
+   * lo, hi pairs (hi = 0 for 4-byte entries): what `n` read64 / read32 calls would give, with one
+   * page lookup. False (and `buf` untouched) when the page is outside every memslot.
+   */
+  readEntries(gpa: number, size: number, n: number, buf: Uint32Array): boolean {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    let b: number;
+    if (gfn === this.lastGfn) b = this.lastBase;
+    else {
+      const s = this.gfnToMemslot(gfn);
+      if (s === undefined) return false;
+      b = this.baseIn(s, gfn);
+      if (b < 0) {
+        buf.fill(0, 0, 2 * n);
+        return true;
+      }
+      this.lastGfn = gfn;
+      this.lastBase = b;
+    }
+    const a = this.arena;
+    let i = b + ((gpa - gfn * PAGE_SIZE) >>> 2);
+    if (size === 8) {
+      for (let k = 0; k < 2 * n; k++) buf[k] = a[i + k]!;
+    } else {
+      for (let k = 0; k < n; k++) {
+        buf[2 * k] = a[i++]!;
+        buf[2 * k + 1] = 0;
+      }
+    }
+    return true;
+  }
+
   /** Read an aligned 4-byte word into out.lo (out.hi = 0). False when not RAM. */
   read32(gpa: number, out: Word): boolean {
     const gfn = Math.floor(gpa / PAGE_SIZE);

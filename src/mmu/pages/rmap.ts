@@ -5,7 +5,7 @@
  * drop_spte, the page-size statistics, and write-protection through the rmaps
  * (spte_write_protect, rmap_write_protect, kvm_mmu_slot_gfn_write_protect).
  */
-import { SPTE_ENT_PER_PAGE } from './constants.js';
+import { KVM_PAGES_PER_HPAGE, SPTE_ENT_PER_PAGE } from './constants.js';
 import type { Kvm } from './kvm.js';
 import type { KvmMmuPage } from './page.js';
 import { type PteList, pte_list_add, pte_list_remove } from './pte_list.js';
@@ -27,11 +27,6 @@ const TWO32 = 0x100000000;
 
 export { rmapKey, rmapKeyFrame } from './rmap_table.js';
 
-/** The 4K-pages-per-entry shift of a level (KVM_HPAGE_GFN_SHIFT). */
-function gfnShift(level: number): number {
-  return 9 * (level - 1);
-}
-
 /** Whether the page keeps a per-entry gfn array (5.x gfns, 6.x shadowed_translation). */
 function hasTranslation(sp: KvmMmuPage): boolean {
   return sp.gfns >= 0;
@@ -51,7 +46,7 @@ export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): n
     if (!kvm.traits.rmap_access_in_shadowed_translation) return hi * TWO32 + lo;
     return hi * 0x100000 + (lo >>> 12);
   }
-  return sp.gfn + index * 2 ** gfnShift(kvm.level(sp));
+  return sp.gfn + index * KVM_PAGES_PER_HPAGE(kvm.level(sp));
 }
 
 /** @kernel mmu.c kvm_mmu_page_get_access: the array's low bits when it holds the access, else role.access. */

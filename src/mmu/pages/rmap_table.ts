@@ -16,6 +16,7 @@
  * counting as new (a doubly-linked list through the ids). The auditor's reports follow that order.
  */
 import type { Memslot } from '../../guest/memory.js';
+import { KVM_PAGES_PER_HPAGE } from './constants.js';
 import { PteList } from './pte_list.js';
 
 /**
@@ -23,13 +24,13 @@ import { PteList } from './pte_list.js';
  * (gfn >> 9 * (level - 1)); one key space for every memslot (the model has one address space).
  */
 export function rmapKey(gfn: number, level: number): number {
-  return Math.floor(gfn / 2 ** (9 * (level - 1))) * 4 + (level - 1);
+  return Math.floor(gfn / KVM_PAGES_PER_HPAGE(level)) * 4 + (level - 1);
 }
 
 /** The first gfn of an rmap key's frame and its level. */
 export function rmapKeyFrame(key: number): { gfn: number; level: number } {
   const level = (key % 4) + 1;
-  return { gfn: Math.floor(key / 4) * 2 ** (9 * (level - 1)), level };
+  return { gfn: Math.floor(key / 4) * KVM_PAGES_PER_HPAGE(level), level };
 }
 
 /** Heads per directory chunk. */
