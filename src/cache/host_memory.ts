@@ -364,6 +364,12 @@ export class HostMemory {
     return (s - 1) * PAGE_HALVES;
   }
 
+  /** The arena slot of a live page, or -1 (not a page, or not allocated): `base` without the throw. */
+  slotIndex(pfn: number): number {
+    const s = pfn >= NORMAL_FIRST_PFN ? this.normalSlot[pfn - NORMAL_FIRST_PFN] : this.dmaSlot[pfn - DMA32_FIRST_PFN];
+    return s === undefined || s <= 0 ? -1 : s - 1;
+  }
+
   /** The page's 512 entries as 1024 halves (entry i at [2i] low, [2i+1] high): a view of its arena slot. */
   words(pfn: number): Uint32Array {
     const slot = this.base(pfn) / PAGE_HALVES;

@@ -51,6 +51,42 @@ export interface VcpuRequests {
   readonly requests: Set<string>;
 }
 
+/**
+ * page_private (set_page_private / page_header) of the spt pages: the shadow page by the host
+ * arena slot of its pfn, so sptep_to_sp is two array loads, not a Map lookup. Map-like get / set /
+ * delete; a slot's entry counts only for the pfn it was set for.
+ */
+export class PageByPfn {
+  private readonly bySlot: (KvmMmuPage | undefined)[] = [];
+  constructor(private readonly mem: HostMemory) {}
+
+  get(pfn: number): KvmMmuPage | undefined {
+    const s = this.mem.slotIndex(pfn);
+    if (s < 0) return undefined;
+    const sp = this.bySlot[s];
+    return sp !== undefined && sp.pfn === pfn ? sp : undefined;
+  }
+
+  has(pfn: number): boolean {
+    return this.get(pfn) !== undefined;
+  }
+
+  set(pfn: number, sp: KvmMmuPage): this {
+    const s = this.mem.slotIndex(pfn);
+    if (s < 0) throw new ShadowMmuError('ESTATE', `set_page_private: pfn ${pfn.toString(16)} is not an allocated page`);
+    while (this.bySlot.length < s) this.bySlot.push(undefined);
+    this.bySlot[s] = sp;
+    return this;
+  }
+
+  delete(pfn: number): boolean {
+    const s = this.mem.slotIndex(pfn);
+    if (s < 0 || this.bySlot[s]?.pfn !== pfn) return false;
+    this.bySlot[s] = undefined;
+    return true;
+  }
+}
+
 export class Kvm {
   readonly profile: Profile;
   readonly traits: MmuTraits;
@@ -68,7 +104,7 @@ export class Kvm {
   active_head: KvmMmuPage | null = null;
   active_tail: KvmMmuPage | null = null;
   /** page_private of spt pages: the shadow page a pfn backs. */
-  readonly pageByPfn = new Map<number, KvmMmuPage>();
+  readonly pageByPfn: PageByPfn;
   mmu_valid_gen = 0;
   n_used_mmu_pages = 0;
   n_max_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
@@ -134,6 +170,7 @@ export class Kvm {
     this.rb = roleBits(profile);
     this.tdp_enabled = tdp_enabled;
     this.mem = mem;
+    this.pageByPfn = new PageByPfn(mem);
     this.masks = masks;
     this.default_pae_pdpte = default_pae_pdpte;
   }
