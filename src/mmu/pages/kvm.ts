@@ -15,6 +15,7 @@ import { KVM_NUM_MMU_PAGES, hash_64_halves, KVM_MMU_HASH_SHIFT } from '../../rol
 import { NO_TRACE, type TraceEvent, type TraceSink } from '../../trace/events.js';
 import { KVM_MIN_ALLOC_MMU_PAGES, SPTE_ENT_PER_PAGE } from './constants.js';
 import { KvmMmuPage, roleBits, type RoleBits } from './page.js';
+import { GfnCounts } from './gfn_counts.js';
 import { RmapTable } from './rmap_table.js';
 import type { DefaultPaePdpte } from '../spte/pae_pdpte.js';
 import { is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
@@ -109,10 +110,10 @@ export class Kvm {
   n_used_mmu_pages = 0;
   n_max_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
   indirect_shadow_pages = 0;
-  /** KVM_PAGE_TRACK_WRITE counts per gfn. */
-  readonly write_track = new Map<number, number>();
+  /** KVM_PAGE_TRACK_WRITE counts per gfn (per memslot as slot->arch.gfn_write_track; gfn_counts.ts). */
+  readonly write_track = new GfnCounts();
   /** disallow_lpage counts per gfn (huge pages disallowed because the gfn is shadowed). */
-  readonly lpage_disallowed = new Map<number, number>();
+  readonly lpage_disallowed = new GfnCounts();
   /**
    * Work the page hash did (hash-chain lookups and the pages probed), for the bench's
    * deterministic operation counts per path. Not a kernel statistic.
