@@ -465,6 +465,14 @@ export class ShadowVmState {
   enterGuest(): number {
     const v = this.vcpu;
     const rq = v.requests;
+    // No request pending (most entries): skip the eight lookups, each of which would find nothing.
+    if (rq.size !== 0) this.serviceRequests(v, rq);
+    if (v.mmu.root_hpa !== INVALID_PAGE) return 0;
+    return kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
+  }
+
+  /** The MMU requests vcpu_enter_guest services before entry, in its order. */
+  private serviceRequests(v: Vcpu, rq: Vcpu['requests']): void {
     if (rq.delete('KVM_REQ_MMU_RELOAD')) kvm_mmu_unload(v);
     if (rq.delete('KVM_REQ_MMU_FREE_OBSOLETE_ROOTS')) kvm_mmu_free_obsolete_roots(v);
     if (rq.delete('KVM_REQ_MMU_SYNC')) kvm_mmu_sync_roots(v);
@@ -479,8 +487,6 @@ export class ShadowVmState {
       kvm_mmu_sync_roots(v);
       kvm_mmu_sync_prev_roots(v);
     }
-    if (v.mmu.root_hpa !== INVALID_PAGE) return 0;
-    return kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
   }
 }
 
