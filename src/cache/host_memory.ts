@@ -75,6 +75,16 @@ export interface HostObject {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A live object's record: the HostObject plus its links in allocation order (storage only). */
+type Rec = Mutable<HostObject> & { prev: Rec | null; next: Rec | null };
+
+/** Slab records per directory chunk (ids are handed out in sequence: a chunk goes when its last object is freed). */
+const SLAB_CHUNK = 512;
+interface SlabChunk {
+  readonly recs: (Rec | undefined)[];
+  live: number;
+}
+
 export interface HostMemoryStats {
   alloc_attempts: number;
   alloc_failures: number;
@@ -140,7 +150,15 @@ export class HostMemory {
     encrypt_calls: 0,
   };
   private readonly zones: { DMA32: ZoneState; NORMAL: ZoneState };
-  private readonly live = new Map<number, HostObject>();
+  /**
+   * The live objects: pages by arena slot (the pfn's slot table gives it), slab objects in
+   * chunks by (id - SLAB_ID_BASE) / SLAB_CHUNK, and all of them on one list in allocation order
+   * (head oldest), so no Map entry is made and dropped per allocation.
+   */
+  private readonly recBySlot: (Rec | undefined)[] = [];
+  private readonly slabChunks = new Map<number, SlabChunk>();
+  private liveHead: Rec | null = null;
+  private liveTail: Rec | null = null;
   private readonly siteAttempts = new Map<string, number>();
   /** Every page's halves: slot s at [s * PAGE_HALVES, (s + 1) * PAGE_HALVES). Replaced when it grows. */
   arena: Uint32Array = new Uint32Array(0);
@@ -175,11 +193,11 @@ export class HostMemory {
   }
 
   /** A freed object's record, for the next allocation to reuse (storage only: it is no longer in `live`). */
-  private readonly spare: Mutable<HostObject>[] = [];
+  private readonly spare: Rec[] = [];
 
-  private record(id: number, kind: 'page' | 'slab', zone: Zone | string, site: string, gfp: Gfp, account: VmAccount | null, fill: number): HostObject {
+  private record(id: number, kind: 'page' | 'slab', zone: Zone | string, site: string, gfp: Gfp, account: VmAccount | null, fill: number): Rec {
     const o = this.spare.pop();
-    if (o === undefined) return { id, kind, zone, site, gfp, account, seq: ++this.seq, decrypted: false, refs: 0, cached: false, fill_lo: fill, fill_hi: fill };
+    if (o === undefined) return this.link({ id, kind, zone, site, gfp, account, seq: ++this.seq, decrypted: false, refs: 0, cached: false, fill_lo: fill, fill_hi: fill, prev: null, next: null });
     o.id = id;
     o.kind = kind;
     o.zone = zone;
@@ -192,11 +210,55 @@ export class HostMemory {
     o.cached = false;
     o.fill_lo = fill;
     o.fill_hi = fill;
+    return this.link(o);
+  }
+
+  /** Append to the allocation-order list. */
+  private link(o: Rec): Rec {
+    o.next = null;
+    o.prev = this.liveTail;
+    if (this.liveTail) this.liveTail.next = o;
+    else this.liveHead = o;
+    this.liveTail = o;
     return o;
   }
 
-  private recycle(o: HostObject): void {
-    if (this.spare.length < 64) this.spare.push(o as Mutable<HostObject>);
+  /** Off the allocation-order list, and kept for the next record. */
+  private recycle(o: Rec): void {
+    if (o.prev) o.prev.next = o.next;
+    else this.liveHead = o.next;
+    if (o.next) o.next.prev = o.prev;
+    else this.liveTail = o.prev;
+    o.prev = o.next = null;
+    if (this.spare.length < 64) this.spare.push(o);
+  }
+
+  /** The live record of a pfn or slab id (the Map lookup it replaces: undefined when not live). */
+  private lookup(id: number): Rec | undefined {
+    if (id >= SLAB_ID_BASE) {
+      const n = id - SLAB_ID_BASE;
+      const c = this.slabChunks.get(Math.floor(n / SLAB_CHUNK));
+      return c === undefined ? undefined : c.recs[n % SLAB_CHUNK];
+    }
+    const s = id >= NORMAL_FIRST_PFN ? this.normalSlot[id - NORMAL_FIRST_PFN] : this.dmaSlot[id - DMA32_FIRST_PFN];
+    return s === undefined || s <= 0 ? undefined : this.recBySlot[s - 1];
+  }
+
+  private addSlab(o: Rec): void {
+    const n = o.id - SLAB_ID_BASE;
+    const k = Math.floor(n / SLAB_CHUNK);
+    let c = this.slabChunks.get(k);
+    if (c === undefined) this.slabChunks.set(k, (c = { recs: new Array<Rec | undefined>(SLAB_CHUNK).fill(undefined), live: 0 }));
+    c.recs[n % SLAB_CHUNK] = o;
+    c.live++;
+  }
+
+  private dropSlab(id: number): void {
+    const n = id - SLAB_ID_BASE;
+    const k = Math.floor(n / SLAB_CHUNK);
+    const c = this.slabChunks.get(k)!;
+    c.recs[n % SLAB_CHUNK] = undefined;
+    if (--c.live === 0) this.slabChunks.delete(k);
   }
 
   /** Every attempt passes here first: count it and ask the fault injector. */
@@ -248,7 +310,7 @@ export class HostMemory {
     if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
-    this.live.set(pfn, this.record(pfn, 'page', zone, site, gfp, charged, 0));
+    this.recBySlot[this.slotOf(pfn)] = this.record(pfn, 'page', zone, site, gfp, charged, 0);
     this.stats.pages_allocated++;
     return pfn;
   }
@@ -258,10 +320,10 @@ export class HostMemory {
     const o = this.mustLive(pfn, 'free_page');
     if (o.kind !== 'page') throw new ShadowMmuError('ESTATE', `free_page(${hexId(pfn)}): object is a ${o.zone} slab object, not a page`);
     this.checkReleasable(o, 'free_page');
-    this.live.delete(pfn);
+    const slot = this.slotOf(pfn);
+    this.recBySlot[slot] = undefined;
     this.recycle(o);
     if (o.account) o.account.pages--;
-    const slot = this.slotOf(pfn);
     this.setSlot(pfn, -1);
     this.freeSlots.push(slot);
     (o.zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
@@ -279,7 +341,7 @@ export class HostMemory {
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.objects++;
     const fill = gfp & __GFP_ZERO ? 0 : POISON_U32;
-    this.live.set(id, this.record(id, 'slab', cache, site, gfp, charged, fill));
+    this.addSlab(this.record(id, 'slab', cache, site, gfp, charged, fill));
     this.stats.objects_allocated++;
     return id;
   }
@@ -291,7 +353,7 @@ export class HostMemory {
       throw new ShadowMmuError('ESTATE', `kmem_cache_free(${cache}, ${hexId(id)}): object belongs to ${o.kind === 'page' ? 'the page allocator' : o.zone}`);
     }
     this.checkReleasable(o, 'kmem_cache_free');
-    this.live.delete(id);
+    this.dropSlab(id);
     this.recycle(o);
     if (o.account) o.account.objects--;
     this.stats.objects_freed++;
@@ -305,6 +367,12 @@ export class HostMemory {
     const s = pfn >= NORMAL_FIRST_PFN ? this.normalSlot[pfn - NORMAL_FIRST_PFN] : this.dmaSlot[pfn - DMA32_FIRST_PFN];
     if (s === undefined || s <= 0) throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
     return (s - 1) * PAGE_HALVES;
+  }
+
+  /** The arena slot of a live page, or -1 (not a page, or not allocated): `base` without the throw. */
+  slotIndex(pfn: number): number {
+    const s = pfn >= NORMAL_FIRST_PFN ? this.normalSlot[pfn - NORMAL_FIRST_PFN] : this.dmaSlot[pfn - DMA32_FIRST_PFN];
+    return s === undefined || s <= 0 ? -1 : s - 1;
   }
 
   /** The page's 512 entries as 1024 halves (entry i at [2i] low, [2i+1] high): a view of its arena slot. */
@@ -367,30 +435,30 @@ export class HostMemory {
   }
 
   info(id: number): Readonly<HostObject> | undefined {
-    return this.live.get(id);
+    return this.lookup(id);
   }
 
   isAllocated(id: number): boolean {
-    return this.live.has(id);
+    return this.lookup(id) !== undefined;
   }
 
   /**
-   * Every live page and object, in allocation order (a Map keeps insertion order, and an entry
-   * is inserted exactly when it is allocated, so no sort is needed).
+   * Every live page and object, in allocation order (an object joins the list's tail exactly
+   * when it is allocated, so no sort is needed).
    */
   allocated(): Readonly<HostObject>[] {
-    return [...this.live.values()];
+    return [...this.liveObjects()];
   }
 
   /** The live objects, iterated in place (no copy: for the auditor, once per step). */
-  liveObjects(): IterableIterator<Readonly<HostObject>> {
-    return this.live.values();
+  *liveObjects(): IterableIterator<Readonly<HostObject>> {
+    for (let o = this.liveHead; o; o = o.next) yield o;
   }
 
   /** Live objects per kind: pages by zone, slab objects by cache name. */
   counts(): Record<string, number> {
     const c: Record<string, number> = {};
-    for (const o of this.live.values()) c[o.zone] = (c[o.zone] ?? 0) + 1;
+    for (let o = this.liveHead; o; o = o.next) c[o.zone] = (c[o.zone] ?? 0) + 1;
     return c;
   }
 
@@ -463,8 +531,8 @@ export class HostMemory {
     t[i] = slot + 1;
   }
 
-  private mustLive(id: number, op: string): HostObject {
-    const o = this.live.get(id);
+  private mustLive(id: number, op: string): Rec {
+    const o = this.lookup(id);
     if (!o) {
       throw new ShadowMmuError('ESTATE', `${op}(${hexId(id)}): ${id >= SLAB_ID_BASE ? 'object' : 'page'} is not allocated (double free or stray pointer)`);
     }

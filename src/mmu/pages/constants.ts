@@ -1,6 +1,11 @@
 /** Constants of the shadow MMU (arch/x86/include/asm/kvm_host.h, arch/x86/kvm/mmu/mmu.c). */
 
 export const PG_LEVEL_4K = 1;
+/** KVM_PAGES_PER_HPAGE(level) = 2^(9 * (level - 1)) by level 1..5, a load instead of a Math.pow on the fault path. */
+const PAGES_PER_HPAGE = [0, 1, 512, 512 * 512, 512 ** 3, 512 ** 4];
+export function KVM_PAGES_PER_HPAGE(level: number): number {
+  return PAGES_PER_HPAGE[level] ?? 2 ** (9 * (level - 1));
+}
 export const PT32E_ROOT_LEVEL = 3;
 export const PT64_ROOT_4LEVEL = 4;
 /** Entries per shadow page (PT64_ENT_PER_PAGE / SPTE_ENT_PER_PAGE). */

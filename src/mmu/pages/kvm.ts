@@ -15,7 +15,8 @@ import { KVM_NUM_MMU_PAGES, hash_64_halves, KVM_MMU_HASH_SHIFT } from '../../rol
 import { NO_TRACE, type TraceEvent, type TraceSink } from '../../trace/events.js';
 import { KVM_MIN_ALLOC_MMU_PAGES, SPTE_ENT_PER_PAGE } from './constants.js';
 import { KvmMmuPage, roleBits, type RoleBits } from './page.js';
-import type { PteList } from './pte_list.js';
+import { GfnCounts } from './gfn_counts.js';
+import { RmapTable } from './rmap_table.js';
 import type { DefaultPaePdpte } from '../spte/pae_pdpte.js';
 import { is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
 import type { SpteMasks } from '../spte/spte_masks.js';
@@ -52,6 +53,42 @@ export interface VcpuRequests {
   readonly requests: Set<string>;
 }
 
+/**
+ * page_private (set_page_private / page_header) of the spt pages: the shadow page by the host
+ * arena slot of its pfn, so sptep_to_sp is two array loads, not a Map lookup. Map-like get / set /
+ * delete; a slot's entry counts only for the pfn it was set for.
+ */
+export class PageByPfn {
+  private readonly bySlot: (KvmMmuPage | undefined)[] = [];
+  constructor(private readonly mem: HostMemory) {}
+
+  get(pfn: number): KvmMmuPage | undefined {
+    const s = this.mem.slotIndex(pfn);
+    if (s < 0) return undefined;
+    const sp = this.bySlot[s];
+    return sp !== undefined && sp.pfn === pfn ? sp : undefined;
+  }
+
+  has(pfn: number): boolean {
+    return this.get(pfn) !== undefined;
+  }
+
+  set(pfn: number, sp: KvmMmuPage): this {
+    const s = this.mem.slotIndex(pfn);
+    if (s < 0) throw new ShadowMmuError('ESTATE', `set_page_private: pfn ${pfn.toString(16)} is not an allocated page`);
+    while (this.bySlot.length < s) this.bySlot.push(undefined);
+    this.bySlot[s] = sp;
+    return this;
+  }
+
+  delete(pfn: number): boolean {
+    const s = this.mem.slotIndex(pfn);
+    if (s < 0 || this.bySlot[s]?.pfn !== pfn) return false;
+    this.bySlot[s] = undefined;
+    return true;
+  }
+}
+
 export class Kvm {
   readonly profile: Profile;
   readonly traits: MmuTraits;
@@ -69,15 +106,15 @@ export class Kvm {
   active_head: KvmMmuPage | null = null;
   active_tail: KvmMmuPage | null = null;
   /** page_private of spt pages: the shadow page a pfn backs. */
-  readonly pageByPfn = new Map<number, KvmMmuPage>();
+  readonly pageByPfn: PageByPfn;
   mmu_valid_gen = 0;
   n_used_mmu_pages = 0;
   n_max_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
   indirect_shadow_pages = 0;
-  /** KVM_PAGE_TRACK_WRITE counts per gfn. */
-  readonly write_track = new Map<number, number>();
+  /** KVM_PAGE_TRACK_WRITE counts per gfn (per memslot as slot->arch.gfn_write_track; gfn_counts.ts). */
+  readonly write_track = new GfnCounts();
   /** disallow_lpage counts per gfn (huge pages disallowed because the gfn is shadowed). */
-  readonly lpage_disallowed = new Map<number, number>();
+  readonly lpage_disallowed = new GfnCounts();
   /**
    * Work the page hash did (hash-chain lookups and the pages probed), for the bench's
    * deterministic operation counts per path. Not a kernel statistic.
@@ -110,10 +147,11 @@ export class Kvm {
     pages_1g: 0,
     max_mmu_rmap_size: 0,
   };
-  /** Leaf rmaps: the SPTEs mapping a gfn at a level (gfn_to_rmap), keyed by rmapKey. */
-  readonly rmaps = new Map<number, PteList>();
-  /** Empty rmap heads for gfn_to_rmap to reuse (rmap_remove returns them). */
-  readonly rmap_pool: PteList[] = [];
+  /**
+   * Leaf rmaps: the SPTEs mapping a gfn at a level (gfn_to_rmap), read by rmapKey; heads per
+   * memslot as slot->arch.rmap (rmap_table.ts; `rmaps.slots` is set when the VM has a guest).
+   */
+  readonly rmaps = new RmapTable();
   /** Empty invalid_list arrays for kvm_mmu_get_page to reuse. */
   readonly invalid_lists: KvmMmuPage[][] = [];
   readonly vcpus: VcpuRequests[] = [];
@@ -134,6 +172,7 @@ export class Kvm {
     this.rb = roleBits(profile);
     this.tdp_enabled = tdp_enabled;
     this.mem = mem;
+    this.pageByPfn = new PageByPfn(mem);
     this.masks = masks;
     this.default_pae_pdpte = default_pae_pdpte;
   }

@@ -57,7 +57,7 @@ export function mark_unsync(kvm: Kvm, sptep: number): void {
   const w = index >>> 5;
   const b = 1 << (index & 31);
   if (sp.unsync_child_bitmap[w]! & b) return;
-  sp.unsync_child_bitmap[w]! |= b;
+  sp.setUnsyncChild(index);
   if (sp.unsync_children++) return;
   kvm_mmu_mark_parents_unsync(kvm, sp);
 }

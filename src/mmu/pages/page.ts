@@ -8,6 +8,9 @@ import { hasField, roleLayout } from '../../roles/layout.js';
 import { syncRoleIgnoreMask } from '../../roles/predicates.js';
 import { PteList } from './pte_list.js';
 
+/** The unsync_child_bitmap of every page that never had an unsync child (all zero, never written). */
+const NO_UNSYNC_CHILDREN = new Uint32Array(16);
+
 export class KvmMmuPage {
   // Field order is layout: the fields a page-hash walk reads per probe (hash_next, gfn, role,
   // mmu_valid_gen, tdp_mmu_page; is_obsolete_sp and the gfn/role match) come first, so a probe
@@ -33,7 +36,12 @@ export class KvmMmuPage {
   readonly header: number;
   root_count = 0;
   unsync_children = 0;
-  readonly unsync_child_bitmap = new Uint32Array(16);
+  /**
+   * unsync_child_bitmap (512 bits). Storage only: every page starts on the shared all-zero
+   * NO_UNSYNC_CHILDREN and gets its own array the first time a bit is set (mark_unsync), so a page
+   * that never has an unsync child allocates none. Set bits through setUnsyncChild.
+   */
+  unsync_child_bitmap: Uint32Array = NO_UNSYNC_CHILDREN;
   readonly parent_ptes = new PteList();
   write_flooding_count = 0;
   /** Built because an NX huge page was disallowed (nx_huge_pages.ts). */
@@ -67,6 +75,17 @@ export class KvmMmuPage {
   /** spt as a view of the host arena (HostMemory.words): read it again after a page allocation. */
   get spt(): Uint32Array {
     return this.mem.words(this.pfn);
+  }
+
+  /** __set_bit(i, unsync_child_bitmap), the page's own array made on first use. */
+  setUnsyncChild(i: number): void {
+    if (this.unsync_child_bitmap === NO_UNSYNC_CHILDREN) this.unsync_child_bitmap = new Uint32Array(16);
+    this.unsync_child_bitmap[i >>> 5]! |= 1 << (i & 31);
+  }
+
+  /** __clear_bit(i, unsync_child_bitmap) (the shared zero bitmap is never written). */
+  clearUnsyncChild(i: number): void {
+    if (this.unsync_child_bitmap !== NO_UNSYNC_CHILDREN) this.unsync_child_bitmap[i >>> 5]! &= ~(1 << (i & 31));
   }
 
   testUnsyncChild(i: number): boolean {

@@ -5,10 +5,10 @@
  * drop_spte, the page-size statistics, and write-protection through the rmaps
  * (spte_write_protect, rmap_write_protect, kvm_mmu_slot_gfn_write_protect).
  */
-import { SPTE_ENT_PER_PAGE } from './constants.js';
+import { KVM_PAGES_PER_HPAGE, SPTE_ENT_PER_PAGE } from './constants.js';
 import type { Kvm } from './kvm.js';
 import type { KvmMmuPage } from './page.js';
-import { PteList, pte_list_add, pte_list_remove } from './pte_list.js';
+import { type PteList, pte_list_add, pte_list_remove } from './pte_list.js';
 import {
   PT_WRITABLE_LO,
   clear_spte,
@@ -25,24 +25,7 @@ import type { Vcpu } from './vcpu.js';
 export const KVM_MAX_HUGEPAGE_LEVEL = 3;
 const TWO32 = 0x100000000;
 
-/**
- * The rmap key of (gfn, level), as gfn_to_rmap indexes it: by the level's huge-page frame
- * (gfn >> 9 * (level - 1)); one map for every memslot (the model has one address space).
- */
-export function rmapKey(gfn: number, level: number): number {
-  return Math.floor(gfn / 2 ** (9 * (level - 1))) * 4 + (level - 1);
-}
-
-/** The first gfn of an rmap key's frame and its level. */
-export function rmapKeyFrame(key: number): { gfn: number; level: number } {
-  const level = (key % 4) + 1;
-  return { gfn: Math.floor(key / 4) * 2 ** (9 * (level - 1)), level };
-}
-
-/** The 4K-pages-per-entry shift of a level (KVM_HPAGE_GFN_SHIFT). */
-function gfnShift(level: number): number {
-  return 9 * (level - 1);
-}
+export { rmapKey, rmapKeyFrame } from './rmap_table.js';
 
 /** Whether the page keeps a per-entry gfn array (5.x gfns, 6.x shadowed_translation). */
 function hasTranslation(sp: KvmMmuPage): boolean {
@@ -63,7 +46,7 @@ export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): n
     if (!kvm.traits.rmap_access_in_shadowed_translation) return hi * TWO32 + lo;
     return hi * 0x100000 + (lo >>> 12);
   }
-  return sp.gfn + index * 2 ** gfnShift(kvm.level(sp));
+  return sp.gfn + index * KVM_PAGES_PER_HPAGE(kvm.level(sp));
 }
 
 /** @kernel mmu.c kvm_mmu_page_get_access: the array's low bits when it holds the access, else role.access. */
@@ -103,10 +86,7 @@ export function kvm_mmu_page_set_access(kvm: Kvm, sp: KvmMmuPage, index: number,
 
 /** @kernel mmu.c gfn_to_rmap (created on first use). */
 export function gfn_to_rmap(kvm: Kvm, gfn: number, level: number): PteList {
-  const k = rmapKey(gfn, level);
-  let l = kvm.rmaps.get(k);
-  if (!l) kvm.rmaps.set(k, (l = kvm.rmap_pool.pop() ?? new PteList()));
-  return l;
+  return kvm.rmaps.obtain(gfn, level);
 }
 
 /** @kernel mmu.c kvm_update_page_stats */
@@ -135,19 +115,13 @@ export function rmap_add(vcpu: Vcpu, sptep: number, gfn: number, access: number)
 export function rmap_remove(kvm: Kvm, sptep: number): void {
   const sp = kvm.sptep_to_sp(sptep)!;
   const gfn = kvm_mmu_page_get_gfn(kvm, sp, sptep % SPTE_ENT_PER_PAGE);
-  const k = rmapKey(gfn, kvm.level(sp));
-  const l = kvm.rmaps.get(k);
+  const id = kvm.rmaps.find(gfn, kvm.level(sp));
+  const l = id < 0 ? undefined : kvm.rmaps.list(id);
   const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);
   if (!ok) kvm.bug(`rmap_remove: sptep ${sptep} (sp ${sp.id}) is not in the rmap of gfn ${gfn.toString(16)} (the kernel BUGs)`);
-  if (l.empty) {
-    kvm.rmaps.delete(k);
-    // Kept for the next gfn_to_rmap: a leaf fault after a zap of the same leaf allocates none.
-    if (kvm.rmap_pool.length < RMAP_POOL_MAX) kvm.rmap_pool.push(l);
-  }
+  // An rmap is kept only while non-empty; its pooled list serves the next gfn_to_rmap.
+  if (l.empty) kvm.rmaps.release(id);
 }
-
-/** Empty rmap heads kept for reuse (storage only: an rmap is in kvm.rmaps only while non-empty). */
-const RMAP_POOL_MAX = 64;
 
 /** @kernel mmu.c mmu_spte_set: a non-present SPTE becomes `lo:hi`. */
 export function mmu_spte_set(kvm: Kvm, sptep: number, lo: number, hi: number): void {
@@ -225,8 +199,8 @@ export function rmap_write_protect(kvm: Kvm, list: PteList, pt_protect: boolean)
 export function kvm_mmu_slot_gfn_write_protect(kvm: Kvm, gfn: number, min_level: number): boolean {
   let wp = false;
   for (let level = min_level; level <= KVM_MAX_HUGEPAGE_LEVEL; level++) {
-    const l = kvm.rmaps.get(rmapKey(gfn, level));
-    if (l) wp = rmap_write_protect(kvm, l, true) || wp;
+    const id = kvm.rmaps.find(gfn, level);
+    if (id >= 0) wp = rmap_write_protect(kvm, kvm.rmaps.list(id), true) || wp;
   }
   return wp;
 }

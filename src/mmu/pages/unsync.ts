@@ -57,7 +57,7 @@ export function mmu_try_to_unsync_pages(kvm: Kvm, gfn: number, can_unsync: boole
 /** @kernel mmu.c clear_unsync_child_bit */
 export function clear_unsync_child_bit(kvm: Kvm, sp: KvmMmuPage, idx: number): void {
   if (--sp.unsync_children < 0) kvm.bug(`clear_unsync_child_bit: sp ${sp.id} unsync_children < 0`);
-  sp.unsync_child_bitmap[idx >>> 5]! &= ~(1 << (idx & 31));
+  sp.clearUnsyncChild(idx);
 }
 
 export interface PageVecEntry {

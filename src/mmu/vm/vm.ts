@@ -98,6 +98,11 @@ export class ShadowVmState {
     if (this.mmuKind === 'ept') checkEptp(this.regs.cr3, this.hostEpt);
     this.rolesHost = cfg.rolesHost ?? (host.vendor === 'amd' ? (host.tdp ? `npt${host.tdp_level}` : 'npt4') : 'ept4');
     this.machine = createMachine(cfg.profile, host, this.context());
+    // The rmap heads and the per-gfn counts follow the guest's memslots (slot->arch.rmap, gfn_write_track,
+    // lpage_info); a slot added later joins on first use.
+    this.machine.kvm.rmaps.slots = cfg.guest.memslots;
+    this.machine.kvm.write_track.slots = cfg.guest.memslots;
+    this.machine.kvm.lpage_disallowed.slots = cfg.guest.memslots;
     const walker = new GuestWalker();
     this.vcpu.guest = {
       mem: cfg.guest,
@@ -460,6 +465,14 @@ export class ShadowVmState {
   enterGuest(): number {
     const v = this.vcpu;
     const rq = v.requests;
+    // No request pending (most entries): skip the eight lookups, each of which would find nothing.
+    if (rq.size !== 0) this.serviceRequests(v, rq);
+    if (v.mmu.root_hpa !== INVALID_PAGE) return 0;
+    return kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
+  }
+
+  /** The MMU requests vcpu_enter_guest services before entry, in its order. */
+  private serviceRequests(v: Vcpu, rq: Vcpu['requests']): void {
     if (rq.delete('KVM_REQ_MMU_RELOAD')) kvm_mmu_unload(v);
     if (rq.delete('KVM_REQ_MMU_FREE_OBSOLETE_ROOTS')) kvm_mmu_free_obsolete_roots(v);
     if (rq.delete('KVM_REQ_MMU_SYNC')) kvm_mmu_sync_roots(v);
@@ -474,8 +487,6 @@ export class ShadowVmState {
       kvm_mmu_sync_roots(v);
       kvm_mmu_sync_prev_roots(v);
     }
-    if (v.mmu.root_hpa !== INVALID_PAGE) return 0;
-    return kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
   }
 }
 

@@ -1,0 +1,153 @@
+/**
+ * Per-gfn counters (kvm.write_track: KVM_PAGE_TRACK_WRITE counts, the kernel's per-memslot
+ * slot->arch.gfn_write_track; kvm.lpage_disallowed: disallow_lpage, the kernel's per-memslot
+ * lpage_info) stored as the kernel does, per memslot and indexed by gfn - base_gfn: chunked
+ * Int32Arrays of id + 1 into a pool of counts, so account_shadowed / unaccount_shadowed and the
+ * fault path's write-track test consult no Map. A gfn outside every memslot (the model allows
+ * one) goes to a Map fallback; a slot's arrays take over its gfns from the Map on first use.
+ *
+ * Reading is Map<gfn, count>-like (get, has, keys, size, [gfn, count] iteration) in the order a
+ * Map would give: gfns in the order their count became non-zero (a doubly-linked list through
+ * the ids). The auditor's reports follow that order. Only non-zero counts are held.
+ */
+import type { Memslot } from '../../guest/memory.js';
+
+const CHUNK = 512;
+
+interface SlotCounts {
+  readonly base_gfn: number;
+  readonly end_gfn: number;
+  readonly dir: (Int32Array | undefined)[];
+}
+
+export class GfnCounts {
+  /** The memslots the arrays follow (the guest's live array; empty for a VM without one). */
+  slots: readonly Memslot[] = [];
+  private readonly bySlot: (SlotCounts | undefined)[] = [];
+  private last: SlotCounts | null = null;
+  private readonly fallback = new Map<number, number>();
+  private readonly gfnOf: number[] = [];
+  private readonly countOf: number[] = [];
+  private readonly chunkOf: (Int32Array | null)[] = [];
+  private readonly idxOf: number[] = [];
+  private readonly next: number[] = [];
+  private readonly prev: number[] = [];
+  private readonly freeIds: number[] = [];
+  private head = -1;
+  private tail = -1;
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  private slotFor(gfn: number): SlotCounts | null {
+    const l = this.last;
+    if (l !== null && gfn >= l.base_gfn && gfn < l.end_gfn) return l;
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      if (gfn >= s.base_gfn && gfn < s.base_gfn + s.npages) return (this.last = this.bySlot[s.id] ?? this.makeSlot(s));
+    }
+    return null;
+  }
+
+  private makeSlot(s: Memslot): SlotCounts {
+    const r: SlotCounts = { base_gfn: s.base_gfn, end_gfn: s.base_gfn + s.npages, dir: [] };
+    this.bySlot[s.id] = r;
+    for (const [gfn, id] of [...this.fallback]) {
+      if (gfn < r.base_gfn || gfn >= r.end_gfn) continue;
+      this.fallback.delete(gfn);
+      this.place(r, gfn, id);
+    }
+    return r;
+  }
+
+  private place(r: SlotCounts, gfn: number, id: number): void {
+    const off = gfn - r.base_gfn;
+    const ci = Math.floor(off / CHUNK);
+    let chunk = r.dir[ci];
+    if (chunk === undefined) r.dir[ci] = chunk = new Int32Array(CHUNK);
+    const i = off - ci * CHUNK;
+    chunk[i] = id + 1;
+    this.chunkOf[id] = chunk;
+    this.idxOf[id] = i;
+  }
+
+  /** The id holding gfn's count, or -1. */
+  private find(gfn: number): number {
+    const r = this.slotFor(gfn);
+    if (r === null) return this.fallback.get(gfn) ?? -1;
+    const off = gfn - r.base_gfn;
+    const ci = Math.floor(off / CHUNK);
+    const chunk = r.dir[ci];
+    return chunk === undefined ? -1 : chunk[off - ci * CHUNK]! - 1;
+  }
+
+  get(gfn: number): number | undefined {
+    const id = this.find(gfn);
+    return id < 0 ? undefined : this.countOf[id];
+  }
+
+  has(gfn: number): boolean {
+    return this.find(gfn) >= 0;
+  }
+
+  /** Set gfn's count (non-zero; 0 is `delete`). */
+  set(gfn: number, count: number): this {
+    let id = this.find(gfn);
+    if (id < 0) {
+      id = this.freeIds.pop() ?? this.gfnOf.length;
+      this.gfnOf[id] = gfn;
+      const r = this.slotFor(gfn);
+      if (r === null) {
+        this.fallback.set(gfn, id);
+        this.chunkOf[id] = null;
+        this.idxOf[id] = 0;
+      } else this.place(r, gfn, id);
+      this.next[id] = -1;
+      this.prev[id] = this.tail;
+      if (this.tail >= 0) this.next[this.tail] = id;
+      else this.head = id;
+      this.tail = id;
+      this.n++;
+    }
+    this.countOf[id] = count;
+    return this;
+  }
+
+  delete(gfn: number): boolean {
+    const id = this.find(gfn);
+    if (id < 0) return false;
+    const chunk = this.chunkOf[id]!;
+    if (chunk === null) this.fallback.delete(gfn);
+    else chunk[this.idxOf[id]!] = 0;
+    this.chunkOf[id] = null;
+    const p = this.prev[id]!;
+    const nx = this.next[id]!;
+    if (p >= 0) this.next[p] = nx;
+    else this.head = nx;
+    if (nx >= 0) this.prev[nx] = p;
+    else this.tail = p;
+    this.n--;
+    this.freeIds.push(id);
+    return true;
+  }
+
+  /** The gfns, in the order their count became non-zero. */
+  *keys(): IterableIterator<number> {
+    for (let id = this.head; id >= 0; ) {
+      const nx = this.next[id]!;
+      yield this.gfnOf[id]!;
+      id = nx;
+    }
+  }
+
+  *[Symbol.iterator](): IterableIterator<[number, number]> {
+    for (let id = this.head; id >= 0; ) {
+      const nx = this.next[id]!;
+      yield [this.gfnOf[id]!, this.countOf[id]!];
+      id = nx;
+    }
+  }
+}
