@@ -1,6 +1,6 @@
 /** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario, or a guest from a kvm-probe scenario. */
 import { getProfile } from '../../profiles/index.js';
-import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps, type Scenario, type Step } from '../../scenario/index.js';
+import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, runGuestScenario, runScenarioSteps, stepText, type Scenario, type Step } from '../../scenario/index.js';
 import { NotStreamable, scanScenarioFile, type StreamedScenario } from '../../scenario/stream.js';
 import type { Violation } from '../../mmu/index.js';
 import { hostOpts } from '../host-opts.js';
@@ -141,7 +141,7 @@ async function runOps(sc: Scenario, steps: Iterable<Step>, format: string, noJou
   for (const st of runScenarioSteps(sc, { journal: format !== 'text' && !noJournal }, steps)) {
     n++;
     violations = st.violations;
-    if (format === 'text') buf += renderStepText(sc.profile, st).join('\n') + '\n';
+    if (format === 'text') buf += stepText(sc.profile, st);
     else {
       const recs = renderStepJsonl(st);
       if (format === 'jsonl') buf += recs.join('\n') + '\n';
