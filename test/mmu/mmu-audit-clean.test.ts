@@ -276,6 +276,22 @@ describe('auditClean and auditReport agree', () => {
     expect(auditCrossCheck.slow - before.slow).toBe(0);
   });
 
+  it('unsync_children against the bitmap: clean exactly when the report is empty, any bits', () => {
+    // The root's: a page with unsync children must have its bit set in its parent, and the root has none.
+    const m = built('v5.16');
+    const root = page(m, 'root');
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 16, maxLength: 16 }), fc.integer({ min: -1, max: 1 }), (words, delta) => {
+        root.unsync_child_bitmap.set(words);
+        let n = 0;
+        for (const w of words) for (let b = 0; b < 32; b++) n += (w >>> b) & 1;
+        root.unsync_children = n + delta;
+        expect(auditClean(m.r.m)).toBe(delta === 0);
+        expect(auditReport(m.r.m, 's').length === 0).toBe(delta === 0);
+      }),
+    );
+  });
+
   it('auditReport is what audit returns for a corrupt state', () => {
     const m = built();
     page(m, 'l2').unsync_children = 2;

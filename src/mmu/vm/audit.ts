@@ -332,8 +332,8 @@ class IdSet {
   }
 
   private slot(id: number): number {
-    // Ids are pfns (< 2^36) or SLAB_ID_BASE + n: both 32-bit halves, mixed.
-    return Math.imul((id >>> 0) ^ ((id / 0x100000000) >>> 0), 0x9e3779b1) >>> this.shift;
+    // Ids are pfns or SLAB_ID_BASE + n: the low 32 bits tell them apart well enough (a clash only probes on).
+    return Math.imul(id >>> 0, 0x9e3779b1) >>> this.shift;
   }
 
   /** false when `id` was already in the set. */
@@ -438,12 +438,7 @@ export function auditClean(m: Machine): boolean {
     if (sp.freed || !Number.isInteger(sp.pfn) || pageByPfn.get(sp.pfn) !== sp) return false;
     const level = sp.role & rb.levelMask;
     if (!scanPage(kvm, live, sp, level, counts)) return false;
-    const bm = sp.unsync_child_bitmap;
-    let pop = 0;
-    for (let k = 0; k < bm.length; k++) {
-      for (let x = bm[k]!; x; x &= x - 1) pop++;
-    }
-    if (pop !== sp.unsync_children) return false;
+    if (bitCount(sp.unsync_child_bitmap) !== sp.unsync_children) return false;
     const invalid = (sp.role & rb.invalid) !== 0;
     const gptes = kvm.sp_has_gptes(sp);
     if (sp.unsync) {
@@ -655,6 +650,19 @@ function scanPage(kvm: Kvm, live: ReadonlySet<KvmMmuPage>, sp: KvmMmuPage, level
     }
   }
   return true;
+}
+
+/** The number of bits set. */
+function bitCount(words: Uint32Array): number {
+  let n = 0;
+  for (let k = 0; k < words.length; k++) {
+    let x = words[k]! | 0;
+    if (x === 0) continue;
+    x = x - ((x >>> 1) & 0x55555555);
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  return n;
 }
 
 /** Gfns or roles equal as the auditor's "gfn:role" keys compare them (as strings: NaN equals NaN). */
