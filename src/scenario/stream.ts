@@ -57,10 +57,11 @@ function checkSteps(file: string, profile: Profile): unknown {
 }
 
 /**
- * Distinct step texts remembered per pass (a scenario repeats a few steps, `{"op":"topup"}` or
- * a zap, many times): equal text is an equal value and so, under one profile, an equal Step.
+ * Distinct step texts remembered per pass, up to 32768 (a few MB): a scenario repeats its steps
+ * (`{"op":"topup"}`, a zap, a cycle over a few thousand gfns) many times. Equal text is an equal
+ * value and so, under one profile, an equal Step.
  */
-const STEP_CACHE = 4096;
+const STEP_CACHE = 1 << 15;
 
 /** A copy of `text` that holds no reference to the chunk it was cut from. */
 function own(text: string): string {
