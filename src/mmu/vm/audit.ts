@@ -387,8 +387,8 @@ const scratch = {
  * is every live page hashed once and nothing else hashed; pages sharing a gfn share a chain,
  * which is where (gfn, role) duplicates are looked for. Active list: no cycle (no longer than
  * the live set), no live invalid page on it, and as many live valid pages on it as there are.
- * Objects: the owned ids are distinct and allocated, and each live object is owned exactly when
- * it is not cached.
+ * Objects: the owned ids are distinct, allocated and not cached, and each live object not cached
+ * is owned.
  */
 export function auditClean(m: Machine): boolean {
   const { kvm, vcpu, mem, caches } = m;
@@ -600,10 +600,13 @@ export function auditClean(m: Machine): boolean {
   owned.reset(ids.length);
   for (let k = 0; k < ids.length; k++) {
     const id = ids[k]!;
-    if (!owned.add(id) || !mem.isAllocated(id)) return false;
+    if (!owned.add(id)) return false;
+    // Allocated and not cached: so no cached object is owned (HostMemory keys each record by its id).
+    const o = mem.info(id);
+    if (o === undefined || o.cached) return false;
   }
   for (const o of mem.liveObjects()) {
-    if (!!o.cached === owned.has(o.id)) return false;
+    if (!o.cached && !owned.has(o.id)) return false;
   }
   return true;
 }
