@@ -57,7 +57,7 @@ function checkSteps(file: string, profile: Profile): unknown {
 }
 
 /**
- * Distinct step texts remembered per pass, up to 32768 (a few MB): a scenario repeats its steps
+ * Distinct step texts remembered, up to 32768 (a few MB): a scenario repeats its steps
  * (`{"op":"topup"}`, a zap, a cycle over a few thousand gfns) many times. Equal text is an equal
  * value and so, under one profile, an equal Step.
  */
@@ -82,22 +82,24 @@ export function scanScenarioFile(file: string): StreamedScenario {
   const { input, stream } = open(file);
   let early: Profile | undefined;
   let stepErr: unknown;
-  // Texts already parsed (and, under `early`, taken by parseStep) before the first step error.
-  const ok = new Set<string>();
+  // Texts already parsed before the first step error: their Step under `early`, or null when the
+  // profile comes after the steps (only the JSON was checked). The run under `early` starts with them.
+  const seen = new Map<string, Step | null>();
   try {
     let i = 0;
     for (let t = stream.nextText(); t !== null; t = stream.nextText(), i++) {
       if (i === 0) early = profileBefore(stream);
-      if (stepErr === undefined && ok.has(t)) continue;
+      if (stepErr === undefined && seen.has(t)) continue;
       const v = parseElement(t);
+      let step: Step | null = null;
       if (early && stepErr === undefined) {
         try {
-          parseStep(early, v, i);
+          step = Object.freeze(parseStep(early, v, i));
         } catch (e) {
           stepErr = e;
         }
       }
-      if (stepErr === undefined && ok.size < STEP_CACHE) ok.add(own(t));
+      if (stepErr === undefined && seen.size < STEP_CACHE) seen.set(own(t), step);
     }
   } finally {
     input.close();
@@ -116,13 +118,13 @@ export function scanScenarioFile(file: string): StreamedScenario {
       return {
         *[Symbol.iterator]() {
           const { input, stream } = open(file);
-          const parsed = new Map<string, Step>();
+          const parsed = profile === early ? seen : new Map<string, Step | null>();
           try {
             for (let i = 0; ; i++) {
               const t = stream.nextText();
               if (t === null) return;
               let step = parsed.get(t);
-              if (step === undefined) {
+              if (step === undefined || step === null) {
                 step = parseStep(profile, parseElement(t), i);
                 if (parsed.size < STEP_CACHE) parsed.set(own(t), Object.freeze(step));
               }

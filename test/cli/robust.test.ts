@@ -223,6 +223,12 @@ describe('run reads a JSON op scenario in chunks', () => {
     const r = await both('repeat.json', JSON.stringify({ ...sc, steps }));
     expect(r.code).toBe(0);
     expect(r.stdout.match(/kvm_mmu_get_page: .*gfn 101 l3 .* new/g)).toHaveLength(3);
+    // The steps before the profile: the first pass checks only their JSON, the run parses them.
+    const { steps: _s, ...head } = sc;
+    void _s;
+    const late = await both('repeatlate.json', '{"steps":' + JSON.stringify(steps) + ',' + JSON.stringify(head).slice(1));
+    expect(late.code).toBe(0);
+    expect(late.stdout).toBe(r.stdout);
     const bad = { op: 'zap_oldest', n: 'zz' };
     const b = await both('repeatbad.json', JSON.stringify({ ...sc, steps: [...steps, bad, ...cycle, bad] }));
     refused(b, /^shadow-mmu: steps\[13\]\.n: /);
