@@ -5,5 +5,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     pool: 'threads',
+    setupFiles: ['test/support/audit-cross-check.ts'],
   },
 });

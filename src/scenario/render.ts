@@ -11,17 +11,53 @@ import { formatVerdict } from '../mmu/index.js';
 import type { RunResult, StepResult } from './run.js';
 import type { Violation } from '../mmu/index.js';
 
+const bigintHex = (_k: string, x: unknown) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x);
+
+/**
+ * JSON text with bigints as hex. Without a replacer JSON.stringify takes its fast path, and it
+ * throws on the first bigint; only then is the replacer needed (it changes nothing else).
+ */
 function brief(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x));
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return JSON.stringify(v, bigintHex);
+  }
+}
+
+/** A step's "# step" line. */
+function stepLine(s: StepResult): string {
+  const r = s.result;
+  // The result but cr3_check (its verdict is the "# cr3 check" line): copied only when it has one.
+  let rest: Record<string, unknown> = r;
+  let empty = true;
+  for (const k in r) {
+    empty = false;
+    if (k === 'cr3_check') {
+      const { cr3_check: _c, ...others } = r;
+      void _c;
+      rest = others;
+      empty = Object.keys(rest).length === 0;
+      break;
+    }
+  }
+  return `# step ${s.step}: ${s.op}${empty ? '' : ' ' + brief(rest)}`;
 }
 
 /** One step as text lines (no trailing newline). */
 export function renderStepText(profile: Profile, s: StepResult): string[] {
-  const { cr3_check: _c, ...rest } = s.result;
-  void _c;
-  const out = [`# step ${s.step}: ${s.op}${Object.keys(rest).length ? ' ' + brief(rest) : ''}`];
+  const out = [stepLine(s)];
   for (const ev of s.events) out.push(formatEventText(profile, ev));
   if (s.cr3) out.push(`# cr3 check: ${formatVerdict(s.cr3)}`);
+  return out;
+}
+
+/** renderStepText's lines joined by newlines, with a trailing one (no array to join). */
+export function stepText(profile: Profile, s: StepResult): string {
+  let out = stepLine(s) + '\n';
+  for (const ev of s.events) out += formatEventText(profile, ev) + '\n';
+  if (s.cr3) out += `# cr3 check: ${formatVerdict(s.cr3)}\n`;
   return out;
 }
 

@@ -212,6 +212,27 @@ describe('run reads a JSON op scenario in chunks', () => {
     const first = await both('first.json', '{"steps":' + JSON.stringify(steps) + ',' + JSON.stringify(rest).slice(1));
     refused(first, /^shadow-mmu: steps\[5\]\.gfn: /);
   });
+  it('a step text met again is parsed once and runs as itself; the first bad one is named', async () => {
+    const cycle = [
+      { op: 'get_page', name: 'pd', gfn: '0x101', level: 3 },
+      { op: 'link', parent: 'root', index: 3, child: 'pd' },
+      { op: 'zap', page: 'pd' },
+      { op: 'topup' },
+    ];
+    const steps = [{ op: 'load' }, ...cycle, ...cycle, ...cycle];
+    const r = await both('repeat.json', JSON.stringify({ ...sc, steps }));
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/kvm_mmu_get_page: .*gfn 101 l3 .* new/g)).toHaveLength(3);
+    // The steps before the profile: the first pass checks only their JSON, the run parses them.
+    const { steps: _s, ...head } = sc;
+    void _s;
+    const late = await both('repeatlate.json', '{"steps":' + JSON.stringify(steps) + ',' + JSON.stringify(head).slice(1));
+    expect(late.code).toBe(0);
+    expect(late.stdout).toBe(r.stdout);
+    const bad = { op: 'zap_oldest', n: 'zz' };
+    const b = await both('repeatbad.json', JSON.stringify({ ...sc, steps: [...steps, bad, ...cycle, bad] }));
+    refused(b, /^shadow-mmu: steps\[13\]\.n: /);
+  });
   it('a step that fails while running stops the run as before', async () => {
     const r = await both('nopage.json', JSON.stringify({ ...sc, steps: [{ op: 'load' }, { op: 'zap', page: 'nope' }] }));
     expect(r.code).toBe(2);

@@ -1,6 +1,6 @@
 /** `shadow-mmu run SCENARIO`: drive the shadow-page model from a JSON scenario, or a guest from a kvm-probe scenario. */
 import { getProfile } from '../../profiles/index.js';
-import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, renderStepText, runGuestScenario, runScenarioSteps, type Scenario, type Step } from '../../scenario/index.js';
+import { isGuestScenario, parseScenario, renderAuditJsonl, renderAuditText, renderGuestJsonl, renderGuestText, renderStepJsonl, runGuestScenario, runScenarioSteps, stepText, type Scenario, type Step } from '../../scenario/index.js';
 import { NotStreamable, scanScenarioFile, type StreamedScenario } from '../../scenario/stream.js';
 import type { Violation } from '../../mmu/index.js';
 import { hostOpts } from '../host-opts.js';
@@ -132,16 +132,16 @@ async function runOps(sc: Scenario, steps: Iterable<Step>, format: string, noJou
   let first = true;
   let n = 0;
   let violations: Violation[] = [];
-  const flush = async (force: boolean) => {
-    if (buf.length > (force ? 0 : 1 << 16)) {
-      await write(io.stdout, buf);
-      buf = '';
-    }
+  // Awaited only when there is something to write: an await per step costs a microtask turn each.
+  const FLUSH_AT = 1 << 16;
+  const flush = async () => {
+    await write(io.stdout, buf);
+    buf = '';
   };
   for (const st of runScenarioSteps(sc, { journal: format !== 'text' && !noJournal }, steps)) {
     n++;
     violations = st.violations;
-    if (format === 'text') buf += renderStepText(sc.profile, st).join('\n') + '\n';
+    if (format === 'text') buf += stepText(sc.profile, st);
     else {
       const recs = renderStepJsonl(st);
       if (format === 'jsonl') buf += recs.join('\n') + '\n';
@@ -150,11 +150,11 @@ async function runOps(sc: Scenario, steps: Iterable<Step>, format: string, noJou
         first = false;
       }
     }
-    await flush(false);
+    if (buf.length > FLUSH_AT) await flush();
   }
   if (format === 'text') buf += renderAuditText(n, violations).join('\n') + '\n';
   else if (format === 'jsonl') buf += renderAuditJsonl(n, violations) + '\n';
   else buf += (first ? '' : ',\n') + renderAuditJsonl(n, violations) + ']\n';
-  await flush(true);
+  if (buf.length > 0) await flush();
   return violations.length ? 1 : 0;
 }

@@ -4,7 +4,7 @@
  */
 import { fromHalves } from '../../bits/u64.js';
 import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../pages/constants.js';
-import { gfnHash } from '../pages/kvm.js';
+import { gfnHash, type Kvm } from '../pages/kvm.js';
 import { is_last_spte, is_mmio_spte, is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from '../pages/page.js';
@@ -22,7 +22,41 @@ export interface Violation {
 
 const DMA32_END_PFN = 0x100000;
 
+/**
+ * The audit after a step: every invariant below is checked every time. auditClean proves the
+ * state has no violation with reused scratch and no per-step Maps; only when it cannot (a
+ * violation, or a state it does not model, such as two live pages on one pfn) does auditReport
+ * run, which names each violation in its own order. So the report is auditReport's, always.
+ */
 export function audit(m: Machine, step: string): Violation[] {
+  let clean = false;
+  try {
+    clean = auditClean(m);
+  } catch {
+    // A state that makes the fast path throw (a page not allocated ...): let auditReport say what.
+  }
+  if (auditCrossCheck.on) return crossChecked(m, step, clean);
+  return clean ? [] : auditReport(m, step);
+}
+
+/**
+ * The tests' check of auditClean against auditReport (test/support/audit-cross-check.ts turns it
+ * on for the whole suite): every audit also runs auditReport and throws when auditClean called
+ * a state clean that has violations. States auditReport finds clean but auditClean does not are
+ * counted (they only cost time).
+ */
+export const auditCrossCheck = { on: false, audits: 0, slow: 0 };
+
+function crossChecked(m: Machine, step: string, clean: boolean): Violation[] {
+  const report = auditReport(m, step);
+  auditCrossCheck.audits++;
+  if (clean && report.length) throw new Error(`auditClean passed a state with violations: ${report.map(formatViolation).join('; ')}`);
+  if (!clean && !report.length) auditCrossCheck.slow++;
+  return report;
+}
+
+/** Every violation, named in the auditor's order (the reference the fast path answers for). */
+export function auditReport(m: Machine, step: string): Violation[] {
   const { kvm, vcpu, mem, caches } = m;
   const out: Violation[] = [];
   const name = (sp: KvmMmuPage) => `sp ${sp.id} gfn ${sp.gfn.toString(16)} l${kvm.level(sp)}`;
@@ -270,6 +304,413 @@ export function audit(m: Machine, step: string): Violation[] {
   return out;
 }
 
+
+/**
+ * A set of host object ids for one audit: open addressing over typed arrays, emptied by bumping a
+ * generation instead of clearing, and kept from one audit to the next.
+ */
+class IdSet {
+  private keys = new Float64Array(64);
+  private stamps = new Uint32Array(64);
+  private gen = 0;
+  private shift = 26;
+
+  /** Empty the set, with room for `n` ids. */
+  reset(n: number): void {
+    let cap = this.keys.length;
+    if (cap < 2 * n) {
+      while (cap < 2 * n) cap *= 2;
+      this.keys = new Float64Array(cap);
+      this.stamps = new Uint32Array(cap);
+      this.shift = 32 - Math.log2(cap);
+      this.gen = 0;
+    }
+    if (++this.gen === 0xffffffff) {
+      this.stamps.fill(0);
+      this.gen = 1;
+    }
+  }
+
+  private slot(id: number): number {
+    // Ids are pfns or SLAB_ID_BASE + n: the low 32 bits tell them apart well enough (a clash only probes on).
+    return Math.imul(id >>> 0, 0x9e3779b1) >>> this.shift;
+  }
+
+  /** false when `id` was already in the set. */
+  add(id: number): boolean {
+    const mask = this.keys.length - 1;
+    for (let h = this.slot(id); ; h = (h + 1) & mask) {
+      if (this.stamps[h] !== this.gen) {
+        this.stamps[h] = this.gen;
+        this.keys[h] = id;
+        return true;
+      }
+      if (this.keys[h] === id) return false;
+    }
+  }
+
+  has(id: number): boolean {
+    const mask = this.keys.length - 1;
+    for (let h = this.slot(id); ; h = (h + 1) & mask) {
+      if (this.stamps[h] !== this.gen) return false;
+      if (this.keys[h] === id) return true;
+    }
+  }
+}
+
+/** auditClean's scratch, reused across audits (an audit runs to its end before the next starts). */
+const scratch = {
+  pages: [] as KvmMmuPage[],
+  roots: [] as KvmMmuPage[],
+  ids: [] as number[],
+  idSet: new IdSet(),
+  /** scanPage's counts (C_*). */
+  counts: new Float64Array(6),
+  bucketStamps: new Uint32Array(0),
+  bucketGen: 0,
+};
+
+/**
+ * True only if auditReport would find no violation: each of its invariants checked, exactly, on
+ * the same state, without its per-step Maps and Sets. It answers false (auditReport then runs)
+ * on any violation and on states whose checks it does not shortcut: a live page whose pfn does
+ * not map back to it in pageByPfn (two live pages on one pfn ...), a page hash or active list
+ * longer than the live set, two valid pages sharing a gfn and role, a non-integer shadowed gfn.
+ *
+ * How the shortcuts stay exact: with live pages on distinct pfns that map back to them, an SPTE
+ * pointer names one live page's entry, so "sptep is a link to sp" and "sptep is a present leaf
+ * of rmap key k" are read off the SPTE itself instead of from Maps built by the scan. Parent
+ * lists: every link is in its child's list (scan) and every list entry is a link, so the lists
+ * have the links' sizes exactly when their entry total is the link total. Hash: walked from the
+ * live pages' buckets, each node a live page in its gfn's bucket, a chain no longer than the
+ * live set (no cycle, so no node twice) and as many nodes as live pages and as kvm.hashed: that
+ * is every live page hashed once and nothing else hashed; pages sharing a gfn share a chain,
+ * which is where (gfn, role) duplicates are looked for. Active list: no cycle (no longer than
+ * the live set), no live invalid page on it, and as many live valid pages on it as there are.
+ * Objects: the owned ids are distinct, allocated and not cached, and each live object not cached
+ * is owned.
+ */
+export function auditClean(m: Machine): boolean {
+  const { kvm, vcpu, mem, caches } = m;
+  const live = kvm.pages;
+  const rb = kvm.rb;
+  const S = scratch;
+  const pages = S.pages;
+  pages.length = 0;
+  for (const sp of live) pages.push(sp);
+  const P = pages.length;
+  if (P !== kvm.n_used_mmu_pages) return false;
+
+  // Root references (root-is-live-page; counted against root_count below).
+  const mmu = vcpu.mmu;
+  const roots = S.roots;
+  roots.length = 0;
+  if (mmu.root_hpa !== INVALID_PAGE) {
+    const sp = root_to_sp(kvm, mmu.root_hpa);
+    if (sp) roots.push(sp);
+  }
+  for (const r of mmu.prev_roots) {
+    if (r.hpa === INVALID_PAGE) continue;
+    const sp = root_to_sp(kvm, r.hpa);
+    if (!sp) return false;
+    roots.push(sp);
+  }
+  if (mmu.pae_root) {
+    for (const { pa } of paeRootTargets(mmu.pae_root)) {
+      if (pa === INVALID_PAGE) continue;
+      const sp = root_to_sp(kvm, pa);
+      if (!sp) return false;
+      roots.push(sp);
+    }
+  }
+
+  // The pages: links, leaves, unsync state, root counts, accounting.
+  const pageByPfn = kvm.pageByPfn;
+  const st = kvm.stat;
+  const counts = S.counts;
+  counts.fill(0);
+  let validPages = 0;
+  let nUnsync = 0;
+  let ind = 0;
+  let paeRootPages = false;
+  for (let p = 0; p < P; p++) {
+    const sp = pages[p]!;
+    if (sp.freed || !Number.isInteger(sp.pfn) || pageByPfn.get(sp.pfn) !== sp) return false;
+    const level = sp.role & rb.levelMask;
+    if (!scanPage(kvm, live, sp, level, counts)) return false;
+    if (bitCount(sp.unsync_child_bitmap) !== sp.unsync_children) return false;
+    const invalid = (sp.role & rb.invalid) !== 0;
+    const gptes = kvm.sp_has_gptes(sp);
+    if (sp.unsync) {
+      if (level !== 1) return false;
+      nUnsync++;
+      if (!gptes) return false;
+      if ((kvm.write_track.get(sp.gfn) ?? 0) > 0 && !invalid) return false;
+    }
+    let refs = 0;
+    for (let r = 0; r < roots.length; r++) if (roots[r] === sp) refs++;
+    if (refs !== sp.root_count) return false;
+    if (invalid) {
+      if (sp.root_count === 0) return false;
+    } else {
+      validPages++;
+      if (gptes) {
+        ind++;
+        // Counted per gfn against write_track once the hash is known to hold the live pages.
+        if (level > 1 && !kvm.write_track.has(sp.gfn)) return false;
+      }
+    }
+    if ((sp.role & rb.pae_root) !== 0) paeRootPages = true;
+  }
+  const links = counts[C_LINKS]!;
+  const leaves = counts[C_LEAVES]!;
+  if (nUnsync !== st.mmu_unsync || ind !== kvm.indirect_shadow_pages) return false;
+  if (st.pages_4k !== counts[C_4K] || st.pages_2m !== counts[C_2M] || st.pages_1g !== counts[C_1G]) return false;
+
+  // Parent lists: every entry is a link to the page (the links themselves are in the lists).
+  const arena = kvm.arena;
+  let entries = 0;
+  for (let p = 0; p < P; p++) {
+    const sp = pages[p]!;
+    for (const sptep of sp.parent_ptes) {
+      entries++;
+      const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
+      const from = pageByPfn.get(pfn);
+      if (!from || from.pfn !== pfn || !live.has(from)) return false;
+      const i = sptep - pfn * SPTE_ENT_PER_PAGE;
+      if (i !== (i | 0)) return false;
+      const lo = arena[from.spt_base + 2 * i]!;
+      if (!is_shadow_present_pte(lo) || is_last_spte(lo, kvm.level(from))) return false;
+      if (kvm.spte_to_child(lo, arena[from.spt_base + 2 * i + 1]!) !== sp) return false;
+    }
+  }
+  if (entries !== links) return false;
+
+  // Rmaps: every entry a present leaf of its key, as many entries as leaves.
+  let inRmaps = 0;
+  const ids = S.ids;
+  ids.length = 0;
+  for (const [key, list] of kvm.rmaps) {
+    if (list.empty) return false;
+    for (const sptep of list) {
+      inRmaps++;
+      const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
+      const sp = pageByPfn.get(pfn);
+      if (!sp || sp.pfn !== pfn || !live.has(sp)) return false;
+      const i = sptep - pfn * SPTE_ENT_PER_PAGE;
+      if (i !== (i | 0)) return false;
+      const level = kvm.level(sp);
+      const lo = arena[sp.spt_base + 2 * i]!;
+      if (!is_shadow_present_pte(lo) || !is_last_spte(lo, level)) return false;
+      if (rmapKey(kvm_mmu_page_get_gfn(kvm, sp, i), level) !== key) return false;
+    }
+    const descs = list.descs;
+    if (descs) for (const dsc of descs) ids.push(dsc.obj);
+  }
+  if (inRmaps !== leaves) return false;
+
+  // Write-protection of the writable leaves (rare enough to scan the pages again for them).
+  if (counts[C_WRITABLE] && !writableLeavesClean(m, pages)) return false;
+
+  // Hash: from the live pages' buckets.
+  const hash = kvm.mmu_page_hash;
+  if (S.bucketStamps.length !== hash.length) {
+    S.bucketStamps = new Uint32Array(hash.length);
+    S.bucketGen = 0;
+  }
+  if (++S.bucketGen === 0xffffffff) {
+    S.bucketStamps.fill(0);
+    S.bucketGen = 1;
+  }
+  const stamps = S.bucketStamps;
+  const gen = S.bucketGen;
+  let hashed = 0;
+  for (let p = 0; p < P; p++) {
+    const b = gfnHash(pages[p]!.gfn);
+    if (stamps[b] === gen) continue;
+    stamps[b] = gen;
+    const head = hash[b] ?? null;
+    for (let sp = head; sp; sp = sp.hash_next) {
+      if (++hashed > P || !live.has(sp) || gfnHash(sp.gfn) !== b) return false;
+      if (kvm.is_obsolete_sp(sp)) continue;
+      for (let o = head!; o !== sp; o = o.hash_next!) {
+        if (sameKey(o.role, sp.role) && sameKey(o.gfn, sp.gfn) && !kvm.is_obsolete_sp(o)) return false;
+      }
+    }
+  }
+  if (hashed !== P || hashed !== kvm.hashed) return false;
+
+  // Active list: the live valid pages, no live invalid one.
+  let onActive = 0;
+  let walked = 0;
+  for (let sp = kvm.active_head; sp; sp = sp.link_next) {
+    if (++walked > P) return false;
+    if (!live.has(sp)) continue;
+    if ((sp.role & rb.invalid) !== 0) return false;
+    onActive++;
+  }
+  if (onActive !== validPages) return false;
+
+  // Write tracking: one count per upper-level valid page with guest PTEs, nothing else. Each
+  // such page's gfn is tracked (page loop); each tracked gfn's count is that of such pages,
+  // all of them on its hash chain.
+  for (const [gfn, n] of kvm.write_track) {
+    let pagesAt = 0;
+    for (let sp = hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
+      if (sameKey(sp.gfn, gfn) && (sp.role & rb.invalid) === 0 && kvm.sp_has_gptes(sp) && kvm.level(sp) > 1) pagesAt++;
+    }
+    if (pagesAt !== (n ?? 0)) return false;
+  }
+
+  // PAE roots and default_pae_pdpte.
+  if (paeRootPages && kvm.traits.pae_root_shadow_page) {
+    for (let p = 0; p < P; p++) {
+      const sp = pages[p]!;
+      if ((sp.role & rb.pae_root) !== 0 && !paeRootClean(m, sp.pfn)) return false;
+    }
+  }
+  const cachedPae = caches.pae_root_cached();
+  if (cachedPae !== null && !paeRootClean(m, cachedPae)) return false;
+  if (mmu.pae_root?.dma32 && !paeRootClean(m, mmu.pae_root.pfn)) return false;
+  const d = kvm.default_pae_pdpte;
+  if (d !== null && (is_shadow_present_pte(d.lo) || is_mmio_spte(kvm.masks, d.lo, d.hi))) return false;
+
+  // Caches within capacity.
+  const levels = caches.levels();
+  for (const k in levels) {
+    const lv = levels[k]!;
+    if (lv.nobjs < 0 || lv.nobjs > lv.capacity) return false;
+  }
+
+  // Objects: what owns each, once; each live object owned unless cached, and then not.
+  for (let p = 0; p < P; p++) {
+    const sp = pages[p]!;
+    ids.push(sp.pfn, sp.header);
+    if (sp.gfns >= 0) ids.push(sp.gfns);
+    const descs = sp.parent_ptes.descs;
+    if (descs) for (const dsc of descs) ids.push(dsc.obj);
+  }
+  if (mmu.pae_root) ids.push(mmu.pae_root.pfn);
+  if (mmu.pml4_root) ids.push(mmu.pml4_root.pfn);
+  if (mmu.pml5_root) ids.push(mmu.pml5_root.pfn);
+  const dpage = m.mod.default_pae_pdpte;
+  if (dpage !== null) ids.push(dpage.pfn);
+  for (const id of caches.ownedObjects()) ids.push(id);
+  const owned = S.idSet;
+  owned.reset(ids.length);
+  for (let k = 0; k < ids.length; k++) {
+    const id = ids[k]!;
+    if (!owned.add(id)) return false;
+    // Allocated and not cached: so no cached object is owned (HostMemory keys each record by its id).
+    const o = mem.info(id);
+    if (o === undefined || o.cached) return false;
+  }
+  for (const o of mem.liveObjects()) {
+    if (!o.cached && !owned.has(o.id)) return false;
+  }
+  return true;
+}
+
+/** scanPage's counts: links to live pages, present leaves, leaves per level, writable leaves. */
+const C_LINKS = 0;
+const C_LEAVES = 1;
+const C_4K = 2;
+const C_2M = 3;
+const C_1G = 4;
+const C_WRITABLE = 5;
+
+/**
+ * One live page's present SPTEs, for auditClean: each link goes to a live, valid page that lists
+ * it as a parent and whose unsync state the bitmap covers; leaves are counted. Four entries'
+ * low halves are ORed and tested at once: is_shadow_present_pte is a test of low-half bits
+ * (test/mmu/mmu-audit-clean.test.ts holds it to that), so the OR is present exactly when one of
+ * the four is.
+ */
+function scanPage(kvm: Kvm, live: ReadonlySet<KvmMmuPage>, sp: KvmMmuPage, level: number, counts: Float64Array): boolean {
+  const arena = kvm.arena;
+  const base = sp.spt_base;
+  const end = base + 2 * SPTE_ENT_PER_PAGE;
+  for (let j = base; j < end; j += 8) {
+    if (!is_shadow_present_pte(arena[j]! | arena[j + 2]! | arena[j + 4]! | arena[j + 6]!)) continue;
+    for (let k = j; k < j + 8; k += 2) {
+      const lo = arena[k]!;
+      if (!is_shadow_present_pte(lo)) continue;
+      const i = (k - base) >>> 1;
+      if (is_last_spte(lo, level)) {
+        counts[C_LEAVES]++;
+        if (level === 1) counts[C_4K]++;
+        else if (level === 2) counts[C_2M]++;
+        else if (level >= 3) counts[C_1G]++;
+        if (kvm.spteLo(kvm.sptep(sp, i)) & 2) counts[C_WRITABLE]++;
+        continue;
+      }
+      const child = kvm.spte_to_child(lo, arena[k + 1]!);
+      if (!child || !live.has(child)) return false;
+      if (!child.parent_ptes.has(kvm.sptep(sp, i))) return false;
+      counts[C_LINKS]++;
+      if ((child.role & kvm.rb.invalid) !== 0) return false;
+      if ((child.unsync || child.unsync_children) && !sp.testUnsyncChild(i)) return false;
+    }
+  }
+  return true;
+}
+
+/** The number of bits set. */
+function bitCount(words: Uint32Array): number {
+  let n = 0;
+  for (let k = 0; k < words.length; k++) {
+    let x = words[k]! | 0;
+    if (x === 0) continue;
+    x = x - ((x >>> 1) & 0x55555555);
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  return n;
+}
+
+/** Gfns or roles equal as the auditor's "gfn:role" keys compare them (as strings: NaN equals NaN). */
+function sameKey(a: number, b: number): boolean {
+  return a === b || (a !== a && b !== b);
+}
+
+/** pae-root-below-4g and pae-root-decrypted for one PAE root page. */
+function paeRootClean(m: Machine, pfn: number): boolean {
+  if (pfn >= DMA32_END_PFN) return false;
+  return m.kvm.tdp_enabled || m.mem.info(pfn)?.decrypted === true;
+}
+
+/**
+ * No writable leaf maps a shadowed gfn (no-huge-mapping-over-shadowed-gfn,
+ * write-tracked-gfn-read-only, shadowed-gfn-read-only). The shadowed gfns are the write-tracked
+ * ones and those of valid pages with guest PTEs; a 4K leaf's frame is one gfn, looked up
+ * directly when every shadowed gfn is an integer (else auditReport decides).
+ */
+function writableLeavesClean(m: Machine, pages: readonly KvmMmuPage[]): boolean {
+  const kvm = m.kvm;
+  const shadowed = (sp: KvmMmuPage) => kvm.sp_has_gptes(sp) && !kvm.is_obsolete_sp(sp);
+  for (const gfn of kvm.write_track.keys()) if (!Number.isInteger(gfn)) return false;
+  for (const sp of pages) if (shadowed(sp) && !Number.isInteger(sp.gfn)) return false;
+  const arena = kvm.arena;
+  for (const sp of pages) {
+    const level = kvm.level(sp);
+    for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
+      const lo = arena[sp.spt_base + 2 * i]!;
+      if (!is_shadow_present_pte(lo) || !is_last_spte(lo, level)) continue;
+      const sptep = kvm.sptep(sp, i);
+      if (!(kvm.spteLo(sptep) & 2)) continue;
+      const { gfn: first, level: l } = rmapKeyFrame(rmapKey(kvm_mmu_page_get_gfn(kvm, sp, i), level));
+      if (l === 1 && Number.isInteger(first)) {
+        if ((kvm.write_track.get(first) ?? 0) > 0) return false;
+        for (const s of gfnValidPagesWithGptes(kvm, first)) if (!s.unsync) return false;
+        continue;
+      }
+      const n = 2 ** (9 * (l - 1));
+      for (const gfn of kvm.write_track.keys()) if (gfn >= first && gfn < first + n) return false;
+      for (const s of pages) if (shadowed(s) && s.gfn >= first && s.gfn < first + n) return false;
+    }
+  }
+  return true;
+}
 
 export function formatViolation(v: Violation): string {
   return `audit: ${v.invariant}: ${v.page}: ${v.detail} (after ${v.step})`;
