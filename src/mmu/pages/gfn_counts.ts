@@ -11,6 +11,7 @@
  * the ids). The auditor's reports follow that order. Only non-zero counts are held.
  */
 import type { Memslot } from '../../guest/memory.js';
+import { IdOrder } from './id_order.js';
 
 const CHUNK = 512;
 
@@ -30,15 +31,10 @@ export class GfnCounts {
   private readonly countOf: number[] = [];
   private readonly chunkOf: (Int32Array | null)[] = [];
   private readonly idxOf: number[] = [];
-  private readonly next: number[] = [];
-  private readonly prev: number[] = [];
-  private readonly freeIds: number[] = [];
-  private head = -1;
-  private tail = -1;
-  private n = 0;
+  private readonly order = new IdOrder();
 
   get size(): number {
-    return this.n;
+    return this.order.size;
   }
 
   private slotFor(gfn: number): SlotCounts | null {
@@ -97,7 +93,7 @@ export class GfnCounts {
   set(gfn: number, count: number): this {
     let id = this.find(gfn);
     if (id < 0) {
-      id = this.freeIds.pop() ?? this.gfnOf.length;
+      id = this.order.take();
       this.gfnOf[id] = gfn;
       const r = this.slotFor(gfn);
       if (r === null) {
@@ -105,12 +101,6 @@ export class GfnCounts {
         this.chunkOf[id] = null;
         this.idxOf[id] = 0;
       } else this.place(r, gfn, id);
-      this.next[id] = -1;
-      this.prev[id] = this.tail;
-      if (this.tail >= 0) this.next[this.tail] = id;
-      else this.head = id;
-      this.tail = id;
-      this.n++;
     }
     this.countOf[id] = count;
     return this;
@@ -123,29 +113,22 @@ export class GfnCounts {
     if (chunk === null) this.fallback.delete(gfn);
     else chunk[this.idxOf[id]!] = 0;
     this.chunkOf[id] = null;
-    const p = this.prev[id]!;
-    const nx = this.next[id]!;
-    if (p >= 0) this.next[p] = nx;
-    else this.head = nx;
-    if (nx >= 0) this.prev[nx] = p;
-    else this.tail = p;
-    this.n--;
-    this.freeIds.push(id);
+    this.order.drop(id);
     return true;
   }
 
   /** The gfns, in the order their count became non-zero. */
   *keys(): IterableIterator<number> {
-    for (let id = this.head; id >= 0; ) {
-      const nx = this.next[id]!;
+    for (let id = this.order.head; id >= 0; ) {
+      const nx = this.order.after(id);
       yield this.gfnOf[id]!;
       id = nx;
     }
   }
 
   *[Symbol.iterator](): IterableIterator<[number, number]> {
-    for (let id = this.head; id >= 0; ) {
-      const nx = this.next[id]!;
+    for (let id = this.order.head; id >= 0; ) {
+      const nx = this.order.after(id);
       yield [this.gfnOf[id]!, this.countOf[id]!];
       id = nx;
     }

@@ -18,6 +18,7 @@
 import type { Memslot } from '../../guest/memory.js';
 import { KVM_PAGES_PER_HPAGE } from './constants.js';
 import { PteList } from './pte_list.js';
+import { IdOrder } from './id_order.js';
 
 /**
  * The rmap key of (gfn, level), as gfn_to_rmap indexes it: by the level's huge-page frame
@@ -61,16 +62,12 @@ export class RmapTable {
   private readonly keyOf: number[] = [];
   private readonly chunkOf: (Int32Array | null)[] = [];
   private idxOf = new Int32Array(64);
-  private next = new Int32Array(64);
-  private prev = new Int32Array(64);
-  private readonly freeIds: number[] = [];
-  private head = -1;
-  private tail = -1;
-  private count = 0;
+  /** The ids in creation order (a Map's insertion order). */
+  private readonly order = new IdOrder();
 
   /** Rmaps held (each non-empty). */
   get size(): number {
-    return this.count;
+    return this.order.size;
   }
 
   /** The slot arrays holding the whole frame [fs, fs + n), or null. */
@@ -147,21 +144,15 @@ export class RmapTable {
   }
 
   private create(gfn: number, level: number): number {
-    let id = this.freeIds.pop();
-    if (id === undefined) {
-      id = this.lists.length;
+    const id = this.order.take();
+    if (id === this.lists.length) {
       this.lists.push(new PteList());
       this.keyOf.push(0);
       this.chunkOf.push(null);
-      if (id >= this.next.length) {
-        const grow = (a: Int32Array) => {
-          const b = new Int32Array(a.length * 2);
-          b.set(a);
-          return b;
-        };
-        this.next = grow(this.next);
-        this.prev = grow(this.prev);
-        this.idxOf = grow(this.idxOf);
+      if (id >= this.idxOf.length) {
+        const b = new Int32Array(this.idxOf.length * 2);
+        b.set(this.idxOf);
+        this.idxOf = b;
       }
     }
     const n = FRAME[level - 1]!;
@@ -173,13 +164,6 @@ export class RmapTable {
       this.fallback.set(key, id);
       this.chunkOf[id] = null;
     } else this.place(r, frame * n, level, id);
-    // Linked at the tail: a Map's insertion order.
-    this.next[id] = -1;
-    this.prev[id] = this.tail;
-    if (this.tail >= 0) this.next[this.tail] = id;
-    else this.head = id;
-    this.tail = id;
-    this.count++;
     return id;
   }
 
@@ -189,14 +173,7 @@ export class RmapTable {
     if (chunk === null) this.fallback.delete(this.keyOf[id]!);
     else chunk[this.idxOf[id]!] = 0;
     this.chunkOf[id] = null;
-    const p = this.prev[id]!;
-    const nx = this.next[id]!;
-    if (p >= 0) this.next[p] = nx;
-    else this.head = nx;
-    if (nx >= 0) this.prev[nx] = p;
-    else this.tail = p;
-    this.count--;
-    this.freeIds.push(id);
+    this.order.drop(id);
   }
 
   /** The rmap of an rmapKey, or undefined. */
@@ -213,8 +190,8 @@ export class RmapTable {
 
   /** The keys, in creation order. */
   *keys(): IterableIterator<number> {
-    for (let id = this.head; id >= 0; ) {
-      const nx = this.next[id]!;
+    for (let id = this.order.head; id >= 0; ) {
+      const nx = this.order.after(id);
       yield this.keyOf[id]!;
       id = nx;
     }
@@ -222,8 +199,8 @@ export class RmapTable {
 
   /** [key, list] of every rmap, in creation order (a Map's entries()). */
   *[Symbol.iterator](): IterableIterator<[number, PteList]> {
-    for (let id = this.head; id >= 0; ) {
-      const nx = this.next[id]!;
+    for (let id = this.order.head; id >= 0; ) {
+      const nx = this.order.after(id);
       yield [this.keyOf[id]!, this.lists[id]!];
       id = nx;
     }
