@@ -10,7 +10,16 @@ import { gpte_access_in, gpte_dirty_mask, gpte_invalid_for_prefetch_in, gpte_pre
 import { ShadowMmuError } from '../../bits/errors.js';
 import { mmu_spte_clear_no_track } from '../pages/link.js';
 import type { KvmMmuPage } from '../pages/page.js';
-import { drop_spte, kvm_mmu_page_get_access, kvm_mmu_page_get_gfn, kvm_mmu_page_set_access, mmu_spte_update } from '../pages/rmap.js';
+import {
+  drop_spte,
+  kvm_mmu_page_get_access,
+  kvm_mmu_page_get_gfn,
+  kvm_mmu_page_set_access,
+  mmu_spte_update,
+  shadowed_translation_base,
+  translation_access,
+  translation_gfn,
+} from '../pages/rmap.js';
 import { mark_mmio_spte, vcpu_make_spte } from './set_spte.js';
 import { get_mmio_spte_gfn, is_mmio_spte, mmio_sptes_possible, spte_to_pfn } from '../spte/spte.js';
 import type { Vcpu } from '../pages/vcpu.js';
@@ -64,9 +73,8 @@ export class SyncCursor {
   readonly gpte = new Uint32Array(SPTE_ENT_PER_PAGE * 2);
   /** The guest table could be read (it lies in a memslot). */
   readable = false;
-  /** The first entry copied into gpte (entries outside [first, first + count) are not loaded). */
+  /** The first entry copied into gpte (sync_cursor loads `count` entries from it, no others). */
   first = 0;
-  count = 0;
 }
 
 const cursor = new SyncCursor();
@@ -78,7 +86,6 @@ export function sync_cursor(vcpu: Vcpu, sp: KvmMmuPage, first: number, count: nu
   c.vcpu = vcpu;
   c.sp = sp;
   c.first = first;
-  c.count = count;
   c.readable = vcpu.guest!.mem.readEntries(get_level1_sp_gpa(vcpu, sp) + first * w.pte_size, w.pte_size, count, c.gpte);
   return c;
 }
@@ -124,10 +131,8 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
   const pr_lo = m.present.lo;
   const np_access = kvm.traits.sync_spte_drops_nonpresent_access && m.present.hi === np_hi ? np_lo : -1;
   const skips_unchanged = kvm.traits.sync_spte_skips_unchanged_access;
-  // kvm_mmu_page_get_gfn / get_access read shadowed_translation (gfn << 12 | access) directly
-  // when the page has one that holds the access (6.x, neither passthrough nor level-promoted).
-  const own = (sp.role & (kvm.rb.passthrough | kvm.rb.level_promoted)) !== 0;
-  const tr_base = !own && sp.gfns >= 0 && kvm.traits.rmap_access_in_shadowed_translation ? sp.gfns_base : -1;
+  // kvm_mmu_page_get_gfn / get_access decoded in place when both read shadowed_translation.
+  const tr_base = shadowed_translation_base(kvm, sp);
   const readable = c.readable;
   // The work counters are kept in locals and added once (a store per entry measured ~10 %).
   let reads = 0;
@@ -162,11 +167,11 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
     }
     const tr = tr_base + 2 * i;
     const tlo = tr_base >= 0 ? a[tr]! : 0;
-    if (gfn !== (tr_base >= 0 ? a[tr + 1]! * 0x100000 + (tlo >>> 12) : kvm_mmu_page_get_gfn(kvm, sp, i))) {
+    if (gfn !== (tr_base >= 0 ? translation_gfn(tlo, a[tr + 1]!) : kvm_mmu_page_get_gfn(kvm, sp, i))) {
       flush |= sync_spte_drop(c, i);
       continue;
     }
-    if (skips_unchanged && (tr_base >= 0 ? tlo & 7 : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
+    if (skips_unchanged && (tr_base >= 0 ? translation_access(tlo) : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
     flush |= sync_spte_rebuild(c, i, gfn, access);
   }
   syncWork.sptes_visited += end - first;

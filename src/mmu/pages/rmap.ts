@@ -44,15 +44,36 @@ export function kvm_mmu_page_get_gfn(kvm: Kvm, sp: KvmMmuPage, index: number): n
     const lo = a[sp.gfns_base + 2 * index]!;
     const hi = a[sp.gfns_base + 2 * index + 1]!;
     if (!kvm.traits.rmap_access_in_shadowed_translation) return hi * TWO32 + lo;
-    return hi * 0x100000 + (lo >>> 12);
+    return translation_gfn(lo, hi);
   }
   return sp.gfn + index * KVM_PAGES_PER_HPAGE(kvm.level(sp));
 }
 
 /** @kernel mmu.c kvm_mmu_page_get_access: the array's low bits when it holds the access, else role.access. */
 export function kvm_mmu_page_get_access(kvm: Kvm, sp: KvmMmuPage, index: number): number {
-  if (hasTranslation(sp) && kvm.traits.rmap_access_in_shadowed_translation) return kvm.mem.arena[sp.gfns_base + 2 * index]! & 7;
+  if (hasTranslation(sp) && kvm.traits.rmap_access_in_shadowed_translation) return translation_access(kvm.mem.arena[sp.gfns_base + 2 * index]!);
   return (sp.role & kvm.rb.accessMask) >>> kvm.rb.accessShift;
+}
+
+/** The gfn of a shadowed_translation entry (gfn << 12 | access) held as halves. */
+export function translation_gfn(lo: number, hi: number): number {
+  return hi * 0x100000 + (lo >>> 12);
+}
+
+/** The access bits of a shadowed_translation entry's low half. */
+export function translation_access(lo: number): number {
+  return lo & 7;
+}
+
+/**
+ * Where sp's shadowed_translation starts in the host arena when kvm_mmu_page_get_gfn and
+ * kvm_mmu_page_get_access both read their answer from it (6.x, a page with the array that is
+ * neither passthrough nor level-promoted), else -1: a loop over a page's entries takes it once
+ * and decodes with translation_gfn / translation_access.
+ */
+export function shadowed_translation_base(kvm: Kvm, sp: KvmMmuPage): number {
+  const own = (sp.role & (kvm.rb.passthrough | kvm.rb.level_promoted)) !== 0;
+  return !own && hasTranslation(sp) && kvm.traits.rmap_access_in_shadowed_translation ? sp.gfns_base : -1;
 }
 
 /**
