@@ -238,7 +238,7 @@ export class HostMemory {
     if (id >= SLAB_ID_BASE) {
       const n = id - SLAB_ID_BASE;
       const c = this.slabChunks.get(Math.floor(n / SLAB_CHUNK));
-      return c === undefined ? undefined : c.recs[n % SLAB_CHUNK];
+      return c === undefined ? undefined : c.recs[n & (SLAB_CHUNK - 1)];
     }
     const s = id >= NORMAL_FIRST_PFN ? this.normalSlot[id - NORMAL_FIRST_PFN] : this.dmaSlot[id - DMA32_FIRST_PFN];
     return s === undefined || s <= 0 ? undefined : this.recBySlot[s - 1];
@@ -249,7 +249,7 @@ export class HostMemory {
     const k = Math.floor(n / SLAB_CHUNK);
     let c = this.slabChunks.get(k);
     if (c === undefined) this.slabChunks.set(k, (c = { recs: new Array<Rec | undefined>(SLAB_CHUNK).fill(undefined), live: 0 }));
-    c.recs[n % SLAB_CHUNK] = o;
+    c.recs[n & (SLAB_CHUNK - 1)] = o;
     c.live++;
   }
 
@@ -257,7 +257,7 @@ export class HostMemory {
     const n = id - SLAB_ID_BASE;
     const k = Math.floor(n / SLAB_CHUNK);
     const c = this.slabChunks.get(k)!;
-    c.recs[n % SLAB_CHUNK] = undefined;
+    c.recs[n & (SLAB_CHUNK - 1)] = undefined;
     if (--c.live === 0) this.slabChunks.delete(k);
   }
 

@@ -145,7 +145,7 @@ export class GuestMemory {
     const off = gfn - s.base_gfn;
     const chunk = this.dirs[s.id]![Math.floor(off / DIR_CHUNK)];
     if (chunk === undefined) return -1;
-    const v = chunk[off % DIR_CHUNK]!;
+    const v = chunk[off & (DIR_CHUNK - 1)]!;
     return v > 0 ? (v - 1) * PAGE_HALVES : -1;
   }
 
@@ -158,7 +158,7 @@ export class GuestMemory {
     const ci = Math.floor(off / DIR_CHUNK);
     let chunk = dir[ci];
     if (chunk === undefined) dir[ci] = chunk = new Int32Array(DIR_CHUNK);
-    const v = chunk[off % DIR_CHUNK]!;
+    const v = chunk[off & (DIR_CHUNK - 1)]!;
     if (v > 0) return (v - 1) * PAGE_HALVES;
     let slot = this.freeSlots.pop();
     if (slot !== undefined) {
@@ -175,9 +175,9 @@ export class GuestMemory {
       }
       this.nextSlot++;
     }
-    chunk[off % DIR_CHUNK] = slot + 1;
+    chunk[off & (DIR_CHUNK - 1)] = slot + 1;
     this.resChunk.push(chunk);
-    this.resIdx.push(off % DIR_CHUNK);
+    this.resIdx.push(off & (DIR_CHUNK - 1));
     this.resident++;
     return slot * PAGE_HALVES;
   }
@@ -218,7 +218,7 @@ export class GuestMemory {
    */
   readEntries(gpa: number, size: number, n: number, buf: Uint32Array): boolean {
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    if (gpa % size !== 0 || gpa - gfn * PAGE_SIZE + n * size > PAGE_SIZE) {
+    if ((gpa & (size - 1)) !== 0 || gpa - gfn * PAGE_SIZE + n * size > PAGE_SIZE) {
       throw new ShadowMmuError('EAUDIT', `guest memory: readEntries of ${n} ${size}-byte entries at gpa 0x${gpa.toString(16)} is unaligned or crosses a page`);
     }
     let b: number;
@@ -258,6 +258,17 @@ export class GuestMemory {
     out.lo = b < 0 ? 0 : this.arena[b + ((gpa - gfn * PAGE_SIZE) >>> 2)]!;
     out.hi = 0;
     return true;
+  }
+
+  /**
+   * The page of gfn as 1,024 halves (lo, hi of each 8-byte word), created on first use; writes
+   * through it are guest writes. A view of the current arena: take it again after any write that
+   * may add a page (the arena grows by replacement). For benches and tests that rewrite a table
+   * as a plain array, as a C loop would. Throws outside memslots.
+   */
+  pageView(gfn: number): Uint32Array {
+    const b = this.page(gfn, 'pageView');
+    return this.arena.subarray(b, b + PAGE_HALVES);
   }
 
   /** Write an aligned 8-byte word from halves. Throws outside memslots. */

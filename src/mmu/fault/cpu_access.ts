@@ -100,7 +100,7 @@ function ept_hardware_access(vcpu: Vcpu, gpa: bigint, access: AccessKind): HwAcc
   const hi = Number(a >> 32n) >>> 0;
   const offset = pageOffset(lo, hi, level);
   const sp = kvm.sptep_to_sp(leaf)!;
-  const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf % 512);
+  const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf & 511);
   const pfn = spte_to_pfn(slo, shi);
   return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
 }
@@ -206,7 +206,7 @@ export function hardware_access(vcpu: Vcpu, va: bigint, access: AccessKind, cpl:
   }
   const sp = kvm.sptep_to_sp(leaf)!;
   const offset = pageOffset(lo, hi, level);
-  const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf % 512);
+  const gfn = kvm_mmu_page_get_gfn(kvm, sp, leaf & 511);
   const pfn = spte_to_pfn(slo, shi);
   return { ok: true, gpa: gfn * 4096 + offset, hpa: pfn * 4096 + offset };
 }

@@ -4,6 +4,7 @@
  * direct_page_fault / direct_map for a guest without it. One code path per function; the
  * kernels' differences are mmu behaviour traits (src/profiles/traits/mmu.ts) and the role pipeline.
  */
+import { mod_pow2 } from '../../bits/u64.js';
 import { PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK } from '../../guest/constants.js';
 import { walk_addr_generic, type GuestWalker } from '../../guest/walker.js';
 import { kvm_mmu_child_role, kvm_mmu_get_page_role } from '../../roles/sp-role.js';
@@ -187,7 +188,7 @@ function gpte_changed(vcpu: Vcpu, gw: GuestWalker, level: number, buf: Uint32Arr
   const word = gw.w;
   if (level === 1) {
     const span = PTE_PREFETCH_NUM * size;
-    const base = pte_gpa - (pte_gpa % span);
+    const base = pte_gpa - mod_pow2(pte_gpa, span);
     const index = (pte_gpa - base) / size;
     // The group lies in one page: one read of its PTE_PREFETCH_NUM entries (kvm_vcpu_read_guest_atomic of the span).
     if (!g.mem.readEntries(base, size, PTE_PREFETCH_NUM, buf)) return true;
@@ -212,7 +213,7 @@ function kvm_mmu_hugepage_adjust(vcpu: Vcpu, f: KvmPageFault): void {
   if (req_level === 1 || f.huge_page_disallowed) return;
   f.goal_level = req_level;
   const n = KVM_PAGES_PER_HPAGE(req_level);
-  f.pfn -= f.pfn % n;
+  f.pfn -= mod_pow2(f.pfn, n);
 }
 
 /** disallowed_hugepage_adjust on the SPTE at `sptep` and the page it points at. */
@@ -224,7 +225,7 @@ function nxAdjust(kvm: Kvm, f: KvmPageFault, sptep: number, level: number): void
 
 function trace_spte_requested(vcpu: Vcpu, f: KvmPageFault): void {
   // pfn | (gfn & (KVM_PAGES_PER_HPAGE(goal_level) - 1)), as the tracepoint records it.
-  const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + (f.gfn % KVM_PAGES_PER_HPAGE(f.goal_level));
+  const pfn = f.pfn === KVM_PFN_NOSLOT ? 0 : f.pfn + mod_pow2(f.gfn, KVM_PAGES_PER_HPAGE(f.goal_level));
   if (vcpu.kvm.tracing) vcpu.kvm.emit({ event: KVMMMU.kvm_mmu_spte_requested, gfn: f.gfn, pfn, level: f.goal_level });
 }
 
@@ -264,7 +265,7 @@ function fetch(vcpu: Vcpu, f: KvmPageFault, gw: GuestWalker, sc: FaultScratch): 
     if (kvm.traits.flooding_count_cleared_on_direct_levels) clear_sp_write_flooding_count(vcpu, it.sptep);
     // A huge leaf cannot replace existing tables when the leaf could be executable.
     if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
-    base_gfn = f.gfn - (f.gfn % KVM_PAGES_PER_HPAGE(it.level));
+    base_gfn = f.gfn - mod_pow2(f.gfn, KVM_PAGES_PER_HPAGE(it.level));
     if (it.level === f.goal_level) break;
     validate_direct_spte(vcpu, it.sptep, direct_access);
     const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, direct_access);
@@ -391,7 +392,7 @@ function direct_map(vcpu: Vcpu, f: KvmPageFault, sc: FaultScratch): number {
   let base_gfn = f.gfn;
   for (; shadow_walk_okay(kvm, it); shadow_walk_next(kvm, it)) {
     if (kvm.nx_huge_pages) nxAdjust(kvm, f, it.sptep, it.level);
-    base_gfn = f.gfn - (f.gfn % KVM_PAGES_PER_HPAGE(it.level));
+    base_gfn = f.gfn - mod_pow2(f.gfn, KVM_PAGES_PER_HPAGE(it.level));
     if (it.level === f.goal_level) break;
     const sp = kvm_mmu_get_child_sp(vcpu, it, base_gfn, true, ACC_ALL);
     if (sp === null) continue;

@@ -43,7 +43,7 @@ function __kvm_mmu_invalidate_addr(vcpu: Vcpu, addr: bigint, root_hpa: number): 
       const old = kvm.spteLo(it.sptep);
       if (is_last_spte(old, it.level)) {
         if (!sp.unsync) break;
-        const pte_gpa = get_level1_sp_gpa(vcpu, sp) + (it.sptep % SPTE_ENT_PER_PAGE) * g.walk.pte_size;
+        const pte_gpa = get_level1_sp_gpa(vcpu, sp) + (it.sptep & (SPTE_ENT_PER_PAGE - 1)) * g.walk.pte_size;
         mmu_page_zap_pte(kvm, sp, it.index, null, () => 0);
         if (is_shadow_present_pte(old)) kvm.kvm_flush_remote_tlbs();
         const w = g.walker.w;

@@ -28,7 +28,7 @@ function gpteSize(vcpu: Vcpu, sp: KvmMmuPage): number {
 
 /** @kernel mmu.c detect_write_misaligned */
 export function detect_write_misaligned(vcpu: Vcpu, sp: KvmMmuPage, gpa: number, bytes: number): boolean {
-  const offset = gpa % 4096;
+  const offset = gpa & 4095;
   const pte_size = gpteSize(vcpu, sp);
   if (!(offset & (pte_size - 1)) && bytes === 1) return false;
   return ((offset ^ (offset + bytes - 1)) & ~(pte_size - 1)) !== 0 || bytes < 4;
@@ -37,7 +37,7 @@ export function detect_write_misaligned(vcpu: Vcpu, sp: KvmMmuPage, gpa: number,
 /** @kernel mmu.c get_written_sptes: the first SPTE index and the count, or null (other quadrant). */
 export function get_written_sptes(vcpu: Vcpu, sp: KvmMmuPage, gpa: number): { index: number; n: number } | null {
   const kvm = vcpu.kvm;
-  let page_offset = gpa % 4096;
+  let page_offset = gpa & 4095;
   let n = 1;
   if (gpteSize(vcpu, sp) === 4) {
     page_offset <<= 1;
@@ -62,7 +62,7 @@ function mmu_pte_write_fetch_gpte(vcpu: Vcpu, gpa: number, bytes: number): { gpa
   const g = vcpu.guest!;
   // is_pae(vcpu): CR4.PAE, i.e. a PAE or 64-bit guest.
   if (bytes === 4 && (g.walk.kind === 'pae' || g.walk.kind === 'pt64')) {
-    gpa -= gpa % 8;
+    gpa -= gpa & 7;
     bytes = 8;
   }
   let nz = false;

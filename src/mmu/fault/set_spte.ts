@@ -184,7 +184,7 @@ export function mmu_set_spte(vcpu: Vcpu, sptep: number, pte_access: number, gfn:
     kvm.warns.on(ret === RET_PF_SPURIOUS, 'mmu_set_spte', 'spurious fault on a new SPTE');
     rmap_add(vcpu, sptep, gfn, pte_access);
   } else if (t.rmap_access_in_shadowed_translation) {
-    kvm_mmu_page_set_access(kvm, sp, sptep % SPTE_ENT_PER_PAGE, pte_access);
+    kvm_mmu_page_set_access(kvm, sp, sptep & (SPTE_ENT_PER_PAGE - 1), pte_access);
   }
   return ret;
 }

@@ -53,7 +53,7 @@ export function drop_parent_pte(kvm: Kvm, sp: KvmMmuPage, parent_pte: number): v
 /** @kernel mmu.c mark_unsync */
 export function mark_unsync(kvm: Kvm, sptep: number): void {
   const sp = kvm.sptep_to_sp(sptep)!;
-  const index = sptep % SPTE_ENT_PER_PAGE;
+  const index = sptep & (SPTE_ENT_PER_PAGE - 1);
   const w = index >>> 5;
   const b = 1 << (index & 31);
   if (sp.unsync_child_bitmap[w]! & b) return;
@@ -76,7 +76,7 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
   const kvm = vcpu.kvm;
   const parent = kvm.sptep_to_sp(sptep);
   if (parent === null) return kvm.bug(`link_shadow_page: sptep ${sptep} is not inside a shadow page`);
-  const index = sptep % SPTE_ENT_PER_PAGE;
+  const index = sptep & (SPTE_ENT_PER_PAGE - 1);
   // States FNAME(fetch) / __direct_map never create; the model refuses them before any change.
   if (kvm.level(sp) !== kvm.level(parent) - 1) {
     kvm.bug(`link_shadow_page: a level-${kvm.level(sp)} page cannot hang below a level-${kvm.level(parent)} page`);

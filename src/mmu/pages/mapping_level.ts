@@ -3,6 +3,7 @@
  * large-page state allows. The fault path (kvm_mmu_hugepage_adjust) and the huge-page recovery
  * after dirty logging (kvm_mmu_zap_collapsible_sptes) both ask.
  */
+import { mod_pow2 } from '../../bits/u64.js';
 import type { Memslot } from '../../guest/memory.js';
 import type { Kvm } from './kvm.js';
 
@@ -16,7 +17,7 @@ export function kvm_mmu_max_mapping_level(kvm: Kvm, slot: Memslot | undefined, g
   let level = Math.min(max_level, kvm.host_thp ? 2 : 1);
   for (; level > 1; level--) {
     const n = 2 ** (9 * (level - 1));
-    const base = gfn - (gfn % n);
+    const base = gfn - mod_pow2(gfn, n);
     if (!slot || base < slot.base_gfn || base + n > slot.base_gfn + slot.npages) continue;
     let disallowed = false;
     for (const s of kvm.lpage_disallowed.keys()) {

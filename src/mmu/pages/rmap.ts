@@ -89,7 +89,7 @@ export function kvm_mmu_page_set_translation(kvm: Kvm, sp: KvmMmuPage, index: nu
       w[o] = gfn >>> 0;
       w[o + 1] = Math.floor(gfn / TWO32);
     } else {
-      w[o] = (((gfn % 0x100000) << 12) | (access & 7)) >>> 0;
+      w[o] = (((gfn & 0xfffff) << 12) | (access & 7)) >>> 0;
       w[o + 1] = Math.floor(gfn / 0x100000);
     }
     return;
@@ -126,7 +126,7 @@ export function rmap_add(vcpu: Vcpu, sptep: number, gfn: number, access: number)
   const kvm = vcpu.kvm;
   const sp = kvm.sptep_to_sp(sptep)!;
   const level = kvm.level(sp);
-  kvm_mmu_page_set_translation(kvm, sp, sptep % SPTE_ENT_PER_PAGE, gfn, access);
+  kvm_mmu_page_set_translation(kvm, sp, sptep & (SPTE_ENT_PER_PAGE - 1), gfn, access);
   kvm_update_page_stats(kvm, level, 1);
   const n = pte_list_add(gfn_to_rmap(kvm, gfn, level), sptep, kvm.traits.pte_list_head_push, vcpu.mem.alloc_pte_list_desc);
   if (kvm.traits.max_rmap_size_stat && n > kvm.stat.max_mmu_rmap_size) kvm.stat.max_mmu_rmap_size = n;
@@ -135,7 +135,7 @@ export function rmap_add(vcpu: Vcpu, sptep: number, gfn: number, access: number)
 /** @kernel mmu.c rmap_remove */
 export function rmap_remove(kvm: Kvm, sptep: number): void {
   const sp = kvm.sptep_to_sp(sptep)!;
-  const gfn = kvm_mmu_page_get_gfn(kvm, sp, sptep % SPTE_ENT_PER_PAGE);
+  const gfn = kvm_mmu_page_get_gfn(kvm, sp, sptep & (SPTE_ENT_PER_PAGE - 1));
   const id = kvm.rmaps.find(gfn, kvm.level(sp));
   const l = id < 0 ? undefined : kvm.rmaps.list(id);
   const ok = l !== undefined && pte_list_remove(l, sptep, kvm.traits.pte_list_head_push, kvm.free_pte_list_desc);

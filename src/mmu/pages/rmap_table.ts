@@ -30,7 +30,7 @@ export function rmapKey(gfn: number, level: number): number {
 
 /** The first gfn of an rmap key's frame and its level. */
 export function rmapKeyFrame(key: number): { gfn: number; level: number } {
-  const level = (key % 4) + 1;
+  const level = (key & 3) + 1;
   return { gfn: Math.floor(key / 4) * KVM_PAGES_PER_HPAGE(level), level };
 }
 
@@ -96,7 +96,7 @@ export class RmapTable {
     };
     this.bySlot[s.id] = r;
     for (const [key, id] of [...this.fallback]) {
-      const level = (key % 4) + 1;
+      const level = (key & 3) + 1;
       const n = FRAME[level - 1]!;
       const fs = Math.floor(key / 4) * n;
       if (fs < s.base_gfn || fs + n > end) continue;
@@ -178,7 +178,7 @@ export class RmapTable {
 
   /** The rmap of an rmapKey, or undefined. */
   get(key: number): PteList | undefined {
-    const level = (key % 4) + 1;
+    const level = (key & 3) + 1;
     if (level > LEVELS) return undefined;
     const id = this.find(Math.floor(key / 4) * FRAME[level - 1]!, level);
     return id < 0 ? undefined : this.lists[id];

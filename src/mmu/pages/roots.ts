@@ -3,6 +3,7 @@
  * shadow and special roots, the RFC's root-as-shadow-page, freeing roots, prev_roots and the
  * fast PGD switch, kvm_mmu_load / kvm_mmu_unload.
  */
+import { mod_pow2 } from '../../bits/u64.js';
 import { ACC_ALL, INVALID_PAE_ROOT, INVALID_PAGE, KVM_MMU_NUM_PREV_ROOTS, PT32E_ROOT_LEVEL, PT64_ROOT_4LEVEL } from './constants.js';
 import { fromHalves } from '../../bits/u64.js';
 import { GFP_KERNEL_ACCOUNT, __GFP_DMA32, __GFP_ZERO } from '../../cache/gfp.js';
@@ -217,7 +218,7 @@ export function paeRootTargets(p: SpecialPage): { index: number; pa: number }[] 
 /** to_shadow_page of a root's physical address (entries carry P/me bits: masked here). */
 export function root_to_sp(kvm: Kvm, hpa: number): KvmMmuPage | null {
   if (hpa === INVALID_PAGE) return null;
-  return kvm.to_shadow_page(hpa - (hpa % 4096));
+  return kvm.to_shadow_page(hpa - mod_pow2(hpa, 4096));
 }
 
 /** @kernel mmu.c mmu_free_root_page: drop one root reference; returns INVALID_PAGE. */

@@ -24,7 +24,7 @@ export const EINVAL = 22;
 export const DEFAULT_PAE_PDPTE_SITE = 'default_pae_pdpte';
 
 function paLo(pa: number): number {
-  return pa % 0x100000000 >>> 0;
+  return pa >>> 0;
 }
 function paHi(pa: number): number {
   return Math.floor(pa / 0x100000000) >>> 0;

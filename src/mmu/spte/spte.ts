@@ -79,7 +79,7 @@ export function spte64(encode: (out: Uint32Array, off: number) => unknown): bigi
 
 /** A page-aligned physical address (a plain number below 2^52) as halves, written to out. */
 function paLo(pa: number): number {
-  return pa % 0x100000000 >>> 0;
+  return pa >>> 0;
 }
 function paHi(pa: number): number {
   return Math.floor(pa / 0x100000000) >>> 0;
@@ -135,7 +135,8 @@ export function spte_ad_need_write_protect(hi: number): boolean {
 
 /** @kernel spte.h is_access_track_spte */
 export function is_access_track_spte(m: SpteMasks, lo: number, hi: number): boolean {
-  return !spte_ad_enabled(hi) && ((lo & m.acc_track.lo) | (hi & m.acc_track.hi)) === 0;
+  const f = m.flat;
+  return !spte_ad_enabled(hi) && ((lo & f.acc_track_lo) | (hi & f.acc_track_hi)) === 0;
 }
 
 /** @kernel spte.h is_executable_pte */
@@ -150,34 +151,30 @@ export function spte_to_pfn(lo: number, hi: number): number {
   return (hi & SPTE_BASE_ADDR_HI) * 0x100000 + ((lo & SPTE_BASE_ADDR_LO) >>> 12);
 }
 
-/** @kernel spte.h spte_shadow_accessed_mask (5.x): the accessed mask if the SPTE is A/D-enabled. */
-function accessedMaskOf(m: SpteMasks, hi: number): Halves | null {
-  return spte_ad_enabled(hi) ? m.accessed : null;
-}
-
 /** @kernel spte.h is_accessed_spte */
 export function is_accessed_spte(m: SpteMasks, lo: number, hi: number): boolean {
-  const a = m.accessed;
-  if (m.traits.accessed_test === 'mask') return ((lo & a.lo) | (hi & a.hi)) !== 0;
-  const am = accessedMaskOf(m, hi);
-  if (am && (am.lo | am.hi) !== 0) return ((lo & am.lo) | (hi & am.hi)) !== 0;
+  const f = m.flat;
+  const has_mask = (f.accessed_lo | f.accessed_hi) !== 0;
+  if (f.accessed_test_mask || (has_mask && spte_ad_enabled(hi))) return ((lo & f.accessed_lo) | (hi & f.accessed_hi)) !== 0;
   return !is_access_track_spte(m, lo, hi);
 }
 
 /** @kernel spte.h is_dirty_spte (5.x only) */
 export function is_dirty_spte(m: SpteMasks, lo: number, hi: number): boolean {
-  const d = spte_ad_enabled(hi) ? m.dirty : null;
-  if (d && (d.lo | d.hi) !== 0) return ((lo & d.lo) | (hi & d.hi)) !== 0;
+  const f = m.flat;
+  if ((f.dirty_lo | f.dirty_hi) !== 0 && spte_ad_enabled(hi)) return ((lo & f.dirty_lo) | (hi & f.dirty_hi)) !== 0;
   return is_writable_pte(lo);
 }
 
 /** @kernel spte.h is_mmu_writable_spte (6.x; the MMU-writable software bit) */
 export function is_mmu_writable_spte(m: SpteMasks, lo: number, hi: number): boolean {
-  return ((lo & m.mmu_writable.lo) | (hi & m.mmu_writable.hi)) !== 0;
+  const f = m.flat;
+  return ((lo & f.mmu_writable_lo) | (hi & f.mmu_writable_hi)) !== 0;
 }
 
 function isHostWritable(m: SpteMasks, lo: number, hi: number): boolean {
-  return ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
+  const f = m.flat;
+  return ((lo & f.host_writable_lo) | (hi & f.host_writable_hi)) !== 0;
 }
 
 /**
@@ -187,8 +184,9 @@ function isHostWritable(m: SpteMasks, lo: number, hi: number): boolean {
  * invariants are checked here (spte trait writable_invariants 'in-lockless-test').
  */
 export function spte_can_locklessly_be_made_writable(m: SpteMasks, lo: number, hi: number, warns: WarnLog): boolean {
-  if (m.traits.lockless_writable_needs_host_writable) return isHostWritable(m, lo, hi) && is_mmu_writable_spte(m, lo, hi);
-  if (m.traits.writable_invariants !== 'in-lockless-test') return is_mmu_writable_spte(m, lo, hi);
+  const f = m.flat;
+  if (f.lockless_writable_needs_host_writable) return isHostWritable(m, lo, hi) && is_mmu_writable_spte(m, lo, hi);
+  if (!f.invariants_in_lockless_test) return is_mmu_writable_spte(m, lo, hi);
   if (is_mmu_writable_spte(m, lo, hi)) {
     warns.on(!isHostWritable(m, lo, hi), 'spte_can_locklessly_be_made_writable', 'MMU-writable SPTE is not host-writable');
     return true;
@@ -277,7 +275,7 @@ export function make_mmio_spte(m: SpteMasks, gfn: number, access: number, genera
   lo |= m.mmio_value.lo | access;
   hi |= m.mmio_value.hi;
   // gpa = gfn << PAGE_SHIFT (u64)
-  const glo = ((gfn % 0x100000) * 0x1000) >>> 0;
+  const glo = ((gfn & 0xfffff) * 0x1000) >>> 0;
   const ghi = Math.floor(gfn / 0x100000) >>> 0;
   const r = m.nonpresent_or_rsvd;
   lo |= glo | r.lo;
@@ -293,14 +291,14 @@ export function make_mmio_spte(m: SpteMasks, gfn: number, access: number, genera
 
 /** @kernel spte.c mark_spte_for_access_track */
 export function mark_spte_for_access_track(m: SpteMasks, lo: number, hi: number, out: Uint32Array, off: number, warns: WarnLog): void {
-  const t = m.traits;
+  const f = m.flat;
   if (spte_ad_enabled(hi)) {
-    out[off] = (lo & ~m.accessed.lo) >>> 0;
-    out[off + 1] = (hi & ~m.accessed.hi) >>> 0;
+    out[off] = (lo & ~f.accessed_lo) >>> 0;
+    out[off + 1] = (hi & ~f.accessed_hi) >>> 0;
     return;
   }
   if (!is_access_track_spte(m, lo, hi)) {
-    if (t.writable_invariants === 'check-spte-writable-invariants') check_spte_writable_invariants(m, lo, hi, warns);
+    if (f.invariants_checked_apart) check_spte_writable_invariants(m, lo, hi, warns);
     else {
       warns.on(
         is_writable_pte(lo) && !spte_can_locklessly_be_made_writable(m, lo, hi, warns),
@@ -310,11 +308,11 @@ export function mark_spte_for_access_track(m: SpteMasks, lo: number, hi: number,
     }
     warns.on((hi & (SHADOW_ACC_TRACK_SAVED_BITS_MASK << SAVED_SHIFT_HI)) !== 0, 'mark_spte_for_access_track', 'access-tracking saved bit locations are not zero');
     hi |= (lo & SHADOW_ACC_TRACK_SAVED_BITS_MASK) << SAVED_SHIFT_HI;
-    lo &= ~m.acc_track.lo;
-    hi &= ~m.acc_track.hi;
-    if (t.access_track_clears_accessed) {
-      lo &= ~m.accessed.lo;
-      hi &= ~m.accessed.hi;
+    lo &= ~f.acc_track_lo;
+    hi &= ~f.acc_track_hi;
+    if (f.access_track_clears_accessed) {
+      lo &= ~f.accessed_lo;
+      hi &= ~f.accessed_hi;
     }
   }
   out[off] = lo >>> 0;
@@ -382,9 +380,11 @@ export interface MakeSpteArgs {
  */
 export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, off: number): boolean {
   const m = ctx.masks;
-  const t = m.traits;
-  const synchronizing = t.make_spte_unsync_arg === 'synchronizing' ? a.can_unsync_or_synchronizing : !a.can_unsync_or_synchronizing;
+  // Every mask and trait read below comes from the flat record (one object, plain numbers).
+  const f = m.flat;
+  const synchronizing = f.unsync_arg_is_synchronizing ? a.can_unsync_or_synchronizing : !a.can_unsync_or_synchronizing;
   const level = a.level;
+  const pfn = a.pfn;
   let pte_access = a.pte_access;
   let wrprot = false;
   let lo = SPTE_MMU_PRESENT_LO;
@@ -392,10 +392,10 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
   // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
   let isMmio = -1;
 
-  if (t.make_spte_warns_nonpresent) {
+  if (f.make_spte_warns_nonpresent) {
     // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access).
     ctx.warns.on(
-      (pte_access | m.present.lo) === m.nonpresent.lo && m.present.hi === m.nonpresent.hi,
+      (pte_access | f.present_lo) === f.nonpresent_lo && f.present_hi === f.nonpresent_hi,
       'make_spte',
       'SPTE would be SHADOW_NONPRESENT_VALUE',
     );
@@ -403,80 +403,79 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
   if (a.ad_disabled) hi |= SPTE_TDP_AD_DISABLED_HI;
   else if (ctx.pml && a.nested) hi |= SPTE_TDP_AD_WRPROT_ONLY_HI;
 
-  lo |= m.present.lo;
-  hi |= m.present.hi;
-  if (!a.prefetch || (t.synchronized_spte_accessed && synchronizing)) {
-    const am = t.accessed_bit_without_hw_ad ? m.accessed : accessedMaskOf(m, hi);
-    if (am) {
-      lo |= am.lo;
-      hi |= am.hi;
-    }
+  lo |= f.present_lo;
+  hi |= f.present_hi;
+  const synced_accessed = f.synchronized_spte_accessed && synchronizing;
+  // shadow_accessed_mask (5.x: spte_shadow_accessed_mask, nothing for an A/D-disabled SPTE).
+  if ((!a.prefetch || synced_accessed) && (f.accessed_bit_without_hw_ad || spte_ad_enabled(hi))) {
+    lo |= f.accessed_lo;
+    hi |= f.accessed_hi;
   }
 
   if (level > PG_LEVEL_4K && pte_access & ACC_EXEC_MASK && ctx.nx_huge_pages) pte_access &= ~ACC_EXEC_MASK;
 
   if (pte_access & ACC_EXEC_MASK) {
-    lo |= m.x.lo;
-    hi |= m.x.hi;
+    lo |= f.x_lo;
+    hi |= f.x_hi;
   } else {
-    lo |= m.nx.lo;
-    hi |= m.nx.hi;
+    lo |= f.nx_lo;
+    hi |= f.nx_hi;
   }
   if (pte_access & ACC_USER_MASK) {
-    lo |= m.user.lo;
-    hi |= m.user.hi;
+    lo |= f.user_lo;
+    hi |= f.user_hi;
   }
   if (level > PG_LEVEL_4K) lo |= PT_PAGE_SIZE_LO;
-  if (m.memtype) {
-    if (isMmio < 0) isMmio = ctx.kvm_is_mmio_pfn(a.pfn) ? 1 : 0;
-    lo |= m.memtype[isMmio]!;
+  if (f.has_memtype) {
+    isMmio = ctx.kvm_is_mmio_pfn(pfn) ? 1 : 0;
+    lo |= isMmio ? f.memtype_mmio : f.memtype_ram;
   }
 
   if (a.host_writable) {
-    lo |= m.host_writable.lo;
-    hi |= m.host_writable.hi;
+    lo |= f.host_writable_lo;
+    hi |= f.host_writable_hi;
   } else {
     pte_access &= ~ACC_WRITE_MASK;
   }
 
-  if ((m.me_bits.lo | m.me_bits.hi) !== 0 && (isMmio < 0 ? (isMmio = ctx.kvm_is_mmio_pfn(a.pfn) ? 1 : 0) : isMmio) === 0) {
-    lo |= m.me_bits.lo;
-    hi |= m.me_bits.hi;
+  if ((f.me_bits_lo | f.me_bits_hi) !== 0 && (isMmio < 0 ? (isMmio = ctx.kvm_is_mmio_pfn(pfn) ? 1 : 0) : isMmio) === 0) {
+    lo |= f.me_bits_lo;
+    hi |= f.me_bits_hi;
   }
 
-  lo |= (a.pfn % 0x100000) * 0x1000;
-  hi |= Math.floor(a.pfn / 0x100000);
+  lo |= (pfn & 0xfffff) << 12;
+  hi |= pfn < 0x100000 ? 0 : Math.floor(pfn / 0x100000);
 
-  let skipDirty = false;
   if (pte_access & ACC_WRITE_MASK) {
-    if (t.writable_spte_always_dirty) {
+    if (f.writable_spte_always_dirty) {
       if ((!is_last_spte(a.old_lo, level) || !is_writable_pte(a.old_lo)) && ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
         wrprot = true;
       } else {
-        lo |= PT_WRITABLE_LO | m.mmu_writable.lo | m.dirty.lo;
-        hi |= m.mmu_writable.hi | m.dirty.hi;
+        lo |= PT_WRITABLE_LO | f.mmu_writable_lo | f.dirty_lo;
+        hi |= f.mmu_writable_hi | f.dirty_hi;
       }
     } else {
-      lo |= PT_WRITABLE_LO | m.mmu_writable.lo;
-      hi |= m.mmu_writable.hi;
+      lo |= PT_WRITABLE_LO | f.mmu_writable_lo;
+      hi |= f.mmu_writable_hi;
+      let skipDirty = false;
       if (is_writable_pte(a.old_lo)) {
         skipDirty = true;
       } else if (ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
         wrprot = true;
         pte_access &= ~ACC_WRITE_MASK;
-        lo &= ~(PT_WRITABLE_LO | m.mmu_writable.lo);
-        hi &= ~m.mmu_writable.hi;
+        lo &= ~(PT_WRITABLE_LO | f.mmu_writable_lo);
+        hi &= ~f.mmu_writable_hi;
       }
       if (!skipDirty && pte_access & ACC_WRITE_MASK && spte_ad_enabled(hi)) {
-        lo |= m.dirty.lo;
-        hi |= m.dirty.hi;
+        lo |= f.dirty_lo;
+        hi |= f.dirty_hi;
       }
     }
   }
 
   lo >>>= 0;
   hi >>>= 0;
-  if (a.prefetch && !(t.synchronized_spte_accessed && synchronizing)) {
+  if (a.prefetch && !synced_accessed) {
     mark_spte_for_access_track(m, lo, hi, out, off, ctx.warns);
     lo = out[off]!;
     hi = out[off + 1]!;

@@ -308,6 +308,97 @@ export interface SpteMasks {
   readonly memtype: readonly [ram: number, mmio: number] | null;
   /** The set-up globals this was frozen from (BigInt, for output and cold code). */
   readonly globals: SpteGlobals;
+  /**
+   * The same masks as plain numbers (`<name>_lo`, `<name>_hi`) and the spte traits the hot
+   * encoders branch on as booleans, so make_spte and mmu_spte_update read one object with no
+   * {lo, hi} or traits object behind each field (ours: storage, not kernel logic).
+   */
+  readonly flat: FlatSpteMasks;
+}
+
+/** SpteMasks' hot fields, flat (see SpteMasks.flat). */
+export interface FlatSpteMasks {
+  readonly host_writable_lo: number;
+  readonly host_writable_hi: number;
+  readonly mmu_writable_lo: number;
+  readonly mmu_writable_hi: number;
+  readonly nx_lo: number;
+  readonly nx_hi: number;
+  readonly x_lo: number;
+  readonly x_hi: number;
+  readonly user_lo: number;
+  readonly user_hi: number;
+  readonly accessed_lo: number;
+  readonly accessed_hi: number;
+  readonly dirty_lo: number;
+  readonly dirty_hi: number;
+  readonly present_lo: number;
+  readonly present_hi: number;
+  readonly me_bits_lo: number;
+  readonly me_bits_hi: number;
+  readonly acc_track_lo: number;
+  readonly acc_track_hi: number;
+  readonly nonpresent_lo: number;
+  readonly nonpresent_hi: number;
+  /** memtype !== null, and its two values (0 when null). */
+  readonly has_memtype: boolean;
+  readonly memtype_ram: number;
+  readonly memtype_mmio: number;
+  /** traits.make_spte_unsync_arg === 'synchronizing'. */
+  readonly unsync_arg_is_synchronizing: boolean;
+  readonly synchronized_spte_accessed: boolean;
+  readonly accessed_bit_without_hw_ad: boolean;
+  readonly writable_spte_always_dirty: boolean;
+  readonly make_spte_warns_nonpresent: boolean;
+  /** traits.accessed_test === 'mask'. */
+  readonly accessed_test_mask: boolean;
+  readonly lockless_writable_needs_host_writable: boolean;
+  /** traits.writable_invariants === 'in-lockless-test'. */
+  readonly invariants_in_lockless_test: boolean;
+  /** traits.writable_invariants === 'check-spte-writable-invariants'. */
+  readonly invariants_checked_apart: boolean;
+  readonly access_track_clears_accessed: boolean;
+}
+
+function flatOf(m: Omit<SpteMasks, 'flat'>): FlatSpteMasks {
+  const t = m.traits;
+  return Object.freeze({
+    host_writable_lo: m.host_writable.lo,
+    host_writable_hi: m.host_writable.hi,
+    mmu_writable_lo: m.mmu_writable.lo,
+    mmu_writable_hi: m.mmu_writable.hi,
+    nx_lo: m.nx.lo,
+    nx_hi: m.nx.hi,
+    x_lo: m.x.lo,
+    x_hi: m.x.hi,
+    user_lo: m.user.lo,
+    user_hi: m.user.hi,
+    accessed_lo: m.accessed.lo,
+    accessed_hi: m.accessed.hi,
+    dirty_lo: m.dirty.lo,
+    dirty_hi: m.dirty.hi,
+    present_lo: m.present.lo,
+    present_hi: m.present.hi,
+    me_bits_lo: m.me_bits.lo,
+    me_bits_hi: m.me_bits.hi,
+    acc_track_lo: m.acc_track.lo,
+    acc_track_hi: m.acc_track.hi,
+    nonpresent_lo: m.nonpresent.lo,
+    nonpresent_hi: m.nonpresent.hi,
+    has_memtype: m.memtype !== null,
+    memtype_ram: m.memtype ? m.memtype[0] : 0,
+    memtype_mmio: m.memtype ? m.memtype[1] : 0,
+    unsync_arg_is_synchronizing: t.make_spte_unsync_arg === 'synchronizing',
+    synchronized_spte_accessed: t.synchronized_spte_accessed,
+    accessed_bit_without_hw_ad: t.accessed_bit_without_hw_ad,
+    writable_spte_always_dirty: t.writable_spte_always_dirty,
+    make_spte_warns_nonpresent: t.make_spte_warns_nonpresent,
+    accessed_test_mask: t.accessed_test === 'mask',
+    lockless_writable_needs_host_writable: t.lockless_writable_needs_host_writable,
+    invariants_in_lockless_test: t.writable_invariants === 'in-lockless-test',
+    invariants_checked_apart: t.writable_invariants === 'check-spte-writable-invariants',
+    access_track_clears_accessed: t.access_track_clears_accessed,
+  });
 }
 
 function memtypeOf(t: SpteTraits, c: HostConfig): readonly [number, number] | null {
@@ -319,7 +410,7 @@ function memtypeOf(t: SpteTraits, c: HostConfig): readonly [number, number] | nu
 
 export function freezeMasks(g: SpteGlobals): SpteMasks {
   const t = g.traits;
-  return Object.freeze({
+  const m = {
     traits: t,
     cfg: g.cfg,
     host_writable: halves(g.shadow_host_writable_mask),
@@ -344,7 +435,8 @@ export function freezeMasks(g: SpteGlobals): SpteMasks {
     phys_bits: g.phys_bits,
     memtype: memtypeOf(t, g.cfg),
     globals: g,
-  });
+  };
+  return Object.freeze({ ...m, flat: flatOf(m) });
 }
 
 /** Hooks into the module-load sequence (the RFC computes default_pae_pdpte between steps). */
