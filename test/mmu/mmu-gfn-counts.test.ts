@@ -42,4 +42,31 @@ describe('GfnCounts', () => {
       expect([...t]).toEqual([...ref]);
     }
   });
+
+  it('anyIn answers as a scan of the held gfns, on both sides of its lookup-or-scan switch', () => {
+    let x = 7;
+    const r = (n: number) => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) % n);
+    const t = new GfnCounts();
+    t.slots = [slot(0, 0, 4096)];
+    const held = new Set<number>();
+    let checked = 0;
+    for (let step = 0; step < 3000; step++) {
+      const gfn = r(5000);
+      if (held.has(gfn) && r(2) === 0) {
+        t.delete(gfn);
+        held.delete(gfn);
+      } else {
+        t.set(gfn, 1);
+        held.add(gfn);
+      }
+      const n = [1, 8, 512, 4096][r(4)]!;
+      const base = r(5000 - n);
+      const want = [...held].some((g) => g >= base && g < base + n);
+      expect(t.anyIn(base, n), `step ${step}: [${base}, ${base + n})`).toBe(want);
+      checked += want ? 1 : 0;
+    }
+    // Both answers occur and both strategies ran (n above and below the held count).
+    expect(checked).toBeGreaterThan(100);
+    expect(checked).toBeLessThan(3000);
+  });
 });

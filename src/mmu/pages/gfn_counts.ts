@@ -89,6 +89,19 @@ export class GfnCounts {
     return this.find(gfn) >= 0;
   }
 
+  /**
+   * Whether any gfn in [base, base + n) has a count: n lookups or one pass over the held gfns,
+   * whichever is fewer, so a huge-frame test costs O(min(n, size)), not O(size).
+   */
+  anyIn(base: number, n: number): boolean {
+    if (n <= this.order.size) {
+      for (let g = base; g < base + n; g++) if (this.find(g) >= 0) return true;
+      return false;
+    }
+    for (const g of this.keys()) if (g >= base && g < base + n) return true;
+    return false;
+  }
+
   /** Set gfn's count (non-zero; 0 is `delete`). */
   set(gfn: number, count: number): this {
     let id = this.find(gfn);

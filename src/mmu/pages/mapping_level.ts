@@ -19,14 +19,7 @@ export function kvm_mmu_max_mapping_level(kvm: Kvm, slot: Memslot | undefined, g
     const n = 2 ** (9 * (level - 1));
     const base = gfn - mod_pow2(gfn, n);
     if (!slot || base < slot.base_gfn || base + n > slot.base_gfn + slot.npages) continue;
-    let disallowed = false;
-    for (const s of kvm.lpage_disallowed.keys()) {
-      if (s >= base && s < base + n) {
-        disallowed = true;
-        break;
-      }
-    }
-    if (!disallowed) break;
+    if (!kvm.lpage_disallowed.anyIn(base, n)) break;
   }
   return level;
 }
