@@ -75,8 +75,33 @@ export interface HostObject {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** A live object's record: the HostObject plus its links in allocation order (storage only). */
-type Rec = Mutable<HostObject> & { prev: Rec | null; next: Rec | null };
+/**
+ * A live object's record: the HostObject plus its links in allocation order (storage only). The
+ * links stay out of its JSON, so a record (info(), allocated()) serialises as the HostObject it is.
+ */
+class Rec implements Mutable<HostObject> {
+  prev: Rec | null = null;
+  next: Rec | null = null;
+  constructor(
+    public id: number,
+    public kind: 'page' | 'slab',
+    public zone: Zone | string,
+    public site: string,
+    public gfp: Gfp,
+    public account: VmAccount | null,
+    public seq: number,
+    public decrypted: boolean,
+    public refs: number,
+    public cached: boolean,
+    public fill_lo: number,
+    public fill_hi: number,
+  ) {}
+
+  toJSON(): HostObject {
+    const { id, kind, zone, site, gfp, account, seq, decrypted, refs, cached, fill_lo, fill_hi } = this;
+    return { id, kind, zone, site, gfp, account, seq, decrypted, refs, cached, fill_lo, fill_hi };
+  }
+}
 
 /** Slab records per directory chunk (ids are handed out in sequence: a chunk goes when its last object is freed). */
 const SLAB_CHUNK = 512;
@@ -197,7 +222,7 @@ export class HostMemory {
 
   private record(id: number, kind: 'page' | 'slab', zone: Zone | string, site: string, gfp: Gfp, account: VmAccount | null, fill: number): Rec {
     const o = this.spare.pop();
-    if (o === undefined) return this.link({ id, kind, zone, site, gfp, account, seq: ++this.seq, decrypted: false, refs: 0, cached: false, fill_lo: fill, fill_hi: fill, prev: null, next: null });
+    if (o === undefined) return this.link(new Rec(id, kind, zone, site, gfp, account, ++this.seq, false, 0, false, fill, fill));
     o.id = id;
     o.kind = kind;
     o.zone = zone;

@@ -41,6 +41,14 @@ describe('HostMemory', () => {
     expect(m.alloc_page(GFP_KERNEL, 't')).toBeNull();
     expect(m.stats.alloc_failures).toBe(1);
   });
+  it('records serialise as their HostObject fields (regression: the allocation-order links made them circular)', () => {
+    const m = mem();
+    const a = m.alloc_page(GFP_KERNEL, 'first')!;
+    const b = m.alloc_page(GFP_KERNEL, 'second')!;
+    const j = JSON.parse(JSON.stringify(m.allocated()));
+    expect(j.map((o: { id: number; site: string }) => [o.id, o.site])).toEqual([[a, 'first'], [b, 'second']]);
+    expect(Object.keys(JSON.parse(JSON.stringify(m.info(b)))).sort()).toEqual(['account', 'cached', 'decrypted', 'fill_hi', 'fill_lo', 'gfp', 'id', 'kind', 'refs', 'seq', 'site', 'zone']);
+  });
   it('zeroes with __GFP_ZERO and poisons otherwise', () => {
     const m = mem();
     expect(m.words(m.alloc_page(GFP_KERNEL | __GFP_ZERO, 't')!).every((w) => w === 0)).toBe(true);
