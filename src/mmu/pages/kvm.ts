@@ -5,6 +5,7 @@
  * an SPTE pointer (`sptep`) is `pfn * 512 + index`, and `spteOff(sptep)` is where its low half
  * sits in `arena`.
  */
+import type { Memslot } from '../../guest/memory.js';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { fromHalves } from '../../bits/u64.js';
 import type { HostMemory } from '../../cache/host_memory.js';
@@ -270,6 +271,17 @@ export class Kvm {
   /** The page an SPTE pointer lives in, as a view (cold callers; hot ones use arena + spteOff). */
   words(sptep: number): Uint32Array {
     return this.mem.words(Math.floor(sptep / SPTE_ENT_PER_PAGE));
+  }
+
+  /**
+   * Point every per-memslot table (the rmap heads, gfn_write_track, lpage_info) at the guest's
+   * memslots: the kernel allocates them per slot (kvm_arch_prepare_memory_region); a slot added
+   * later joins on first use.
+   */
+  followMemslots(slots: readonly Memslot[]): void {
+    this.rmaps.slots = slots;
+    this.write_track.slots = slots;
+    this.lpage_disallowed.slots = slots;
   }
 
   /** The host's page arena (HostMemory.arena). */

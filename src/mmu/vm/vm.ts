@@ -98,11 +98,7 @@ export class ShadowVmState {
     if (this.mmuKind === 'ept') checkEptp(this.regs.cr3, this.hostEpt);
     this.rolesHost = cfg.rolesHost ?? (host.vendor === 'amd' ? (host.tdp ? `npt${host.tdp_level}` : 'npt4') : 'ept4');
     this.machine = createMachine(cfg.profile, host, this.context());
-    // The rmap heads and the per-gfn counts follow the guest's memslots (slot->arch.rmap, gfn_write_track,
-    // lpage_info); a slot added later joins on first use.
-    this.machine.kvm.rmaps.slots = cfg.guest.memslots;
-    this.machine.kvm.write_track.slots = cfg.guest.memslots;
-    this.machine.kvm.lpage_disallowed.slots = cfg.guest.memslots;
+    this.machine.kvm.followMemslots(cfg.guest.memslots);
     const walker = new GuestWalker();
     this.vcpu.guest = {
       mem: cfg.guest,
