@@ -82,18 +82,20 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
     kvm.bug(`link_shadow_page: a level-${kvm.level(sp)} page cannot hang below a level-${kvm.level(parent)} page`);
   }
   if ((sp.role & kvm.rb.invalid) !== 0 || (parent.role & kvm.rb.invalid) !== 0) kvm.bug('link_shadow_page: invalid (zapped) page');
+  // The parent's entry in the host arena, found once (nothing below allocates, so it stays put).
+  const a = kvm.arena;
+  const off = parent.spt_base + 2 * index;
   // A present SPTE must be a large leaf: drop it first (6.x __link_shadow_page; 5.16's callers
   // already dropped it with drop_large_spte).
-  if (kvm.isPresent(sptep) && is_large_pte(kvm.spteLo(sptep)) && kvm.level(parent) > 1) {
+  if (is_shadow_present_pte(a[off]!) && is_large_pte(a[off]!) && kvm.level(parent) > 1) {
     drop_spte(kvm, sptep);
     kvm.kvm_flush_remote_tlbs();
   }
-  if (kvm.isPresent(sptep)) {
+  if (is_shadow_present_pte(a[off]!)) {
     kvm.bug(`link_shadow_page: SPTE ${index} of sp ${parent.id} is already present (0x${kvm.spte64(sptep).toString(16)})`);
   }
-  const w = parent.spt;
-  if (kvm.traits.pae_root_shadow_page && (parent.role & kvm.rb.pae_root) !== 0) make_pae_pdpte(kvm.masks, spPa(sp), w, 2 * index);
-  else make_nonleaf_spte(kvm.masks, spPa(sp), (sp.role & kvm.rb.ad_disabled) !== 0, w, 2 * index);
+  if (kvm.traits.pae_root_shadow_page && (parent.role & kvm.rb.pae_root) !== 0) make_pae_pdpte(kvm.masks, spPa(sp), a, off);
+  else make_nonleaf_spte(kvm.masks, spPa(sp), (sp.role & kvm.rb.ad_disabled) !== 0, a, off);
   mmu_page_add_parent_pte(vcpu, sp, sptep);
   if (sp.unsync_children || sp.unsync) mark_unsync(kvm, sptep);
 }

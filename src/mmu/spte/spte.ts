@@ -251,12 +251,13 @@ export function clear_spte(m: SpteMasks, out: Uint32Array, off: number): void {
 
 /** @kernel spte.c make_nonleaf_spte */
 export function make_nonleaf_spte(m: SpteMasks, child_pa: number, ad_disabled: boolean, out: Uint32Array, off: number): void {
-  let lo = SPTE_MMU_PRESENT_LO | paLo(child_pa) | m.present.lo | PT_WRITABLE_LO | m.user.lo | m.x.lo | m.me_bits.lo;
-  let hi = paHi(child_pa) | m.present.hi | m.user.hi | m.x.hi | m.me_bits.hi;
+  const f = m.flat;
+  let lo = SPTE_MMU_PRESENT_LO | paLo(child_pa) | f.present_lo | PT_WRITABLE_LO | f.user_lo | f.x_lo | f.me_bits_lo;
+  let hi = paHi(child_pa) | f.present_hi | f.user_hi | f.x_hi | f.me_bits_hi;
   if (ad_disabled) hi |= SPTE_TDP_AD_DISABLED_HI;
   else {
-    lo |= m.accessed.lo;
-    hi |= m.accessed.hi;
+    lo |= f.accessed_lo;
+    hi |= f.accessed_hi;
   }
   out[off] = lo >>> 0;
   out[off + 1] = hi >>> 0;
