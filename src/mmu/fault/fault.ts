@@ -163,7 +163,7 @@ function validate_direct_spte(vcpu: Vcpu, sptep: number, direct_access: number):
 function kvm_mmu_get_child_sp(vcpu: Vcpu, it: ShadowWalkIterator, gfn: number, direct: boolean, access: number): KvmMmuPage | null {
   const kvm = vcpu.kvm;
   if (kvm.traits.large_spte_dropped_before_child_lookup) drop_large_spte(vcpu, it.sptep);
-  const lo = kvm.spteLo(it.sptep);
+  const lo = kvm.arena[it.off]!;
   if (is_shadow_present_pte(lo) && !is_large_pte(lo)) return null;
   let role: number;
   if (kvm.profile.roles.pipeline === 'cpu_role') {

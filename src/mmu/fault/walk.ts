@@ -8,6 +8,7 @@ import { INVALID_PAGE, PT32E_ROOT_LEVEL, PT64_ROOT_4LEVEL } from '../pages/const
 import { is_last_spte, is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
 import { fromHalves } from '../../bits/u64.js';
 import type { Kvm } from '../pages/kvm.js';
+import { PAGE_HALVES } from '../../cache/host_memory.js';
 import type { Vcpu } from '../pages/vcpu.js';
 
 export interface WalkStep {
@@ -24,6 +25,8 @@ export class ShadowWalkIterator {
   addr_hi = 0;
   shadow_addr = 0;
   sptep = -1;
+  /** Where the current SPTE's low half sits in the host arena (kvm.arena[off], high half at off + 1). */
+  off = -1;
   level = 0;
   index = 0;
   /** The address as a BigInt (cold callers: the 5.x role's gaddr). */
@@ -73,15 +76,20 @@ export function shadow_walk_okay(kvm: Kvm, it: ShadowWalkIterator): boolean {
   if (sh >= 32) it.index = (it.addr_hi >>> (sh - 32)) & 511;
   else if (sh + 9 <= 32) it.index = (it.addr_lo >>> sh) & 511;
   else it.index = ((it.addr_lo >>> sh) | (it.addr_hi << (32 - sh))) & 511;
-  it.sptep = Math.floor(it.shadow_addr / 4096) * 512 + it.index;
-  if (!kvm.mem.isAllocated(Math.floor(it.shadow_addr / 4096))) kvm.bug(`shadow walk: ${it.shadow_addr.toString(16)} is not a page table`);
+  const pfn = Math.floor(it.shadow_addr / 4096);
+  it.sptep = pfn * 512 + it.index;
+  // The table's arena slot, looked up once per level: the walk's reads use it.off, not the sptep.
+  const slot = kvm.mem.slotIndex(pfn);
+  if (slot < 0) kvm.bug(`shadow walk: ${it.shadow_addr.toString(16)} is not a page table`);
+  it.off = slot * PAGE_HALVES + 2 * it.index;
   return true;
 }
 
 /** @kernel mmu.c __shadow_walk_next */
 export function shadow_walk_next(kvm: Kvm, it: ShadowWalkIterator): void {
-  const lo = kvm.spteLo(it.sptep);
-  const hi = kvm.spteHi(it.sptep);
+  const a = kvm.arena;
+  const lo = a[it.off]!;
+  const hi = a[it.off + 1]!;
   if (!is_shadow_present_pte(lo) || is_last_spte(lo, it.level)) {
     it.level = 0;
     return;
