@@ -41,11 +41,24 @@ function kvm_mmu_page_unlink_children(kvm: Kvm, sp: KvmMmuPage, invalid_list: Kv
   // An entry holding the empty value is not present and (unless the MMIO value matches it) not
   // MMIO: mmu_page_zap_pte would do nothing for it.
   const skipEmpty = !is_mmio_spte(m, e_lo, e_hi);
-  for (let i = 0; i < SPTE_ENT_PER_PAGE; i++) {
-    if (skipEmpty && a[base + 2 * i] === e_lo && a[base + 2 * i + 1] === e_hi) continue;
-    zapped += mmu_page_zap_pte(kvm, sp, i, invalid_list, prepare_zap);
+  // Eight entries are tested at once (a JIT does not unroll: one test per entry measured ~2x).
+  for (let i = 0; i < SPTE_ENT_PER_PAGE; i += 8) {
+    if (skipEmpty && eight_empty(a, base + 2 * i, e_lo, e_hi)) continue;
+    for (let j = i; j < i + 8; j++) {
+      if (skipEmpty && a[base + 2 * j] === e_lo && a[base + 2 * j + 1] === e_hi) continue;
+      zapped += mmu_page_zap_pte(kvm, sp, j, invalid_list, prepare_zap);
+    }
   }
   return zapped;
+}
+
+/** Whether the eight SPTEs from arena offset o all hold the empty value (lo, hi). */
+function eight_empty(a: Uint32Array, o: number, lo: number, hi: number): boolean {
+  return (
+    ((a[o]! ^ lo) | (a[o + 1]! ^ hi) | (a[o + 2]! ^ lo) | (a[o + 3]! ^ hi) | (a[o + 4]! ^ lo) | (a[o + 5]! ^ hi) | (a[o + 6]! ^ lo) | (a[o + 7]! ^ hi) |
+      (a[o + 8]! ^ lo) | (a[o + 9]! ^ hi) | (a[o + 10]! ^ lo) | (a[o + 11]! ^ hi) | (a[o + 12]! ^ lo) | (a[o + 13]! ^ hi) | (a[o + 14]! ^ lo) | (a[o + 15]! ^ hi)) ===
+    0
+  );
 }
 
 /** @kernel mmu.c kvm_mmu_unlink_parents */
