@@ -292,7 +292,8 @@ export class HostMemory {
     const nthAtSite = this.siteAttempts.get(site) ?? 0;
     this.siteAttempts.set(site, nthAtSite + 1);
     if (!gfpAllowsBlocking(gfp)) this.stats.atomic_attempts++;
-    if (this.faults.shouldFail({ site, gfp, nth, nthAtSite })) {
+    // NO_FAULTS never fails: the attempt record is built only for an injector that reads it.
+    if (this.faults !== NO_FAULTS && this.faults.shouldFail({ site, gfp, nth, nthAtSite })) {
       this.stats.alloc_failures++;
       return false;
     }
@@ -309,7 +310,7 @@ export class HostMemory {
    * One page, or null (the caller takes its -ENOMEM path). __GFP_DMA32 restricts it to
    * ZONE_DMA32; otherwise NORMAL is tried first and DMA32 is the fallback, as the zonelist does.
    */
-  alloc_page(gfp: Gfp, site: string, account: VmAccount | null = null): number | null {
+  alloc_page(gfp: Gfp, site: string, account: VmAccount | null = null, fill64: bigint | null = null): number | null {
     if (!this.attempt(site, gfp)) return null;
     let pfn: number | null = null;
     let zone: Zone = 'DMA32';
@@ -332,7 +333,12 @@ export class HostMemory {
       this.stats.alloc_failures++;
       return null;
     }
-    if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
+    // A caller that writes the whole page at once (a memory cache's init_value, memset64 right
+    // after the allocation) passes it as fill64: the page is written once, not poisoned first.
+    if (slot >= 0) {
+      if (fill64 !== null && !zero) this.fillPage64(pfn, fill64);
+      else this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
+    }
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
     this.recBySlot[this.slotOf(pfn)] = this.record(pfn, 'page', zone, site, gfp, charged, 0);

@@ -153,8 +153,9 @@ export class KvmMmuMemoryCache {
     if (this.kmem_cache !== null) {
       obj = this.mem.kmem_cache_alloc(this.kmem_cache, gfp, site, this.account);
     } else {
-      obj = this.mem.alloc_page(gfp, site, this.account);
-      if (obj !== null && this.hasInit) this.mem.fillPage64(obj, this.init_value64);
+      // mmu_memory_cache_alloc_obj's memset64 of init_value, done by the allocation itself.
+      obj = this.mem.alloc_page(gfp, site, this.account, this.hasInit ? this.init_value64 : null);
+      if (obj !== null && this.hasInit && (gfp & __GFP_ZERO) !== 0) this.mem.fillPage64(obj, this.init_value64);
     }
     const last = this.attempts[this.attempts.length - 1];
     const ok = obj !== null;
