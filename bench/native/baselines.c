@@ -5,7 +5,9 @@
  *   sync0 / sync100   kvm_sync_page over a 512-entry unsync level-1 table, twice per operation
  *                     (6.x kvm_sync_spte: read the gPTE, prefetch-invalid test, gfn and access,
  *                     compare with shadowed_translation; 100 %: the W bit of every gPTE toggled
- *                     before each sync, so every entry gets a new access and a rebuilt SPTE)
+ *                     before each sync, so every entry gets a new access and a rebuilt SPTE:
+ *                     make_spte's mmu_try_to_unsync_pages for an SPTE that regains W (the
+ *                     gfn's write-track count and hash chain) and its dirty-log test included)
  *   hitN              kvm_mmu_get_page hits: 512 lookups per operation among N pages hashed by
  *                     hash_64(gfn, 12) into 4096 buckets, compared on gfn and role
  *
@@ -53,6 +55,9 @@ static double now_ns(void)
 
 static uint64_t gpte[512], gfns[512], spt[512];
 static volatile uint64_t sink;
+/* make_spte's tests for an SPTE that regains W (defined with the shadow pages below) */
+static int unsync_refused(uint64_t gfn);
+static int slot_dirty_logging;
 
 static int sync_spte(int i)
 {
@@ -73,7 +78,12 @@ static int sync_spte(int i)
 		return 0;
 	gfns[i] = (gfn << 12) | access;
 	uint64_t old = spt[i];
+	/* make_spte: W regained goes through mmu_try_to_unsync_pages first */
+	if ((access & 2) && !(old & W) && unsync_refused(gfn))
+		access &= ~2u;
 	uint64_t spte = (old & 0x000ffffffffff000ull) | P | A | (access & 4 ? U : 0) | (access & 2 ? W : 0) | (access & 1 ? 0 : NX) | (1ull << 11);
+	if ((spte & W) && slot_dirty_logging) /* kvm_slot_dirty_track_enabled */
+		sink++;
 	spt[i] = spte;
 	return (old & W) && !(spte & W);
 }
@@ -176,6 +186,20 @@ static uint32_t write_track[1 << 16];
 static uint64_t *rmap[1 << 16];
 static struct csp *page_of[1 << 16]; /* page_private: the sp an spt page backs, by page index */
 static uint64_t *page_base;
+
+/*
+ * mmu_try_to_unsync_pages for one gfn: its write-track count, then the pages shadowing it on
+ * its hash chain (the sync cases' data gfns shadow nothing, so the chain walk finds none).
+ */
+static int unsync_refused(uint64_t gfn)
+{
+	if (write_track[gfn & 0xffff])
+		return 1;
+	for (struct csp *s = chash[hash_64(gfn)]; s; s = s->hnext)
+		if (s->gfn == gfn)
+			return 1;
+	return 0;
+}
 
 static uint64_t *page_alloc(void)
 {

@@ -9,7 +9,7 @@
 import { hash_64_halves, KVM_MMU_HASH_SHIFT } from '../../src/roles/hash.js';
 
 /** sync_op(pct) of baselines.c: per operation, two rounds of (toggle W in pct % of the gPTEs, sync the page). */
-function syncFloor(pct: number): () => number {
+function syncFloor(pct: number, hash_64_halves: (lo: number, hi: number, bits: number) => number, KVM_MMU_HASH_SHIFT: number): () => number {
   const P = 1;
   const W = 2;
   const U = 4;
@@ -30,6 +30,16 @@ function syncFloor(pct: number): () => number {
     spt[2 * i] = (((0x2000000 + gfn) << 12) | P | W | U | A | MMU_PRESENT) >>> 0;
     spt[2 * i + 1] = (0x2000000 + gfn) >>> 20;
   }
+  // unsync_refused of baselines.c: the write-track counts and the page hash (empty here).
+  const write_track = new Uint32Array(1 << 16);
+  const chash: (FloorPage | null)[] = new Array<FloorPage | null>(1 << KVM_MMU_HASH_SHIFT).fill(null);
+  const unsync_refused = (gfn: number): boolean => {
+    if (write_track[gfn & 0xffff]) return true;
+    for (let s: FloorPage | null = chash[hash_64_halves(gfn >>> 0, 0, KVM_MMU_HASH_SHIFT)]!; s !== null; s = s.next) if (s.gfn === gfn) return true;
+    return false;
+  };
+  const slot_dirty_logging = false;
+  let dirtied = 0;
   const n = Math.round((512 * pct) / 100);
   const step = n ? 512 / n : 0;
   const sync_spte = (i: number): number => {
@@ -51,7 +61,9 @@ function syncFloor(pct: number): () => number {
     if ((gfns[2 * i]! & 7) === access) return 0;
     gfns[2 * i] = ((gfns[2 * i]! & ~7) | access) >>> 0;
     const olo = spt[2 * i]!;
+    if (access & 2 && !(olo & W) && unsync_refused(gfn)) access &= ~2;
     const slo = ((olo & 0xfffff000) | P | A | (access & 4 ? U : 0) | (access & 2 ? W : 0) | 0x800) >>> 0;
+    if (slo & W && slot_dirty_logging) dirtied++;
     spt[2 * i] = slo;
     spt[2 * i + 1] = ((spt[2 * i + 1]! & 0xfffff) | (access & 1 ? 0 : NX_HI)) >>> 0;
     return olo & W && !(slo & W) ? 1 : 0;
@@ -71,7 +83,8 @@ function syncFloor(pct: number): () => number {
       for (let k = 0; k < n; k++) gpte[2 * Math.floor(k * step)]! ^= W;
       flushes += sync_page();
     }
-    return flushes;
+    // dirtied stays 0 (no dirty logging), as the C case's sink.
+    return flushes + dirtied;
   };
 }
 
@@ -117,9 +130,9 @@ function fresh<F extends (...args: never[]) => unknown>(factory: F): F {
 
 /** The floors by C case name (units per operation as the C case counts them). */
 export const FLOORS: Readonly<Record<string, () => () => number>> = {
-  sync0: () => fresh(syncFloor)(0),
-  sync10: () => fresh(syncFloor)(10),
-  sync100: () => fresh(syncFloor)(100),
+  sync0: () => fresh(syncFloor)(0, hash_64_halves, KVM_MMU_HASH_SHIFT),
+  sync10: () => fresh(syncFloor)(10, hash_64_halves, KVM_MMU_HASH_SHIFT),
+  sync100: () => fresh(syncFloor)(100, hash_64_halves, KVM_MMU_HASH_SHIFT),
   hit100: () => fresh(hitFloor)(100, hash_64_halves, KVM_MMU_HASH_SHIFT),
   hit1000: () => fresh(hitFloor)(1000, hash_64_halves, KVM_MMU_HASH_SHIFT),
   hit10000: () => fresh(hitFloor)(10000, hash_64_halves, KVM_MMU_HASH_SHIFT),
