@@ -19,6 +19,7 @@ import {
   shadowed_translation_base,
   translation_access,
   translation_gfn,
+  translation_with_access,
 } from '../pages/rmap.js';
 import { mark_mmio_spte, vcpu_make_spte } from './set_spte.js';
 import { get_mmio_spte_gfn, is_mmio_spte, mmio_sptes_possible, spte_to_pfn } from '../spte/spte.js';
@@ -172,7 +173,7 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
       continue;
     }
     if (skips_unchanged && (tr_base >= 0 ? translation_access(tlo) : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
-    flush |= sync_spte_rebuild(c, i, gfn, access);
+    flush |= sync_spte_rebuild(c, i, gfn, access, tr_base);
   }
   syncWork.sptes_visited += end - first;
   syncWork.gptes_read += reads;
@@ -186,13 +187,18 @@ function sync_spte_drop(c: SyncCursor, i: number): number {
   return 1;
 }
 
-/** FNAME(sync_spte)'s rebuild: the new access recorded, the SPTE made again with prefetch semantics. */
-function sync_spte_rebuild(c: SyncCursor, i: number, gfn: number, access: number): number {
+/**
+ * FNAME(sync_spte)'s rebuild: the new access recorded, the SPTE made again with prefetch
+ * semantics. With tr_base >= 0 (shadowed_translation_base) kvm_mmu_page_set_access is the entry's
+ * access bits rewritten in place: the gfn it would read back and store again is unchanged.
+ */
+function sync_spte_rebuild(c: SyncCursor, i: number, gfn: number, access: number, tr_base: number): number {
   const vcpu = c.vcpu;
   const sp = c.sp;
   const kvm = vcpu.kvm;
   const m = kvm.masks;
-  if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
+  if (tr_base >= 0) kvm.arena[tr_base + 2 * i] = translation_with_access(kvm.arena[tr_base + 2 * i]!, access);
+  else if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
   const lo = kvm.arena[sp.spt_base + 2 * i]!;
   const hi = kvm.arena[sp.spt_base + 2 * i + 1]!;
   const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;

@@ -65,6 +65,11 @@ export function translation_access(lo: number): number {
   return lo & 7;
 }
 
+/** A shadowed_translation entry's low half with its access replaced (the gfn bits kept). */
+export function translation_with_access(lo: number, access: number): number {
+  return ((lo & 0xfffff000) | (access & 7)) >>> 0;
+}
+
 /**
  * Where sp's shadowed_translation starts in the host arena when kvm_mmu_page_get_gfn and
  * kvm_mmu_page_get_access both read their answer from it (6.x, a page with the array that is
