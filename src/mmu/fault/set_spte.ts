@@ -64,7 +64,7 @@ function spteCtx(vcpu: Vcpu) {
     warns: kvm.warns,
     kvm_is_mmio_pfn: () => false,
     // make_spte passes can_unsync or synchronizing (the opposite sense), as its kernel names it.
-    mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, kvm.masks.traits.make_spte_unsync_arg === 'synchronizing' ? !arg : arg, prefetch),
+    mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, kvm.masks.flat.unsync_arg_is_synchronizing ? !arg : arg, prefetch),
     kvm_slot_dirty_track_enabled: (gfn) => vcpu.guest !== null && kvm_slot_dirty_track_enabled(vcpu.guest.mem.gfnToMemslot(gfn)),
     mark_page_dirty_in_slot: (gfn) => vcpu.guest?.mem.mark_page_dirty(gfn),
   };
@@ -95,7 +95,7 @@ export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, g
   a.old_lo = old_lo;
   a.old_hi = old_hi;
   a.prefetch = prefetch;
-  a.can_unsync_or_synchronizing = kvm.masks.traits.make_spte_unsync_arg === 'synchronizing' ? sync : !sync;
+  a.can_unsync_or_synchronizing = kvm.masks.flat.unsync_arg_is_synchronizing ? sync : !sync;
   a.host_writable = host_writable;
   return make_spte(c.ctx, a, out, 0);
 }
