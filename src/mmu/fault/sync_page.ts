@@ -15,7 +15,7 @@ import {
   kvm_mmu_page_get_access,
   kvm_mmu_page_get_gfn,
   kvm_mmu_page_set_access,
-  mmu_spte_update,
+  mmu_spte_update_at,
   shadowed_translation_base,
   translation_access,
   translation_gfn,
@@ -199,12 +199,13 @@ function sync_spte_rebuild(c: SyncCursor, i: number, gfn: number, access: number
   const m = kvm.masks;
   if (tr_base >= 0) kvm.arena[tr_base + 2 * i] = translation_with_access(kvm.arena[tr_base + 2 * i]!, access);
   else if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
-  const lo = kvm.arena[sp.spt_base + 2 * i]!;
-  const hi = kvm.arena[sp.spt_base + 2 * i + 1]!;
-  const host_writable = ((lo & m.host_writable.lo) | (hi & m.host_writable.hi)) !== 0;
+  const off = sp.spt_base + 2 * i;
+  const lo = kvm.arena[off]!;
+  const hi = kvm.arena[off + 1]!;
+  const host_writable = ((lo & m.flat.host_writable_lo) | (hi & m.flat.host_writable_hi)) !== 0;
   syncWork.sptes_rebuilt++;
   vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable, newSpte);
-  return mmu_spte_update(kvm, sp.pfn * SPTE_ENT_PER_PAGE + i, newSpte[0]!, newSpte[1]!) ? 1 : 0;
+  return mmu_spte_update_at(kvm, off, newSpte[0]!, newSpte[1]!) ? 1 : 0;
 }
 
 /**

@@ -166,8 +166,12 @@ export function mmu_spte_set(kvm: Kvm, sptep: number, lo: number, hi: number): v
  * when it loses MMU-writable.
  */
 export function mmu_spte_update(kvm: Kvm, sptep: number, lo: number, hi: number): boolean {
+  return mmu_spte_update_at(kvm, kvm.spteOff(sptep), lo, hi);
+}
+
+/** mmu_spte_update for the SPTE at arena offset `off` (a caller that holds it: the sync loop). */
+export function mmu_spte_update_at(kvm: Kvm, off: number, lo: number, hi: number): boolean {
   const w = kvm.arena;
-  const off = kvm.spteOff(sptep);
   const olo = w[off]!;
   const ohi = w[off + 1]!;
   w[off] = lo;
