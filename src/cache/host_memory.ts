@@ -103,6 +103,11 @@ class Rec implements Mutable<HostObject> {
   }
 }
 
+/** base()'s error, out of line so base itself stays small enough to inline into every SPTE access. */
+function notAllocated(pfn: number): never {
+  throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
+}
+
 /** Slab records per directory chunk (ids are handed out in sequence: a chunk goes when its last object is freed). */
 const SLAB_CHUNK = 512;
 interface SlabChunk {
@@ -396,7 +401,7 @@ export class HostMemory {
    */
   base(pfn: number): number {
     const s = pfn >= NORMAL_FIRST_PFN ? this.normalSlot[pfn - NORMAL_FIRST_PFN] : this.dmaSlot[pfn - DMA32_FIRST_PFN];
-    if (s === undefined || s <= 0) throw new ShadowMmuError('ESTATE', `page ${hexId(pfn)} is not allocated`);
+    if (s === undefined || s <= 0) return notAllocated(pfn);
     return (s - 1) * PAGE_HALVES;
   }
 
