@@ -20,6 +20,7 @@ import type { Kvm } from '../../src/mmu/pages/kvm.js';
 import { link_shadow_page } from '../../src/mmu/pages/link.js';
 import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/vm/machine.js';
 import type { KvmMmuPage } from '../../src/mmu/pages/page.js';
+import { NIL } from '../../src/mmu/pages/page_hash.js';
 import { kvm_mmu_get_page_role } from '../../src/roles/sp-role.js';
 import { KVM_NUM_MMU_PAGES } from '../../src/roles/hash.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/pages/zap.js';
@@ -114,7 +115,7 @@ export function chainHistogram(kvm: Kvm): number[] {
   const h: number[] = [];
   for (let b = 0; b < KVM_NUM_MMU_PAGES; b++) {
     let len = 0;
-    for (let sp = kvm.mmu_page_hash[b] ?? null; sp; sp = sp.hash_next) len++;
+    for (let s = kvm.mmu_page_hash.head(b); s !== NIL; s = kvm.mmu_page_hash.next(s)) len++;
     h[len] = (h[len] ?? 0) + 1;
   }
   return Array.from(h, (x) => x ?? 0);

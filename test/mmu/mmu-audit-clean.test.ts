@@ -10,6 +10,7 @@ import { audit, auditClean, auditCrossCheck, auditReport } from '../../src/mmu/v
 import type { Machine } from '../../src/mmu/vm/machine.js';
 import type { KvmMmuPage } from '../../src/mmu/pages/page.js';
 import { gfnHash } from '../../src/mmu/pages/kvm.js';
+import { NIL, R_ROLE, REC_WORDS } from '../../src/mmu/pages/page_hash.js';
 import { SPTE_ENT_PER_PAGE } from '../../src/mmu/pages/constants.js';
 import { rmapKey } from '../../src/mmu/pages/rmap.js';
 import { kvm_mmu_get_page } from '../../src/mmu/pages/get_page.js';
@@ -88,8 +89,8 @@ const cases: Case[] = [
   ['hash-once', 'v6.18', (m) => {
     const l3 = page(m, 'l3');
     const l1 = page(m, 'l1');
-    expect(l3.hash_next).toBe(null);
-    m.kvm.mmu_page_hash[gfnHash(l1.gfn)] = l3;
+    expect(m.kvm.mmu_page_hash.next(l3.hash_slot)).toBe(NIL);
+    m.kvm.mmu_page_hash.heads[gfnHash(l1.gfn)] = l3.hash_slot;
   }],
   ['hash-holds-live-pages', 'v6.18', (m) => {
     const l2 = page(m, 'l2');
@@ -108,6 +109,14 @@ const cases: Case[] = [
     m.kvm.hashDel(page(m, 'l2'));
     m.kvm.hashed++;
   }],
+  ['hash-index-matches-page', 'v6.18', (m) => {
+    // A role write that bypassed Kvm.setRole: the record says invalid, the page does not.
+    const l2 = page(m, 'l2');
+    m.kvm.mmu_page_hash.rec[l2.hash_slot * REC_WORDS + R_ROLE] = (l2.role | m.kvm.rb.invalid) | 0;
+  }],
+  ['hash-index-matches-page', 'v6.18', (m) => void (m.kvm.mmu_page_hash.prev[page(m, 'l1').hash_slot] = page(m, 'l3').hash_slot)],
+  ['hash-index-matches-page', 'v6.18', (m) => void m.kvm.mmu_page_hash.used++],
+  ['hash-index-matches-page', 'v5.16', (m) => void (page(m, 'l3').hash_slot = page(m, 'l2').hash_slot)],
   ['unique-gfn-role', 'v6.18', (m) => void (page(m, 'l2').gfn = page(m, 'l3').gfn, (page(m, 'l2').role = page(m, 'l3').role))],
   ['invalid-pages-freed-at-commit', 'v6.18', (m) => void (page(m, 'l1').role |= m.kvm.rb.invalid)],
   ['valid-pages-on-active-list', 'v6.18', (m) => m.kvm.activeDel(page(m, 'l2'))],

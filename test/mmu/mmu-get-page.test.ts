@@ -27,9 +27,9 @@ describe('kvm_mmu_get_page', () => {
     while (gfnHash(other) !== b0) other++;
     m.do({ op: 'get_page', name: 'x', gfn: '0x100', level: 2 });
     m.do({ op: 'get_page', name: 'y', gfn: other, level: 2 });
-    const head = m.kvm.mmu_page_hash[b0]!;
-    expect(head.gfn).toBe(other);
-    expect(head.hash_next!.gfn).toBe(0x100);
+    const [head, next] = [...m.kvm.mmu_page_hash.bucket(b0)];
+    expect(head!.gfn).toBe(other);
+    expect(next!.gfn).toBe(0x100);
     m.do({ op: 'get_page', gfn: '0x100', level: 2 });
     expect(m.kvm.stat.max_mmu_page_hash_collisions).toBe(1);
   });

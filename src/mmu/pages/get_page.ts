@@ -3,8 +3,8 @@
  * kvm_mmu_alloc_shadow_page and __kvm_mmu_get_shadow_page in 6.x) and its allocation.
  */
 import { account_shadowed } from './account.js';
-import { gfnHash } from './kvm.js';
 import { KvmMmuPage } from './page.js';
+import { gfnHash, NIL, R_GFN_LO, R_NEXT, R_ROLE, REC_WORDS, recordObsolete } from './page_hash.js';
 import { pageFields } from './trace.js';
 import type { Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from './zap.js';
@@ -48,21 +48,39 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
   return sp;
 }
 
-/** The hash-walk part of get_page: a page to use, or null for a miss. */
+/**
+ * The hash-walk part of get_page: a page to use, or null for a miss. for_each_valid_sp over the
+ * gfn's bucket reads the page hash's records (gfn, role, is_obsolete_sp) and takes the page
+ * object only when a probe gets past the gfn test.
+ */
 function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage | null {
   const kvm = vcpu.kvm;
   const t = kvm.traits;
+  const hash = kvm.mmu_page_hash;
+  const rec = hash.rec;
+  const invalid = kvm.rb.invalid;
+  const gen = kvm.mmu_valid_gen;
+  const lo = gfn | 0;
+  const role32 = role | 0;
   let collisions = 0;
   let found: KvmMmuPage | null = null;
   kvm.work.lookups++;
-  for (let sp = kvm.mmu_page_hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
-    kvm.work.probes++;
-    if (kvm.is_obsolete_sp(sp)) continue;
+  let probes = 0;
+  for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = rec[s * REC_WORDS + R_NEXT]!) {
+    const o = s * REC_WORDS;
+    probes++;
+    if (rec[o + R_GFN_LO] !== lo) {
+      if (!recordObsolete(rec, o, invalid, gen)) collisions++;
+      continue;
+    }
+    if (recordObsolete(rec, o, invalid, gen)) continue;
+    const sp = hash.pages[s]!;
+    // The record holds an integer gfn's bits; the page's own gfn settles the rest.
     if (sp.gfn !== gfn) {
       collisions++;
       continue;
     }
-    if (sp.role !== role) {
+    if (rec[o + R_ROLE] !== role32) {
       if ((role & kvm.rb.levelMask) > 1 && sp.unsync) kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
       continue;
     }
@@ -79,6 +97,7 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
     found = sp;
     break;
   }
+  kvm.work.probes += probes;
   if (collisions > kvm.stat.max_mmu_page_hash_collisions) kvm.stat.max_mmu_page_hash_collisions = collisions;
   return found;
 }

@@ -12,11 +12,11 @@ import type { HostMemory } from '../../cache/host_memory.js';
 import { WarnLog } from '../../cache/warn.js';
 import type { Profile } from '../../profiles/index.js';
 import type { MmuTraits } from '../../profiles/traits/mmu.js';
-import { KVM_NUM_MMU_PAGES, hash_64_halves, KVM_MMU_HASH_SHIFT } from '../../roles/hash.js';
 import { NO_TRACE, type TraceEvent, type TraceSink } from '../../trace/events.js';
 import { KVM_MIN_ALLOC_MMU_PAGES, SPTE_ENT_PER_PAGE } from './constants.js';
 import { KvmMmuPage, roleBits, type RoleBits } from './page.js';
 import { GfnCounts } from './gfn_counts.js';
+import { PageHash } from './page_hash.js';
 import { RmapTable } from './rmap_table.js';
 import type { DefaultPaePdpte } from '../spte/pae_pdpte.js';
 import { is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
@@ -43,11 +43,7 @@ export interface KvmStats {
   max_mmu_rmap_size: number;
 }
 
-/** The gfn split into halves for the hash (gfns are < 2^52, exact in a double). */
-export function gfnHash(gfn: number): number {
-  // Below 2^32 (every gfn of a guest under 16 TiB) the high half is 0: no division.
-  return hash_64_halves(gfn >>> 0, gfn < 0x100000000 ? 0 : Math.floor(gfn / 0x100000000) >>> 0, KVM_MMU_HASH_SHIFT);
-}
+export { gfnHash } from './page_hash.js';
 
 /** What the VM needs to know of its vCPUs: where to post requests. */
 export interface VcpuRequests {
@@ -99,8 +95,8 @@ export class Kvm {
   readonly masks: SpteMasks;
   /** RFC 5/6 default_pae_pdpte (module init); null when the profile has none. */
   readonly default_pae_pdpte: DefaultPaePdpte | null;
-  /** mmu_page_hash: bucket heads; pages link through hash_next/hash_prev, newest first. */
-  readonly mmu_page_hash: (KvmMmuPage | null)[] = new Array<KvmMmuPage | null>(KVM_NUM_MMU_PAGES).fill(null);
+  /** mmu_page_hash: per bucket the pages' slots, newest first, as compact records (page_hash.ts). */
+  readonly mmu_page_hash = new PageHash();
   /** Pages added to the hash and not removed (the auditor's check on the buckets it does not walk). */
   hashed = 0;
   /** active_mmu_pages: head = newest. */
@@ -207,21 +203,20 @@ export class Kvm {
 
   /** hlist_add_head into the gfn's bucket. */
   hashAdd(sp: KvmMmuPage): void {
+    this.mmu_page_hash.add(sp);
     this.hashed++;
-    const b = gfnHash(sp.gfn);
-    const head = this.mmu_page_hash[b]!;
-    sp.hash_next = head;
-    sp.hash_prev = null;
-    if (head) head.hash_prev = sp;
-    this.mmu_page_hash[b] = sp;
   }
 
+  /** hlist_del from the page's bucket. */
   hashDel(sp: KvmMmuPage): void {
+    this.mmu_page_hash.del(sp);
     this.hashed--;
-    if (sp.hash_prev) sp.hash_prev.hash_next = sp.hash_next;
-    else this.mmu_page_hash[gfnHash(sp.gfn)] = sp.hash_next;
-    if (sp.hash_next) sp.hash_next.hash_prev = sp.hash_prev;
-    sp.hash_next = sp.hash_prev = null;
+  }
+
+  /** sp.role = role, the page hash's copy too (every role write after hashAdd comes here). */
+  setRole(sp: KvmMmuPage, role: number): void {
+    sp.role = role;
+    this.mmu_page_hash.setRole(sp);
   }
 
   /** list_add at the head of active_mmu_pages. */

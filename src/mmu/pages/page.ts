@@ -12,17 +12,13 @@ import { PteList } from './pte_list.js';
 const NO_UNSYNC_CHILDREN = new Uint32Array(16);
 
 export class KvmMmuPage {
-  // Field order is layout: the fields a page-hash walk reads per probe (hash_next, gfn, role,
-  // mmu_valid_gen, tdp_mmu_page; is_obsolete_sp and the gfn/role match) come first, so a probe
-  // touches one cache line of the object.
-  /** hlist links in the page hash. */
-  hash_next: KvmMmuPage | null = null;
+  /** The page's slot in the page hash (page_hash.ts), NIL (-1) while not hashed. */
+  hash_slot = -1;
   gfn: number;
   role: number;
   mmu_valid_gen: number;
   tdp_mmu_page = false;
   unsync = false;
-  hash_prev: KvmMmuPage | null = null;
   /** Creation sequence number (model only, for messages and the journal). */
   readonly id: number;
   /** Host pfn of spt (512 SPTEs as 1024 halves in the host arena), and where spt starts there (HostMemory.base(pfn)). */

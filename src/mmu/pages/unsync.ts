@@ -3,10 +3,11 @@
  * walk (mmu_unsync_walk, for_each_sp, mmu_pages_clear_parents), kvm_unlink_unsync_page.
  */
 import { KVM_PAGE_ARRAY_NR, SPTE_ENT_PER_PAGE } from './constants.js';
-import { gfnHash, type Kvm } from './kvm.js';
+import type { Kvm } from './kvm.js';
 import { kvm_mmu_mark_parents_unsync } from './link.js';
 import { is_last_spte, is_shadow_present_pte } from '../spte/spte.js';
 import type { KvmMmuPage } from './page.js';
+import { gfnHash, gfnHi, NIL, R_NEXT, R_ROLE, REC_WORDS, recordGfnIs, recordObsolete } from './page_hash.js';
 import { pageFields } from './trace.js';
 import { KVMMMU } from '../../trace/table.js';
 
@@ -28,15 +29,25 @@ export function kvm_unlink_unsync_page(kvm: Kvm, sp: KvmMmuPage): void {
   kvm.stat.mmu_unsync--;
 }
 
-/** Valid pages with guest PTEs at gfn, in bucket order (for_each_gfn_indirect_valid_sp / _with_gptes). */
+/**
+ * Valid pages with guest PTEs at gfn, in bucket order (for_each_gfn_valid_sp_with_gptes; 5.x
+ * for_each_gfn_indirect_valid_sp), from the page hash's records.
+ */
 export function gfnValidPagesWithGptes(kvm: Kvm, gfn: number): KvmMmuPage[] {
   const out: KvmMmuPage[] = [];
-  for (let sp = kvm.mmu_page_hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
-    if (sp.gfn === gfn && !kvm.is_obsolete_sp(sp) && kvm.sp_has_gptes(sp)) out.push(sp);
+  const hash = kvm.mmu_page_hash;
+  const rec = hash.rec;
+  const lo = gfn | 0;
+  const hi = gfnHi(gfn);
+  const noGptes = kvm.rb.direct | kvm.rb.passthrough;
+  for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = rec[s * REC_WORDS + R_NEXT]!) {
+    const o = s * REC_WORDS;
+    if (!recordGfnIs(rec, o, lo, hi) || recordObsolete(rec, o, kvm.rb.invalid, kvm.mmu_valid_gen) || (rec[o + R_ROLE]! & noGptes) !== 0) continue;
+    const sp = hash.pages[s]!;
+    if (sp.gfn === gfn) out.push(sp);
   }
   return out;
 }
-
 
 /**
  * @kernel mmu.c mmu_try_to_unsync_pages

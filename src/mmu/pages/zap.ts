@@ -97,7 +97,7 @@ export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_lis
     kvm.activeDel(sp);
     zappedRoot = !kvm.is_obsolete_sp(sp);
   }
-  sp.role = (sp.role | kvm.rb.invalid) >>> 0;
+  kvm.setRole(sp, (sp.role | kvm.rb.invalid) >>> 0);
   if (zappedRoot) requestRootReload(kvm);
   return { unstable, nr_zapped };
 }

@@ -5,6 +5,8 @@
 import { fromHalves } from '../../bits/u64.js';
 import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../pages/constants.js';
 import { gfnHash, type Kvm } from '../pages/kvm.js';
+import { NIL } from '../pages/page_hash.js';
+import { KVM_NUM_MMU_PAGES } from '../../roles/hash.js';
 import { is_last_spte, is_mmio_spte, is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from '../pages/page.js';
@@ -182,17 +184,33 @@ export function auditReport(m: Machine, step: string): Violation[] {
 
   // Hash membership and uniqueness.
   // The buckets of the live pages are walked; every other bucket must then be empty, which the
-  // count of hashed pages shows without visiting all 4096.
+  // count of hashed pages shows without visiting all 4096. Each slot on a chain holds its page
+  // with the record the page's fields give (gfn, role, mmu_valid_gen, tdp_mmu_page) and links
+  // back to the slot before it.
+  const hash = kvm.mmu_page_hash;
   const hashed = new Set<KvmMmuPage>();
   const walkBucket = (b: number): number => {
     let n = 0;
-    for (let sp = kvm.mmu_page_hash[b] ?? null; sp; sp = sp.hash_next) {
+    const seen = new Set<number>();
+    for (let s = hash.head(b), prev = NIL; s !== NIL; prev = s, s = hash.next(s)) {
+      if (seen.has(s)) {
+        bad('hash-once', `slot ${s}`, `bucket ${b} comes back to slot ${s}`);
+        break;
+      }
+      seen.add(s);
+      const sp = hash.pages[s];
+      if (!sp) {
+        bad('hash-index-matches-page', `slot ${s}`, `bucket ${b} links free slot ${s}`);
+        break;
+      }
       n++;
       if (hashed.has(sp)) bad('hash-once', name(sp), 'page appears twice in the hash');
       hashed.add(sp);
       if (!live.has(sp)) bad('hash-holds-live-pages', name(sp), 'freed page still hashed');
       const want = gfnHash(sp.gfn);
       if (want !== b) bad('hash-bucket-matches-gfn', name(sp), `in bucket ${b}, gfn hashes to ${want}`);
+      if (!hash.recordAgrees(s, sp)) bad('hash-index-matches-page', name(sp), `slot ${s}'s record is not the page's gfn, role and generation (hash_slot ${sp.hash_slot})`);
+      if (hash.prev[s] !== prev) bad('hash-index-matches-page', name(sp), `slot ${s} links back to ${hash.prev[s]}, not ${prev}`);
     }
     return n;
   };
@@ -202,9 +220,10 @@ export function auditReport(m: Machine, step: string): Violation[] {
   for (const b of buckets) inBuckets += walkBucket(b);
   if (inBuckets !== kvm.hashed) {
     // Something is hashed outside the live pages' buckets: walk them all to say what.
-    for (let b = 0; b < kvm.mmu_page_hash.length; b++) if (!buckets.has(b)) inBuckets += walkBucket(b);
+    for (let b = 0; b < KVM_NUM_MMU_PAGES; b++) if (!buckets.has(b)) inBuckets += walkBucket(b);
     if (inBuckets !== kvm.hashed) bad('hash-count', 'kvm', `${kvm.hashed} pages hashed, ${inBuckets} in the buckets`);
   }
+  if (hash.used !== kvm.hashed) bad('hash-index-matches-page', 'kvm', `${hash.used} page hash slots in use, ${kvm.hashed} pages hashed`);
   for (const sp of live) {
     if (!hashed.has(sp)) bad('hash-holds-every-page', name(sp), 'live page missing from the hash');
   }
@@ -512,10 +531,11 @@ export function auditClean(m: Machine): boolean {
   // Write-protection of the writable leaves (rare enough to scan the pages again for them).
   if (counts[C_WRITABLE] && !writableLeavesClean(m, pages)) return false;
 
-  // Hash: from the live pages' buckets.
+  // Hash: from the live pages' buckets; each slot reached holds its page with the page's
+  // record, linked back to the slot before it.
   const hash = kvm.mmu_page_hash;
-  if (S.bucketStamps.length !== hash.length) {
-    S.bucketStamps = new Uint32Array(hash.length);
+  if (S.bucketStamps.length !== KVM_NUM_MMU_PAGES) {
+    S.bucketStamps = new Uint32Array(KVM_NUM_MMU_PAGES);
     S.bucketGen = 0;
   }
   if (++S.bucketGen === 0xffffffff) {
@@ -524,21 +544,26 @@ export function auditClean(m: Machine): boolean {
   }
   const stamps = S.bucketStamps;
   const gen = S.bucketGen;
+  const hpages = hash.pages;
+  const hprev = hash.prev;
   let hashed = 0;
   for (let p = 0; p < P; p++) {
     const b = gfnHash(pages[p]!.gfn);
     if (stamps[b] === gen) continue;
     stamps[b] = gen;
-    const head = hash[b] ?? null;
-    for (let sp = head; sp; sp = sp.hash_next) {
-      if (++hashed > P || !live.has(sp) || gfnHash(sp.gfn) !== b) return false;
+    const head = hash.head(b);
+    for (let s = head, prev = NIL; s !== NIL; prev = s, s = hash.next(s)) {
+      const sp = hpages[s];
+      if (!sp || ++hashed > P || !live.has(sp) || gfnHash(sp.gfn) !== b) return false;
+      if (hprev[s] !== prev || !hash.recordAgrees(s, sp)) return false;
       if (kvm.is_obsolete_sp(sp)) continue;
-      for (let o = head!; o !== sp; o = o.hash_next!) {
+      for (let q = head; q !== s; q = hash.next(q)) {
+        const o = hpages[q]!;
         if (sameKey(o.role, sp.role) && sameKey(o.gfn, sp.gfn) && !kvm.is_obsolete_sp(o)) return false;
       }
     }
   }
-  if (hashed !== P || hashed !== kvm.hashed) return false;
+  if (hashed !== P || hashed !== kvm.hashed || hash.used !== hashed) return false;
 
   // Active list: the live valid pages, no live invalid one.
   let onActive = 0;
@@ -556,7 +581,8 @@ export function auditClean(m: Machine): boolean {
   // all of them on its hash chain.
   for (const [gfn, n] of kvm.write_track) {
     let pagesAt = 0;
-    for (let sp = hash[gfnHash(gfn)] ?? null; sp; sp = sp.hash_next) {
+    for (let s = hash.head(gfnHash(gfn)); s !== NIL; s = hash.next(s)) {
+      const sp = hpages[s]!;
       if (sameKey(sp.gfn, gfn) && (sp.role & rb.invalid) === 0 && kvm.sp_has_gptes(sp) && kvm.level(sp) > 1) pagesAt++;
     }
     if (pagesAt !== (n ?? 0)) return false;
