@@ -340,10 +340,8 @@ export class HostMemory {
     }
     // A caller that writes the whole page at once (a memory cache's init_value, memset64 right
     // after the allocation) passes it as fill64: the page is written once, not poisoned first.
-    if (slot >= 0) {
-      if (fill64 !== null && !zero) this.fillPage64(pfn, fill64);
-      else this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
-    }
+    if (fill64 !== null) this.fillPage64(pfn, fill64);
+    else if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
     this.recBySlot[this.slotOf(pfn)] = this.record(pfn, 'page', zone, site, gfp, charged, 0);

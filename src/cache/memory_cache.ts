@@ -155,7 +155,6 @@ export class KvmMmuMemoryCache {
     } else {
       // mmu_memory_cache_alloc_obj's memset64 of init_value, done by the allocation itself.
       obj = this.mem.alloc_page(gfp, site, this.account, this.hasInit ? this.init_value64 : null);
-      if (obj !== null && this.hasInit && (gfp & __GFP_ZERO) !== 0) this.mem.fillPage64(obj, this.init_value64);
     }
     const last = this.attempts[this.attempts.length - 1];
     const ok = obj !== null;
