@@ -188,6 +188,9 @@ export class HostMemory {
   private readonly recBySlot: (Rec | undefined)[] = [];
   private readonly slabChunks = new Map<number, SlabChunk>();
   private liveHead: Rec | null = null;
+  /** Live pages and objects, and how many of them a cache holds (the auditor's leak check by counts). */
+  liveCount = 0;
+  cachedCount = 0;
   private liveTail: Rec | null = null;
   private readonly siteAttempts = new Map<string, number>();
   /** Every page's halves: slot s at [s * PAGE_HALVES, (s + 1) * PAGE_HALVES). Replaced when it grows. */
@@ -245,6 +248,7 @@ export class HostMemory {
 
   /** Append to the allocation-order list. */
   private link(o: Rec): Rec {
+    this.liveCount++;
     o.next = null;
     o.prev = this.liveTail;
     if (this.liveTail) this.liveTail.next = o;
@@ -255,6 +259,7 @@ export class HostMemory {
 
   /** Off the allocation-order list, and kept for the next record. */
   private recycle(o: Rec): void {
+    this.liveCount--;
     if (o.prev) o.prev.next = o.next;
     else this.liveHead = o.next;
     if (o.next) o.next.prev = o.prev;
@@ -465,7 +470,9 @@ export class HostMemory {
 
   /** Caches mark what they hold, so the leak query can tell "cached" from "lost". */
   set_cached(id: number, cached: boolean): void {
-    this.mustLive(id, 'set_cached').cached = cached;
+    const o = this.mustLive(id, 'set_cached');
+    if (o.cached !== cached) this.cachedCount += cached ? 1 : -1;
+    o.cached = cached;
   }
 
   info(id: number): Readonly<HostObject> | undefined {

@@ -49,6 +49,30 @@ describe('HostMemory', () => {
     expect(j.map((o: { id: number; site: string }) => [o.id, o.site])).toEqual([[a, 'first'], [b, 'second']]);
     expect(Object.keys(JSON.parse(JSON.stringify(m.info(b)))).sort()).toEqual(['account', 'cached', 'decrypted', 'fill_hi', 'fill_lo', 'gfp', 'id', 'kind', 'refs', 'seq', 'site', 'zone']);
   });
+  it('liveCount and cachedCount follow every allocation, free and cache mark (the auditor checks leaks by them)', () => {
+    const m = mem();
+    const check = () => {
+      const live = m.allocated();
+      expect([m.liveCount, m.cachedCount]).toEqual([live.length, live.filter((o) => o.cached).length]);
+    };
+    const a = m.alloc_page(GFP_KERNEL, 'a')!;
+    const o = m.kmem_cache_alloc('pte_list_desc', GFP_KERNEL, 'o')!;
+    check();
+    m.set_cached(a, true);
+    m.set_cached(a, true);
+    m.set_cached(o, true);
+    check();
+    expect(m.cachedCount).toBe(2);
+    m.set_cached(a, false);
+    check();
+    m.free_page(a);
+    expect(() => m.kmem_cache_free('pte_list_desc', o)).toThrow(/still held by a memory cache/);
+    check();
+    m.set_cached(o, false);
+    m.kmem_cache_free('pte_list_desc', o);
+    check();
+    expect([m.liveCount, m.cachedCount]).toEqual([0, 0]);
+  });
   it('zeroes with __GFP_ZERO and poisons otherwise', () => {
     const m = mem();
     expect(m.words(m.alloc_page(GFP_KERNEL | __GFP_ZERO, 't')!).every((w) => w === 0)).toBe(true);

@@ -10,6 +10,20 @@ function mk(headPush: boolean, n: number) {
 }
 
 describe('pte_list (parent_ptes)', () => {
+  it('has and fill agree with the iterator in every form (empty, single, descriptors, both push orders)', () => {
+    for (const headPush of [false, true]) {
+      for (const n of [0, 1, 2, 14, 15, 29, 40]) {
+        const { l } = mk(headPush, n);
+        const it = [...l];
+        const out = [7];
+        expect(l.fill(out)).toBe(n);
+        expect(out).toEqual([7, ...it]);
+        for (let s = 99; s <= 100 + n; s++) expect(l.has(s), `${headPush} ${n} ${s}`).toBe(it.includes(s));
+        expect(l.has(-1)).toBe(false);
+      }
+    }
+  });
+
   it('one entry is held directly; the second moves both into a descriptor', () => {
     const { l } = mk(false, 1);
     expect(l.single).toBe(100);

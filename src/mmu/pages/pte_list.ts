@@ -44,8 +44,33 @@ export class PteList {
   }
 
   has(sptep: number): boolean {
-    for (const s of this) if (s === sptep) return true;
+    const descs = this.descs;
+    if (descs === null) return this.single === sptep && sptep >= 0;
+    for (let d = 0; d < descs.length; d++) {
+      const sptes = descs[d]!.sptes;
+      for (let k = 0; k < sptes.length; k++) if (sptes[k] === sptep) return true;
+    }
     return false;
+  }
+
+  /**
+   * Appends every SPTE to `out`, in the iterator's order, and returns how many: the auditor's
+   * loop over every list each step, without a generator per list.
+   */
+  fill(out: number[]): number {
+    const descs = this.descs;
+    if (descs === null) {
+      if (this.single < 0) return 0;
+      out.push(this.single);
+      return 1;
+    }
+    let n = 0;
+    for (let d = 0; d < descs.length; d++) {
+      const sptes = descs[d]!.sptes;
+      for (let k = 0; k < sptes.length; k++) out.push(sptes[k]!);
+      n += sptes.length;
+    }
+    return n;
   }
 }
 

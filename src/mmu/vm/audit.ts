@@ -7,7 +7,7 @@ import { INVALID_PAGE, SPTE_ENT_PER_PAGE } from '../pages/constants.js';
 import { gfnHash, type Kvm } from '../pages/kvm.js';
 import { NIL } from '../pages/page_hash.js';
 import { KVM_NUM_MMU_PAGES } from '../../roles/hash.js';
-import { is_last_spte, is_mmio_spte, is_shadow_present_pte, spte_to_pfn } from '../spte/spte.js';
+import { is_last_spte, is_mmio_spte, is_shadow_present_pte, is_writable_pte, spte_to_pfn } from '../spte/spte.js';
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from '../pages/page.js';
 import { paeRootTargets, root_to_sp } from '../pages/roots.js';
@@ -382,6 +382,8 @@ const scratch = {
   pages: [] as KvmMmuPage[],
   roots: [] as KvmMmuPage[],
   ids: [] as number[],
+  /** One parent list's or rmap's SPTE pointers. */
+  sptes: [] as number[],
   idSet: new IdSet(),
   /** scanPage's counts (C_*). */
   counts: new Float64Array(6),
@@ -489,18 +491,19 @@ export function auditClean(m: Machine): boolean {
   // Parent lists: every entry is a link to the page (the links themselves are in the lists).
   const arena = kvm.arena;
   let entries = 0;
+  const sptes = S.sptes;
   for (let p = 0; p < P; p++) {
     const sp = pages[p]!;
-    for (const sptep of sp.parent_ptes) {
-      entries++;
-      const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
-      const from = pageByPfn.get(pfn);
-      if (!from || from.pfn !== pfn || !live.has(from)) return false;
-      const i = sptep - pfn * SPTE_ENT_PER_PAGE;
-      if (i !== (i | 0)) return false;
-      const lo = arena[from.spt_base + 2 * i]!;
+    sptes.length = 0;
+    const n = sp.parent_ptes.fill(sptes);
+    entries += n;
+    for (let k = 0; k < n; k++) {
+      const from = liveSptePage(kvm, live, sptes[k]!);
+      if (from === null) return false;
+      const j = from.spt_base + 2 * spteIndex;
+      const lo = arena[j]!;
       if (!is_shadow_present_pte(lo) || is_last_spte(lo, kvm.level(from))) return false;
-      if (kvm.spte_to_child(lo, arena[from.spt_base + 2 * i + 1]!) !== sp) return false;
+      if (kvm.spte_to_child(lo, arena[j + 1]!) !== sp) return false;
     }
   }
   if (entries !== links) return false;
@@ -511,13 +514,13 @@ export function auditClean(m: Machine): boolean {
   ids.length = 0;
   for (const [key, list] of kvm.rmaps) {
     if (list.empty) return false;
-    for (const sptep of list) {
-      inRmaps++;
-      const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
-      const sp = pageByPfn.get(pfn);
-      if (!sp || sp.pfn !== pfn || !live.has(sp)) return false;
-      const i = sptep - pfn * SPTE_ENT_PER_PAGE;
-      if (i !== (i | 0)) return false;
+    sptes.length = 0;
+    const n = list.fill(sptes);
+    inRmaps += n;
+    for (let k = 0; k < n; k++) {
+      const sp = liveSptePage(kvm, live, sptes[k]!);
+      if (sp === null) return false;
+      const i = spteIndex;
       const level = kvm.level(sp);
       const lo = arena[sp.spt_base + 2 * i]!;
       if (!is_shadow_present_pte(lo) || !is_last_spte(lo, level)) return false;
@@ -631,10 +634,26 @@ export function auditClean(m: Machine): boolean {
     const o = mem.info(id);
     if (o === undefined || o.cached) return false;
   }
-  for (const o of mem.liveObjects()) {
-    if (!o.cached && !owned.has(o.id)) return false;
-  }
-  return true;
+  // The owned ids are distinct, live and uncached: they are all the live uncached objects
+  // exactly when there are as many of them.
+  return ids.length === mem.liveCount - mem.cachedCount;
+}
+
+/** liveSptePage's second result: the entry index of the SPTE pointer it resolved. */
+let spteIndex = 0;
+
+/**
+ * The live page whose table holds SPTE pointer `sptep` (its index in `spteIndex`), or null when
+ * the pointer names no entry of a live page (auditClean's parent-list and rmap checks).
+ */
+function liveSptePage(kvm: Kvm, live: ReadonlySet<KvmMmuPage>, sptep: number): KvmMmuPage | null {
+  const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
+  const sp = kvm.pageByPfn.get(pfn);
+  if (!sp || sp.pfn !== pfn || !live.has(sp)) return null;
+  const i = sptep - pfn * SPTE_ENT_PER_PAGE;
+  if (i !== (i | 0)) return null;
+  spteIndex = i;
+  return sp;
 }
 
 /** scanPage's counts: links to live pages, present leaves, leaves per level, writable leaves. */
@@ -667,7 +686,7 @@ function scanPage(kvm: Kvm, live: ReadonlySet<KvmMmuPage>, sp: KvmMmuPage, level
         if (level === 1) counts[C_4K]++;
         else if (level === 2) counts[C_2M]++;
         else if (level >= 3) counts[C_1G]++;
-        if (kvm.spteLo(kvm.sptep(sp, i)) & 2) counts[C_WRITABLE]++;
+        if (is_writable_pte(lo)) counts[C_WRITABLE]++;
         continue;
       }
       const child = kvm.spte_to_child(lo, arena[k + 1]!);
