@@ -73,34 +73,20 @@ export interface HostObject {
   readonly fill_hi: number;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** Record flags (HostMemory.rFlags). */
+const F_SLAB = 1;
+const F_DECRYPTED = 2;
+const F_CACHED = 4;
+/** No record (list ends, empty slots). */
+const NIL = -1;
+/** Records the tables first hold (they double when full). */
+const FIRST_RECORDS = 64;
 
-/**
- * A live object's record: the HostObject plus its links in allocation order (storage only). The
- * links stay out of its JSON, so a record (info(), allocated()) serialises as the HostObject it is.
- */
-class Rec implements Mutable<HostObject> {
-  prev: Rec | null = null;
-  next: Rec | null = null;
-  constructor(
-    public id: number,
-    public kind: 'page' | 'slab',
-    public zone: Zone | string,
-    public site: string,
-    public gfp: Gfp,
-    public account: VmAccount | null,
-    public seq: number,
-    public decrypted: boolean,
-    public refs: number,
-    public cached: boolean,
-    public fill_lo: number,
-    public fill_hi: number,
-  ) {}
-
-  toJSON(): HostObject {
-    const { id, kind, zone, site, gfp, account, seq, decrypted, refs, cached, fill_lo, fill_hi } = this;
-    return { id, kind, zone, site, gfp, account, seq, decrypted, refs, cached, fill_lo, fill_hi };
-  }
+/** An allocation site: its index in the record tables' site column, and its attempts so far. */
+interface Site {
+  readonly idx: number;
+  readonly name: string;
+  attempts: number;
 }
 
 /** base()'s error, out of line so base itself stays small enough to inline into every SPTE access. */
@@ -111,7 +97,8 @@ function notAllocated(pfn: number): never {
 /** Slab records per directory chunk (ids are handed out in sequence: a chunk goes when its last object is freed). */
 const SLAB_CHUNK = 512;
 interface SlabChunk {
-  readonly recs: (Rec | undefined)[];
+  /** Record index of each object of the chunk, NIL when not live. */
+  readonly recs: Int32Array;
   live: number;
 }
 
@@ -181,18 +168,45 @@ export class HostMemory {
   };
   private readonly zones: { DMA32: ZoneState; NORMAL: ZoneState };
   /**
-   * The live objects: pages by arena slot (the pfn's slot table gives it), slab objects in
-   * chunks by (id - SLAB_ID_BASE) / SLAB_CHUNK, and all of them on one list in allocation order
-   * (head oldest), so no Map entry is made and dropped per allocation.
+   * The live objects' records, as columns indexed by a record number (about 47 bytes a record,
+   * no object per allocation): the id, allocation sequence, gfp, reference count, fill pattern,
+   * flags (F_*), zone or kmem cache name, site and account as indices into small tables, and
+   * the links of one list in allocation order (head oldest). A freed record goes on a free list
+   * threaded through rNext. Pages find their record by arena slot (recBySlot), slab objects in
+   * chunks by (id - SLAB_ID_BASE) / SLAB_CHUNK.
    */
-  private readonly recBySlot: (Rec | undefined)[] = [];
+  private rId = new Float64Array(FIRST_RECORDS);
+  private rSeq = new Float64Array(FIRST_RECORDS);
+  private rGfp = new Int32Array(FIRST_RECORDS);
+  private rRefs = new Int32Array(FIRST_RECORDS);
+  private rFill = new Uint32Array(FIRST_RECORDS);
+  private rFlags = new Uint8Array(FIRST_RECORDS);
+  private rZone = new Int32Array(FIRST_RECORDS);
+  private rSite = new Int32Array(FIRST_RECORDS);
+  private rAccount = new Int32Array(FIRST_RECORDS);
+  private rPrev = new Int32Array(FIRST_RECORDS);
+  private rNext = new Int32Array(FIRST_RECORDS);
+  /** Records ever used (the high-water mark), and the head of the freed ones. */
+  private usedRecords = 0;
+  private freeRecord = NIL;
+  /** Record of each arena slot's page, NIL when the slot is free. */
+  private recBySlot = new Int32Array(0);
   private readonly slabChunks = new Map<number, SlabChunk>();
-  private liveHead: Rec | null = null;
+  private liveHead = NIL;
+  private liveTail = NIL;
   /** Live pages and objects, and how many of them a cache holds (the auditor's leak check by counts). */
   liveCount = 0;
   cachedCount = 0;
-  private liveTail: Rec | null = null;
-  private readonly siteAttempts = new Map<string, number>();
+  /** Zone and kmem cache names (rZone), sites (rSite) and accounts (rAccount; 0 is none). */
+  private readonly zoneNames: string[] = ['DMA32', 'NORMAL'];
+  private readonly zoneIdx = new Map<string, number>([
+    ['DMA32', 0],
+    ['NORMAL', 1],
+  ]);
+  private readonly sites: Site[] = [];
+  private readonly siteByName = new Map<string, Site>();
+  private readonly accounts: (VmAccount | null)[] = [null];
+  private readonly accountIdx = new Map<VmAccount, number>();
   /** Every page's halves: slot s at [s * PAGE_HALVES, (s + 1) * PAGE_HALVES). Replaced when it grows. */
   arena: Uint32Array = new Uint32Array(0);
   /** Most pages the arena may hold (the zones' pages, at most ARENA_MAX_PAGES). */
@@ -225,66 +239,113 @@ export class HostMemory {
     this.maxSlots = Math.min(ARENA_MAX_PAGES, d + cfg.normal_pages);
   }
 
-  /** A freed object's record, for the next allocation to reuse (storage only: it is no longer in `live`). */
-  private readonly spare: Rec[] = [];
-
-  private record(id: number, kind: 'page' | 'slab', zone: Zone | string, site: string, gfp: Gfp, account: VmAccount | null, fill: number): Rec {
-    const o = this.spare.pop();
-    if (o === undefined) return this.link(new Rec(id, kind, zone, site, gfp, account, ++this.seq, false, 0, false, fill, fill));
-    o.id = id;
-    o.kind = kind;
-    o.zone = zone;
-    o.site = site;
-    o.gfp = gfp;
-    o.account = account;
-    o.seq = ++this.seq;
-    o.decrypted = false;
-    o.refs = 0;
-    o.cached = false;
-    o.fill_lo = fill;
-    o.fill_hi = fill;
-    return this.link(o);
-  }
-
-  /** Append to the allocation-order list. */
-  private link(o: Rec): Rec {
+  /** A new record at the allocation-order list's tail (a freed one reused first). */
+  private record(id: number, slab: boolean, zone: number, site: Site, gfp: Gfp, account: VmAccount | null, fill: number): number {
+    let r = this.freeRecord;
+    if (r !== NIL) this.freeRecord = this.rNext[r]!;
+    else {
+      if (this.usedRecords === this.rId.length) this.growRecords();
+      r = this.usedRecords++;
+    }
+    this.rId[r] = id;
+    this.rSeq[r] = ++this.seq;
+    this.rGfp[r] = gfp;
+    this.rRefs[r] = 0;
+    this.rFill[r] = fill;
+    this.rFlags[r] = slab ? F_SLAB : 0;
+    this.rZone[r] = zone;
+    this.rSite[r] = site.idx;
+    this.rAccount[r] = account === null ? 0 : this.accountOf(account);
+    this.rNext[r] = NIL;
+    const t = this.liveTail;
+    this.rPrev[r] = t;
+    if (t !== NIL) this.rNext[t] = r;
+    else this.liveHead = r;
+    this.liveTail = r;
     this.liveCount++;
-    o.next = null;
-    o.prev = this.liveTail;
-    if (this.liveTail) this.liveTail.next = o;
-    else this.liveHead = o;
-    this.liveTail = o;
-    return o;
+    return r;
   }
 
-  /** Off the allocation-order list, and kept for the next record. */
-  private recycle(o: Rec): void {
+  /** Off the allocation-order list, and onto the free records. */
+  private recycle(r: number): void {
+    const p = this.rPrev[r]!;
+    const n = this.rNext[r]!;
+    if (p !== NIL) this.rNext[p] = n;
+    else this.liveHead = n;
+    if (n !== NIL) this.rPrev[n] = p;
+    else this.liveTail = p;
+    this.rNext[r] = this.freeRecord;
+    this.freeRecord = r;
     this.liveCount--;
-    if (o.prev) o.prev.next = o.next;
-    else this.liveHead = o.next;
-    if (o.next) o.next.prev = o.prev;
-    else this.liveTail = o.prev;
-    o.prev = o.next = null;
-    if (this.spare.length < 64) this.spare.push(o);
   }
 
-  /** The live record of a pfn or slab id (the Map lookup it replaces: undefined when not live). */
-  private lookup(id: number): Rec | undefined {
+  /** Double every record column. */
+  private growRecords(): void {
+    const n = this.rId.length * 2;
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const i32 = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.rId = f64(this.rId);
+    this.rSeq = f64(this.rSeq);
+    this.rGfp = i32(this.rGfp);
+    this.rRefs = i32(this.rRefs);
+    const fill = new Uint32Array(n);
+    fill.set(this.rFill);
+    this.rFill = fill;
+    const flags = new Uint8Array(n);
+    flags.set(this.rFlags);
+    this.rFlags = flags;
+    this.rZone = i32(this.rZone);
+    this.rSite = i32(this.rSite);
+    this.rAccount = i32(this.rAccount);
+    this.rPrev = i32(this.rPrev);
+    this.rNext = i32(this.rNext);
+  }
+
+  private accountOf(a: VmAccount): number {
+    let k = this.accountIdx.get(a);
+    if (k === undefined) {
+      k = this.accounts.length;
+      this.accounts.push(a);
+      this.accountIdx.set(a, k);
+    }
+    return k;
+  }
+
+  private zoneOf(name: string): number {
+    let k = this.zoneIdx.get(name);
+    if (k === undefined) {
+      k = this.zoneNames.length;
+      this.zoneNames.push(name);
+      this.zoneIdx.set(name, k);
+    }
+    return k;
+  }
+
+  /** The live record of a pfn or slab id, NIL when not live. */
+  private lookup(id: number): number {
     if (id >= SLAB_ID_BASE) {
       const n = id - SLAB_ID_BASE;
       const c = this.slabChunks.get(Math.floor(n / SLAB_CHUNK));
-      return c === undefined ? undefined : c.recs[n & (SLAB_CHUNK - 1)];
+      return c === undefined ? NIL : c.recs[n & (SLAB_CHUNK - 1)]!;
     }
     const s = id >= NORMAL_FIRST_PFN ? this.normalSlot[id - NORMAL_FIRST_PFN] : this.dmaSlot[id - DMA32_FIRST_PFN];
-    return s === undefined || s <= 0 ? undefined : this.recBySlot[s - 1];
+    return s === undefined || s <= 0 ? NIL : this.recBySlot[s - 1]!;
   }
 
-  private addSlab(o: Rec): void {
-    const n = o.id - SLAB_ID_BASE;
+  private addSlab(id: number, r: number): void {
+    const n = id - SLAB_ID_BASE;
     const k = Math.floor(n / SLAB_CHUNK);
     let c = this.slabChunks.get(k);
-    if (c === undefined) this.slabChunks.set(k, (c = { recs: new Array<Rec | undefined>(SLAB_CHUNK).fill(undefined), live: 0 }));
-    c.recs[n & (SLAB_CHUNK - 1)] = o;
+    if (c === undefined) this.slabChunks.set(k, (c = { recs: new Int32Array(SLAB_CHUNK).fill(NIL), live: 0 }));
+    c.recs[n & (SLAB_CHUNK - 1)] = r;
     c.live++;
   }
 
@@ -292,27 +353,32 @@ export class HostMemory {
     const n = id - SLAB_ID_BASE;
     const k = Math.floor(n / SLAB_CHUNK);
     const c = this.slabChunks.get(k)!;
-    c.recs[n & (SLAB_CHUNK - 1)] = undefined;
+    c.recs[n & (SLAB_CHUNK - 1)] = NIL;
     if (--c.live === 0) this.slabChunks.delete(k);
   }
 
-  /** Every attempt passes here first: count it and ask the fault injector. */
-  private attempt(site: string, gfp: Gfp): boolean {
+  /** Every attempt passes here first: count it and ask the fault injector. The site, or null when it fails. */
+  private attempt(name: string, gfp: Gfp): Site | null {
     const nth = this.stats.alloc_attempts++;
-    const nthAtSite = this.siteAttempts.get(site) ?? 0;
-    this.siteAttempts.set(site, nthAtSite + 1);
+    let site = this.siteByName.get(name);
+    if (site === undefined) {
+      site = { idx: this.sites.length, name, attempts: 0 };
+      this.sites.push(site);
+      this.siteByName.set(name, site);
+    }
+    const nthAtSite = site.attempts++;
     if (!gfpAllowsBlocking(gfp)) this.stats.atomic_attempts++;
     // NO_FAULTS never fails: the attempt record is built only for an injector that reads it.
-    if (this.faults !== NO_FAULTS && this.faults.shouldFail({ site, gfp, nth, nthAtSite })) {
+    if (this.faults !== NO_FAULTS && this.faults.shouldFail({ site: name, gfp, nth, nthAtSite })) {
       this.stats.alloc_failures++;
-      return false;
+      return null;
     }
-    return true;
+    return site;
   }
 
-  /** Attempts made at each site so far (tests check every site was failed at least once). */
+  /** Attempts made at each site so far, in the order the sites were first tried (tests check every site was failed at least once). */
   attemptsBySite(): ReadonlyMap<string, number> {
-    return this.siteAttempts;
+    return new Map(this.sites.map((s) => [s.name, s.attempts]));
   }
 
   /**
@@ -321,16 +387,17 @@ export class HostMemory {
    * ZONE_DMA32; otherwise NORMAL is tried first and DMA32 is the fallback, as the zonelist does.
    */
   alloc_page(gfp: Gfp, site: string, account: VmAccount | null = null, fill64: bigint | null = null): number | null {
-    if (!this.attempt(site, gfp)) return null;
+    const at = this.attempt(site, gfp);
+    if (at === null) return null;
     let pfn: number | null = null;
-    let zone: Zone = 'DMA32';
+    let zone = 0;
     if (!(gfp & __GFP_DMA32)) {
       pfn = this.zones.NORMAL.take();
-      zone = 'NORMAL';
+      zone = 1;
     }
     if (pfn === null) {
       pfn = this.zones.DMA32.take();
-      zone = 'DMA32';
+      zone = 0;
     }
     if (pfn === null) {
       this.stats.alloc_failures++;
@@ -339,7 +406,7 @@ export class HostMemory {
     const zero = (gfp & __GFP_ZERO) !== 0;
     const slot = this.slotFor(pfn, zero);
     if (slot === null) {
-      (zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
+      (zone === 0 ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
       this.stats.alloc_failures++;
       return null;
     }
@@ -349,23 +416,25 @@ export class HostMemory {
     else if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
-    this.recBySlot[this.slotOf(pfn)] = this.record(pfn, 'page', zone, site, gfp, charged, 0);
+    this.recBySlot[this.slotOf(pfn)] = this.record(pfn, false, zone, at, gfp, charged, 0);
     this.stats.pages_allocated++;
     return pfn;
   }
 
   /** @kernel page_alloc.c free_pages */
   free_page(pfn: number): void {
-    const o = this.mustLive(pfn, 'free_page');
-    if (o.kind !== 'page') throw new ShadowMmuError('ESTATE', `free_page(${hexId(pfn)}): object is a ${o.zone} slab object, not a page`);
-    this.checkReleasable(o, 'free_page');
+    const r = this.mustLive(pfn, 'free_page');
+    if (this.rFlags[r]! & F_SLAB) throw new ShadowMmuError('ESTATE', `free_page(${hexId(pfn)}): object is a ${this.zoneNames[this.rZone[r]!]} slab object, not a page`);
+    this.checkReleasable(r, 'free_page');
     const slot = this.slotOf(pfn);
-    this.recBySlot[slot] = undefined;
-    this.recycle(o);
-    if (o.account) o.account.pages--;
+    this.recBySlot[slot] = NIL;
+    const account = this.accounts[this.rAccount[r]!];
+    if (account) account.pages--;
+    const dma32 = this.rZone[r] === 0;
+    this.recycle(r);
     this.setSlot(pfn, -1);
     this.freeSlots.push(slot);
-    (o.zone === 'DMA32' ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
+    (dma32 ? this.zones.DMA32 : this.zones.NORMAL).give(pfn);
     this.stats.pages_freed++;
   }
 
@@ -375,26 +444,30 @@ export class HostMemory {
    * pattern (zero with __GFP_ZERO, else the poison).
    */
   kmem_cache_alloc(cache: string, gfp: Gfp, site: string, account: VmAccount | null = null): number | null {
-    if (!this.attempt(site, gfp)) return null;
+    const at = this.attempt(site, gfp);
+    if (at === null) return null;
     const id = this.nextSlab++;
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.objects++;
     const fill = gfp & __GFP_ZERO ? 0 : POISON_U32;
-    this.addSlab(this.record(id, 'slab', cache, site, gfp, charged, fill));
+    this.addSlab(id, this.record(id, true, this.zoneOf(cache), at, gfp, charged, fill));
     this.stats.objects_allocated++;
     return id;
   }
 
   /** @kernel slub.c kmem_cache_free */
   kmem_cache_free(cache: string, id: number): void {
-    const o = this.mustLive(id, 'kmem_cache_free');
-    if (o.kind !== 'slab' || o.zone !== cache) {
-      throw new ShadowMmuError('ESTATE', `kmem_cache_free(${cache}, ${hexId(id)}): object belongs to ${o.kind === 'page' ? 'the page allocator' : o.zone}`);
+    const r = this.mustLive(id, 'kmem_cache_free');
+    const slab = (this.rFlags[r]! & F_SLAB) !== 0;
+    const zone = this.zoneNames[this.rZone[r]!]!;
+    if (!slab || zone !== cache) {
+      throw new ShadowMmuError('ESTATE', `kmem_cache_free(${cache}, ${hexId(id)}): object belongs to ${!slab ? 'the page allocator' : zone}`);
     }
-    this.checkReleasable(o, 'kmem_cache_free');
+    this.checkReleasable(r, 'kmem_cache_free');
     this.dropSlab(id);
-    this.recycle(o);
-    if (o.account) o.account.objects--;
+    const account = this.accounts[this.rAccount[r]!];
+    if (account) account.objects--;
+    this.recycle(r);
     this.stats.objects_freed++;
   }
 
@@ -442,45 +515,80 @@ export class HostMemory {
 
   /** @kernel set_memory.c set_memory_decrypted (one page) */
   set_memory_decrypted(pfn: number): number {
-    const o = this.mustLive(pfn, 'set_memory_decrypted');
+    const r = this.mustLive(pfn, 'set_memory_decrypted');
     this.stats.decrypt_calls++;
-    o.decrypted = true;
+    this.rFlags[r]! |= F_DECRYPTED;
     return 0;
   }
 
   /** @kernel set_memory.c set_memory_encrypted (one page) */
   set_memory_encrypted(pfn: number): number {
-    const o = this.mustLive(pfn, 'set_memory_encrypted');
+    const r = this.mustLive(pfn, 'set_memory_encrypted');
     this.stats.encrypt_calls++;
-    o.decrypted = false;
+    this.rFlags[r]! &= ~F_DECRYPTED;
     return 0;
   }
 
   /** Take a reference (an SPTE, a root or a slot now points at the object). */
   get_ref(id: number): void {
-    this.mustLive(id, 'get_ref').refs++;
+    this.rRefs[this.mustLive(id, 'get_ref')]!++;
   }
 
   /** Drop a reference taken with get_ref. */
   put_ref(id: number): void {
-    const o = this.mustLive(id, 'put_ref');
-    if (o.refs <= 0) throw new ShadowMmuError('ESTATE', `put_ref(${hexId(id)}): no reference is held`);
-    o.refs--;
+    const r = this.mustLive(id, 'put_ref');
+    if (this.rRefs[r]! <= 0) throw new ShadowMmuError('ESTATE', `put_ref(${hexId(id)}): no reference is held`);
+    this.rRefs[r]!--;
   }
 
   /** Caches mark what they hold, so the leak query can tell "cached" from "lost". */
   set_cached(id: number, cached: boolean): void {
-    const o = this.mustLive(id, 'set_cached');
-    if (o.cached !== cached) this.cachedCount += cached ? 1 : -1;
-    o.cached = cached;
+    const r = this.mustLive(id, 'set_cached');
+    const was = (this.rFlags[r]! & F_CACHED) !== 0;
+    if (was === cached) return;
+    this.cachedCount += cached ? 1 : -1;
+    this.rFlags[r]! ^= F_CACHED;
   }
 
+  /** The object's record as it is now (a snapshot: ask again after a change), undefined when not live. */
   info(id: number): Readonly<HostObject> | undefined {
-    return this.lookup(id);
+    const r = this.lookup(id);
+    return r === NIL ? undefined : this.object(r);
   }
 
   isAllocated(id: number): boolean {
-    return this.lookup(id) !== undefined;
+    return this.lookup(id) !== NIL;
+  }
+
+  /** Live and not held by a cache (the auditor's per-object check, with no record built). */
+  isLiveUncached(id: number): boolean {
+    const r = this.lookup(id);
+    return r !== NIL && (this.rFlags[r]! & F_CACHED) === 0;
+  }
+
+  /** Live and mapped decrypted. */
+  isDecrypted(id: number): boolean {
+    const r = this.lookup(id);
+    return r !== NIL && (this.rFlags[r]! & F_DECRYPTED) !== 0;
+  }
+
+  /** Record r as a HostObject (its fields in this order, as JSON output has always had them). */
+  private object(r: number): HostObject {
+    const f = this.rFlags[r]!;
+    return {
+      id: this.rId[r]!,
+      kind: f & F_SLAB ? 'slab' : 'page',
+      zone: this.zoneNames[this.rZone[r]!]!,
+      site: this.sites[this.rSite[r]!]!.name,
+      gfp: this.rGfp[r]!,
+      account: this.accounts[this.rAccount[r]!]!,
+      seq: this.rSeq[r]!,
+      decrypted: (f & F_DECRYPTED) !== 0,
+      refs: this.rRefs[r]!,
+      cached: (f & F_CACHED) !== 0,
+      fill_lo: this.rFill[r]!,
+      fill_hi: this.rFill[r]!,
+    };
   }
 
   /**
@@ -491,15 +599,18 @@ export class HostMemory {
     return [...this.liveObjects()];
   }
 
-  /** The live objects, iterated in place (no copy: for the auditor, once per step). */
+  /** The live objects in allocation order, each as a snapshot of its record. */
   *liveObjects(): IterableIterator<Readonly<HostObject>> {
-    for (let o = this.liveHead; o; o = o.next) yield o;
+    for (let r = this.liveHead; r !== NIL; r = this.rNext[r]!) yield this.object(r);
   }
 
   /** Live objects per kind: pages by zone, slab objects by cache name. */
   counts(): Record<string, number> {
     const c: Record<string, number> = {};
-    for (let o = this.liveHead; o; o = o.next) c[o.zone] = (c[o.zone] ?? 0) + 1;
+    for (let r = this.liveHead; r !== NIL; r = this.rNext[r]!) {
+      const z = this.zoneNames[this.rZone[r]!]!;
+      c[z] = (c[z] ?? 0) + 1;
+    }
     return c;
   }
 
@@ -549,6 +660,9 @@ export class HostMemory {
     this.arena = grown;
     this.arena64 = null;
     this.views.length = 0;
+    const recs = new Int32Array(want).fill(NIL);
+    recs.set(this.recBySlot);
+    this.recBySlot = recs;
     this.committedSlots = want;
     return true;
   }
@@ -572,19 +686,21 @@ export class HostMemory {
     t[i] = slot + 1;
   }
 
-  private mustLive(id: number, op: string): Rec {
-    const o = this.lookup(id);
-    if (!o) {
+  private mustLive(id: number, op: string): number {
+    const r = this.lookup(id);
+    if (r === NIL) {
       throw new ShadowMmuError('ESTATE', `${op}(${hexId(id)}): ${id >= SLAB_ID_BASE ? 'object' : 'page'} is not allocated (double free or stray pointer)`);
     }
-    return o;
+    return r;
   }
 
-  private checkReleasable(o: HostObject, op: string): void {
-    if (o.refs === 0 && !o.cached && !o.decrypted) return;
-    const what = `${op}(${hexId(o.id)}) [${o.site}]`;
-    if (o.refs > 0) throw new ShadowMmuError('ESTATE', `${what}: still referenced (${o.refs} reference${o.refs > 1 ? 's' : ''})`);
-    if (o.cached) throw new ShadowMmuError('ESTATE', `${what}: still held by a memory cache`);
+  private checkReleasable(r: number, op: string): void {
+    const f = this.rFlags[r]!;
+    const refs = this.rRefs[r]!;
+    if (refs === 0 && (f & (F_CACHED | F_DECRYPTED)) === 0) return;
+    const what = `${op}(${hexId(this.rId[r]!)}) [${this.sites[this.rSite[r]!]!.name}]`;
+    if (refs > 0) throw new ShadowMmuError('ESTATE', `${what}: still referenced (${refs} reference${refs > 1 ? 's' : ''})`);
+    if (f & F_CACHED) throw new ShadowMmuError('ESTATE', `${what}: still held by a memory cache`);
     throw new ShadowMmuError('ESTATE', `${what}: page is still decrypted (set_memory_encrypted first)`);
   }
 }

@@ -63,15 +63,39 @@ describe('HostMemory', () => {
     m.set_cached(o, true);
     check();
     expect(m.cachedCount).toBe(2);
+    expect([m.isLiveUncached(a), m.isLiveUncached(o)]).toEqual([false, false]);
     m.set_cached(a, false);
     check();
+    expect(m.isLiveUncached(a)).toBe(true);
+    expect(m.isDecrypted(a)).toBe(false);
+    m.set_memory_decrypted(a);
+    expect([m.isDecrypted(a), m.info(a)!.decrypted]).toEqual([true, true]);
+    m.set_memory_encrypted(a);
     m.free_page(a);
+    expect([m.isLiveUncached(a), m.isDecrypted(a), m.info(a)]).toEqual([false, false, undefined]);
     expect(() => m.kmem_cache_free('pte_list_desc', o)).toThrow(/still held by a memory cache/);
     check();
     m.set_cached(o, false);
     m.kmem_cache_free('pte_list_desc', o);
     check();
     expect([m.liveCount, m.cachedCount]).toEqual([0, 0]);
+  });
+  it('records past the first table size, freed ones reused, keep allocation order and their fields', () => {
+    const m = mem(0, 512);
+    const model: { id: number; site: string }[] = [];
+    for (let k = 0; k < 300; k++) {
+      const id = k % 3 === 0 ? m.kmem_cache_alloc(`cache${k % 5}`, GFP_KERNEL, `s${k}`)! : m.alloc_page(GFP_KERNEL, `s${k}`)!;
+      model.push({ id, site: `s${k}` });
+      if (k % 4 === 3) {
+        const [gone] = model.splice((k * 7) % model.length, 1);
+        if (gone!.id >= 2 ** 44) m.kmem_cache_free(m.info(gone!.id)!.zone, gone!.id);
+        else m.free_page(gone!.id);
+      }
+    }
+    expect(m.allocated().map((o) => [o.id, o.site])).toEqual(model.map((o) => [o.id, o.site]));
+    expect(m.liveCount).toBe(model.length);
+    const seqs = m.allocated().map((o) => o.seq);
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
   });
   it('zeroes with __GFP_ZERO and poisons otherwise', () => {
     const m = mem();

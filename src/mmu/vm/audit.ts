@@ -631,8 +631,7 @@ export function auditClean(m: Machine): boolean {
     const id = ids[k]!;
     if (!owned.add(id)) return false;
     // Allocated and not cached: so no cached object is owned (HostMemory keys each record by its id).
-    const o = mem.info(id);
-    if (o === undefined || o.cached) return false;
+    if (!mem.isLiveUncached(id)) return false;
   }
   // The owned ids are distinct, live and uncached: they are all the live uncached objects
   // exactly when there are as many of them.
@@ -721,7 +720,7 @@ function sameKey(a: number, b: number): boolean {
 /** pae-root-below-4g and pae-root-decrypted for one PAE root page. */
 function paeRootClean(m: Machine, pfn: number): boolean {
   if (pfn >= DMA32_END_PFN) return false;
-  return m.kvm.tdp_enabled || m.mem.info(pfn)?.decrypted === true;
+  return m.kvm.tdp_enabled || m.mem.isDecrypted(pfn);
 }
 
 /**
