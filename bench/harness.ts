@@ -41,6 +41,15 @@ export interface RunOptions {
   maxTime: number;
 }
 
+/**
+ * The JS side's bytes: the heap plus every ArrayBuffer's backing store (typed-array tables live
+ * outside the heap) less the host arena's, which the host-bytes column counts.
+ */
+export function jsBytes(arenaBytes: number): number {
+  const u = process.memoryUsage();
+  return u.heapUsed + u.arrayBuffers - arenaBytes;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

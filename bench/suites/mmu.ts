@@ -5,7 +5,7 @@
  * state is built once per size, outside the timed body. `counts` gives the work per operation and
  * the model's bytes per shadow page.
  */
-import type { BenchCase, BenchSuite } from '../harness.js';
+import { jsBytes, type BenchCase, type BenchSuite } from '../harness.js';
 import { kvm_mmu_get_page } from '../../src/mmu/pages/get_page.js';
 import { drop_parent_pte, link_shadow_page } from '../../src/mmu/pages/link.js';
 import { createMachine, DEFAULT_HOST, type Machine } from '../../src/mmu/vm/machine.js';
@@ -33,14 +33,14 @@ const worlds = new Map<number, World>();
 function world(n: number): World {
   let w = worlds.get(n);
   if (w) return w;
-  const heap0 = process.memoryUsage().heapUsed;
+  const heap0 = jsBytes(0);
   const m = createMachine(P, { ...DEFAULT_HOST, nr_mmu_pages: n * 2 + 64, normal_pages: n * 3 + 4096 }, CTX);
   const role1 = kvm_mmu_get_page_role(P, CTX, { level: 1, direct: false, access: 7, gaddr: 0n });
   for (let g = 1; g <= n; g++) {
     if (g % 32 === 1) m.vcpu.mem.topup(true, 4);
     kvm_mmu_get_page(m.vcpu, g, role1);
   }
-  w = { m, n, role1, heapBytes: process.memoryUsage().heapUsed - heap0, next: n + 1 };
+  w = { m, n, role1, heapBytes: jsBytes(m.mem.arenaBytes) - heap0, next: n + 1 };
   worlds.set(n, w);
   return w;
 }

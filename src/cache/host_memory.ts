@@ -79,6 +79,8 @@ const F_DECRYPTED = 2;
 const F_CACHED = 4;
 /** No record (list ends, empty slots). */
 const NIL = -1;
+/** The largest index the 16-bit columns hold (sites, kmem cache names, accounts). */
+const TABLE_MAX = 0xffff;
 /** Records the tables first hold (they double when full). */
 const FIRST_RECORDS = 64;
 
@@ -87,6 +89,11 @@ interface Site {
   readonly idx: number;
   readonly name: string;
   attempts: number;
+}
+
+/** A 16-bit column's table is full (more distinct sites, cache names or accounts than it indexes). */
+function tableFull(what: string, name: string): never {
+  throw new ShadowMmuError('ESTATE', `HostMemory: more than ${TABLE_MAX + 1} ${what} (at ${JSON.stringify(name)})`);
 }
 
 /** base()'s error, out of line so base itself stays small enough to inline into every SPTE access. */
@@ -168,22 +175,22 @@ export class HostMemory {
   };
   private readonly zones: { DMA32: ZoneState; NORMAL: ZoneState };
   /**
-   * The live objects' records, as columns indexed by a record number (about 47 bytes a record,
-   * no object per allocation): the id, allocation sequence, gfp, reference count, fill pattern,
-   * flags (F_*), zone or kmem cache name, site and account as indices into small tables, and
-   * the links of one list in allocation order (head oldest). A freed record goes on a free list
+   * The live objects' records, as columns indexed by a record number (35 bytes a record, no
+   * object per allocation): the id, allocation sequence, gfp, reference count, flags (F_*),
+   * zone or kmem cache name, site and account as indices into small tables, and the links of
+   * one list in allocation order (head oldest). A slab object's fill pattern follows from its
+   * gfp (zero with __GFP_ZERO, else the poison); a page record has none. A freed record goes on a free list
    * threaded through rNext. Pages find their record by arena slot (recBySlot), slab objects in
    * chunks by (id - SLAB_ID_BASE) / SLAB_CHUNK.
    */
   private rId = new Float64Array(FIRST_RECORDS);
   private rSeq = new Float64Array(FIRST_RECORDS);
-  private rGfp = new Int32Array(FIRST_RECORDS);
+  private rGfp = new Uint16Array(FIRST_RECORDS);
   private rRefs = new Int32Array(FIRST_RECORDS);
-  private rFill = new Uint32Array(FIRST_RECORDS);
   private rFlags = new Uint8Array(FIRST_RECORDS);
-  private rZone = new Int32Array(FIRST_RECORDS);
-  private rSite = new Int32Array(FIRST_RECORDS);
-  private rAccount = new Int32Array(FIRST_RECORDS);
+  private rZone = new Uint16Array(FIRST_RECORDS);
+  private rSite = new Uint16Array(FIRST_RECORDS);
+  private rAccount = new Uint16Array(FIRST_RECORDS);
   private rPrev = new Int32Array(FIRST_RECORDS);
   private rNext = new Int32Array(FIRST_RECORDS);
   /** Records ever used (the high-water mark), and the head of the freed ones. */
@@ -240,7 +247,7 @@ export class HostMemory {
   }
 
   /** A new record at the allocation-order list's tail (a freed one reused first). */
-  private record(id: number, slab: boolean, zone: number, site: Site, gfp: Gfp, account: VmAccount | null, fill: number): number {
+  private record(id: number, slab: boolean, zone: number, site: Site, gfp: Gfp, account: VmAccount | null): number {
     let r = this.freeRecord;
     if (r !== NIL) this.freeRecord = this.rNext[r]!;
     else {
@@ -251,7 +258,6 @@ export class HostMemory {
     this.rSeq[r] = ++this.seq;
     this.rGfp[r] = gfp;
     this.rRefs[r] = 0;
-    this.rFill[r] = fill;
     this.rFlags[r] = slab ? F_SLAB : 0;
     this.rZone[r] = zone;
     this.rSite[r] = site.idx;
@@ -292,19 +298,21 @@ export class HostMemory {
       b.set(a);
       return b;
     };
+    const u16 = (a: Uint16Array) => {
+      const b = new Uint16Array(n);
+      b.set(a);
+      return b;
+    };
     this.rId = f64(this.rId);
     this.rSeq = f64(this.rSeq);
-    this.rGfp = i32(this.rGfp);
+    this.rGfp = u16(this.rGfp);
     this.rRefs = i32(this.rRefs);
-    const fill = new Uint32Array(n);
-    fill.set(this.rFill);
-    this.rFill = fill;
     const flags = new Uint8Array(n);
     flags.set(this.rFlags);
     this.rFlags = flags;
-    this.rZone = i32(this.rZone);
-    this.rSite = i32(this.rSite);
-    this.rAccount = i32(this.rAccount);
+    this.rZone = u16(this.rZone);
+    this.rSite = u16(this.rSite);
+    this.rAccount = u16(this.rAccount);
     this.rPrev = i32(this.rPrev);
     this.rNext = i32(this.rNext);
   }
@@ -313,6 +321,7 @@ export class HostMemory {
     let k = this.accountIdx.get(a);
     if (k === undefined) {
       k = this.accounts.length;
+      if (k > TABLE_MAX) tableFull('accounts', a.name);
       this.accounts.push(a);
       this.accountIdx.set(a, k);
     }
@@ -323,6 +332,7 @@ export class HostMemory {
     let k = this.zoneIdx.get(name);
     if (k === undefined) {
       k = this.zoneNames.length;
+      if (k > TABLE_MAX) tableFull('kmem cache names', name);
       this.zoneNames.push(name);
       this.zoneIdx.set(name, k);
     }
@@ -359,9 +369,11 @@ export class HostMemory {
 
   /** Every attempt passes here first: count it and ask the fault injector. The site, or null when it fails. */
   private attempt(name: string, gfp: Gfp): Site | null {
+    if ((gfp & TABLE_MAX) !== gfp) throw new ShadowMmuError('EINVAL_INPUT', `HostMemory: gfp 0x${gfp.toString(16)} at ${JSON.stringify(name)} has bits no GFP flag uses`);
     const nth = this.stats.alloc_attempts++;
     let site = this.siteByName.get(name);
     if (site === undefined) {
+      if (this.sites.length > TABLE_MAX) tableFull('allocation sites', name);
       site = { idx: this.sites.length, name, attempts: 0 };
       this.sites.push(site);
       this.siteByName.set(name, site);
@@ -416,7 +428,7 @@ export class HostMemory {
     else if (slot >= 0) this.arena.fill(zero ? 0 : POISON_U32, slot * PAGE_HALVES, (slot + 1) * PAGE_HALVES);
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.pages++;
-    this.recBySlot[this.slotOf(pfn)] = this.record(pfn, false, zone, at, gfp, charged, 0);
+    this.recBySlot[this.slotOf(pfn)] = this.record(pfn, false, zone, at, gfp, charged);
     this.stats.pages_allocated++;
     return pfn;
   }
@@ -449,8 +461,7 @@ export class HostMemory {
     const id = this.nextSlab++;
     const charged = gfp & __GFP_ACCOUNT ? account : null;
     if (charged) charged.objects++;
-    const fill = gfp & __GFP_ZERO ? 0 : POISON_U32;
-    this.addSlab(id, this.record(id, true, this.zoneOf(cache), at, gfp, charged, fill));
+    this.addSlab(id, this.record(id, true, this.zoneOf(cache), at, gfp, charged));
     this.stats.objects_allocated++;
     return id;
   }
@@ -575,6 +586,7 @@ export class HostMemory {
   /** Record r as a HostObject (its fields in this order, as JSON output has always had them). */
   private object(r: number): HostObject {
     const f = this.rFlags[r]!;
+    const fill = f & F_SLAB && !(this.rGfp[r]! & __GFP_ZERO) ? POISON_U32 : 0;
     return {
       id: this.rId[r]!,
       kind: f & F_SLAB ? 'slab' : 'page',
@@ -586,8 +598,8 @@ export class HostMemory {
       decrypted: (f & F_DECRYPTED) !== 0,
       refs: this.rRefs[r]!,
       cached: (f & F_CACHED) !== 0,
-      fill_lo: this.rFill[r]!,
-      fill_hi: this.rFill[r]!,
+      fill_lo: fill,
+      fill_hi: fill,
     };
   }
 

@@ -97,6 +97,12 @@ describe('HostMemory', () => {
     const seqs = m.allocated().map((o) => o.seq);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
   });
+  it('a gfp with bits no flag uses is refused before anything is counted or allocated', () => {
+    const m = mem();
+    expect(() => m.alloc_page(GFP_KERNEL | (1 << 20), 'odd')).toThrow(/gfp 0x10006c at "odd" has bits no GFP flag uses/);
+    expect(() => m.kmem_cache_alloc('c', 1 << 16, 'odd')).toThrow(/has bits no GFP flag uses/);
+    expect([m.stats.alloc_attempts, m.liveCount, m.attemptsBySite().size]).toEqual([0, 0, 0]);
+  });
   it('zeroes with __GFP_ZERO and poisons otherwise', () => {
     const m = mem();
     expect(m.words(m.alloc_page(GFP_KERNEL | __GFP_ZERO, 't')!).every((w) => w === 0)).toBe(true);
