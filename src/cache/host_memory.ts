@@ -81,7 +81,7 @@ const F_CACHED = 4;
 const NIL = -1;
 /** The largest index the 16-bit columns hold (sites, kmem cache names, accounts). */
 const TABLE_MAX = 0xffff;
-/** Records the tables first hold (they double when full). */
+/** Records the tables first hold (they grow when full: growRecords). */
 const FIRST_RECORDS = 64;
 
 /** An allocation site: its index in the record tables' site column, and its attempts so far. */
@@ -285,9 +285,10 @@ export class HostMemory {
     this.liveCount--;
   }
 
-  /** Double every record column. */
+  /** Grow every record column: doubling while small, then by a quarter (less slack at 1e5-1e6 pages). */
   private growRecords(): void {
-    const n = this.rId.length * 2;
+    const l = this.rId.length;
+    const n = l < 1 << 16 ? l * 2 : l + (l >>> 2);
     const f64 = (a: Float64Array) => {
       const b = new Float64Array(n);
       b.set(a);
@@ -689,7 +690,7 @@ export class HostMemory {
     const i = pfn - (normal ? NORMAL_FIRST_PFN : DMA32_FIRST_PFN);
     let t = normal ? this.normalSlot : this.dmaSlot;
     if (i >= t.length) {
-      const n = new Int32Array(Math.max(i + 1, t.length * 2, 256));
+      const n = new Int32Array(Math.max(i + 1, t.length < 1 << 16 ? t.length * 2 : t.length + (t.length >>> 2), 256));
       n.set(t);
       t = n;
       if (normal) this.normalSlot = t;

@@ -2,7 +2,7 @@
  * struct kvm_mmu_page (mmu_internal.h) and the role bits the hot paths test, precomputed per
  * profile from the role layout.
  */
-import type { HostMemory } from '../../cache/host_memory.js';
+import { SLAB_ID_BASE, type HostMemory } from '../../cache/host_memory.js';
 import type { Profile } from '../../profiles/index.js';
 import { hasField, roleLayout } from '../../roles/layout.js';
 import { syncRoleIgnoreMask } from '../../roles/predicates.js';
@@ -11,14 +11,28 @@ import { PteList } from './pte_list.js';
 /** The unsync_child_bitmap of every page that never had an unsync child (all zero, never written). */
 const NO_UNSYNC_CHILDREN = new Uint32Array(16);
 
-export class KvmMmuPage {
+/** KvmMmuPage's boolean fields and its list, as bits of one word (a field each cost 8 bytes a page). */
+const TDP_MMU_PAGE = 1;
+const UNSYNC = 2;
+const NX_HUGE_PAGE_DISALLOWED = 4;
+const POSSIBLE_NX_HUGE_PAGE = 8;
+const FREED = 16;
+const ON_ACTIVE = 32;
+const ON_INVALID = 64;
+
+/**
+ * The page extends PteList: its parent_ptes head is the page's own `single`/`descs`, as the
+ * kernel embeds the rmap head in the struct (one object a page instead of two). Use it only
+ * through `parent_ptes`.
+ */
+export class KvmMmuPage extends PteList {
   /** The page's slot in the page hash (page_hash.ts), NIL (-1) while not hashed. */
   hash_slot = -1;
   gfn: number;
   role: number;
   mmu_valid_gen: number;
-  tdp_mmu_page = false;
-  unsync = false;
+  /** The boolean fields below (and `on`), one bit each. */
+  private bits = 0;
   /** Creation sequence number (model only, for messages and the journal). */
   readonly id: number;
   /** Host pfn of spt (512 SPTEs as 1024 halves in the host arena), and where spt starts there (HostMemory.base(pfn)). */
@@ -28,8 +42,8 @@ export class KvmMmuPage {
   gfns: number;
   /** Where the gfns page starts in the host arena (HostMemory.base(gfns)), -1 when none. */
   readonly gfns_base: number;
-  /** The kmem object of the header (mmu_page_header_cache). */
-  readonly header: number;
+  /** The kmem object of the header (mmu_page_header_cache), as its slab number (a small integer, not a boxed double). */
+  private header_slab: number;
   root_count = 0;
   unsync_children = 0;
   /**
@@ -38,24 +52,71 @@ export class KvmMmuPage {
    * that never has an unsync child allocates none. Set bits through setUnsyncChild.
    */
   unsync_child_bitmap: Uint32Array = NO_UNSYNC_CHILDREN;
-  readonly parent_ptes = new PteList();
   write_flooding_count = 0;
-  /** Built because an NX huge page was disallowed (nx_huge_pages.ts). */
-  nx_huge_page_disallowed = false;
-  /** On kvm.possible_nx_huge_pages. */
-  possible_nx_huge_page = false;
   /** list_head links: active_mmu_pages (or an invalid list). */
   link_next: KvmMmuPage | null = null;
   link_prev: KvmMmuPage | null = null;
-  /** Which list `link` is on. */
-  on: 'active' | 'invalid' | null = null;
+
+  /** parent_ptes: the rmap of SPTEs pointing at this page (its own head, see the class comment). */
+  get parent_ptes(): PteList {
+    return this;
+  }
+
+  /** The kmem object of the header (mmu_page_header_cache). Set only by the auditor's corruption tests. */
+  get header(): number {
+    return this.header_slab + SLAB_ID_BASE;
+  }
+  set header(id: number) {
+    this.header_slab = id - SLAB_ID_BASE;
+  }
+
+  get tdp_mmu_page(): boolean {
+    return (this.bits & TDP_MMU_PAGE) !== 0;
+  }
+  set tdp_mmu_page(v: boolean) {
+    this.bits = v ? this.bits | TDP_MMU_PAGE : this.bits & ~TDP_MMU_PAGE;
+  }
+  get unsync(): boolean {
+    return (this.bits & UNSYNC) !== 0;
+  }
+  set unsync(v: boolean) {
+    this.bits = v ? this.bits | UNSYNC : this.bits & ~UNSYNC;
+  }
+  /** Built because an NX huge page was disallowed (nx_huge_pages.ts). */
+  get nx_huge_page_disallowed(): boolean {
+    return (this.bits & NX_HUGE_PAGE_DISALLOWED) !== 0;
+  }
+  set nx_huge_page_disallowed(v: boolean) {
+    this.bits = v ? this.bits | NX_HUGE_PAGE_DISALLOWED : this.bits & ~NX_HUGE_PAGE_DISALLOWED;
+  }
+  /** On kvm.possible_nx_huge_pages. */
+  get possible_nx_huge_page(): boolean {
+    return (this.bits & POSSIBLE_NX_HUGE_PAGE) !== 0;
+  }
+  set possible_nx_huge_page(v: boolean) {
+    this.bits = v ? this.bits | POSSIBLE_NX_HUGE_PAGE : this.bits & ~POSSIBLE_NX_HUGE_PAGE;
+  }
   /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
-  freed = false;
+  get freed(): boolean {
+    return (this.bits & FREED) !== 0;
+  }
+  set freed(v: boolean) {
+    this.bits = v ? this.bits | FREED : this.bits & ~FREED;
+  }
+  /** Which list `link` is on. */
+  get on(): 'active' | 'invalid' | null {
+    const b = this.bits;
+    return b & ON_ACTIVE ? 'active' : b & ON_INVALID ? 'invalid' : null;
+  }
+  set on(v: 'active' | 'invalid' | null) {
+    this.bits = (this.bits & ~(ON_ACTIVE | ON_INVALID)) | (v === 'active' ? ON_ACTIVE : v === 'invalid' ? ON_INVALID : 0);
+  }
 
   /** The host memory spt lives in. */
   private readonly mem: HostMemory;
 
   constructor(id: number, gfn: number, role: number, pfn: number, mem: HostMemory, gfns: number, header: number, gen: number, gfns_base = -1) {
+    super();
     this.id = id;
     this.gfn = gfn;
     this.role = role;
@@ -64,7 +125,7 @@ export class KvmMmuPage {
     this.spt_base = mem.base(pfn);
     this.gfns = gfns;
     this.gfns_base = gfns_base;
-    this.header = header;
+    this.header_slab = header - SLAB_ID_BASE;
     this.mmu_valid_gen = gen;
   }
 
