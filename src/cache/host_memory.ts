@@ -133,9 +133,30 @@ const ARENA_MAX_PAGES = 2 ** 21;
 /** Empty slot tables, shared until a zone hands out its first pfn. */
 const NO_SLOTS = new Int32Array(0);
 
+/**
+ * A stack of numbers in a typed array (a JS array shrinks its store on pop and regrows it on
+ * push, an allocation the alloc/free cycle of a fault made every time).
+ */
+class NumberStack {
+  private a = new Float64Array(64);
+  length = 0;
+  push(x: number): void {
+    if (this.length === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.length++] = x;
+  }
+  /** The top, or undefined when empty. */
+  pop(): number | undefined {
+    return this.length === 0 ? undefined : this.a[--this.length];
+  }
+}
+
 class ZoneState {
   private next: number;
-  private readonly freeList: number[] = [];
+  private readonly freeList = new NumberStack();
   constructor(
     readonly name: Zone,
     readonly first: number,
@@ -224,7 +245,7 @@ export class HostMemory {
   /** words() views of the current arena, per slot (made on first use, dropped when it grows). */
   private readonly views: (Uint32Array | undefined)[] = [];
   /** Slots of freed pages (touched); slots in [nextSlot, committedSlots) were never handed out (still zero). */
-  private readonly freeSlots: number[] = [];
+  private readonly freeSlots = new NumberStack();
   private nextSlot = 0;
   private committedSlots = 0;
   private nextSlab = SLAB_ID_BASE;

@@ -88,6 +88,7 @@ export class KvmMmuMemoryCache {
   nobjs = 0;
   /** Fixed capacity: always 40. Dynamic: 0 until the first top-up allocates the array. */
   capacity: number;
+  /** The cached objects in [0, nobjs); entries past nobjs are stale. */
   private objects: number[] | null;
   /** The kvmalloc'ed objects array (dynamic capacity), as a host slab object id. */
   private arrayId: number | null = null;
@@ -225,8 +226,9 @@ export class KvmMmuMemoryCache {
       p = this.mmu_memory_cache_alloc_obj(GFP_ATOMIC | __GFP_ACCOUNT, this.atomicSite);
       if (p !== null) this.atomic_fallbacks++;
     } else {
+      // Entries at nobjs and above are stale; the array is not truncated (V8 would shrink its
+      // store and the next top-up grow it again: an allocation per fault).
       p = this.objects![--this.nobjs]!;
-      this.objects!.length = this.nobjs;
       this.mem.set_cached(p, false);
     }
     if (p === null) throw new KernelBug('kvm_mmu_memory_cache_alloc', `${this.name}: BUG_ON(!p): the atomic fallback allocation failed`);
@@ -243,7 +245,6 @@ export class KvmMmuMemoryCache {
   kvm_mmu_free_memory_cache(): void {
     while (this.nobjs) {
       const obj = this.objects![--this.nobjs]!;
-      this.objects!.length = this.nobjs;
       this.mem.set_cached(obj, false);
       this.release(obj);
       this.objects_freed++;
@@ -261,7 +262,7 @@ export class KvmMmuMemoryCache {
 
   /** The cached objects, bottom to top (the next alloc returns the last). */
   cachedObjects(): readonly number[] {
-    return this.objects ?? [];
+    return this.objects === null ? [] : this.objects.slice(0, this.nobjs);
   }
 
   /** The objects array (6.x), which the leak query must count as reachable. */

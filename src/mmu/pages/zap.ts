@@ -16,6 +16,8 @@ import { KVMMMU } from '../../trace/table.js';
 /** @kernel mmu.c mmu_zap_unsync_children */
 function mmu_zap_unsync_children(kvm: Kvm, parent: KvmMmuPage, invalid_list: KvmMmuPage[]): number {
   if (kvm.level(parent) === 1) return 0;
+  // mmu_unsync_walk finds nothing without unsync children: return before making its page vector.
+  if (!parent.unsync_children) return 0;
   let zapped = 0;
   const pages: PageVecEntry[] = [];
   while (mmu_unsync_walk(kvm, parent, pages)) {
@@ -71,11 +73,19 @@ function requestRootReload(kvm: Kvm): void {
   for (const v of kvm.vcpus) v.requests.add(kvm.traits.zapped_root_request);
 }
 
+/** The kernel's `int *nr_zapped` out-parameter of __kvm_mmu_prepare_zap_page. */
+export interface ZapCount {
+  nr_zapped: number;
+}
+/** The count the callers here pass (read right after the call: nested zaps write it before the outer one does). */
+const zapCount: ZapCount = { nr_zapped: 0 };
+
 /**
  * @kernel mmu.c __kvm_mmu_prepare_zap_page
- * Returns whether active_mmu_pages became unstable and how many pages were zapped.
+ * Returns whether active_mmu_pages became unstable; the pages zapped go to `out.nr_zapped`
+ * (written last, so a nested zap's count never shows through), with no result object.
  */
-export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): { unstable: boolean; nr_zapped: number } {
+export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[], out: ZapCount): boolean {
   if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_prepare_zap_page, ...pageFields(sp) });
   kvm.stat.mmu_shadow_zapped++;
   let nr_zapped = kvm.eager_zap_unsync_children ? mmu_zap_unsync_children(kvm, sp, invalid_list) : 0;
@@ -99,12 +109,14 @@ export function __kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_lis
   }
   kvm.setRole(sp, (sp.role | kvm.rb.invalid) >>> 0);
   if (zappedRoot) requestRootReload(kvm);
-  return { unstable, nr_zapped };
+  out.nr_zapped = nr_zapped;
+  return unstable;
 }
 
 /** @kernel mmu.c kvm_mmu_prepare_zap_page: the number of pages zapped. */
 export function kvm_mmu_prepare_zap_page(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): number {
-  return __kvm_mmu_prepare_zap_page(kvm, sp, invalid_list).nr_zapped;
+  __kvm_mmu_prepare_zap_page(kvm, sp, invalid_list, zapCount);
+  return zapCount.nr_zapped;
 }
 
 /** @kernel mmu.c kvm_mmu_free_page */
@@ -143,8 +155,8 @@ export function kvm_mmu_zap_oldest_mmu_pages(kvm: Kvm, nr_to_zap: number): numbe
         sp = prev;
         continue;
       }
-      const { unstable, nr_zapped } = __kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
-      total_zapped += nr_zapped;
+      const unstable = __kvm_mmu_prepare_zap_page(kvm, sp, invalid_list, zapCount);
+      total_zapped += zapCount.nr_zapped;
       if (total_zapped >= nr_to_zap) break restart;
       if (unstable) continue restart;
       sp = prev;
@@ -211,7 +223,7 @@ export function kvm_zap_obsolete_pages(kvm: Kvm): void {
         sp = prev;
         continue;
       }
-      if (__kvm_mmu_prepare_zap_page(kvm, sp, invalid_list).unstable) continue restart;
+      if (__kvm_mmu_prepare_zap_page(kvm, sp, invalid_list, zapCount)) continue restart;
       sp = prev;
     }
     break;
@@ -237,7 +249,7 @@ export function kvm_mmu_zap_all(kvm: Kvm): void {
         sp = next;
         continue;
       }
-      if (__kvm_mmu_prepare_zap_page(kvm, sp, invalid_list).unstable) continue restart;
+      if (__kvm_mmu_prepare_zap_page(kvm, sp, invalid_list, zapCount)) continue restart;
       sp = next;
     }
     break;
