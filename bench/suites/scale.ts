@@ -25,6 +25,7 @@ import { kvm_mmu_get_page_role } from '../../src/roles/sp-role.js';
 import { KVM_NUM_MMU_PAGES } from '../../src/roles/hash.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from '../../src/mmu/pages/zap.js';
 import { getProfile } from '../../src/profiles/index.js';
+import { GuestMemory } from '../../src/guest/memory.js';
 
 const P = getProfile('v5.16');
 const CTX = { kind: 'shadow' as const, mmu_role: 0x3714, direct_map: false, root_level: 4, shadow_root_level: 4 };
@@ -73,6 +74,12 @@ export function scaleWorld(n: number): ScaleWorld {
   gc();
   const heap0 = jsBytes(0);
   const m = createMachine(P, { ...DEFAULT_HOST, nr_mmu_pages: n * 2 + 4 * NEW + 64, normal_pages: n * 3 + 8192 }, CTX);
+  // The guest's memory: one memslot over every gfn the world uses (2^32 pages, backed lazily),
+  // as a guest's page tables always lie in a memslot. The per-memslot tables (lpage_info,
+  // write tracking, rmaps) then follow it, as in the kernel.
+  const guestMem = new GuestMemory();
+  guestMem.addSlot(0, 2 ** 44);
+  m.kvm.followMemslots(guestMem.memslots);
   const role1 = kvm_mmu_get_page_role(P, CTX, { level: 1, direct: false, access: 7, gaddr: 0n });
   for (let g = 1; g <= n; g++) {
     if (g % 32 === 1) m.vcpu.mem.topup(true, 4);
