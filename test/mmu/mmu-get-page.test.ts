@@ -34,6 +34,20 @@ describe('kvm_mmu_get_page', () => {
     expect(m.kvm.stat.max_mmu_page_hash_collisions).toBe(1);
   });
 
+  it('work counters: one lookup per get_page, one probe per chain node walked, also through a sync of an unsync hit', () => {
+    const m = new Model('v6.18');
+    const b0 = gfnHash(0x13);
+    let other = 0x14;
+    while (gfnHash(other) !== b0) other++;
+    m.do({ op: 'get_page', name: 'pt', gfn: '0x13', level: 1 });
+    m.do({ op: 'get_page', name: 'o', gfn: other, level: 1 });
+    m.do({ op: 'unsync', gfn: '0x13' });
+    const w0 = { ...m.kvm.work };
+    // The chain is [other, 0x13]: two probes, the second a hit that syncs the unsync page.
+    m.do({ op: 'get_page', gfn: '0x13', level: 1 });
+    expect([m.kvm.work.lookups - w0.lookups, m.kvm.work.probes - w0.probes]).toEqual([1, 2]);
+  });
+
   it('the trace text and record match the kernel format', () => {
     const m = new Model('v5.16');
     const r = m.do({ op: 'load' });

@@ -81,12 +81,19 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
       continue;
     }
     if (rec[o + R_ROLE] !== role32) {
-      if ((role & kvm.rb.levelMask) > 1 && sp.unsync) kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
+      if ((role & kvm.rb.levelMask) > 1 && sp.unsync) {
+        // Counted before a call that may throw, so the probe count stays whole either way.
+        kvm.work.probes += probes;
+        probes = 0;
+        kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
+      }
       continue;
     }
     const skip = t.hit_skips_unsync_when === 'mmu_direct' ? vcpu.mmu.ctx.direct_map : (sp.role & kvm.rb.direct) !== 0;
     if (!skip) {
       if (sp.unsync) {
+        kvm.work.probes += probes;
+        probes = 0;
         const ret = kvm_sync_page(vcpu, sp, invalid_list);
         // 5.x: kvm_sync_page returned false for a failure and for a clean sync alike.
         if (ret < 0 || (ret === 0 && t.noflush_sync_creates_duplicate)) break;
