@@ -5,6 +5,7 @@
  * an SPTE pointer (`sptep`) is `pfn * 512 + index`, and `spteOff(sptep)` is where its low half
  * sits in `arena`.
  */
+import { LivePages } from './live_pages.js';
 import type { Memslot } from '../../guest/memory.js';
 import { ShadowMmuError } from '../../bits/errors.js';
 import { fromHalves } from '../../bits/u64.js';
@@ -153,7 +154,7 @@ export class Kvm {
   readonly invalid_lists: KvmMmuPage[][] = [];
   readonly vcpus: VcpuRequests[] = [];
   /** Every live page (allocated, not yet freed), for the auditor. */
-  readonly pages = new Set<KvmMmuPage>();
+  readonly pages = new LivePages();
   /** RFC: how a pae_root page is freed (the vCPU caches' mmu_free_pae_root). */
   free_pae_root: (pfn: number) => void = (pfn) => this.mem.free_page(pfn);
   private nextId = 1;

@@ -21,11 +21,11 @@ const ON_ACTIVE = 32;
 const ON_INVALID = 64;
 
 /**
- * The page extends PteList: its parent_ptes head is the page's own `single`/`descs`, as the
- * kernel embeds the rmap head in the struct (one object a page instead of two). Use it only
- * through `parent_ptes`.
+ * struct kvm_mmu_page. The parent_ptes head stays an object of its own: a page that extended
+ * PteList (as the kernel embeds the head) would be iterable, and deep equality (vitest's
+ * toEqual) walks an iterable's entries before testing identity, which blew up on page graphs.
  */
-export class KvmMmuPage extends PteList {
+export class KvmMmuPage {
   /** The page's slot in the page hash (page_hash.ts), NIL (-1) while not hashed. */
   hash_slot = -1;
   gfn: number;
@@ -52,15 +52,16 @@ export class KvmMmuPage extends PteList {
    * that never has an unsync child allocates none. Set bits through setUnsyncChild.
    */
   unsync_child_bitmap: Uint32Array = NO_UNSYNC_CHILDREN;
+  readonly parent_ptes = new PteList();
   write_flooding_count = 0;
   /** list_head links: active_mmu_pages (or an invalid list). */
   link_next: KvmMmuPage | null = null;
   link_prev: KvmMmuPage | null = null;
+  /** The model's list of live pages (live_pages.ts): its links and the list the page is on. */
+  live_next: KvmMmuPage | null = null;
+  live_prev: KvmMmuPage | null = null;
+  live_owner: object | null = null;
 
-  /** parent_ptes: the rmap of SPTEs pointing at this page (its own head, see the class comment). */
-  get parent_ptes(): PteList {
-    return this;
-  }
 
   /** The kmem object of the header (mmu_page_header_cache). Set only by the auditor's corruption tests. */
   get header(): number {
@@ -116,7 +117,6 @@ export class KvmMmuPage extends PteList {
   private readonly mem: HostMemory;
 
   constructor(id: number, gfn: number, role: number, pfn: number, mem: HostMemory, gfns: number, header: number, gen: number, gfns_base = -1) {
-    super();
     this.id = id;
     this.gfn = gfn;
     this.role = role;

@@ -10,6 +10,7 @@ import { KVM_NUM_MMU_PAGES } from '../../roles/hash.js';
 import { is_last_spte, is_mmio_spte, is_shadow_present_pte, is_writable_pte, spte_to_pfn } from '../spte/spte.js';
 import type { Machine } from './machine.js';
 import type { KvmMmuPage } from '../pages/page.js';
+import type { LivePages } from '../pages/live_pages.js';
 import { paeRootTargets, root_to_sp } from '../pages/roots.js';
 import { kvm_mmu_page_get_gfn, rmapKey, rmapKeyFrame } from '../pages/rmap.js';
 import { gfnValidPagesWithGptes } from '../pages/unsync.js';
@@ -418,7 +419,7 @@ export function auditClean(m: Machine): boolean {
   const S = scratch;
   const pages = S.pages;
   pages.length = 0;
-  for (const sp of live) pages.push(sp);
+  live.fill(pages);
   const P = pages.length;
   if (P !== kvm.n_used_mmu_pages) return false;
 
@@ -645,7 +646,7 @@ let spteIndex = 0;
  * The live page whose table holds SPTE pointer `sptep` (its index in `spteIndex`), or null when
  * the pointer names no entry of a live page (auditClean's parent-list and rmap checks).
  */
-function liveSptePage(kvm: Kvm, live: ReadonlySet<KvmMmuPage>, sptep: number): KvmMmuPage | null {
+function liveSptePage(kvm: Kvm, live: LivePages, sptep: number): KvmMmuPage | null {
   const pfn = Math.floor(sptep / SPTE_ENT_PER_PAGE);
   const sp = kvm.pageByPfn.get(pfn);
   if (!sp || sp.pfn !== pfn || !live.has(sp)) return null;
@@ -670,7 +671,7 @@ const C_WRITABLE = 5;
  * (test/mmu/mmu-audit-clean.test.ts holds it to that), so the OR is present exactly when one of
  * the four is.
  */
-function scanPage(kvm: Kvm, live: ReadonlySet<KvmMmuPage>, sp: KvmMmuPage, level: number, counts: Float64Array): boolean {
+function scanPage(kvm: Kvm, live: LivePages, sp: KvmMmuPage, level: number, counts: Float64Array): boolean {
   const arena = kvm.arena;
   const base = sp.spt_base;
   const end = base + 2 * SPTE_ENT_PER_PAGE;
