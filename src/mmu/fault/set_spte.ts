@@ -112,6 +112,10 @@ export function vcpu_make_spte_page(vcpu: Vcpu, sp: KvmMmuPage, prefetch: boolea
   const ctx = spteCtx(vcpu).ctx;
   const arg = kvm.masks.flat.unsync_arg_is_synchronizing ? sync : !sync;
   make_spte_page(ctx, kvm.level(sp), (sp.role & kvm.rb.ad_disabled) !== 0, (sp.role & kvm.rb.guest_mode) !== 0, prefetch, arg, p);
+  // No memslot with a dirty bitmap: kvm_slot_dirty_track_enabled is false for every gfn.
+  let logged = false;
+  if (vcpu.guest !== null) for (const s of vcpu.guest.mem.memslots) logged ||= kvm_slot_dirty_track_enabled(s);
+  p.dirty_log_possible = logged;
   return ctx;
 }
 

@@ -391,10 +391,18 @@ export interface MakeSptePage {
   access_track: boolean;
   /** The nx_huge_pages mitigation strips exec (level > 4K and the mitigation is on). */
   strip_exec: boolean;
+  /** The non-present WARN can fire (make_spte_warns_nonpresent, and the present mask's high half is the empty value's). */
+  warn_nonpresent: boolean;
+  /**
+   * Some SPTE of the page may land in a dirty-logged memslot (true unless the caller knows no
+   * memslot logs dirty pages: vcpu_make_spte_page), so the kvm_slot_dirty_track_enabled test is
+   * worth asking; when false its answer is false for every gfn.
+   */
+  dirty_log_possible: boolean;
 }
 
 export function newMakeSptePage(): MakeSptePage {
-  return { level: 1, prefetch: false, can_unsync_or_synchronizing: false, base_lo: 0, base_hi: 0, access_track: false, strip_exec: false };
+  return { level: 1, prefetch: false, can_unsync_or_synchronizing: false, base_lo: 0, base_hi: 0, access_track: false, strip_exec: false, warn_nonpresent: false, dirty_log_possible: true };
 }
 
 /** make_spte's per-page part (see MakeSptePage): no side effects, no WARN. */
@@ -421,6 +429,8 @@ export function make_spte_page(ctx: MakeSpteCtx, level: number, ad_disabled: boo
   p.base_hi = hi;
   p.access_track = prefetch && !synced_accessed;
   p.strip_exec = level > PG_LEVEL_4K && ctx.nx_huge_pages;
+  p.warn_nonpresent = f.make_spte_warns_nonpresent && f.present_hi === f.nonpresent_hi;
+  p.dirty_log_possible = true;
   return p;
 }
 
@@ -438,14 +448,9 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
   // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
   let isMmio = -1;
 
-  if (f.make_spte_warns_nonpresent) {
-    // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access).
-    ctx.warns.on(
-      (pte_access | f.present_lo) === f.nonpresent_lo && f.present_hi === f.nonpresent_hi,
-      'make_spte',
-      'SPTE would be SHADOW_NONPRESENT_VALUE',
-    );
-  }
+  // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access); the
+  // high-half test is the page's (make_spte_page).
+  if (p.warn_nonpresent) ctx.warns.on((pte_access | f.present_lo) === f.nonpresent_lo, 'make_spte', 'SPTE would be SHADOW_NONPRESENT_VALUE');
 
   if (p.strip_exec && pte_access & ACC_EXEC_MASK) pte_access &= ~ACC_EXEC_MASK;
 
@@ -516,7 +521,7 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
   }
   // The reserved-bit WARN (shadow_zero_check) is not modelled: its masks come from the MMU's
   // reserved-bit tables, which the golden vectors leave all-zero too.
-  if (is_writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
+  if (p.dirty_log_possible && is_writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
     ctx.warns.on(level > PG_LEVEL_4K, 'make_spte', 'dirty-logged huge page made writable');
     ctx.mark_page_dirty_in_slot(gfn);
   }
