@@ -16,7 +16,9 @@ import {
   get_mmio_spte_generation,
   make_mmio_spte,
   make_spte,
+  make_spte_page,
   spte_to_pfn,
+  type MakeSptePage,
   type MakeSpteArgs,
   type MakeSpteCtx,
 } from '../spte/spte.js';
@@ -98,6 +100,23 @@ export function vcpu_make_spte(vcpu: Vcpu, sp: KvmMmuPage, pte_access: number, g
   a.can_unsync_or_synchronizing = kvm.masks.flat.unsync_arg_is_synchronizing ? sync : !sync;
   a.host_writable = host_writable;
   return make_spte(c.ctx, a, out, 0);
+}
+
+/**
+ * vcpu_make_spte's per-page part (ours): fills `p` for SPTEs of sp made with `prefetch` and the
+ * sync flag, and returns the vCPU's make_spte context, so a loop over sp's entries calls
+ * make_spte_entry(ctx, p, ...) per SPTE with the same result as vcpu_make_spte.
+ */
+export function vcpu_make_spte_page(vcpu: Vcpu, sp: KvmMmuPage, prefetch: boolean, sync: boolean, p: MakeSptePage): MakeSpteCtx {
+  const kvm = vcpu.kvm;
+  const ctx = spteCtx(vcpu).ctx;
+  const arg = kvm.masks.flat.unsync_arg_is_synchronizing ? sync : !sync;
+  make_spte_page(ctx, kvm.level(sp), (sp.role & kvm.rb.ad_disabled) !== 0, (sp.role & kvm.rb.guest_mode) !== 0, prefetch, arg, p);
+  // No memslot with a dirty bitmap: kvm_slot_dirty_track_enabled is false for every gfn.
+  let logged = false;
+  if (vcpu.guest !== null) for (const s of vcpu.guest.mem.memslots) logged ||= kvm_slot_dirty_track_enabled(s);
+  p.dirty_log_possible = logged;
+  return ctx;
 }
 
 /** Emit kvm_mmu_set_spte for `sptep` holding lo:hi. */

@@ -21,8 +21,8 @@ import {
   translation_gfn,
   translation_with_access,
 } from '../pages/rmap.js';
-import { mark_mmio_spte, vcpu_make_spte } from './set_spte.js';
-import { get_mmio_spte_gfn, is_mmio_spte, mmio_sptes_possible, spte_to_pfn } from '../spte/spte.js';
+import { mark_mmio_spte, vcpu_make_spte_page } from './set_spte.js';
+import { get_mmio_spte_gfn, is_mmio_spte, make_spte_entry, mmio_sptes_possible, newMakeSptePage, spte_to_pfn, type MakeSpteCtx } from '../spte/spte.js';
 import type { Vcpu } from '../pages/vcpu.js';
 
 /** @kernel paging_tmpl.h FNAME(get_level1_sp_gpa): 4-byte gPTEs add the quadrant's half. */
@@ -76,6 +76,9 @@ export class SyncCursor {
   readable = false;
   /** The first entry copied into gpte (sync_cursor loads `count` entries from it, no others). */
   first = 0;
+  /** make_spte's context and per-page part for the rebuilds (vcpu_make_spte_page, once per kvm_sync_spte). */
+  ctx: MakeSpteCtx | null = null;
+  readonly spte_page = newMakeSptePage();
 }
 
 const cursor = new SyncCursor();
@@ -135,8 +138,11 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
   // kvm_mmu_page_get_gfn / get_access decoded in place when both read shadowed_translation.
   const tr_base = shadowed_translation_base(kvm, sp);
   const readable = c.readable;
+  // The rebuilds' make_spte per-page part, taken at the first rebuild (sync_spte_rebuild).
+  c.ctx = null;
   // The work counters are kept in locals and added once (a store per entry measured ~10 %).
   let reads = 0;
+  let rebuilt = 0;
   let flush = 0;
   for (let i = first; i < end; i++) {
     const off = spt_base + 2 * i;
@@ -147,6 +153,7 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
       if (stop_on_failure) {
         syncWork.sptes_visited += i + 1 - first;
         syncWork.gptes_read += reads;
+        syncWork.sptes_rebuilt += rebuilt;
         return -1;
       }
       flush |= -1;
@@ -173,10 +180,12 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
       continue;
     }
     if (skips_unchanged && (tr_base >= 0 ? translation_access(tlo) : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
+    rebuilt++;
     flush |= sync_spte_rebuild(c, i, gfn, access, tr_base);
   }
   syncWork.sptes_visited += end - first;
   syncWork.gptes_read += reads;
+  syncWork.sptes_rebuilt += rebuilt;
   if (kvm.arena !== a) throw new ShadowMmuError('EAUDIT', `kvm_sync_spte: the host arena moved during a sync of sp ${sp.id}`);
   return flush;
 }
@@ -193,18 +202,19 @@ function sync_spte_drop(c: SyncCursor, i: number): number {
  * access bits rewritten in place: the gfn it would read back and store again is unchanged.
  */
 function sync_spte_rebuild(c: SyncCursor, i: number, gfn: number, access: number, tr_base: number): number {
-  const vcpu = c.vcpu;
   const sp = c.sp;
-  const kvm = vcpu.kvm;
-  const m = kvm.masks;
-  if (tr_base >= 0) kvm.arena[tr_base + 2 * i] = translation_with_access(kvm.arena[tr_base + 2 * i]!, access);
+  const kvm = c.vcpu.kvm;
+  const f = kvm.masks.flat;
+  const a = kvm.arena;
+  if (tr_base >= 0) a[tr_base + 2 * i] = translation_with_access(a[tr_base + 2 * i]!, access);
   else if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
   const off = sp.spt_base + 2 * i;
-  const lo = kvm.arena[off]!;
-  const hi = kvm.arena[off + 1]!;
-  const host_writable = ((lo & m.flat.host_writable_lo) | (hi & m.flat.host_writable_hi)) !== 0;
-  syncWork.sptes_rebuilt++;
-  vcpu_make_spte(vcpu, sp, access, gfn, spte_to_pfn(lo, hi), lo, hi, true, true, host_writable, newSpte);
+  const lo = a[off]!;
+  const hi = a[off + 1]!;
+  const host_writable = ((lo & f.host_writable_lo) | (hi & f.host_writable_hi)) !== 0;
+  // Prefetch semantics, synchronizing: the same for every rebuild of the page.
+  const ctx = c.ctx ?? (c.ctx = vcpu_make_spte_page(c.vcpu, sp, true, true, c.spte_page));
+  make_spte_entry(ctx, c.spte_page, access, gfn, spte_to_pfn(lo, hi), lo, host_writable, newSpte, 0);
   return mmu_spte_update_at(kvm, off, newSpte[0]!, newSpte[1]!) ? 1 : 0;
 }
 

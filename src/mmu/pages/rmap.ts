@@ -14,7 +14,6 @@ import {
   clear_spte,
   is_accessed_spte,
   is_dirty_spte,
-  is_mmu_writable_spte,
   is_shadow_present_pte,
   is_writable_pte,
   spte_can_locklessly_be_made_writable,
@@ -178,7 +177,21 @@ export function mmu_spte_update_at(kvm: Kvm, off: number, lo: number, hi: number
   w[off + 1] = hi;
   if (!is_shadow_present_pte(olo)) return false;
   const m = kvm.masks;
-  if (kvm.traits.spte_update_flush === 'lost-mmu-writable') return is_mmu_writable_spte(m, olo, ohi) && !is_mmu_writable_spte(m, lo, hi);
+  if (kvm.traits.spte_update_flush === 'lost-mmu-writable') {
+    // is_mmu_writable_spte of the old and the new value, written out on the flat masks: called
+    // from here it was not inlined into the sync loop (measured), and this test is per SPTE there.
+    const f = m.flat;
+    return ((olo & f.mmu_writable_lo) | (ohi & f.mmu_writable_hi)) !== 0 && ((lo & f.mmu_writable_lo) | (hi & f.mmu_writable_hi)) === 0;
+  }
+  return lost_writable_or_ad(kvm, olo, ohi, lo, hi);
+}
+
+/**
+ * mmu_spte_update's 'lost-writable-or-ad' flush test (5.x), out of line so the 6.x test above
+ * stays small enough for the JIT to inline mmu_spte_update_at into a caller's loop.
+ */
+function lost_writable_or_ad(kvm: Kvm, olo: number, ohi: number, lo: number, hi: number): boolean {
+  const m = kvm.masks;
   let flush = spte_can_locklessly_be_made_writable(m, olo, ohi, kvm.warns) && !is_writable_pte(lo);
   if (is_accessed_spte(m, olo, ohi) && !is_accessed_spte(m, lo, hi)) flush = true;
   if (is_dirty_spte(m, olo, ohi) && !is_dirty_spte(m, lo, hi)) flush = true;

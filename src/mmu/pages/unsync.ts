@@ -52,10 +52,27 @@ export function gfnValidPagesWithGptes(kvm: Kvm, gfn: number): KvmMmuPage[] {
 /**
  * @kernel mmu.c mmu_try_to_unsync_pages
  * 0: the leaf SPTE may be writable; -EPERM / -EEXIST: make it read-only.
+ *
+ * The pages are visited straight off the hash chain (the records gfnValidPagesWithGptes reads,
+ * the same tests in the same order) rather than through that function's array: make_spte calls
+ * this for every SPTE that gains W, and the array was an allocation per call. No write-track
+ * count held at all (write_track.size 0) answers the count test without the per-slot lookup.
  */
 export function mmu_try_to_unsync_pages(kvm: Kvm, gfn: number, can_unsync: boolean, prefetch: boolean): number {
-  if ((kvm.write_track.get(gfn) ?? 0) > 0) return -1; // -EPERM
-  for (const sp of gfnValidPagesWithGptes(kvm, gfn)) {
+  const wt = kvm.write_track;
+  if (wt.size !== 0 && (wt.get(gfn) ?? 0) > 0) return -1; // -EPERM
+  const hash = kvm.mmu_page_hash;
+  let s = hash.heads[gfnHash(gfn)]!;
+  if (s === NIL) return 0;
+  const lo = gfn | 0;
+  const hi = gfnHi(gfn);
+  const noGptes = kvm.rb.direct | kvm.rb.passthrough;
+  for (; s !== NIL; s = hash.rec[s * REC_WORDS + R_NEXT]!) {
+    const rec = hash.rec;
+    const o = s * REC_WORDS;
+    if (!recordGfnIs(rec, o, lo, hi) || recordObsolete(rec, o, kvm.rb.invalid, kvm.mmu_valid_gen) || (rec[o + R_ROLE]! & noGptes) !== 0) continue;
+    const sp = hash.pages[s]!;
+    if (sp.gfn !== gfn) continue;
     if (!can_unsync) return -1;
     if (sp.unsync) continue;
     if (prefetch) return -17; // -EEXIST

@@ -375,45 +375,84 @@ export interface MakeSpteArgs {
 }
 
 /**
- * @kernel spte.c make_spte
- * Writes the new leaf SPTE into (out, off); returns wrprot (the SPTE was kept read-only
- * because its gfn is shadowed and could not be unsynced).
+ * make_spte's inputs that are the same for every SPTE of one shadow page and one caller (the
+ * page's level and role bits, prefetch, the unsync argument) and what make_spte derives from
+ * them alone (ours: storage, not kernel logic). make_spte_page fills it, make_spte_entry uses
+ * it; a loop over a page's entries (the sync paths) fills it once instead of once per SPTE.
  */
-export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, off: number): boolean {
-  const m = ctx.masks;
-  // Every mask and trait read below comes from the flat record (one object, plain numbers).
-  const f = m.flat;
-  const synchronizing = f.unsync_arg_is_synchronizing ? a.can_unsync_or_synchronizing : !a.can_unsync_or_synchronizing;
-  const level = a.level;
-  const pfn = a.pfn;
-  let pte_access = a.pte_access;
-  let wrprot = false;
+export interface MakeSptePage {
+  level: number;
+  prefetch: boolean;
+  can_unsync_or_synchronizing: boolean;
+  /** The bits make_spte sets before it looks at pte_access: MMU-present, present, the A/D mode, Accessed, the huge-page bit. */
+  base_lo: number;
+  base_hi: number;
+  /** Prefetch access-tracks the SPTE (prefetch && !(synchronized_spte_accessed && synchronizing)). */
+  access_track: boolean;
+  /** The nx_huge_pages mitigation strips exec (level > 4K and the mitigation is on). */
+  strip_exec: boolean;
+  /** The non-present WARN can fire (make_spte_warns_nonpresent, and the present mask's high half is the empty value's). */
+  warn_nonpresent: boolean;
+  /**
+   * Some SPTE of the page may land in a dirty-logged memslot (true unless the caller knows no
+   * memslot logs dirty pages: vcpu_make_spte_page), so the kvm_slot_dirty_track_enabled test is
+   * worth asking; when false its answer is false for every gfn.
+   */
+  dirty_log_possible: boolean;
+}
+
+export function newMakeSptePage(): MakeSptePage {
+  return { level: 1, prefetch: false, can_unsync_or_synchronizing: false, base_lo: 0, base_hi: 0, access_track: false, strip_exec: false, warn_nonpresent: false, dirty_log_possible: true };
+}
+
+/** make_spte's per-page part (see MakeSptePage): no side effects, no WARN. */
+export function make_spte_page(ctx: MakeSpteCtx, level: number, ad_disabled: boolean, nested: boolean, prefetch: boolean, can_unsync_or_synchronizing: boolean, p: MakeSptePage): MakeSptePage {
+  const f = ctx.masks.flat;
+  const synchronizing = f.unsync_arg_is_synchronizing ? can_unsync_or_synchronizing : !can_unsync_or_synchronizing;
   let lo = SPTE_MMU_PRESENT_LO;
   let hi = 0;
-  // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
-  let isMmio = -1;
-
-  if (f.make_spte_warns_nonpresent) {
-    // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access).
-    ctx.warns.on(
-      (pte_access | f.present_lo) === f.nonpresent_lo && f.present_hi === f.nonpresent_hi,
-      'make_spte',
-      'SPTE would be SHADOW_NONPRESENT_VALUE',
-    );
-  }
-  if (a.ad_disabled) hi |= SPTE_TDP_AD_DISABLED_HI;
-  else if (ctx.pml && a.nested) hi |= SPTE_TDP_AD_WRPROT_ONLY_HI;
-
+  if (ad_disabled) hi |= SPTE_TDP_AD_DISABLED_HI;
+  else if (ctx.pml && nested) hi |= SPTE_TDP_AD_WRPROT_ONLY_HI;
   lo |= f.present_lo;
   hi |= f.present_hi;
   const synced_accessed = f.synchronized_spte_accessed && synchronizing;
   // shadow_accessed_mask (5.x: spte_shadow_accessed_mask, nothing for an A/D-disabled SPTE).
-  if ((!a.prefetch || synced_accessed) && (f.accessed_bit_without_hw_ad || spte_ad_enabled(hi))) {
+  if ((!prefetch || synced_accessed) && (f.accessed_bit_without_hw_ad || spte_ad_enabled(hi))) {
     lo |= f.accessed_lo;
     hi |= f.accessed_hi;
   }
+  if (level > PG_LEVEL_4K) lo |= PT_PAGE_SIZE_LO;
+  p.level = level;
+  p.prefetch = prefetch;
+  p.can_unsync_or_synchronizing = can_unsync_or_synchronizing;
+  p.base_lo = lo;
+  p.base_hi = hi;
+  p.access_track = prefetch && !synced_accessed;
+  p.strip_exec = level > PG_LEVEL_4K && ctx.nx_huge_pages;
+  p.warn_nonpresent = f.make_spte_warns_nonpresent && f.present_hi === f.nonpresent_hi;
+  p.dirty_log_possible = true;
+  return p;
+}
 
-  if (level > PG_LEVEL_4K && pte_access & ACC_EXEC_MASK && ctx.nx_huge_pages) pte_access &= ~ACC_EXEC_MASK;
+/**
+ * make_spte's per-SPTE part on a filled MakeSptePage: writes the new leaf SPTE into (out, off),
+ * returns wrprot. The bits make_spte_page set are all ORed before anything here clears a bit,
+ * so starting from them is the same value.
+ */
+export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: number, gfn: number, pfn: number, old_lo: number, host_writable: boolean, out: Uint32Array, off: number): boolean {
+  const f = ctx.masks.flat;
+  const level = p.level;
+  let wrprot = false;
+  let lo = p.base_lo;
+  let hi = p.base_hi;
+  // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
+  let isMmio = -1;
+
+  // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access); the
+  // high-half test is the page's (make_spte_page).
+  if (p.warn_nonpresent) ctx.warns.on((pte_access | f.present_lo) === f.nonpresent_lo, 'make_spte', 'SPTE would be SHADOW_NONPRESENT_VALUE');
+
+  if (p.strip_exec && pte_access & ACC_EXEC_MASK) pte_access &= ~ACC_EXEC_MASK;
 
   if (pte_access & ACC_EXEC_MASK) {
     lo |= f.x_lo;
@@ -426,13 +465,12 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
     lo |= f.user_lo;
     hi |= f.user_hi;
   }
-  if (level > PG_LEVEL_4K) lo |= PT_PAGE_SIZE_LO;
   if (f.has_memtype) {
     isMmio = ctx.kvm_is_mmio_pfn(pfn) ? 1 : 0;
     lo |= isMmio ? f.memtype_mmio : f.memtype_ram;
   }
 
-  if (a.host_writable) {
+  if (host_writable) {
     lo |= f.host_writable_lo;
     hi |= f.host_writable_hi;
   } else {
@@ -449,7 +487,7 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
 
   if (pte_access & ACC_WRITE_MASK) {
     if (f.writable_spte_always_dirty) {
-      if ((!is_last_spte(a.old_lo, level) || !is_writable_pte(a.old_lo)) && ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
+      if ((!is_last_spte(old_lo, level) || !is_writable_pte(old_lo)) && ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch)) {
         wrprot = true;
       } else {
         lo |= PT_WRITABLE_LO | f.mmu_writable_lo | f.dirty_lo;
@@ -459,9 +497,9 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
       lo |= PT_WRITABLE_LO | f.mmu_writable_lo;
       hi |= f.mmu_writable_hi;
       let skipDirty = false;
-      if (is_writable_pte(a.old_lo)) {
+      if (is_writable_pte(old_lo)) {
         skipDirty = true;
-      } else if (ctx.mmu_try_to_unsync_pages(a.gfn, a.can_unsync_or_synchronizing, a.prefetch)) {
+      } else if (ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch)) {
         wrprot = true;
         pte_access &= ~ACC_WRITE_MASK;
         lo &= ~(PT_WRITABLE_LO | f.mmu_writable_lo);
@@ -476,18 +514,31 @@ export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, o
 
   lo >>>= 0;
   hi >>>= 0;
-  if (a.prefetch && !synced_accessed) {
-    mark_spte_for_access_track(m, lo, hi, out, off, ctx.warns);
+  if (p.access_track) {
+    mark_spte_for_access_track(ctx.masks, lo, hi, out, off, ctx.warns);
     lo = out[off]!;
     hi = out[off + 1]!;
   }
   // The reserved-bit WARN (shadow_zero_check) is not modelled: its masks come from the MMU's
   // reserved-bit tables, which the golden vectors leave all-zero too.
-  if (is_writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(a.gfn)) {
+  if (p.dirty_log_possible && is_writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
     ctx.warns.on(level > PG_LEVEL_4K, 'make_spte', 'dirty-logged huge page made writable');
-    ctx.mark_page_dirty_in_slot(a.gfn);
+    ctx.mark_page_dirty_in_slot(gfn);
   }
   out[off] = lo;
   out[off + 1] = hi;
   return wrprot;
+}
+
+const onePage = newMakeSptePage();
+
+/**
+ * @kernel spte.c make_spte
+ * Writes the new leaf SPTE into (out, off); returns wrprot (the SPTE was kept read-only
+ * because its gfn is shadowed and could not be unsynced). The per-page part and the per-SPTE
+ * part are make_spte_page and make_spte_entry.
+ */
+export function make_spte(ctx: MakeSpteCtx, a: MakeSpteArgs, out: Uint32Array, off: number): boolean {
+  make_spte_page(ctx, a.level, a.ad_disabled, a.nested, a.prefetch, a.can_unsync_or_synchronizing, onePage);
+  return make_spte_entry(ctx, onePage, a.pte_access, a.gfn, a.pfn, a.old_lo, a.host_writable, out, off);
 }
