@@ -75,34 +75,37 @@ export class KvmMmuPage {
     return (this.bits & TDP_MMU_PAGE) !== 0;
   }
   set tdp_mmu_page(v: boolean) {
-    this.bits = v ? this.bits | TDP_MMU_PAGE : this.bits & ~TDP_MMU_PAGE;
+    this.setBit(TDP_MMU_PAGE, v);
   }
   get unsync(): boolean {
     return (this.bits & UNSYNC) !== 0;
   }
   set unsync(v: boolean) {
-    this.bits = v ? this.bits | UNSYNC : this.bits & ~UNSYNC;
+    this.setBit(UNSYNC, v);
   }
   /** Built because an NX huge page was disallowed (nx_huge_pages.ts). */
   get nx_huge_page_disallowed(): boolean {
     return (this.bits & NX_HUGE_PAGE_DISALLOWED) !== 0;
   }
   set nx_huge_page_disallowed(v: boolean) {
-    this.bits = v ? this.bits | NX_HUGE_PAGE_DISALLOWED : this.bits & ~NX_HUGE_PAGE_DISALLOWED;
+    this.setBit(NX_HUGE_PAGE_DISALLOWED, v);
   }
   /** On kvm.possible_nx_huge_pages. */
   get possible_nx_huge_page(): boolean {
     return (this.bits & POSSIBLE_NX_HUGE_PAGE) !== 0;
   }
   set possible_nx_huge_page(v: boolean) {
-    this.bits = v ? this.bits | POSSIBLE_NX_HUGE_PAGE : this.bits & ~POSSIBLE_NX_HUGE_PAGE;
+    this.setBit(POSSIBLE_NX_HUGE_PAGE, v);
   }
   /** Freed (kvm_mmu_free_page ran): any further use is a model bug. */
   get freed(): boolean {
     return (this.bits & FREED) !== 0;
   }
   set freed(v: boolean) {
-    this.bits = v ? this.bits | FREED : this.bits & ~FREED;
+    this.setBit(FREED, v);
+  }
+  private setBit(mask: number, v: boolean): void {
+    this.bits = v ? this.bits | mask : this.bits & ~mask;
   }
   /** Which list `link` is on. */
   get on(): 'active' | 'invalid' | null {

@@ -30,21 +30,29 @@ export function kvm_unlink_unsync_page(kvm: Kvm, sp: KvmMmuPage): void {
 }
 
 /**
- * Valid pages with guest PTEs at gfn, in bucket order (for_each_gfn_valid_sp_with_gptes; 5.x
- * for_each_gfn_indirect_valid_sp), from the page hash's records.
+ * The page in hash slot s when it is a valid page with guest PTEs at gfn (lo, hi: its halves),
+ * else null: the filter of for_each_gfn_valid_sp_with_gptes (5.x for_each_gfn_indirect_valid_sp)
+ * on one chain node, tested on the record first and confirmed on the page's own gfn.
  */
+function validSpWithGptesAt(kvm: Kvm, s: number, gfn: number, lo: number, hi: number): KvmMmuPage | null {
+  const hash = kvm.mmu_page_hash;
+  const rec = hash.rec;
+  const o = s * REC_WORDS;
+  if (!recordGfnIs(rec, o, lo, hi) || recordObsolete(rec, o, kvm.rb.invalid, kvm.mmu_valid_gen)) return null;
+  if ((rec[o + R_ROLE]! & (kvm.rb.direct | kvm.rb.passthrough)) !== 0) return null;
+  const sp = hash.pages[s]!;
+  return sp.gfn === gfn ? sp : null;
+}
+
+/** Valid pages with guest PTEs at gfn, in bucket order, from the page hash's records. */
 export function gfnValidPagesWithGptes(kvm: Kvm, gfn: number): KvmMmuPage[] {
   const out: KvmMmuPage[] = [];
   const hash = kvm.mmu_page_hash;
-  const rec = hash.rec;
   const lo = gfn | 0;
   const hi = gfnHi(gfn);
-  const noGptes = kvm.rb.direct | kvm.rb.passthrough;
-  for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = rec[s * REC_WORDS + R_NEXT]!) {
-    const o = s * REC_WORDS;
-    if (!recordGfnIs(rec, o, lo, hi) || recordObsolete(rec, o, kvm.rb.invalid, kvm.mmu_valid_gen) || (rec[o + R_ROLE]! & noGptes) !== 0) continue;
-    const sp = hash.pages[s]!;
-    if (sp.gfn === gfn) out.push(sp);
+  for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = hash.rec[s * REC_WORDS + R_NEXT]!) {
+    const sp = validSpWithGptesAt(kvm, s, gfn, lo, hi);
+    if (sp !== null) out.push(sp);
   }
   return out;
 }
@@ -53,26 +61,18 @@ export function gfnValidPagesWithGptes(kvm: Kvm, gfn: number): KvmMmuPage[] {
  * @kernel mmu.c mmu_try_to_unsync_pages
  * 0: the leaf SPTE may be writable; -EPERM / -EEXIST: make it read-only.
  *
- * The pages are visited straight off the hash chain (the records gfnValidPagesWithGptes reads,
- * the same tests in the same order) rather than through that function's array: make_spte calls
- * this for every SPTE that gains W, and the array was an allocation per call. No write-track
- * count held at all (write_track.size 0) answers the count test without the per-slot lookup.
+ * The chain is walked here with the filter gfnValidPagesWithGptes uses, not through that
+ * function's array: make_spte calls this for every SPTE that gains W, and the array was an
+ * allocation per call.
  */
 export function mmu_try_to_unsync_pages(kvm: Kvm, gfn: number, can_unsync: boolean, prefetch: boolean): number {
-  const wt = kvm.write_track;
-  if (wt.size !== 0 && (wt.get(gfn) ?? 0) > 0) return -1; // -EPERM
+  if ((kvm.write_track.get(gfn) ?? 0) > 0) return -1; // -EPERM
   const hash = kvm.mmu_page_hash;
-  let s = hash.heads[gfnHash(gfn)]!;
-  if (s === NIL) return 0;
   const lo = gfn | 0;
   const hi = gfnHi(gfn);
-  const noGptes = kvm.rb.direct | kvm.rb.passthrough;
-  for (; s !== NIL; s = hash.rec[s * REC_WORDS + R_NEXT]!) {
-    const rec = hash.rec;
-    const o = s * REC_WORDS;
-    if (!recordGfnIs(rec, o, lo, hi) || recordObsolete(rec, o, kvm.rb.invalid, kvm.mmu_valid_gen) || (rec[o + R_ROLE]! & noGptes) !== 0) continue;
-    const sp = hash.pages[s]!;
-    if (sp.gfn !== gfn) continue;
+  for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = hash.rec[s * REC_WORDS + R_NEXT]!) {
+    const sp = validSpWithGptesAt(kvm, s, gfn, lo, hi);
+    if (sp === null) continue;
     if (!can_unsync) return -1;
     if (sp.unsync) continue;
     if (prefetch) return -17; // -EEXIST
