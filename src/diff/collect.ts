@@ -187,7 +187,8 @@ function interleave(profile: Profile, evs: readonly TraceEvent[], walks: readonl
   return events;
 }
 
-function guestStep(profile: Profile, vm: number, s: ProbeStep, after: StateSnap): DiffStep {
+/** One guest step as a diff step (the model's, or a live KVM's: src/live). */
+export function guestStep(profile: Profile, vm: number, s: ProbeStep, after: StateSnap): DiffStep {
   const summary = stepSummary(s).replace(/^# step \d+: /, '');
   const arrow = summary.indexOf(' -> ');
   const events = interleave(profile, s.events, s.walkEvents, s.eventWalkPos);

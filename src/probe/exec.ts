@@ -94,7 +94,11 @@ export class InsnExecutor {
     this.emulatedRips = res.emulated;
     for (let n = 0; n < 16; n++) {
       enterGuest(this.vm);
-      const o = this.cpu.cpl === 3 && isPaging(this.cpu) ? this.native() : this.emulate();
+      // kvm_pvm runs only 64-bit user code on the hardware: CPL 3 in compatibility mode (CS.L
+      // clear) is emulated like CPL 0 (seen on the live KVM: a guest that enabled long mode
+      // itself, then `sregs cpl=3` with its 32-bit code segment).
+      const native = this.cpu.cpl === 3 && isPaging(this.cpu) && (!this.pvm || this.cpu.csL);
+      const o = native ? this.native() : this.emulate();
       if (o.k === 'exc') {
         res.exceptions.push(o.ec === undefined ? [o.vector] : [o.vector, o.ec]);
         res.exits.push('SHUTDOWN');
@@ -333,6 +337,11 @@ export class InsnExecutor {
         return { k: 'exc', vector: 14, ec: r.error_code | f };
       }
     }
+    // handle_emulation_failure: an emulation kvm_pvm started itself (not from a shadow fault)
+    // fails to userspace only at CPL 0; above it the guest gets #UD (seen on the live KVM: a
+    // CPL-3 guest without paging, [[6]]). From a shadow fault the recorded KVM exits to
+    // userspace at CPL 3 too (golden/kvm walks: user fetches from MMIO).
+    if (!fromFault && cpu.cpl !== 0) return { k: 'exc', vector: 6 };
     return { k: 'exit', reason: 'INTERNAL_ERROR' };
   }
 
@@ -398,11 +407,10 @@ export class InsnExecutor {
         cpu.rip = next;
         return mmio ? { k: 'done', emulated: true, mmio: true, mmioWrite: insn.write } : { k: 'done', emulated: true };
       }
-      case 'wrpkru': {
-        const o = this.wrpkru();
-        if (o.k === 'done') cpu.rip = next;
-        return o;
-      }
+      case 'wrpkru':
+        // KVM's emulator has no WRPKRU: an emulated one fails (seen on the live KVM, kvm_pvm
+        // CPL 0: insn_emulation_fail, KVM_EXIT_INTERNAL_ERROR); natively it runs (./native).
+        return this.emulationFailure(fromFault);
       default:
         break;
     }

@@ -20,11 +20,44 @@ const PTE_A = 0x20n;
 const PTE_D = 0x40n;
 const PTE_PS = 0x80n;
 
+/**
+ * Where the layout's bytes live: the model's GuestMemory, or a live VM's RAM (src/live). The
+ * layout reads and writes only through this, so the same code lays out both guests.
+ */
+export interface ProbeRam {
+  readBig(gpa: number, n: 1 | 2 | 4 | 8): bigint;
+  writeBig(gpa: number, v: bigint, n: 1 | 2 | 4 | 8): void;
+  fill(gpa: number, len: number, byte: number): void;
+  /** A host access populated the page holding `gpa` (see ProbeLayout.touch). */
+  touch(gpa: number): void;
+}
+
+/** The model's RAM: GuestMemory, which allocates a page on its first write. */
+class ModelRam implements ProbeRam {
+  constructor(readonly mem: GuestMemory) {}
+  readBig(gpa: number, n: 1 | 2 | 4 | 8): bigint {
+    return this.mem.readBig(gpa, n);
+  }
+  writeBig(gpa: number, v: bigint, n: 1 | 2 | 4 | 8): void {
+    this.mem.writeBig(gpa, v, n);
+  }
+  fill(gpa: number, len: number, byte: number): void {
+    for (let i = 0; i < len; i++) this.mem.write(gpa + i, 1, byte & 0xff, 0);
+  }
+  touch(gpa: number): void {
+    // Rewriting a word with itself allocates the page without changing what the guest sees.
+    const w = gpa - (gpa % 8);
+    this.mem.writeBig(w, this.mem.readBig(w));
+  }
+}
+
 /** The code stub's offset in a code page (STUB_OFF). */
 export const STUB_OFF = 0x100;
 
 export class ProbeLayout {
+  /** The model's guest memory (unused, empty, when the layout is on another RAM). */
   readonly mem = new GuestMemory();
+  readonly ram: ProbeRam;
   readonly memSize: number;
   /** Roots the scenario uses (each gets the code pages). */
   readonly roots: number[] = [];
@@ -33,9 +66,16 @@ export class ProbeLayout {
   sysGpa = 0;
   sysVa = 0n;
 
-  constructor(readonly cfg: ProbeVmConfig) {
+  constructor(
+    readonly cfg: ProbeVmConfig,
+    ram: ProbeRam | null = null,
+  ) {
     this.memSize = cfg.mem;
-    this.mem.addSlot(0, cfg.mem);
+    if (ram) this.ram = ram;
+    else {
+      this.mem.addSlot(0, cfg.mem);
+      this.ram = new ModelRam(this.mem);
+    }
     // vm_alloc_memory: the system area and the root.
     if (cfg.mode === 'real' || cfg.start === 'real') {
       this.sysGpa = 0x8000;
@@ -76,29 +116,26 @@ export class ProbeLayout {
 
   read(gpa: number, n: number, where = 'read'): bigint {
     this.chk(gpa, n, where);
-    return this.mem.readBig(gpa, n as 1 | 2 | 4 | 8);
+    return this.ram.readBig(gpa, n as 1 | 2 | 4 | 8);
   }
 
   write(gpa: number, v: bigint, n: number, where = 'write'): void {
     this.chk(gpa, n, where);
     if (n !== 1 && n !== 2 && n !== 4 && n !== 8) badInput(where, `size ${n} is not 1, 2, 4 or 8`);
-    this.mem.writeBig(gpa, BigInt.asUintN(n * 8, v), n);
+    this.ram.writeBig(gpa, BigInt.asUintN(n * 8, v), n);
   }
 
   /**
    * A host access (KVM's copy from guest memory, a userspace read) populated the page holding
    * `gpa`: the host now has the frame, so KVM's prefetch (gfn_to_page_many_atomic) can map it.
-   * Guest memory allocates a page on first write; rewriting a word with itself does that
-   * without changing what the guest sees.
    */
   touch(gpa: number): void {
-    const w = gpa - (gpa % 8);
-    this.mem.writeBig(w, this.mem.readBig(w));
+    this.ram.touch(gpa);
   }
 
   fill(gpa: number, len: number, byte: number): void {
     this.chk(gpa, len, 'fill');
-    for (let i = 0; i < len; i++) this.mem.write(gpa + i, 1, byte & 0xff, 0);
+    this.ram.fill(gpa, len, byte);
   }
 
   isTable(gpa: number): boolean {

@@ -11,12 +11,13 @@ export interface ProbeStats {
   readonly vcpu: Record<string, number>;
 }
 
-const VM_STATS = /^(mmu_|pages_|remote_tlb_flush|nx_lpage|max_mmu)/;
-const VCPU_STATS = /^(pf_|invlpg$|insn_emulation|tlb_flush$|guest_mode)/;
+/** The counters a step reports (the rest are host noise: exits, halt polling, preemption). */
+export const VM_STATS = /^(mmu_|pages_|remote_tlb_flush|nx_lpage|max_mmu)/;
+export const VCPU_STATS = /^(pf_|invlpg$|insn_emulation|tlb_flush$|guest_mode)/;
 /** KVM_STATS_TYPE_INSTANT / _PEAK VM stats (kvm_vm_stats_desc); the rest are cumulative. */
 const NOT_CUMULATIVE = new Set(['mmu_unsync', 'pages_4k', 'pages_2m', 'pages_1g', 'nx_lpage_splits', 'max_mmu_rmap_size', 'max_mmu_page_hash_collisions']);
 
-function sorted(o: Record<string, number>): Record<string, number> {
+export function sorted(o: Record<string, number>): Record<string, number> {
   const r: Record<string, number> = {};
   for (const k of Object.keys(o).sort()) r[k] = o[k]!;
   return r;

@@ -14,7 +14,7 @@ import type { TraceEvent } from '../trace/events.js';
 import { WalkEventLog, type WalkEvent } from '../guest/events.js';
 import type { Violation } from '../mmu/index.js';
 import type { HostConfig } from '../mmu/index.js';
-import { auditVm, createVm, destroyVm, gvaToGpa, onEvent, setPkru, setSregs, stats, type ShadowVm, type VcpuRegisters } from '../mmu/index.js';
+import { auditVm, createVm, destroyVm, enterGuestShutdown, gvaToGpa, onEvent, setPkru, setSregs, stats, type ShadowVm, type VcpuRegisters } from '../mmu/index.js';
 import { statsDelta, type ProbeStats } from './stats.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeVmConfig } from './config.js';
 import {
@@ -25,10 +25,11 @@ import {
   segmentsFor,
   type CpuState,
 } from './cpu.js';
-import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, encodeAccess, encodeInvlpg, parseHexBytes } from './insn.js';
+import { applySetupLine } from './setup.js';
+import { placeFetchNop, planRunStep, regOverrides, unknownStep, writeStub, type ProbeRegName } from './plan.js';
 import { ProbeLayout, STUB_OFF } from './layout.js';
 import { InsnExecutor, probeMaxphyaddr } from './exec.js';
-import { kvNum, kvOf, parseProbeFlags, parseProbeNumber, posNum, probeArgs, type ProbeCmd } from './parse.js';
+import { kvNum, posNum, probeArgs, type ProbeCmd } from './parse.js';
 import { snippet } from '../bits/quote.js';
 
 export { probeMaxphyaddr } from './exec.js';
@@ -142,67 +143,10 @@ export class ProbeVm {
 
   // ------------------------------------------------------------------ setup lines
 
-  /** map: install_map with the line's flags, page size, at/cr3 overrides. */
-  map(c: ProbeCmd): void {
-    const va = posNum(c, 0);
-    const gpa = posNum(c, 1);
-    let pageLevel = 1;
-    const pg = kvOf(c, 'page');
-    if (pg !== undefined) {
-      const p = pg.toLowerCase();
-      if (p === '4k') pageLevel = 1;
-      else if (p === '2m' || p === '4m') pageLevel = 2;
-      else if (p === '1g') pageLevel = 3;
-      else badInput(`line ${c.line}`, `bad page size ${snippet(String(pg))}`);
-    }
-    let def = 7n;
-    const all = kvOf(c, 'flags');
-    if (all !== undefined) {
-      const f = flagsOf(all, c.line);
-      def = f;
-    }
-    const flags: bigint[] = [];
-    const have: boolean[] = [];
-    const at: number[] = [];
-    for (let L = 0; L < 6; L++) {
-      flags[L] = def;
-      have[L] = all !== undefined;
-      const s = kvOf(c, `l${L}`);
-      if (s !== undefined) {
-        flags[L] = flagsOf(s, c.line);
-        have[L] = true;
-      }
-      at[L] = Number(kvNum(c, `at${L}`, 0n));
-    }
-    have[pageLevel] = true;
-    const root = Number(kvNum(c, 'cr3', this.cfg.cr3));
-    this.layout.installMap(root, va, gpa, pageLevel, flags, have, at, 'tblNext');
-  }
-
   /** A configuration line of the VM block (before or between steps). */
   setup(c: ProbeCmd): void {
-    switch (c.op) {
-      case 'map':
-      case 'hostmap':
-        return this.map(c);
-      case 'pte':
-      case 'poke': {
-        const gpa = Number(posNum(c, 0));
-        this.layout.write(gpa, posNum(c, 1), Number(kvNum(c, 'size', BigInt(this.layout.pteBytes))), `line ${c.line}`);
-        if (c.op === 'pte') this.layout.noteTable(gpa);
-        return;
-      }
-      case 'table':
-        return this.layout.noteTable(Number(posNum(c, 0)));
-      case 'root':
-        return this.layout.noteRoot(Number(posNum(c, 0)));
-      case 'fill':
-        return this.layout.fill(Number(posNum(c, 0)), Number(posNum(c, 1)), Number(posNum(c, 2)));
-      case 'cpuid':
-        return; // the model's guest CPUID is KVM's supported one (MAXPHYADDR from the host, no GBPAGES)
-      default:
-        badInput(`line ${c.line}`, `unknown directive '${snippet(c.op)}'`);
-    }
+    if (c.op === 'cpuid') return; // the model's guest CPUID is KVM's supported one (MAXPHYADDR from the host, no GBPAGES)
+    applySetupLine(this.layout, this.cfg, c);
   }
 
   // ------------------------------------------------------------------ VM lifecycle
@@ -310,117 +254,49 @@ export class ProbeVm {
     this.walkLog.clear();
     const cpu = this.cpu;
     const L = this.layout;
-    const bits = codeBits(cpu);
-    let run = 0;
-    let insn: number[] = [];
-    let target: bigint | null = null;
-    switch (c.op) {
-      case 'read':
-      case 'write': {
-        const w = c.op === 'write';
-        const size = Number(kvNum(c, 'size', BigInt(bits === 64 ? 8 : bits === 16 ? 2 : 4)));
-        target = posNum(c, 0);
-        const enc = encodeAccess(bits, w, size);
-        if (!enc) badInput(`line ${c.line}`, `size ${size} not encodable in ${bits}-bit code`);
-        insn = enc;
-        cpu.rbx = target;
-        cpu.rax = kvNum(c, 'val', 0x5an);
-        run = 1;
-        break;
-      }
-      case 'fetch': {
-        target = posNum(c, 0);
-        if (kvOf(c, 'fill') !== '0') {
-          const gpa = L.hostTranslate(this.cfg.cr3, target);
-          if (gpa >= 0 && gpa < L.memSize && !L.isTable(gpa)) L.write(gpa, 0x90n, 1);
+    const plan = planRunStep(c, codeBits(cpu));
+    let target: bigint | null = plan ? plan.target : null;
+    if (!plan) {
+      switch (c.op) {
+        case 'sregs':
+          st.set_sregs_errno = this.sregs(c);
+          break;
+        case 'translate': {
+          target = posNum(c, 0);
+          const r = gvaToGpa(vm, target, 'read', 0, { inject: false });
+          const pa = r.ok ? BigInt(r.gpa) : (1n << 64n) - 1n;
+          st.translate = { rc: 0, physical_address: pa, valid: r.ok ? 1 : 0, writeable: 1, usermode: 0 };
+          break;
         }
-        cpu.rip = target;
-        run = 2;
-        break;
+        case 'hostwrite':
+          L.write(Number(posNum(c, 0)), posNum(c, 1), Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
+          break;
+        case 'hostread': {
+          const gpa = Number(posNum(c, 0));
+          st.value = L.read(gpa, Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
+          L.touch(gpa);
+          break;
+        }
+        case 'ptes':
+          target = posNum(c, 0);
+          break;
+        case 'stats':
+        case 'note':
+          break;
+        default:
+          unknownStep(c);
       }
-      case 'exec':
-        insn = parseHexBytes(c.pos.join(''), `line ${c.line}`);
-        run = 1;
-        break;
-      case 'movcr3':
-      case 'movcr0':
-      case 'movcr4':
-        cpu.rax = posNum(c, 0);
-        insn = ENC_MOVCR[Number(c.op.slice(5)) as 0 | 3 | 4];
-        run = 1;
-        break;
-      case 'wrmsr': {
-        const v = posNum(c, 1);
-        cpu.rcx = posNum(c, 0);
-        cpu.rax = v & 0xffffffffn;
-        cpu.rdx = v >> 32n;
-        insn = ENC_WRMSR;
-        run = 1;
-        break;
-      }
-      case 'invlpg':
-        cpu.rbx = posNum(c, 0);
-        insn = encodeInvlpg(bits);
-        run = 1;
-        break;
-      case 'wrpkru':
-        cpu.rax = posNum(c, 0) & 0xffffffffn;
-        cpu.rcx = 0n;
-        cpu.rdx = 0n;
-        insn = ENC_WRPKRU;
-        run = 1;
-        break;
-      case 'run':
-        run = 2;
-        break;
-      case 'sregs':
-        st.set_sregs_errno = this.sregs(c);
-        break;
-      case 'translate': {
-        target = posNum(c, 0);
-        const r = gvaToGpa(vm, target, 'read', 0, { inject: false });
-        const pa = r.ok ? BigInt(r.gpa) : (1n << 64n) - 1n;
-        st.translate = { rc: 0, physical_address: pa, valid: r.ok ? 1 : 0, writeable: 1, usermode: 0 };
-        break;
-      }
-      case 'hostwrite':
-        L.write(Number(posNum(c, 0)), posNum(c, 1), Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
-        break;
-      case 'hostread': {
-        const gpa = Number(posNum(c, 0));
-        st.value = L.read(gpa, Number(kvNum(c, 'size', 8n)), `line ${c.line}`);
-        L.touch(gpa);
-        break;
-      }
-      case 'ptes':
-        target = posNum(c, 0);
-        break;
-      case 'stats':
-      case 'note':
-        break;
-      default:
-        badInput(`line ${c.line}`, `unknown step '${snippet(c.op)}'`);
-    }
-    if (run) {
-      if (run === 1) {
-        const stub = L.codeGpa(cpu.cpl) + STUB_OFF;
-        L.fill(stub, 64, 0xcc);
-        insn.forEach((b, i) => L.write(stub + i, BigInt(b), 1));
-        cpu.rip = L.codeVa(cpu.cpl) + BigInt(STUB_OFF);
-      }
-      // Register overrides (the tool skips a value it cannot parse; a later one wins).
-      for (const [k, v] of c.kv) {
-        const x = parseProbeNumber(v);
-        if (x === null) continue;
-        if (k === 'rax') cpu.rax = x;
-        else if (k === 'rbx') cpu.rbx = x;
-        else if (k === 'rcx') cpu.rcx = x;
-        else if (k === 'rdx') cpu.rdx = x;
-        else if (k === 'rip') cpu.rip = x;
-      }
+    } else {
+      if (plan.nopAt !== null) placeFetchNop(L, this.cfg.cr3, plan.nopAt);
+      for (const [k, v] of Object.entries(plan.regs)) cpu[k as ProbeRegName] = v;
+      if (plan.run === 1) cpu.rip = writeStub(L, cpu.cpl, plan.insn, STUB_OFF);
+      for (const [k, v] of regOverrides(c)) cpu[k] = v;
       if (this.pendingShutdown) {
-        // kvm_pvm's pending triple fault: KVM_RUN exits before entering the guest.
+        // kvm_pvm's pending triple fault: KVM_RUN services the entry requests (the TLB flush
+        // KVM_SET_SREGS asked for is counted in this step, as on the live KVM) and exits
+        // before the MMU is loaded.
         this.pendingShutdown = false;
+        enterGuestShutdown(vm);
         st.exits = ['SHUTDOWN'];
       } else {
         const r = this.executor.run(this.cfg.singlestep);
@@ -499,10 +375,4 @@ export class ProbeVm {
     return 0;
   }
 
-}
-
-function flagsOf(s: string, line: number): bigint {
-  const f = parseProbeFlags(s);
-  if (f === null) badInput(`line ${line}`, `bad flags ${s}`);
-  return f;
 }

@@ -57,6 +57,12 @@ export interface TraceEventDef<R = never> {
   readonly printk: { readonly fmt: string; readonly args: readonly PrintArg[] };
   /** TP_fast_assign: the model's record (an MMU record, or a walker call's three numbers) as binary fields. */
   readonly assign?: (r: R) => RawFields;
+  /**
+   * The inverse of `assign` for MMU events: a record made of fields read back from a kernel's
+   * trace (the `fields` form), so a real KVM's events go through the model's printing, JSON and
+   * diff code. Host addresses wider than 2^53 lose their low bits (they are compared only with --exact).
+   */
+  readonly record?: (f: EventFields) => R;
   /** `run --format jsonl` (after `event`); for walker events the WalkEvent `fields`. */
   readonly json?: readonly JsonMember[];
   /** The kvm oracle's encoding (test/golden/kvm/README.md): `ev` and its members. */
@@ -163,10 +169,16 @@ const PAGE_ARGS: readonly PrintArg[] = [a('mmu_valid_gen'), a('gfn'), ...ROLE_PR
 const PAGE_JSON: readonly JsonMember[] = [['mmu_valid_gen', 'mmu_valid_gen', 'num'], ['gfn', 'gfn', 'hex'], ['role', 'role', 'hex32'], ['root_count', 'root_count', 'num'], ['unsync', 'unsync', 'bool']];
 const PAGE_ORACLE: readonly JsonMember[] = [['gfn', 'gfn', 'hex'], ['role', 'role', 'hex'], ['root_count', 'root_count', 'num'], ['unsync', 'unsync', '01']];
 const pageAssign = (r: PageFields): Record<string, RawValue> => ({ mmu_valid_gen: r.mmu_valid_gen, gfn: BigInt(r.gfn), role: r.role >>> 0, root_count: r.root_count, unsync: r.unsync });
+/** A parsed field as a JS number (64-bit ones as bigint). */
+const n = (v: FieldValue | undefined): number => (typeof v === 'bigint' ? Number(v) : (v ?? 0));
+const big = (v: FieldValue | undefined): bigint => (typeof v === 'bigint' ? v : BigInt(v ?? 0));
+const lo32 = (v: FieldValue | undefined): number => Number(BigInt.asUintN(32, big(v)));
+const hi32 = (v: FieldValue | undefined): number => Number(BigInt.asUintN(32, big(v) >> 32n));
+const pageRecord = (x: EventFields): PageFields => ({ mmu_valid_gen: n(x['mmu_valid_gen']), gfn: n(x['gfn']), role: n(x['role']) >>> 0, root_count: n(x['root_count']), unsync: n(x['unsync']) !== 0 });
 
 /** A KVM_MMU_PAGE_FIELDS event (kvm_mmu_page_class). */
 function pageEvent(ev: string): TraceEventDef<PageFields> & { readonly source: 'mmu' } {
-  return { source: 'mmu', page: true, fields: PAGE_FIELDS, printk: { fmt: PAGE_FMT, args: PAGE_ARGS }, assign: pageAssign, json: PAGE_JSON, oracle: { ev, members: PAGE_ORACLE }, host: [] };
+  return { source: 'mmu', page: true, fields: PAGE_FIELDS, printk: { fmt: PAGE_FMT, args: PAGE_ARGS }, assign: pageAssign, record: pageRecord, json: PAGE_JSON, oracle: { ev, members: PAGE_ORACLE }, host: [] };
 }
 
 const PFERR_FLAGS = a('pferr', { flags: true, as: null });
@@ -177,6 +189,7 @@ const TABLE = {
     fields: [...PAGE_FIELDS, f('created', 1)],
     printk: { fmt: PAGE_FMT + ' %s', args: [...PAGE_ARGS, a('created', { choices: yesNo('new', 'existing') })] },
     assign: (r: PageFields & { readonly created: boolean }) => ({ mmu_valid_gen: r.mmu_valid_gen, gfn: BigInt(r.gfn), role: r.role >>> 0, root_count: r.root_count, unsync: r.unsync, created: r.created }),
+    record: (x) => ({ ...pageRecord(x), created: n(x['created']) !== 0 }),
     json: [...PAGE_JSON, ['created', 'created', 'bool']],
     oracle: { ev: 'get_page', members: [['gfn', 'gfn', 'hex'], ['role', 'role', 'hex'], ['created', 'created', '01'], ['root_count', 'root_count', 'num'], ['unsync', 'unsync', '01']] },
     host: [],
@@ -209,6 +222,7 @@ const TABLE = {
     fields: [f('sptep', 8), f('gfn', 8), f('access', 4), f('gen', 4)],
     printk: { fmt: 'sptep:%p gfn %llx access %x gen %x', args: [a('sptep', { as: null }), a('gfn'), a('access'), a('gen')] },
     assign: (r: MarkMmioRecord) => ({ sptep: BigInt(r.sptep_pa), gfn: BigInt(r.gfn), access: r.access, gen: r.gen }),
+    record: (x) => ({ sptep_pa: n(x['sptep']), gfn: n(x['gfn']), access: n(x['access']), gen: n(x['gen']) }),
     json: [['gfn', 'gfn', 'hex'], ['access', 'access', 'num'], ['gen', 'gen', 'num']],
     oracle: { ev: 'mark_mmio_spte', members: [['gfn', 'gfn', 'hex'], ['access', 'access', 'num'], ['gen', 'gen', 'num']] },
     host: ['sptep'],
@@ -217,6 +231,7 @@ const TABLE = {
     fields: [f('addr', 8), f('gfn', 8), f('access', 4)],
     printk: { fmt: 'addr:%llx gfn %llx access %x', args: [a('addr'), a('gfn'), a('access')] },
     assign: (r: HandleMmioRecord) => ({ addr: r.addr, gfn: BigInt(r.gfn), access: r.access }),
+    record: (x) => ({ addr: big(x['addr']), gfn: n(x['gfn']), access: n(x['access']) }),
     json: [['addr', 'addr', 'hex'], ['gfn', 'gfn', 'hex'], ['access', 'access', 'num']],
     oracle: { ev: 'handle_mmio_page_fault', members: [['addr', 'addr', 'hex'], ['gfn', 'gfn', 'hex'], ['access', 'access', 'num']] },
     host: [],
@@ -234,6 +249,7 @@ const TABLE = {
     fields: [f('mmu_valid_gen', 1), f('mmu_used_pages', 4)],
     printk: { fmt: 'kvm-mmu-valid-gen %u used_pages %x', args: [a('mmu_valid_gen'), a('mmu_used_pages')] },
     assign: (r: ZapAllFastRecord) => ({ mmu_valid_gen: r.mmu_valid_gen, mmu_used_pages: r.mmu_used_pages }),
+    record: (x) => ({ mmu_valid_gen: n(x['mmu_valid_gen']), mmu_used_pages: n(x['mmu_used_pages']) }),
     json: [['mmu_valid_gen', 'mmu_valid_gen', 'num'], ['mmu_used_pages', 'mmu_used_pages', 'num']],
     oracle: { ev: 'zap_all_fast', members: [['mmu_valid_gen', 'mmu_valid_gen', 'num'], ['mmu_used_pages', 'mmu_used_pages', 'num']] },
     host: [],
@@ -242,6 +258,7 @@ const TABLE = {
     fields: [f('kvm_gen', 4), f('spte_gen', 4), f('spte', 8)],
     printk: { fmt: 'spte %llx kvm_gen %x spte-gen %x valid %d', args: [a('spte'), a('kvm_gen'), a('spte_gen'), a('kvm_gen', { eq: 'spte_gen', as: null })] },
     assign: (r: CheckMmioRecord) => ({ kvm_gen: r.kvm_gen, spte_gen: r.spte_gen, spte: fromHalves(r.spte_lo, r.spte_hi) }),
+    record: (x) => ({ kvm_gen: n(x['kvm_gen']), spte_gen: n(x['spte_gen']), spte_lo: lo32(x['spte']), spte_hi: hi32(x['spte']) }),
     json: [['kvm_gen', 'kvm_gen', 'num'], ['spte_gen', 'spte_gen', 'num'], ['spte', 'spte', 'hex']],
     oracle: { ev: 'check_mmio_spte', members: [['kvm_gen', 'kvm_gen', 'num'], ['spte_gen', 'spte_gen', 'num'], ['spte', 'spte', 'spte_flags']] },
     host: ['spte'],
@@ -263,6 +280,7 @@ const TABLE = {
       ],
     },
     assign: (r: SetSpteRecord) => ({ gfn: BigInt(r.gfn), spte: fromHalves(r.spte_lo, r.spte_hi), sptep: BigInt(r.sptep_pa), level: r.level, r: r.r, x: r.x, u: r.u }),
+    record: (x) => ({ gfn: n(x['gfn']), spte_lo: lo32(x['spte']), spte_hi: hi32(x['spte']), sptep_pa: n(x['sptep']), level: n(x['level']), r: n(x['r']) !== 0, x: n(x['x']) !== 0, u: (n(x['u']) < 0 ? -1 : n(x['u']) ? 1 : 0) as -1 | 0 | 1 }),
     json: [['gfn', 'gfn', 'hex'], ['level', 'level', 'num'], ['spte', 'spte', 'hex'], ['r', 'r', 'bool'], ['x', 'x', 'bool'], ['u', 'u', 'num']],
     oracle: { ev: 'set_spte', members: [['gfn', 'gfn', 'hex'], ['level', 'level', 'num'], ['spte_flags', 'spte', 'spte_flags'], ['r', 'r', '01'], ['x', 'x', '01'], ['u', 'u', 'num']] },
     host: ['spte', 'sptep'],
@@ -271,6 +289,7 @@ const TABLE = {
     fields: [f('gfn', 8), f('pfn', 8), f('level', 1)],
     printk: { fmt: 'gfn %llx pfn %llx level %d', args: [a('gfn'), a('pfn'), a('level')] },
     assign: (r: SpteRequestedRecord) => ({ gfn: BigInt(r.gfn), pfn: BigInt(r.pfn), level: r.level }),
+    record: (x) => ({ gfn: n(x['gfn']), pfn: n(x['pfn']), level: n(x['level']) }),
     json: [['gfn', 'gfn', 'hex'], ['pfn', 'pfn', 'hex'], ['level', 'level', 'num']],
     oracle: { ev: 'spte_requested', members: [['gfn', 'gfn', 'hex'], ['level', 'level', 'num']] },
     host: ['pfn'],

@@ -72,7 +72,7 @@ describe('kvm-probe guest layout', () => {
       const lines = walkScenario(rec as never);
       const cmds = parseProbeScenario(lines);
       const vm = new ProbeVm({ profile: getProfile('v6.18'), pvm: true }, configFromVmLine(cmds[0]!));
-      vm.map(cmds[1]!);
+      vm.setup(cmds[1]!);
       vm.layout.installSys();
       const got = vm.layout.gptes(vm.cfg.cr3, BigInt(rec['va'] as string)).map((g) => [g.level, '0x' + g.gpa.toString(16), '0x' + g.pte.toString(16)]);
       expect(got, String(rec['id'])).toEqual(rec['gptes_before']);

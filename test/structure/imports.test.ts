@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
  * The layering the README describes: a folder imports only folders before it (type imports
  * included), and within src/mmu the same holds for its sections. No import cycle between files.
  */
-const ORDER = ['bits', 'profiles', 'roles', 'trace', 'cpu', 'cache', 'guest', 'mmu', 'probe', 'scenario', 'eval', 'diff', 'fuzz', 'demo', 'cli', ''];
+const ORDER = ['bits', 'profiles', 'roles', 'trace', 'cpu', 'cache', 'guest', 'mmu', 'probe', 'scenario', 'eval', 'diff', 'fuzz', 'live', 'demo', 'cli', ''];
 const MMU_ORDER = ['spte', 'pages', 'fault', 'vm', ''];
 
 function sources(dir: string): string[] {

@@ -172,6 +172,11 @@ export function enterGuest(vm: ShadowVm): number {
   return vm.enterGuest();
 }
 
+/** A KVM_RUN that exits with SHUTDOWN before entry (a pending triple fault): the requests are serviced, the MMU is not loaded. */
+export function enterGuestShutdown(vm: ShadowVm): void {
+  vm.enterGuestShutdown();
+}
+
 /**
  * The hardware's access of `va` through the shadow tables of the vCPU's current root, as at
  * `cpl` (3: user). Enters the guest first (enterGuest). Returns the host page or the shadow

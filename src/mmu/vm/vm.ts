@@ -467,6 +467,15 @@ export class ShadowVmState {
     return kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
   }
 
+  /**
+   * vcpu_enter_guest's requests, then an exit before the MMU is loaded: a pending triple fault
+   * (KVM_REQ_TRIPLE_FAULT is checked after the TLB flush requests are serviced).
+   */
+  enterGuestShutdown(): void {
+    const rq = this.vcpu.requests;
+    if (rq.size !== 0) this.serviceRequests(this.vcpu, rq);
+  }
+
   /** The MMU requests vcpu_enter_guest services before entry, in its order. */
   private serviceRequests(v: Vcpu, rq: Vcpu['requests']): void {
     if (rq.delete('KVM_REQ_MMU_RELOAD')) kvm_mmu_unload(v);
