@@ -9,7 +9,7 @@ import { Rng } from './gen.js';
 
 const hex = (v: number | bigint) => '0x' + v.toString(16);
 
-interface GuestMode {
+export interface GuestMode {
   readonly name: string;
   readonly vm: string;
   readonly vas: readonly number[];
@@ -26,9 +26,21 @@ export const GUEST_MODES: readonly GuestMode[] = [
 
 const FLAGS = ['P|W|U', 'P|W|U', 'P|U', 'P|W', 'P|W|U|A|D', 'P|U|NX'];
 
-export function genGuestScenario(seed: number, steps: number): string {
+export interface GuestGenOptions {
+  /** The paging modes to pick from (default all; a kvm_pvm host runs only 64-bit guests). */
+  readonly modes?: readonly GuestMode[];
+  /**
+   * More of what a real KVM can show (the live differential fuzz): KVM_SET_SREGS toggles of
+   * CR0.WP, CR4.SMEP/SMAP and EFER.NX, 2 MiB pages, KVM_TRANSLATE, host reads, accesses to
+   * unmapped and MMIO addresses. Off by default, so the model fuzz's seeds keep their scenarios.
+   */
+  readonly rich?: boolean;
+}
+
+export function genGuestScenario(seed: number, steps: number, opts: GuestGenOptions = {}): string {
   const r = new Rng(seed);
-  const mode = r.pick(GUEST_MODES);
+  const mode = r.pick(opts.modes ?? GUEST_MODES);
+  const rich = opts.rich === true;
   const lines = [`# shadow-mmu fuzz: seed ${seed}, mode ${mode.name}`, `vm name=fuzz ${mode.vm} cpl=3 wp=${r.int(2)}${mode.pte === 8 ? ` nx=${r.int(2)}` : ''}`];
   const vas: number[] = [];
   const n = 2 + r.int(4);
@@ -39,6 +51,11 @@ export function genGuestScenario(seed: number, steps: number): string {
     const fl = mode.pte === 4 ? r.pick(FLAGS.filter((f) => !f.includes('NX'))) : r.pick(FLAGS);
     lines.push(`map ${hex(va)} ${hex(0x300000 + i * 0x1000)} l1=${fl}`);
     lines.push(`poke ${hex(0x300000 + i * 0x1000)} ${hex(0x1111 * (i + 1))}`);
+  }
+  if (rich && r.chance(0.5)) {
+    const big = 0x60000000;
+    lines.push(`map ${hex(big)} 0x600000 page=${mode.pte === 8 ? '2m' : '4m'} l2=${r.pick(['P|W|U', 'P|U', 'P|W|U|A|D'])}`);
+    vas.push(big + r.int(512) * 0x1000);
   }
   // The root and the first tables, visible to the guest at the alias.
   for (let t = 0; t < 4; t++) lines.push(`map ${hex(mode.alias + t * 0x1000)} ${hex(0x100000 + t * 0x1000)}`);
@@ -60,7 +77,16 @@ export function genGuestScenario(seed: number, steps: number): string {
       cpl = cpl === 3 ? 0 : 3;
       lines.push(`sregs cpl=${cpl}`);
     } else if (k < 93) lines.push(`invlpg ${hex(va())}`);
-    else lines.push('movcr3 0x100000');
+    else if (!rich || k < 96) lines.push('movcr3 0x100000');
+    else {
+      const j = r.int(6);
+      if (j === 0) lines.push(`sregs wp=${r.int(2)}`);
+      else if (j === 1) lines.push(`sregs smep=${r.int(2)} smap=${r.int(2)}`);
+      else if (j === 2 && mode.pte === 8) lines.push(`sregs nx=${r.int(2)}`);
+      else if (j === 3) lines.push(`translate ${hex(va())}`);
+      else if (j === 4) lines.push(`hostread ${hex(0x100000 + r.int(6) * 0x1000 + r.int(512) * 8)}`);
+      else lines.push(`read ${hex(r.pick([0x8000000, 0x7000000000, 0x1fc0100]) + r.int(16) * 8)}`);
+    }
   }
   return lines.join('\n') + '\n';
 }

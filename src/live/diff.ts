@@ -33,10 +33,26 @@ export function statsText(s: ProbeStats | null): string {
   return parts.join(' ');
 }
 
+const hx = (v: bigint | number) => '0x' + v.toString(16);
+
+/**
+ * What a step shows besides its events, all of it: the summary's outcome, the emulated RIPs
+ * (each kvm_emulate_insn), the registers after it, the guest entries of its address, and its
+ * counters.
+ */
+function outcomeOf(d: DiffStep, s: ProbeStep, withStats: boolean): string {
+  const parts = d.outcome ? [d.outcome] : [];
+  if (s.emulated.length) parts.push(`emulated at ${s.emulated.map(hx).join(' ')}`);
+  if (s.regs) parts.push(`cr0 ${hx(s.regs.cr0)} cr3 ${hx(s.regs.cr3)} cr4 ${hx(s.regs.cr4)} efer ${hx(s.regs.efer)} cpl ${s.regs.cpl}`);
+  if (s.gptes_after) parts.push(`gptes ${s.gptes_after.map((g) => `L${g.level}@${hx(g.gpa)}=${hx(g.pte)}`).join(' ')}`);
+  const st = withStats ? statsText(s.stats) : '';
+  if (st) parts.push(`stats ${st}`);
+  return parts.join(', ');
+}
+
 function diffStep(profile: Profile, vm: number, s: ProbeStep, withStats: boolean): DiffStep {
   const d = guestStep(profile, vm, s, EMPTY);
-  const st = withStats ? statsText(s.stats) : '';
-  const outcome = st ? `${d.outcome ? d.outcome + ', ' : ''}stats ${st}` : d.outcome;
+  const outcome = outcomeOf(d, s, withStats);
   return { ...d, outcome, violations: s.violations.map(formatViolation) };
 }
 

@@ -51,6 +51,8 @@ export interface RunResult {
   readonly emulated: bigint[];
   /** Emulation failures (the vCPU's insn_emulation_fail). */
   emulationFailures: number;
+  /** Entries of `emulated` that are a failure's second kvm_emulate_insn, not an emulation of their own. */
+  failureTraces: number;
 }
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
@@ -89,7 +91,7 @@ export class InsnExecutor {
    * instruction at RIP natively (CPL 3 with paging) or in the emulator, and say how it ended.
    */
   run(singlestep: boolean): RunResult {
-    const res: RunResult = { exceptions: [], exits: [], emulated: [], emulationFailures: 0 };
+    const res: RunResult = { exceptions: [], exits: [], emulated: [], emulationFailures: 0, failureTraces: 0 };
     this.res = res;
     this.emulatedRips = res.emulated;
     for (let n = 0; n < 16; n++) {
@@ -264,7 +266,14 @@ export class InsnExecutor {
           return o.k === 'done' ? { k: 'done', emulated: false } : o;
         }
         default:
-          return { k: 'exc', vector: 13, ec: 0 };
+          // A privileged instruction at CPL 3: the hardware's #GP. kvm_pvm's guest runs in the
+          // host's ring 3, so the #GP reaches the hypervisor, which hands the instruction to the
+          // emulator; the emulator's CPL check raises the guest's #GP (seen on the live KVM:
+          // emulated, insn_emulation 1). It first reads the instruction bytes at RIP as the
+          // guest's user (a read walk, pferr U, before the emulator's fetch walk).
+          if (!this.pvm) return { k: 'exc', vector: 13, ec: 0 };
+          gvaToGpa(vm, cpu.rip, 'read', 3, { inject: false });
+          return this.emulate(false);
       }
     }
     throw new ShadowMmuError('ESTATE', `kvm-probe: no progress after ${MAX_FAULTS} shadow page faults at rip ${hex(cpu.rip)}`);
@@ -324,9 +333,18 @@ export class InsnExecutor {
    * recorded for CPL-0 fetches from MMIO and the int3 after a CPL-0 MMIO write (golden/kvm
    * walks: the extra supervisor-read walk, pferr 0).
    */
-  private emulationFailure(fromFault: boolean): Outcome {
+  private emulationFailure(fromFault: boolean, fetched = true): Outcome {
     const cpu = this.cpu;
     if (this.res) this.res.emulationFailures++;
+    // kvm_emulate_insn fires a second time for the failure (trace_kvm_emulate_insn_failed)
+    // when the instruction was fetched, or when the failure becomes the guest's #UD; a fetch
+    // from MMIO that fails to userspace traces once. Observed, not derived: the live KVM (int3
+    // after an MMIO write, WRPKRU, a CPL-3 fetch from MMIO without paging) and golden/kvm walks
+    // (fetches from MMIO at CPL 0 and from a shadow fault at CPL 3).
+    if (fetched || (!fromFault && cpu.cpl !== 0)) {
+      this.emulatedRips.push(cpu.rip);
+      if (this.res) this.res.failureTraces++;
+    }
     if (!fromFault) {
       const r = gvaToGpa(this.vm, cpu.rip, 'read', cpu.cpl);
       if (!r.ok) {
@@ -365,7 +383,7 @@ export class InsnExecutor {
       this.cpu.cr2 = cpu.rip;
       return { k: 'exc', vector: 14, ec: f.error_code };
     }
-    if (!this.ramAt(f.gpa)) return this.emulationFailure(fromFault); // no instruction fetch from MMIO
+    if (!this.ramAt(f.gpa)) return this.emulationFailure(fromFault, false); // no instruction fetch from MMIO
     const insn = this.decodeAt(f.gpa);
     if (!insn) return this.undefinedInsn(f.gpa);
     const next = cpu.rip + BigInt(insn.len);

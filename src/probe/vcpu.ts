@@ -249,6 +249,7 @@ export class ProbeVm {
     const vm = this.shadowVm;
     const statsBefore = stats(vm);
     let emulationFailures = 0;
+    let failureTraces = 0;
     this.events = [];
     this.eventWalkPos = [];
     this.walkLog.clear();
@@ -304,6 +305,7 @@ export class ProbeVm {
         st.exits = r.exits;
         st.emulated = r.emulated;
         emulationFailures = r.emulationFailures;
+        failureTraces = r.failureTraces;
       }
       if (c.op === 'read') st.value = cpu.rax;
       st.regs = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer, cpl: cpu.cpl };
@@ -313,7 +315,7 @@ export class ProbeVm {
     st.events = this.events;
     st.eventWalkPos = this.eventWalkPos;
     st.walkEvents = this.walkLog.events;
-    st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length, emulationFailures);
+    st.stats = statsDelta(statsBefore, stats(vm), st.emulated.length - failureTraces, emulationFailures);
     if (this.opts.audit !== false) st.violations = auditVm(vm, `step ${st.step} (${st.op})`);
     this.opts.onStepEnd?.(this, st);
     return st;

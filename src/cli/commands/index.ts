@@ -4,6 +4,7 @@ import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
 import { traceCommand } from './trace.js';
 import { fuzzCommand } from './fuzz.js';
+import { kvmCommand } from './kvm.js';
 import { evalCommand } from './eval.js';
 import { profilesCommand } from './profiles.js';
 import { rolesCommand } from './roles.js';
@@ -30,4 +31,5 @@ export const COMMANDS: readonly Command[] = [
   diffCommand,
   traceCommand,
   fuzzCommand,
+  kvmCommand,
 ];

@@ -462,9 +462,18 @@ export class ShadowVmState {
     const v = this.vcpu;
     const rq = v.requests;
     // No request pending (most entries): skip the eight lookups, each of which would find nothing.
-    if (rq.size !== 0) this.serviceRequests(v, rq);
-    if (v.mmu.root_hpa !== INVALID_PAGE) return 0;
-    return kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
+    // A request made while the others were serviced or the MMU loaded (the remote TLB flush
+    // of kvm_mmu_load's sync of an unsync page) cancels the entry (kvm_vcpu_exit_request), and
+    // vcpu_enter_guest runs again in the same KVM_RUN (seen on the live KVM: tlb_flush 2).
+    for (let pass = 0; pass < 3; pass++) {
+      if (rq.size !== 0) this.serviceRequests(v, rq);
+      if (v.mmu.root_hpa === INVALID_PAGE) {
+        const r = kvm_mmu_load(v, pgdOf(this.regs.cr3), this.rootGfn());
+        if (r < 0) return r;
+      }
+      if (rq.size === 0) break;
+    }
+    return 0;
   }
 
   /**
