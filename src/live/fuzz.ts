@@ -10,6 +10,7 @@ import type { Profile } from '../profiles/index.js';
 import { ddmin } from '../fuzz/shrink.js';
 import { vmSeed } from '../fuzz/gen.js';
 import { genGuestScenario, GUEST_MODES } from '../fuzz/gen-guest.js';
+import { ShadowMmuError } from '../bits/errors.js';
 import { PROBE_STEP_OPS, tokenizeLine } from '../probe/parse.js';
 import type { LiveHost } from './host.js';
 import { kvmDiff } from './diff.js';
@@ -43,6 +44,8 @@ export interface KvmFuzzResult {
   readonly events: number;
   readonly differences: readonly KvmFuzzDifference[];
   readonly modes: Readonly<Record<string, number>>;
+  /** VMs the model cannot run (an instruction outside its set, after a guest rewrote its code): not compared. */
+  readonly unsupported: number;
   readonly ms: number;
 }
 
@@ -64,20 +67,39 @@ export function kvmFuzz(session: LiveSession, host: LiveHost, o: KvmFuzzOptions)
   const byMode: Record<string, number> = {};
   let steps = 0;
   let events = 0;
+  let unsupported = 0;
   const diff = (text: string) => kvmDiff(session, host, text, o.profile);
+  const unsupportedByModel = (e: unknown) => e instanceof ShadowMmuError && /is not one the model runs/.test(e.message);
+  /** Whether the runs of `text` differ (a scenario the model cannot run does not). */
+  const differs = (text: string): boolean => {
+    try {
+      return diff(text).differs;
+    } catch (e) {
+      if (unsupportedByModel(e)) return false;
+      throw e;
+    }
+  };
   for (let i = 0; i < o.vms; i++) {
     const seed = vmSeed(o.seed, i);
     const text = genGuestScenario(seed, o.steps, { modes, rich: true });
     const mode = /mode (\S+)/.exec(text)?.[1] ?? '?';
     byMode[mode] = (byMode[mode] ?? 0) + 1;
-    const r = diff(text);
+    let r: ReturnType<typeof diff>;
+    try {
+      r = diff(text);
+    } catch (e) {
+      if (!unsupportedByModel(e)) throw e;
+      unsupported++;
+      o.onVm?.(i, false);
+      continue;
+    }
     steps += r.live.steps.length;
     for (const s of r.live.steps) events += s.events.length;
     o.onVm?.(i, r.differs);
     if (!r.differs) continue;
     const { setup, steps: lines } = splitScenario(text);
     const build = (xs: readonly string[]) => [...setup, ...xs].join('\n') + '\n';
-    const small = ddmin(lines, (xs) => diff(build(xs)).differs, { n: o.shrinkRuns ?? 300 });
+    const small = ddmin(lines, (xs) => differs(build(xs)), { n: o.shrinkRuns ?? 300 });
     const scenario = build(small);
     const what = diff(scenario).pair.summary.firstDivergence;
     const desc = what ? `vm ${what.vm} step ${what.step} (${what.label}): ${what.what}` : 'differs';
@@ -90,5 +112,5 @@ export function kvmFuzz(session: LiveSession, host: LiveHost, o: KvmFuzzOptions)
     }
     differences.push({ vm: i, seed, what: desc, steps: small.length, file, scenario });
   }
-  return { vms: o.vms, steps, events, differences, modes: byMode, ms: Date.now() - t0 };
+  return { vms: o.vms, steps, events, differences, modes: byMode, unsupported, ms: Date.now() - t0 };
 }

@@ -10,7 +10,7 @@
  */
 import { EFER_NX, X86_CR0_PE, X86_CR4_LA57, X86_CR4_PKE, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError } from '../bits/errors.js';
-import { cpuAccess, enterGuest, gvaToGpa, invlpg, pageFault, pteWrite, setCr0, setCr3, setCr4, setEfer, setPkru, type CpuAccessResult, type ShadowVm } from '../mmu/index.js';
+import { cpuAccess, enterGuest, enterGuestShutdown, gvaToGpa, invlpg, pageFault, pteWrite, setCr0, setCr3, setCr4, setEfer, setPkru, type CpuAccessResult, type ShadowVm } from '../mmu/index.js';
 import {
   MSR_EFER,
   codeBits,
@@ -103,6 +103,10 @@ export class InsnExecutor {
       const o = native ? this.native() : this.emulate();
       if (o.k === 'exc') {
         res.exceptions.push(o.ec === undefined ? [o.vector] : [o.vector, o.ec]);
+        // The exception is delivered on the next entry, which services the requests pending
+        // (the remote flush of kvm_inject_emulated_page_fault's invalidation) before the
+        // delivery triple-faults (seen on the live KVM: tlb_flush 1 in the step).
+        enterGuestShutdown(this.vm);
         res.exits.push('SHUTDOWN');
         return res;
       }

@@ -142,7 +142,7 @@ async function sub(verb: string, argv: string[], io: Io): Promise<number> {
           `# shadow-mmu kvm fuzz --seed ${seed} --vms ${nvms} --steps ${steps} --profile ${profile.name}`,
           `# KVM: ${host.summary}`,
           `${r.vms} VMs, ${r.steps} steps, ${r.events} kvmmmu events on KVM, ${(r.ms / 1000).toFixed(1)} s; modes ${Object.entries(r.modes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-          `${r.differences.length} VM(s) differ${r.differences.length ? `, saved under ${values.out}` : ''}`,
+          `${r.differences.length} VM(s) differ${r.differences.length ? `, saved under ${values.out}` : ''}${r.unsupported ? `; ${r.unsupported} VM(s) not compared (an instruction the model does not run)` : ''}`,
           ...r.differences.map((d) => `  VM ${d.vm} (${d.steps} steps): ${d.what}${d.file ? `\n    ${d.file}` : ''}`),
         ];
         await write(io.stdout, lines.join('\n') + '\n');
