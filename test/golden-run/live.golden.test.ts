@@ -14,6 +14,8 @@ import { parseProbeScenario } from '../../src/probe/parse.js';
 import { runProbeScenario } from '../../src/probe/replay.js';
 import { readLiveTrace } from '../../src/live/events.js';
 import { parseTraceLine } from '../../src/trace/read.js';
+import { decodeRole, roleLayout } from '../../src/roles/layout.js';
+import { existsSync } from 'node:fs';
 import { runCli } from '../support/cli.js';
 import { GOLDEN_DIR } from '../support/golden.js';
 
@@ -83,6 +85,38 @@ describe('golden/live: real KVM recordings', () => {
     const got = vms.flatMap((vm, i) => vm.steps.map((s) => ({ vm: i, step: s.step, ...oracleStep(s) })));
     expect(got).toEqual(jsonl(n));
     for (const vm of vms) for (const s of vm.steps) expect(s.violations, `${n} step ${s.step}`).toEqual([]);
+  });
+
+  const TEXT = NAMES.filter((n) => existsSync(join(DIR, n, 'trace-text.txt')));
+  it.each(TEXT)('%s: the default text form of the same run parses line by line and agrees with the fields form', async (n) => {
+    let events = 0;
+    for (const [i, l] of read(n, 'trace-text.txt').split('\n').entries()) {
+      const t = parseTraceLine(l, i + 1);
+      expect(t.kind, `${n} trace-text.txt line ${i + 1}: ${l}`).not.toBe('bad');
+      if (t.kind === 'event') {
+        expect(t.form).toBe('text');
+        events++;
+      }
+    }
+    expect(events).toBeGreaterThan(20);
+    const r = await runCli(['trace', 'diff', join(DIR, n, 'trace-text.txt'), join(DIR, n, 'trace.txt')]);
+    expect(r.stdout).toMatch(/the traces agree event for event/);
+    expect(r.code).toBe(0);
+  });
+
+  it('trace decode gives the model decoder\'s fields for every whole role word', async () => {
+    let n = 0;
+    for (const name of NAMES) {
+      const r = await runCli(['trace', 'decode', join(DIR, name, 'trace.txt'), '--format', 'jsonl']);
+      expect(r.code, r.stderr).toBe(0);
+      for (const l of r.stdout.split('\n').filter(Boolean)) {
+        const j = JSON.parse(l) as { fields?: { role?: number }; role?: Record<string, number> };
+        if (j.fields?.role === undefined) continue;
+        expect(j.role).toEqual(decodeRole(roleLayout(v618), j.fields.role));
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(100);
   });
 
   it('trace stat counts every event as a grep of the text does', async () => {
