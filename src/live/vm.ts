@@ -13,7 +13,7 @@ import { cfgCr0, cfgCr4, cfgEfer, type ProbeMode, type ProbeVmConfig } from '../
 import type { CodeBits } from '../probe/insn.js';
 import { ProbeLayout, STUB_OFF } from '../probe/layout.js';
 import { kvNum, kvOf, posNum, probeArgs, type ProbeCmd } from '../probe/parse.js';
-import { placeFetchNop, planRunStep, regOverrides, unknownStep, writeStub, type ProbeRegName } from '../probe/plan.js';
+import { applySregsLine, placeFetchNop, planRunStep, regOverrides, unknownStep, writeStub, type ProbeRegName } from '../probe/plan.js';
 import { applySetupLine } from '../probe/setup.js';
 import type { ProbeStep } from '../probe/vcpu.js';
 import { readLiveTrace } from './events.js';
@@ -61,18 +61,6 @@ interface Regs {
   rdx: bigint;
   rsp: bigint;
 }
-
-const SREGS_TOGGLES: Record<string, [0 | 4 | 8, bigint]> = {
-  wp: [0, 1n << 16n],
-  smep: [4, 1n << 20n],
-  smap: [4, 1n << 21n],
-  pke: [4, 1n << 22n],
-  pge: [4, 1n << 7n],
-  pse: [4, 1n << 4n],
-  pcide: [4, 1n << 17n],
-  la57: [4, 1n << 12n],
-  nx: [8, 1n << 11n],
-};
 
 const CPUID_REGS: Record<string, number> = { eax: 0, ebx: 1, ecx: 2, edx: 3 };
 
@@ -264,26 +252,9 @@ export class LiveVm {
 
   /** KVM_SET_SREGS: the current registers plus the line's changes; the errno. */
   private sregs(c: ProbeCmd, s: Sregs): number {
-    let { cr0, cr3, cr4, efer } = s;
-    let seg: 0 | 1 = 0;
-    for (const [k] of c.kv) {
-      const x = kvNum(c, k, 0n);
-      const t = SREGS_TOGGLES[k];
-      if (t) {
-        const [reg, bit] = t;
-        const upd = (v: bigint) => (x ? v | bit : v & ~bit);
-        if (reg === 0) cr0 = upd(cr0);
-        else if (reg === 4) cr4 = upd(cr4);
-        else efer = upd(efer);
-      } else if (k === 'cr0') cr0 = x;
-      else if (k === 'cr3') cr3 = x;
-      else if (k === 'cr4') cr4 = x;
-      else if (k === 'efer') efer = x;
-      else if (k === 'cpl') {
-        this.cfg.cpl = Number(x);
-        seg = 1;
-      } else badInput(`line ${c.line}`, `unknown sregs key ${k}`);
-    }
+    const { cr0, cr3, cr4, efer, cpl } = applySregsLine(c, s);
+    if (cpl !== null) this.cfg.cpl = cpl;
+    const seg = cpl !== null ? 1 : 0;
     const errno = this.setSregs(cr0, cr3, cr4, efer, seg);
     if (errno === 0) {
       if (cr3 !== this.cfg.cr3) this.layout.noteRoot(Number(cr3 & 0x000ffffffffff000n));

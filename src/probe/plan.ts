@@ -4,6 +4,7 @@
  * and the live runner (src/live), so both run the same bytes with the same registers.
  */
 import { badInput } from '../bits/errors.js';
+import { EFER_NX, X86_CR0_WP, X86_CR4_LA57, X86_CR4_PCIDE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_SMAP, X86_CR4_SMEP } from '../bits/regs.js';
 import { snippet } from '../bits/quote.js';
 import { ENC_MOVCR, ENC_WRMSR, ENC_WRPKRU, encodeAccess, encodeInvlpg, parseHexBytes, type CodeBits } from './insn.js';
 import { kvNum, kvOf, parseProbeNumber, posNum, type ProbeCmd } from './parse.js';
@@ -89,4 +90,48 @@ export function writeStub(L: ProbeLayout, cpl: number, insn: readonly number[], 
 /** A step directive the planner does not know (and is not a host-side one). */
 export function unknownStep(c: ProbeCmd): never {
   badInput(`line ${c.line}`, `unknown step '${snippet(c.op)}'`);
+}
+
+/** The `sregs` directive's toggles: the register (0: CR0, 4: CR4, 8: EFER) and the bit. */
+const SREGS_TOGGLES: Readonly<Record<string, readonly [0 | 4 | 8, bigint]>> = {
+  wp: [0, X86_CR0_WP],
+  smep: [4, X86_CR4_SMEP],
+  smap: [4, X86_CR4_SMAP],
+  pke: [4, X86_CR4_PKE],
+  pge: [4, X86_CR4_PGE],
+  pse: [4, X86_CR4_PSE],
+  pcide: [4, X86_CR4_PCIDE],
+  la57: [4, X86_CR4_LA57],
+  nx: [8, EFER_NX],
+};
+
+export interface SregsChange {
+  cr0: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  efer: bigint;
+  /** `cpl=`: the segments are rebuilt for this CPL (null: kept). */
+  cpl: number | null;
+}
+
+/** An `sregs` line applied to the current control registers, key by key in order (kvm-probe's do_step). */
+export function applySregsLine(c: ProbeCmd, cur: { readonly cr0: bigint; readonly cr3: bigint; readonly cr4: bigint; readonly efer: bigint }): SregsChange {
+  const r: SregsChange = { cr0: cur.cr0, cr3: cur.cr3, cr4: cur.cr4, efer: cur.efer, cpl: null };
+  for (const [k] of c.kv) {
+    const x = kvNum(c, k, 0n);
+    const t = SREGS_TOGGLES[k];
+    if (t) {
+      const [reg, bit] = t;
+      const upd = (v: bigint) => (x ? v | bit : v & ~bit);
+      if (reg === 0) r.cr0 = upd(r.cr0);
+      else if (reg === 4) r.cr4 = upd(r.cr4);
+      else r.efer = upd(r.efer);
+    } else if (k === 'cr0') r.cr0 = x;
+    else if (k === 'cr3') r.cr3 = x;
+    else if (k === 'cr4') r.cr4 = x;
+    else if (k === 'efer') r.efer = x;
+    else if (k === 'cpl') r.cpl = Number(x);
+    else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
+  }
+  return r;
 }

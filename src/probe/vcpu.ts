@@ -7,8 +7,8 @@
  * #DB KVM injects ([1], then a triple fault: the IDT limit is 0), an emulated one in
  * KVM_EXIT_DEBUG with no exception; an exception ends the step as [vector(, error code)].
  */
-import { EFER_LMA, EFER_NX, X86_CR0_PG, X86_CR0_WP, X86_CR4_LA57, X86_CR4_PCIDE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_SMAP, X86_CR4_SMEP } from '../bits/regs.js';
-import { ShadowMmuError, badInput } from '../bits/errors.js';
+import { EFER_LMA, X86_CR0_PG } from '../bits/regs.js';
+import { ShadowMmuError } from '../bits/errors.js';
 import type { Profile } from '../profiles/index.js';
 import type { TraceEvent } from '../trace/events.js';
 import { WalkEventLog, type WalkEvent } from '../guest/events.js';
@@ -26,11 +26,10 @@ import {
   type CpuState,
 } from './cpu.js';
 import { applySetupLine } from './setup.js';
-import { placeFetchNop, planRunStep, regOverrides, unknownStep, writeStub, type ProbeRegName } from './plan.js';
+import { applySregsLine, placeFetchNop, planRunStep, regOverrides, unknownStep, writeStub, type ProbeRegName } from './plan.js';
 import { ProbeLayout, STUB_OFF } from './layout.js';
 import { InsnExecutor, probeMaxphyaddr } from './exec.js';
 import { kvNum, posNum, probeArgs, type ProbeCmd } from './parse.js';
-import { snippet } from '../bits/quote.js';
 
 export { probeMaxphyaddr } from './exec.js';
 const EINVAL = 22;
@@ -324,38 +323,13 @@ export class ProbeVm {
   /** KVM_SET_SREGS: current registers plus the line's changes; returns the errno. */
   private sregs(c: ProbeCmd): number {
     const cpu = this.cpu;
-    let { cr0, cr3, cr4, efer } = cpu;
+    const ch = applySregsLine(c, cpu);
+    let { cr0 } = ch;
+    const { cr3, cr4, efer } = ch;
     let seg = { cpl: cpu.cpl, csL: cpu.csL, csDb: cpu.csDb };
-    const bitsOf: Record<string, [0 | 4 | 8, bigint]> = {
-      wp: [0, X86_CR0_WP],
-      smep: [4, X86_CR4_SMEP],
-      smap: [4, X86_CR4_SMAP],
-      pke: [4, X86_CR4_PKE],
-      pge: [4, X86_CR4_PGE],
-      pse: [4, X86_CR4_PSE],
-      pcide: [4, X86_CR4_PCIDE],
-      la57: [4, X86_CR4_LA57],
-      nx: [8, EFER_NX],
-    };
-    for (const [k] of c.kv) {
-      const x = kvNum(c, k, 0n);
-      const t = bitsOf[k];
-      if (t) {
-        const [reg, bit] = t;
-        const upd = (v: bigint) => (x ? v | bit : v & ~bit);
-        if (reg === 0) cr0 = upd(cr0);
-        else if (reg === 4) cr4 = upd(cr4);
-        else efer = upd(efer);
-        continue;
-      }
-      if (k === 'cr0') cr0 = x;
-      else if (k === 'cr3') cr3 = x;
-      else if (k === 'cr4') cr4 = x;
-      else if (k === 'efer') efer = x;
-      else if (k === 'cpl') {
-        this.cfg.cpl = Number(x);
-        seg = segmentsFor(this.cfg.start, Number(x));
-      } else badInput(`line ${c.line}`, `unknown sregs key ${snippet(k)}`);
+    if (ch.cpl !== null) {
+      this.cfg.cpl = ch.cpl;
+      seg = segmentsFor(this.cfg.start, ch.cpl);
     }
     if (!kvm_is_valid_sregs(probeCr4Masks(this.opts.profile, this.opts.hostLa57 !== false).masks, cr0, cr4, efer, seg.csL)) return EINVAL;
     if (this.pvm && cr0 & X86_CR0_PG && !(efer & EFER_LMA)) {
