@@ -80,6 +80,17 @@ export function runnerBinary(): string {
   return bin;
 }
 
+/** Whether a process exists (signal 0 tests it without sending anything). */
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => Atomics.wait(sleepCell, 0, 0, ms);
 
@@ -119,8 +130,7 @@ export class KvmRunner {
         w = openSync(cmdPath, constants.O_WRONLY | constants.O_NONBLOCK);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw e;
-        const st = spawnSync('kill', ['-0', String(this.child.pid ?? 0)]);
-        if (st.status !== 0) break;
+        if (!alive(this.child.pid)) break;
         sleep(1);
       }
     }

@@ -10,7 +10,7 @@
  */
 import { EFER_NX, X86_CR0_PE, X86_CR4_LA57, X86_CR4_PKE, X86_CR4_SMEP } from '../bits/regs.js';
 import { ShadowMmuError } from '../bits/errors.js';
-import { cpuAccess, enterGuest, enterGuestShutdown, gvaToGpa, invlpg, pageFault, pteWrite, setCr0, setCr3, setCr4, setEfer, setPkru, type CpuAccessResult, type ShadowVm } from '../mmu/index.js';
+import { cpuAccess, enterGuest, enterGuestShutdown, gvaToGpa, injectPageFault, invlpg, pageFault, pteWrite, setCr0, setCr3, setCr4, setEfer, setPkru, type CpuAccessResult, type ShadowVm } from '../mmu/index.js';
 import {
   MSR_EFER,
   codeBits,
@@ -275,8 +275,16 @@ export class InsnExecutor {
           // emulator; the emulator's CPL check raises the guest's #GP (seen on the live KVM:
           // emulated, insn_emulation 1). It first reads the instruction bytes at RIP as the
           // guest's user (a read walk, pferr U, before the emulator's fetch walk).
+          // When that read faults (the guest's tables no longer map RIP, though the shadow
+          // ones still do), the guest gets the #PF as an instruction fetch's (seen on the live
+          // KVM: walk error U, injected U|F), and nothing is emulated.
           if (!this.pvm) return { k: 'exc', vector: 13, ec: 0 };
-          gvaToGpa(vm, cpu.rip, 'read', 3, { inject: false });
+          const peek = gvaToGpa(vm, cpu.rip, 'read', 3, { inject: false });
+          if (!peek.ok) {
+            cpu.cr2 = cpu.rip;
+            injectPageFault(vm, cpu.rip, peek.error_code | 0x10);
+            return { k: 'exc', vector: 14, ec: peek.error_code | 0x10 };
+          }
           return this.emulate(false);
       }
     }

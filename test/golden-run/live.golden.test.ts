@@ -132,3 +132,20 @@ describe('golden/live: real KVM recordings', () => {
     }
   });
 });
+
+describe('golden/live-known: a recorded difference the model does not cover yet', () => {
+  it('unprotect-retry: only the access step differs, by exactly the unprotect-and-retry KVM does', () => {
+    const dir = join(GOLDEN_DIR, 'live-known', 'unprotect-retry');
+    const rec = readFileSync(join(dir, 'steps.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const vms = runProbeScenario(parseProbeScenario(readFileSync(join(dir, 'scenario.kvm'), 'utf8')), { profile: v618, pvm: HOST.pvm, audit: true, host: HOST.host, hostLa57: HOST.hostLa57 });
+    const got = vms[0]!.steps.map((s) => ({ vm: 0, step: s.step, ...oracleStep(s) }) as Record<string, unknown>);
+    expect(got.length).toBe(rec.length);
+    const differing = got.map((g, i) => (JSON.stringify(g) === JSON.stringify(rec[i]) ? -1 : i)).filter((i) => i >= 0);
+    expect(differing).toEqual([2]);
+    // Same outcome; KVM's extra events: the write walk of CR2, the root zapped and made again.
+    expect([got[2]!['exit'], got[2]!['exceptions']]).toEqual([rec[2]!['exit'], rec[2]!['exceptions']]);
+    const ev = (o: Record<string, unknown>) => (o['mmu'] as { ev: string; gfn: string }[]).map((e) => `${e.ev} ${e.gfn}`);
+    expect(ev(rec[2]!)).toEqual([...ev(got[2]!), 'prepare_zap_page 0x100', 'prepare_zap_page 0x100', 'get_page 0x100']);
+    expect((rec[2]!['walks'] as { addr: string; pferr: number }[]).map((w) => `${w.addr} ${w.pferr}`)).toContain('0x50000b00 6');
+  });
+});

@@ -103,6 +103,11 @@ describe.skipIf(WHY !== null)('the live runner on /dev/kvm', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/# first divergence: vm 0 step 1/);
     expect(r.stdout).toMatch(/\+kvm_mmu_get_page: sp gen 0 gfn 40000 l2 8-byte q0 direct wux nxe ad/);
+    const j = await runCli(['kvm', 'diff', join(ROOT, 'examples/rfc-pse-slip.kvm'), '--profile', 'rfc-v1', '--format', 'json']);
+    expect(j.code).toBe(1);
+    const o = JSON.parse(j.stdout) as { differs: boolean; pairs: { a: string; b: string; summary: { firstDivergence: { step: number } } }[] };
+    expect(o.differs).toBe(true);
+    expect([o.pairs[0]!.a, o.pairs[0]!.b, o.pairs[0]!.summary.firstDivergence.step]).toEqual(['rfc-v1', 'kvm', 1]);
   });
 
   it('kvm run --record keeps the tracefs text, the step records and the scenario', async () => {
