@@ -3,8 +3,8 @@
  * the model (src/probe/replay.ts): one runner process and one tracefs instance for the whole
  * scenario, each VM destroyed when the next begins.
  */
-import { applyToggle, configFromVmLine } from '../probe/config.js';
-import { PROBE_STEP_OPS, type ProbeCmd } from '../probe/parse.js';
+import type { ProbeCmd } from '../probe/parse.js';
+import { driveProbeScenario } from '../probe/replay.js';
 import { KvmRunner } from './runner.js';
 import { TraceInstance } from './tracefs.js';
 import { LiveVm, type LiveOptions, type LiveStep } from './vm.js';
@@ -29,36 +29,8 @@ export class LiveSession {
 }
 
 export function runLiveScenario(session: LiveSession, cmds: readonly ProbeCmd[], opts: LiveOptions, onVm?: (vm: LiveVm) => void, onStep?: (vm: LiveVm, step: LiveStep) => void): LiveVm[] {
-  const vms: LiveVm[] = [];
-  let cur: LiveVm | null = null;
-  const open = (c: ProbeCmd | null) => {
-    cur = new LiveVm(session.runner, session.trace, opts, configFromVmLine(c));
-    vms.push(cur);
-    return cur;
-  };
-  const close = () => {
-    if (!cur) return;
-    if (!cur.started) cur.start();
-    onVm?.(cur);
-    cur.finish();
-  };
   try {
-    for (const c of cmds) {
-      if (c.op === 'vm') {
-        close();
-        open(c);
-        continue;
-      }
-      const vm: LiveVm = cur ?? open(null);
-      if (PROBE_STEP_OPS.has(c.op)) {
-        const st = vm.step(c);
-        onStep?.(vm, st);
-        continue;
-      }
-      if (c.pos.length === 1 && c.kv.length === 0 && applyToggle(vm.cfg, c.op, c.pos[0]!, c.line) === 0) continue;
-      vm.setup(c);
-    }
-    close();
+    return driveProbeScenario<LiveVm, LiveStep>(cmds, (cfg) => new LiveVm(session.runner, session.trace, opts, cfg), onVm, onStep);
   } catch (e) {
     // A failed scenario leaves no VM behind in the runner.
     try {
@@ -68,5 +40,4 @@ export function runLiveScenario(session: LiveSession, cmds: readonly ProbeCmd[],
     }
     throw e;
   }
-  return vms;
 }

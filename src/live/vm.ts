@@ -12,10 +12,10 @@ import type { TraceEvent } from '../trace/events.js';
 import { cfgCr0, cfgCr4, cfgEfer, type ProbeMode, type ProbeVmConfig } from '../probe/config.js';
 import type { CodeBits } from '../probe/insn.js';
 import { ProbeLayout, STUB_OFF } from '../probe/layout.js';
-import { kvNum, kvOf, posNum, probeArgs, type ProbeCmd } from '../probe/parse.js';
+import { kvNum, kvOf, posNum, type ProbeCmd } from '../probe/parse.js';
 import { applySregsLine, placeFetchNop, planRunStep, regOverrides, unknownStep, writeStub, type ProbeRegName } from '../probe/plan.js';
 import { applySetupLine } from '../probe/setup.js';
-import type { ProbeStep } from '../probe/vcpu.js';
+import { newProbeStep, type ProbeStep } from '../probe/vcpu.js';
 import { readLiveTrace } from './events.js';
 import { RunnerRam } from './ram.js';
 import type { KvmRunner } from './runner.js';
@@ -162,32 +162,13 @@ export class LiveVm {
   /** do_step on the real vCPU. */
   step(c: ProbeCmd): LiveStep {
     if (!this.started) this.start();
-    const base: Omit<LiveStep, 'trace' | 'problems'> = {
-      step: this.steps.length,
-      op: c.op,
-      args: probeArgs(c),
-      line: c.line,
-      exits: [],
-      exceptions: [],
-      value: null,
-      emulated: [],
-      events: [],
-      walkEvents: [],
-      eventWalkPos: [],
-      set_sregs_errno: null,
-      translate: null,
-      gptes_after: null,
-      regs: null,
-      stats: null,
-      violations: [],
-      skipped: false,
-    };
+    const base = newProbeStep(this.steps.length, c);
     if (this.broken) {
       const st: LiveStep = { ...base, skipped: true, trace: [], problems: [] };
       this.steps.push(st);
       return st;
     }
-    const st = base as ProbeStep;
+    const st = base;
     const desc = this.desc!;
     const before = readStats(this.r, desc);
     const L = this.layout;

@@ -101,6 +101,11 @@ export interface ProbeStep {
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
+/** A step record before the step runs: the directive, nothing observed yet. */
+export function newProbeStep(step: number, c: ProbeCmd): ProbeStep {
+  return { step, op: c.op, args: probeArgs(c), line: c.line, exits: [], exceptions: [], value: null, emulated: [], events: [], walkEvents: [], eventWalkPos: [], set_sregs_errno: null, translate: null, gptes_after: null, regs: null, stats: null, violations: [], skipped: false };
+}
+
 export class ProbeVm {
   readonly layout: ProbeLayout;
   vm: ShadowVm | null = null;
@@ -220,26 +225,7 @@ export class ProbeVm {
   /** do_step: one step directive. Starts the VM (and its warm-up) first if needed. */
   step(c: ProbeCmd): ProbeStep {
     if (!this.started) this.start();
-    const st: ProbeStep = {
-      step: this.steps.length,
-      op: c.op,
-      args: probeArgs(c),
-      line: c.line,
-      exits: [],
-      exceptions: [],
-      value: null,
-      emulated: [],
-      events: [],
-      walkEvents: [],
-      eventWalkPos: [],
-      set_sregs_errno: null,
-      translate: null,
-      gptes_after: null,
-      regs: null,
-      stats: null,
-      violations: [],
-      skipped: false,
-    };
+    const st = newProbeStep(this.steps.length, c);
     this.steps.push(st);
     if (this.broken) {
       st.skipped = true;
