@@ -21,6 +21,8 @@ const DIR_CHUNK = 512;
 /** The arena's first size, in pages, and its largest (2^20 pages, 4 GiB). */
 const FIRST_PAGES = 4;
 const MAX_PAGES = 2 ** 20;
+/** Entries of the resident-page cache (a power of two). */
+const TC_SIZE = 64;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new ShadowMmuError('EAUDIT', 'guest memory: the host is not little-endian');
@@ -56,9 +58,14 @@ export class GuestMemory {
   /** Arena slots handed out so far, and those given back by clear() (reused, zeroed first). */
   private nextSlot = 0;
   private readonly freeSlots: number[] = [];
-  /** The page read64 read last, as its arena base (a page, once it exists, stays until clear()). */
-  private lastGfn = -1;
-  private lastBase = 0;
+  /**
+   * A direct-mapped cache of resident pages by the gfn's low bits: gfn, arena base and memslot.
+   * A page, once it exists, stays at its base until clear(), which empties the cache; a walk
+   * reads four or five tables in turn, which a one-entry cache missed on every level.
+   */
+  private readonly tcGfn = new Float64Array(TC_SIZE).fill(-1);
+  private readonly tcBase = new Int32Array(TC_SIZE);
+  private readonly tcSlot: (Memslot | undefined)[] = new Array<Memslot | undefined>(TC_SIZE).fill(undefined);
   private last: Memslot | undefined;
 
   /**
@@ -125,8 +132,8 @@ export class GuestMemory {
     this.resChunk.length = 0;
     this.resIdx.length = 0;
     this.resident = 0;
-    this.lastGfn = -1;
-    this.lastBase = 0;
+    this.tcGfn.fill(-1);
+    this.tcSlot.fill(undefined);
   }
 
   /** Whether the page of gfn holds data (has been written, so a host would have it populated). */
@@ -187,28 +194,47 @@ export class GuestMemory {
    * address is outside every memslot. The walker's hot path.
    */
   read64(gpa: number, out: Word): boolean {
-    const gfn = Math.floor(gpa / PAGE_SIZE);
-    const a = this.arena;
-    if (gfn === this.lastGfn) {
-      const i = this.lastBase + ((gpa - gfn * PAGE_SIZE) >>> 2);
-      out.lo = a[i]!;
-      out.hi = a[i + 1]!;
-      return true;
-    }
+    return this.readPte(gpa, 8, out) !== undefined;
+  }
+
+  /**
+   * The arena base of gfn's page through the resident-page cache: >= 0, or -1 when the page was
+   * never written (it reads as zero), or -2 when gfn is outside every memslot. A resident page
+   * is cached, with its memslot in `tcSlot`.
+   */
+  private residentBase(gfn: number): number {
+    const k = gfn & (TC_SIZE - 1);
+    if (this.tcGfn[k] === gfn) return this.tcBase[k]!;
     const s = this.gfnToMemslot(gfn);
-    if (s === undefined) return false;
+    if (s === undefined) return -2;
     const b = this.baseIn(s, gfn);
-    if (b < 0) {
-      out.lo = 0;
-      out.hi = 0;
-    } else {
-      this.lastGfn = gfn;
-      this.lastBase = b;
-      const i = b + ((gpa - gfn * PAGE_SIZE) >>> 2);
-      out.lo = a[i]!;
-      out.hi = a[i + 1]!;
+    if (b >= 0) {
+      this.tcGfn[k] = gfn;
+      this.tcBase[k] = b;
+      this.tcSlot[k] = s;
     }
-    return true;
+    return b;
+  }
+
+  /**
+   * Read an aligned guest PTE of `size` (4 or 8) bytes into `out` (hi = 0 for 4 bytes) and return
+   * its memslot; undefined (and `out` untouched) outside every memslot. The walker's hot path:
+   * one cache probe gives both the entry and the slot's read-only flag.
+   */
+  readPte(gpa: number, size: number, out: Word): Memslot | undefined {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const b = this.residentBase(gfn);
+    if (b >= 0) {
+      const i = b + ((gpa - gfn * PAGE_SIZE) >>> 2);
+      const a = this.arena;
+      out.lo = a[i]!;
+      out.hi = size === 8 ? a[i + 1]! : 0;
+      return this.tcSlot[gfn & (TC_SIZE - 1)];
+    }
+    if (b === -2) return undefined;
+    out.lo = 0;
+    out.hi = 0;
+    return this.gfnToMemslot(gfn);
   }
 
   /**
@@ -221,18 +247,11 @@ export class GuestMemory {
     if ((gpa & (size - 1)) !== 0 || gpa - gfn * PAGE_SIZE + n * size > PAGE_SIZE) {
       throw new ShadowMmuError('EAUDIT', `guest memory: readEntries of ${n} ${size}-byte entries at gpa 0x${gpa.toString(16)} is unaligned or crosses a page`);
     }
-    let b: number;
-    if (gfn === this.lastGfn) b = this.lastBase;
-    else {
-      const s = this.gfnToMemslot(gfn);
-      if (s === undefined) return false;
-      b = this.baseIn(s, gfn);
-      if (b < 0) {
-        buf.fill(0, 0, 2 * n);
-        return true;
-      }
-      this.lastGfn = gfn;
-      this.lastBase = b;
+    const b = this.residentBase(gfn);
+    if (b === -2) return false;
+    if (b < 0) {
+      buf.fill(0, 0, 2 * n);
+      return true;
     }
     const a = this.arena;
     let i = b + ((gpa - gfn * PAGE_SIZE) >>> 2);
@@ -251,13 +270,7 @@ export class GuestMemory {
 
   /** Read an aligned 4-byte word into out.lo (out.hi = 0). False when not RAM. */
   read32(gpa: number, out: Word): boolean {
-    const gfn = Math.floor(gpa / PAGE_SIZE);
-    const s = this.gfnToMemslot(gfn);
-    if (s === undefined) return false;
-    const b = this.baseIn(s, gfn);
-    out.lo = b < 0 ? 0 : this.arena[b + ((gpa - gfn * PAGE_SIZE) >>> 2)]!;
-    out.hi = 0;
-    return true;
+    return this.readPte(gpa, 4, out) !== undefined;
   }
 
   /**

@@ -215,15 +215,14 @@ export function walk_addr_generic(
       walker.table_gfn[level - 1] = table / 4096;
       walker.pte_gpa[level - 1] = pte_gpa;
 
-      const slot = mem.gfnToMemslot(table / 4096);
+      // The entry and its memslot in one lookup (the slot's read-only flag gates the A/D writes).
+      const slot = mem.readPte(pte_gpa, mmu.pte_size, w);
       if (slot === undefined) {
         walker.stop = WalkStop.NoMemory;
         walker.stop_level = level;
         break error;
       }
       walker.pte_writable[level - 1] = slot.readonly ? 0 : 1;
-      if (is64) mem.read64(pte_gpa, w);
-      else mem.read32(pte_gpa, w);
       pte_lo = w.lo;
       pte_hi = w.hi;
       walker.record(level, pte_lo, pte_hi, pte_gpa);
