@@ -3,7 +3,7 @@
  * (../shared/reference/shadow-mmu.md, rfc-pae-root.md) it checks.
  */
 import { describe, expect, it } from 'vitest';
-import { getProfile, type Profile } from '../../src/profiles/index.js';
+import { getProfile, PROFILE_NAMES, type Profile } from '../../src/profiles/index.js';
 import {
   calcRootRole,
   EFER_LMA,
@@ -18,6 +18,8 @@ import {
   syncRoleIgnoreMask,
   syncRoleMatches,
   kvm_mmu_child_role,
+  has4ByteGpte,
+  putRoleField,
   kvm_mmu_get_page_role,
   kvm_mmu_get_tdp_level,
   mmu_alloc_root_role,
@@ -170,6 +172,39 @@ describe('§c.4 quadrants', () => {
     const root = mmu_alloc_root_role(P('v6.18'), calcRootRole(P('v6.18'), 'shadow', vcpu(PG, 0, 0)).word, 2, 1);
     expect(f(P('v6.18'), kvm_mmu_child_role(P('v6.18'), root, 511, false, 7), 'quadrant')).toBe(1);
     expect(f(P('v6.18'), kvm_mmu_child_role(P('v6.18'), root, 2, false, 7), 'quadrant')).toBe(0);
+  });
+  it('kvm_mmu_child_role on masks equals the field-by-field writes, for every profile, parent level, index, access and direct', () => {
+    // The reference: the named-field writes of the kernel's function, one put per field.
+    const ref = (p: Profile, parent: number, index: number, direct: boolean, access: number): number => {
+      const l = roleLayout(p);
+      let role = putRoleField(l, parent, 'level', getField(l, parent, 'level') - 1);
+      role = putRoleField(l, role, 'access', access);
+      role = putRoleField(l, role, 'direct', direct);
+      if (l.byName.has('passthrough')) role = putRoleField(l, role, 'passthrough', 0);
+      if (has4ByteGpte(p, l, role)) role = putRoleField(l, role, 'quadrant', index & 1);
+      return role;
+    };
+    let seed = 12345;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    let checked = 0;
+    for (const name of PROFILE_NAMES) {
+      const p = P(name);
+      const l = roleLayout(p);
+      for (let k = 0; k < 400; k++) {
+        // Any named bits set (random), with a level of 2..5.
+        const parent = putRoleField(l, rnd() & ~l.padding_mask, 'level', 2 + (k % 4));
+        for (const index of [0, 1, 2, 511]) {
+          const access = rnd() & 7;
+          const direct = (rnd() & 1) === 1;
+          expect(kvm_mmu_child_role(p, parent, index, direct, access), `${name} 0x${parent.toString(16)} ${index}`).toBe(ref(p, parent, index, direct, access));
+          checked++;
+        }
+      }
+      expect(() => kvm_mmu_child_role(p, putRoleField(l, 0, 'level', 1), 0, false, 7)).toThrow(/no child pages/);
+      expect(() => kvm_mmu_child_role(p, putRoleField(l, 0, 'level', 2), 512, false, 7)).toThrow(/0\.\.511/);
+      expect(() => kvm_mmu_child_role(p, putRoleField(l, 0, 'level', 2), 0, false, 8)).toThrow(/0\.\.7/);
+    }
+    expect(checked).toBe(PROFILE_NAMES.length * 1600);
   });
   it('mmu_alloc_root warnings are reported, not thrown', () => {
     const tdp = calcRootRole(P('v6.18'), 'tdp', vcpu(0, 0, 0)).word;
