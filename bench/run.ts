@@ -6,6 +6,8 @@
  * patch does; without --suite it runs only that suite. `--scale-max 1e6` extends the scale
  * report (`--suite scale`) from 1e5 to 1e6 shadow pages (about 9 GiB resident, minutes).
  */
+// First: the JIT's inlining budget, as the CLI sets it (src/bits/jit.ts), before any case runs.
+import '../src/bits/jit.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The shadow-mmu command: runs the compiled CLI (npm install / npm run build produce dist/).
+// The JIT's inlining budget first (dist/src/bits/jit.js sets it on import), before any model code runs.
+import '../dist/src/bits/jit.js';
 import { main } from '../dist/src/cli/main.js';
 
 process.stdout.on('error', (e) => {
