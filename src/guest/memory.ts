@@ -4,8 +4,8 @@
  * 1024 halves in one arena (a Uint32Array, replaced by a copy twice the size when full: no view
  * of it ever leaves this class, so the copy is safe, and a plain typed array indexes faster than
  * one over a resizable buffer), found through its memslot's page directory (512-entry chunks of
- * arena slot + 1), so no Map is consulted per access and the last page read is cached as its
- * arena base.
+ * arena slot + 1), so no Map is consulted per access, and the pages read lately are cached by gfn
+ * (64 entries, direct-mapped) with their arena base and memslot.
  * Guest-physical addresses are plain numbers (< 2^52, exact in a double); 64-bit contents move
  * as two 32-bit halves, so no BigInt is used on the read/write path. Little-endian, as x86.
  */
