@@ -17,7 +17,6 @@ import {
   kvm_mmu_page_set_access,
   mmu_spte_update_at,
   shadowed_translation_base,
-  translation_with_access,
 } from '../pages/rmap.js';
 import { mark_mmio_spte, vcpu_make_spte_page } from './set_spte.js';
 import { get_mmio_spte_gfn, is_mmio_spte, make_spte_entry, mmio_sptes_possible, newMakeSptePage, spte_to_pfn, type MakeSpteCtx } from '../spte/spte.js';
@@ -74,8 +73,7 @@ export class SyncCursor {
   readable = false;
   /** The first entry copied into gpte (sync_cursor loads `count` entries from it, no others). */
   first = 0;
-  /** make_spte's context and per-page part for the rebuilds (vcpu_make_spte_page, once per kvm_sync_spte). */
-  ctx: MakeSpteCtx | null = null;
+  /** make_spte's per-page part for the rebuilds (vcpu_make_spte_page, once per kvm_sync_spte). */
   readonly spte_page = newMakeSptePage();
 }
 
@@ -150,8 +148,20 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
   const tr_base = shadowed_translation_base(kvm, sp) | 0;
   const tr_own = tr_base >= 0;
   const readable = !!c.readable;
-  // The rebuilds' make_spte per-page part, taken at the first rebuild (sync_spte_rebuild).
-  c.ctx = null;
+  // FNAME(sync_spte)'s rebuild, written in the loop for the same reasons: the host-writable bit
+  // of the old SPTE, where the new access is recorded, and the callees bound to locals.
+  const f = m.flat;
+  const hw_lo = f.host_writable_lo | 0;
+  const hw_hi = f.host_writable_hi | 0;
+  const access_in_tr = !!kvm.traits.rmap_access_in_shadowed_translation;
+  const page = c.spte_page;
+  const out = newSpte;
+  const entry = make_spte_entry;
+  const to_pfn = spte_to_pfn;
+  const update_at = mmu_spte_update_at;
+  // make_spte's context and per-page part, taken at the first rebuild: prefetch semantics,
+  // synchronizing, the same for every rebuild of the page.
+  let ctx: MakeSpteCtx | null = null;
   // The work counters are kept in locals and added once (a store per entry measured ~10 %).
   let reads = 0;
   let rebuilt = 0;
@@ -208,8 +218,17 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
       continue;
     }
     if (skips_unchanged && (tr_own ? tlo & 7 : kvm_mmu_page_get_access(kvm, sp, i)) === access) continue;
+    // The rebuild: the new access recorded (kvm_mmu_page_set_access; with shadowed_translation
+    // the entry's access bits rewritten in place, as translation_with_access: the gfn it would
+    // read back and store again is unchanged), then the SPTE made again.
     rebuilt++;
-    flush |= sync_spte_rebuild(c, i, gfn, access, tr_base);
+    if (tr_own) a[tr] = ((tlo & 0xfffff000) | (access & 7)) >>> 0;
+    else if (access_in_tr) kvm_mmu_page_set_access(kvm, sp, i, access);
+    const olo = a[off]!;
+    const ohi = a[off + 1]!;
+    ctx ??= vcpu_make_spte_page(vcpu, sp, true, true, page);
+    entry(ctx, page, access, gfn, to_pfn(olo, ohi), olo, ((olo & hw_lo) | (ohi & hw_hi)) !== 0, out, 0);
+    if (update_at(kvm, off, out[0]!, out[1]!)) flush |= 1;
   }
   syncWork.sptes_visited += end - first;
   syncWork.gptes_read += reads;
@@ -222,28 +241,6 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
 function sync_spte_drop(c: SyncCursor, i: number): number {
   drop_spte(c.vcpu.kvm, c.sp.pfn * SPTE_ENT_PER_PAGE + i);
   return 1;
-}
-
-/**
- * FNAME(sync_spte)'s rebuild: the new access recorded, the SPTE made again with prefetch
- * semantics. With tr_base >= 0 (shadowed_translation_base) kvm_mmu_page_set_access is the entry's
- * access bits rewritten in place: the gfn it would read back and store again is unchanged.
- */
-function sync_spte_rebuild(c: SyncCursor, i: number, gfn: number, access: number, tr_base: number): number {
-  const sp = c.sp;
-  const kvm = c.vcpu.kvm;
-  const f = kvm.masks.flat;
-  const a = kvm.arena;
-  if (tr_base >= 0) a[tr_base + 2 * i] = translation_with_access(a[tr_base + 2 * i]!, access);
-  else if (kvm.traits.rmap_access_in_shadowed_translation) kvm_mmu_page_set_access(kvm, sp, i, access);
-  const off = sp.spt_base + 2 * i;
-  const lo = a[off]!;
-  const hi = a[off + 1]!;
-  const host_writable = ((lo & f.host_writable_lo) | (hi & f.host_writable_hi)) !== 0;
-  // Prefetch semantics, synchronizing: the same for every rebuild of the page.
-  const ctx = c.ctx ?? (c.ctx = vcpu_make_spte_page(c.vcpu, sp, true, true, c.spte_page));
-  make_spte_entry(ctx, c.spte_page, access, gfn, spte_to_pfn(lo, hi), lo, host_writable, newSpte, 0);
-  return mmu_spte_update_at(kvm, off, newSpte[0]!, newSpte[1]!) ? 1 : 0;
 }
 
 /**
