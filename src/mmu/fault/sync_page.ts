@@ -19,8 +19,11 @@ import {
   shadowed_translation_base,
 } from '../pages/rmap.js';
 import { mark_mmio_spte, vcpu_make_spte_page } from './set_spte.js';
-import { get_mmio_spte_gfn, is_mmio_spte, make_spte_entry, mmio_sptes_possible, newMakeSptePage, spte_to_pfn, type MakeSpteCtx } from '../spte/spte.js';
+import { get_mmio_spte_gfn, is_mmio_spte, make_spte_entry, mmio_sptes_possible, newMakeSptePage, SPTE_MMU_PRESENT_LO, spte_to_pfn, type MakeSpteCtx } from '../spte/spte.js';
 import type { Vcpu } from '../pages/vcpu.js';
+
+/** is_shadow_present_pte's bit, module-private: V8 folds it, but reads an imported binding through its cell. */
+const MMU_PRESENT_LO = SPTE_MMU_PRESENT_LO;
 
 /** @kernel paging_tmpl.h FNAME(get_level1_sp_gpa): 4-byte gPTEs add the quadrant's half. */
 export function get_level1_sp_gpa(vcpu: Vcpu, sp: KvmMmuPage): number {
@@ -159,6 +162,12 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
   const entry = make_spte_entry;
   const to_pfn = spte_to_pfn;
   const update_at = mmu_spte_update_at;
+  // mmu_spte_update's 6.x flush test (spte_update_flush 'lost-mmu-writable': the old SPTE was
+  // present and MMU-writable, the new one is not) on masks taken once; 5.x's goes through
+  // mmu_spte_update_at.
+  const lost_mmu_writable = kvm.traits.spte_update_flush === 'lost-mmu-writable';
+  const mw_lo = f.mmu_writable_lo | 0;
+  const mw_hi = f.mmu_writable_hi | 0;
   // make_spte's context and per-page part, taken at the first rebuild: prefetch semantics,
   // synchronizing, the same for every rebuild of the page.
   let ctx: MakeSpteCtx | null = null;
@@ -228,7 +237,18 @@ export function kvm_sync_spte(c: SyncCursor, first: number, end: number, stop_on
     const ohi = a[off + 1]!;
     ctx ??= vcpu_make_spte_page(vcpu, sp, true, true, page);
     entry(ctx, page, access, gfn, to_pfn(olo, ohi), olo, ((olo & hw_lo) | (ohi & hw_hi)) !== 0, out, 0);
-    if (update_at(kvm, off, out[0]!, out[1]!)) flush |= 1;
+    const nlo = out[0]!;
+    const nhi = out[1]!;
+    if (!lost_mmu_writable) {
+      if (update_at(kvm, off, nlo, nhi)) flush |= 1;
+      continue;
+    }
+    // mmu_spte_update_at: the old value read again (make_spte ran in between), then replaced.
+    const plo = a[off]! | 0;
+    const phi = a[off + 1]! | 0;
+    a[off] = nlo;
+    a[off + 1] = nhi;
+    if ((plo & MMU_PRESENT_LO) !== 0 && ((plo & mw_lo) | (phi & mw_hi)) !== 0 && ((nlo & mw_lo) | (nhi & mw_hi)) === 0) flush |= 1;
   }
   syncWork.sptes_visited += end - first;
   syncWork.gptes_read += reads;
