@@ -61,6 +61,26 @@ const ACC_WRITE_MASK = 2;
 const ACC_USER_MASK = 4;
 const PG_LEVEL_4K = 1;
 
+/*
+ * Module-private names of the exported constants and helpers the per-SPTE code uses (the
+ * predicates, make_spte_entry): V8 folds a module-private const into optimized code, but reads
+ * an exported binding, even inside its own module, through its cell, with a hole check (and
+ * for a function a check of the callee), at every use.
+ */
+const MMU_PRESENT_LO = SPTE_MMU_PRESENT_LO;
+const WRITABLE_LO = PT_WRITABLE_LO;
+const PAGE_SIZE_LO = PT_PAGE_SIZE_LO;
+const AD_MASK_HI = SPTE_TDP_AD_MASK_HI;
+const AD_ENABLED_HI = SPTE_TDP_AD_ENABLED_HI;
+const AD_DISABLED_HI = SPTE_TDP_AD_DISABLED_HI;
+const BASE_ADDR_LO = SPTE_BASE_ADDR_LO;
+const BASE_ADDR_HI = SPTE_BASE_ADDR_HI;
+const large_pte = is_large_pte;
+const last_spte = is_last_spte;
+const writable_pte = is_writable_pte;
+const ad_enabled = spte_ad_enabled;
+const access_track_spte = mark_spte_for_access_track;
+
 // ---------------------------------------------------------------- halves helpers
 
 /** Split a bigint into a fresh {lo, hi}. */
@@ -89,7 +109,7 @@ function paHi(pa: number): number {
 
 /** @kernel spte.h is_shadow_present_pte */
 export function is_shadow_present_pte(lo: number): boolean {
-  return (lo & SPTE_MMU_PRESENT_LO) !== 0;
+  return (lo & MMU_PRESENT_LO) !== 0;
 }
 
 /** @kernel spte.h is_mmio_spte */
@@ -110,33 +130,33 @@ export function mmio_sptes_possible(m: SpteMasks): boolean {
 
 /** @kernel spte.h is_large_pte */
 export function is_large_pte(lo: number): boolean {
-  return (lo & PT_PAGE_SIZE_LO) !== 0;
+  return (lo & PAGE_SIZE_LO) !== 0;
 }
 
 /** @kernel spte.h is_last_spte */
 export function is_last_spte(lo: number, level: number): boolean {
-  return level === PG_LEVEL_4K || is_large_pte(lo);
+  return level === PG_LEVEL_4K || large_pte(lo);
 }
 
 /** @kernel spte.h is_writable_pte */
 export function is_writable_pte(lo: number): boolean {
-  return (lo & PT_WRITABLE_LO) !== 0;
+  return (lo & WRITABLE_LO) !== 0;
 }
 
 /** @kernel spte.h spte_ad_enabled */
 export function spte_ad_enabled(hi: number): boolean {
-  return (hi & SPTE_TDP_AD_MASK_HI) !== SPTE_TDP_AD_DISABLED_HI;
+  return (hi & AD_MASK_HI) !== AD_DISABLED_HI;
 }
 
 /** @kernel spte.h spte_ad_need_write_protect */
 export function spte_ad_need_write_protect(hi: number): boolean {
-  return (hi & SPTE_TDP_AD_MASK_HI) !== SPTE_TDP_AD_ENABLED_HI;
+  return (hi & AD_MASK_HI) !== AD_ENABLED_HI;
 }
 
 /** @kernel spte.h is_access_track_spte */
 export function is_access_track_spte(m: SpteMasks, lo: number, hi: number): boolean {
   const f = m.flat;
-  return !spte_ad_enabled(hi) && ((lo & f.acc_track_lo) | (hi & f.acc_track_hi)) === 0;
+  return !ad_enabled(hi) && ((lo & f.acc_track_lo) | (hi & f.acc_track_hi)) === 0;
 }
 
 /** @kernel spte.h is_executable_pte */
@@ -148,7 +168,7 @@ export function is_executable_pte(m: SpteMasks, lo: number, hi: number): boolean
 
 /** @kernel spte.h spte_to_pfn */
 export function spte_to_pfn(lo: number, hi: number): number {
-  return (hi & SPTE_BASE_ADDR_HI) * 0x100000 + ((lo & SPTE_BASE_ADDR_LO) >>> 12);
+  return (hi & BASE_ADDR_HI) * 0x100000 + ((lo & BASE_ADDR_LO) >>> 12);
 }
 
 /** @kernel spte.h is_accessed_spte */
@@ -433,17 +453,6 @@ export function make_spte_page(ctx: MakeSpteCtx, level: number, ad_disabled: boo
   p.dirty_log_possible = true;
   return p;
 }
-
-/**
- * Module-private aliases of the exported helpers and constant make_spte_entry uses per SPTE:
- * V8 folds a module-private const into optimized code, but reads an exported binding through
- * its module cell, with a hole check and a check of the callee, at every use.
- */
-const WRITABLE_LO = PT_WRITABLE_LO;
-const last_spte = is_last_spte;
-const writable_pte = is_writable_pte;
-const ad_enabled = spte_ad_enabled;
-const access_track_spte = mark_spte_for_access_track;
 
 /**
  * make_spte's per-SPTE part on a filled MakeSptePage: writes the new leaf SPTE into (out, off),
