@@ -59,6 +59,8 @@ function spteCtx(vcpu: Vcpu) {
   let c = ctxCache.get(vcpu);
   if (c) return c;
   const kvm = vcpu.kvm;
+  // The masks are the VM's, frozen: the sense of make_spte's unsync argument is taken once.
+  const synchronizing_arg = kvm.masks.flat.unsync_arg_is_synchronizing === true;
   const ctx: MakeSpteCtx = {
     masks: kvm.masks,
     nx_huge_pages: kvm.nx_huge_pages,
@@ -66,7 +68,7 @@ function spteCtx(vcpu: Vcpu) {
     warns: kvm.warns,
     kvm_is_mmio_pfn: () => false,
     // make_spte passes can_unsync or synchronizing (the opposite sense), as its kernel names it.
-    mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, kvm.masks.flat.unsync_arg_is_synchronizing ? !arg : arg, prefetch),
+    mmu_try_to_unsync_pages: (gfn, arg, prefetch) => mmu_try_to_unsync_pages(kvm, gfn, synchronizing_arg ? !arg : arg, prefetch),
     kvm_slot_dirty_track_enabled: (gfn) => vcpu.guest !== null && kvm_slot_dirty_track_enabled(vcpu.guest.mem.gfnToMemslot(gfn)),
     mark_page_dirty_in_slot: (gfn) => vcpu.guest?.mem.mark_page_dirty(gfn),
   };

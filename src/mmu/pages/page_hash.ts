@@ -34,11 +34,14 @@ export const META_TDP = 0x100;
 export const META_GFN_HI_SHIFT = 9;
 
 const TWO32 = 0x100000000;
+/** hash_64_halves and its shift for gfnHash, module-private: V8 folds these, but reads an imported binding through its cell at every use. */
+const hash_64 = hash_64_halves;
+const HASH_SHIFT = KVM_MMU_HASH_SHIFT;
 
 /** The gfn split into halves for the hash (gfns are < 2^52, exact in a double). */
 export function gfnHash(gfn: number): number {
   // Below 2^32 (every gfn of a guest under 16 TiB) the high half is 0: no division.
-  return hash_64_halves(gfn >>> 0, gfn < TWO32 ? 0 : Math.floor(gfn / TWO32) >>> 0, KVM_MMU_HASH_SHIFT);
+  return hash_64(gfn >>> 0, gfn < TWO32 ? 0 : Math.floor(gfn / TWO32) >>> 0, HASH_SHIFT);
 }
 
 /** gfn bits 51:32 (0 below 4G pages). */

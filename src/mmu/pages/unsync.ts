@@ -11,6 +11,18 @@ import { gfnHash, gfnHi, NIL, R_NEXT, R_ROLE, REC_WORDS, recordGfnIs, recordObso
 import { pageFields } from './trace.js';
 import { KVMMMU } from '../../trace/table.js';
 
+/**
+ * The page hash's helpers and record layout under module-private names for
+ * mmu_try_to_unsync_pages, which make_spte calls for every SPTE that gains W: V8 folds a
+ * module-private const into optimized code, but reads an imported binding through its module
+ * cell, with a hole check, at every use.
+ */
+const gfn_hash = gfnHash;
+const gfn_hi = gfnHi;
+const NIL_SLOT = NIL;
+const NEXT = R_NEXT;
+const WORDS = REC_WORDS;
+
 const INVALID_INDEX = -1;
 
 /** @kernel mmu.c kvm_unsync_page */
@@ -69,8 +81,8 @@ export function mmu_try_to_unsync_pages(kvm: Kvm, gfn: number, can_unsync: boole
   if ((kvm.write_track.get(gfn) ?? 0) > 0) return -1; // -EPERM
   const hash = kvm.mmu_page_hash;
   const lo = gfn | 0;
-  const hi = gfnHi(gfn);
-  for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = hash.rec[s * REC_WORDS + R_NEXT]!) {
+  const hi = gfn_hi(gfn);
+  for (let s = hash.heads[gfn_hash(gfn)]!; s !== NIL_SLOT; s = hash.rec[s * WORDS + NEXT]!) {
     const sp = validSpWithGptesAt(kvm, s, gfn, lo, hi);
     if (sp === null) continue;
     if (!can_unsync) return -1;

@@ -61,6 +61,26 @@ const ACC_WRITE_MASK = 2;
 const ACC_USER_MASK = 4;
 const PG_LEVEL_4K = 1;
 
+/*
+ * Module-private names of the exported constants and helpers the per-SPTE code uses (the
+ * predicates, make_spte_entry): V8 folds a module-private const into optimized code, but reads
+ * an exported binding, even inside its own module, through its cell, with a hole check (and
+ * for a function a check of the callee), at every use.
+ */
+const MMU_PRESENT_LO = SPTE_MMU_PRESENT_LO;
+const WRITABLE_LO = PT_WRITABLE_LO;
+const PAGE_SIZE_LO = PT_PAGE_SIZE_LO;
+const AD_MASK_HI = SPTE_TDP_AD_MASK_HI;
+const AD_ENABLED_HI = SPTE_TDP_AD_ENABLED_HI;
+const AD_DISABLED_HI = SPTE_TDP_AD_DISABLED_HI;
+const BASE_ADDR_LO = SPTE_BASE_ADDR_LO;
+const BASE_ADDR_HI = SPTE_BASE_ADDR_HI;
+const large_pte = is_large_pte;
+const last_spte = is_last_spte;
+const writable_pte = is_writable_pte;
+const ad_enabled = spte_ad_enabled;
+const access_track_spte = mark_spte_for_access_track;
+
 // ---------------------------------------------------------------- halves helpers
 
 /** Split a bigint into a fresh {lo, hi}. */
@@ -89,7 +109,7 @@ function paHi(pa: number): number {
 
 /** @kernel spte.h is_shadow_present_pte */
 export function is_shadow_present_pte(lo: number): boolean {
-  return (lo & SPTE_MMU_PRESENT_LO) !== 0;
+  return (lo & MMU_PRESENT_LO) !== 0;
 }
 
 /** @kernel spte.h is_mmio_spte */
@@ -110,33 +130,33 @@ export function mmio_sptes_possible(m: SpteMasks): boolean {
 
 /** @kernel spte.h is_large_pte */
 export function is_large_pte(lo: number): boolean {
-  return (lo & PT_PAGE_SIZE_LO) !== 0;
+  return (lo & PAGE_SIZE_LO) !== 0;
 }
 
 /** @kernel spte.h is_last_spte */
 export function is_last_spte(lo: number, level: number): boolean {
-  return level === PG_LEVEL_4K || is_large_pte(lo);
+  return level === PG_LEVEL_4K || large_pte(lo);
 }
 
 /** @kernel spte.h is_writable_pte */
 export function is_writable_pte(lo: number): boolean {
-  return (lo & PT_WRITABLE_LO) !== 0;
+  return (lo & WRITABLE_LO) !== 0;
 }
 
 /** @kernel spte.h spte_ad_enabled */
 export function spte_ad_enabled(hi: number): boolean {
-  return (hi & SPTE_TDP_AD_MASK_HI) !== SPTE_TDP_AD_DISABLED_HI;
+  return (hi & AD_MASK_HI) !== AD_DISABLED_HI;
 }
 
 /** @kernel spte.h spte_ad_need_write_protect */
 export function spte_ad_need_write_protect(hi: number): boolean {
-  return (hi & SPTE_TDP_AD_MASK_HI) !== SPTE_TDP_AD_ENABLED_HI;
+  return (hi & AD_MASK_HI) !== AD_ENABLED_HI;
 }
 
 /** @kernel spte.h is_access_track_spte */
 export function is_access_track_spte(m: SpteMasks, lo: number, hi: number): boolean {
   const f = m.flat;
-  return !spte_ad_enabled(hi) && ((lo & f.acc_track_lo) | (hi & f.acc_track_hi)) === 0;
+  return !ad_enabled(hi) && ((lo & f.acc_track_lo) | (hi & f.acc_track_hi)) === 0;
 }
 
 /** @kernel spte.h is_executable_pte */
@@ -148,7 +168,7 @@ export function is_executable_pte(m: SpteMasks, lo: number, hi: number): boolean
 
 /** @kernel spte.h spte_to_pfn */
 export function spte_to_pfn(lo: number, hi: number): number {
-  return (hi & SPTE_BASE_ADDR_HI) * 0x100000 + ((lo & SPTE_BASE_ADDR_LO) >>> 12);
+  return (hi & BASE_ADDR_HI) * 0x100000 + ((lo & BASE_ADDR_LO) >>> 12);
 }
 
 /** @kernel spte.h is_accessed_spte */
@@ -437,7 +457,8 @@ export function make_spte_page(ctx: MakeSpteCtx, level: number, ad_disabled: boo
 /**
  * make_spte's per-SPTE part on a filled MakeSptePage: writes the new leaf SPTE into (out, off),
  * returns wrprot. The bits make_spte_page set are all ORed before anything here clears a bit,
- * so starting from them is the same value.
+ * so starting from them is the same value. The flags (fields, and host_writable) are tested as
+ * `=== true`: V8 knows no type for a field's value, and a plain test of one is a full ToBoolean.
  */
 export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: number, gfn: number, pfn: number, old_lo: number, host_writable: boolean, out: Uint32Array, off: number): boolean {
   const f = ctx.masks.flat;
@@ -450,9 +471,9 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
 
   // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access); the
   // high-half test is the page's (make_spte_page).
-  if (p.warn_nonpresent) ctx.warns.on((pte_access | f.present_lo) === f.nonpresent_lo, 'make_spte', 'SPTE would be SHADOW_NONPRESENT_VALUE');
+  if (p.warn_nonpresent === true) ctx.warns.on((pte_access | f.present_lo) === f.nonpresent_lo, 'make_spte', 'SPTE would be SHADOW_NONPRESENT_VALUE');
 
-  if (p.strip_exec && pte_access & ACC_EXEC_MASK) pte_access &= ~ACC_EXEC_MASK;
+  if (p.strip_exec === true && pte_access & ACC_EXEC_MASK) pte_access &= ~ACC_EXEC_MASK;
 
   if (pte_access & ACC_EXEC_MASK) {
     lo |= f.x_lo;
@@ -465,12 +486,12 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
     lo |= f.user_lo;
     hi |= f.user_hi;
   }
-  if (f.has_memtype) {
+  if (f.has_memtype === true) {
     isMmio = ctx.kvm_is_mmio_pfn(pfn) ? 1 : 0;
     lo |= isMmio ? f.memtype_mmio : f.memtype_ram;
   }
 
-  if (host_writable) {
+  if (host_writable === true) {
     lo |= f.host_writable_lo;
     hi |= f.host_writable_hi;
   } else {
@@ -486,26 +507,26 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
   hi |= pfn < 0x100000 ? 0 : Math.floor(pfn / 0x100000);
 
   if (pte_access & ACC_WRITE_MASK) {
-    if (f.writable_spte_always_dirty) {
-      if ((!is_last_spte(old_lo, level) || !is_writable_pte(old_lo)) && ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch)) {
+    if (f.writable_spte_always_dirty === true) {
+      if ((!last_spte(old_lo, level) || !writable_pte(old_lo)) && ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch) !== 0) {
         wrprot = true;
       } else {
-        lo |= PT_WRITABLE_LO | f.mmu_writable_lo | f.dirty_lo;
+        lo |= WRITABLE_LO | f.mmu_writable_lo | f.dirty_lo;
         hi |= f.mmu_writable_hi | f.dirty_hi;
       }
     } else {
-      lo |= PT_WRITABLE_LO | f.mmu_writable_lo;
+      lo |= WRITABLE_LO | f.mmu_writable_lo;
       hi |= f.mmu_writable_hi;
       let skipDirty = false;
-      if (is_writable_pte(old_lo)) {
+      if (writable_pte(old_lo)) {
         skipDirty = true;
-      } else if (ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch)) {
+      } else if (ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch) !== 0) {
         wrprot = true;
         pte_access &= ~ACC_WRITE_MASK;
-        lo &= ~(PT_WRITABLE_LO | f.mmu_writable_lo);
+        lo &= ~(WRITABLE_LO | f.mmu_writable_lo);
         hi &= ~f.mmu_writable_hi;
       }
-      if (!skipDirty && pte_access & ACC_WRITE_MASK && spte_ad_enabled(hi)) {
+      if (!skipDirty && pte_access & ACC_WRITE_MASK && ad_enabled(hi)) {
         lo |= f.dirty_lo;
         hi |= f.dirty_hi;
       }
@@ -514,14 +535,14 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
 
   lo >>>= 0;
   hi >>>= 0;
-  if (p.access_track) {
-    mark_spte_for_access_track(ctx.masks, lo, hi, out, off, ctx.warns);
+  if (p.access_track === true) {
+    access_track_spte(ctx.masks, lo, hi, out, off, ctx.warns);
     lo = out[off]!;
     hi = out[off + 1]!;
   }
   // The reserved-bit WARN (shadow_zero_check) is not modelled: its masks come from the MMU's
   // reserved-bit tables, which the golden vectors leave all-zero too.
-  if (p.dirty_log_possible && is_writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
+  if (p.dirty_log_possible === true && writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
     ctx.warns.on(level > PG_LEVEL_4K, 'make_spte', 'dirty-logged huge page made writable');
     ctx.mark_page_dirty_in_slot(gfn);
   }
