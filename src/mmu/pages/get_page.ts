@@ -6,6 +6,7 @@ import { account_shadowed } from './account.js';
 import { KvmMmuPage } from './page.js';
 import { gfnHash, NIL, R_GFN_LO, R_NEXT, R_ROLE, REC_WORDS, recordObsolete } from './page_hash.js';
 import { pageFields } from './trace.js';
+import type { Kvm } from './kvm.js';
 import type { Vcpu } from './vcpu.js';
 import { kvm_mmu_commit_zap_page, kvm_mmu_prepare_zap_page } from './zap.js';
 import { KVMMMU } from '../../trace/table.js';
@@ -53,7 +54,7 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
  * gfn's bucket reads the page hash's records (gfn, role, is_obsolete_sp) and takes the page
  * object only when a probe gets past the gfn test.
  */
-function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage | null {
+function find_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage | null {
   const kvm = vcpu.kvm;
   const t = kvm.traits;
   const hash = kvm.mmu_page_hash;
@@ -64,6 +65,8 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
   const role32 = role | 0;
   let collisions = 0;
   let found: KvmMmuPage | null = null;
+  // Taken only when a probe zaps or syncs: a plain hit leaves the pool of lists untouched.
+  let invalid_list: KvmMmuPage[] | null = null;
   kvm.work.lookups++;
   let probes = 0;
   for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = rec[s * REC_WORDS + R_NEXT]!) {
@@ -85,6 +88,7 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
         // Counted before a call that may throw, so the probe count stays whole either way.
         kvm.work.probes += probes;
         probes = 0;
+        invalid_list ??= takeInvalidList(kvm);
         kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
       }
       continue;
@@ -94,6 +98,7 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
       if (sp.unsync) {
         kvm.work.probes += probes;
         probes = 0;
+        invalid_list ??= takeInvalidList(kvm);
         const ret = kvm_sync_page(vcpu, sp, invalid_list);
         // 5.x: kvm_sync_page returned false for a failure and for a clean sync alike.
         if (ret < 0 || (ret === 0 && t.noflush_sync_creates_duplicate)) break;
@@ -106,7 +111,31 @@ function find_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPa
   }
   kvm.work.probes += probes;
   if (collisions > kvm.stat.max_mmu_page_hash_collisions) kvm.stat.max_mmu_page_hash_collisions = collisions;
+  // Set last, just before the return, so a get_page nested in a sync or zap above has already
+  // read its own list.
+  findList = invalid_list;
   return found;
+}
+
+/**
+ * The invalid_list the last find_page took (for the pages its probes zapped), or null when it
+ * took none; kvm_mmu_get_page reads it right after the call. A module variable rather than a
+ * second result, so a hit allocates nothing.
+ */
+let findList: KvmMmuPage[] | null = null;
+
+/**
+ * A local invalid_list, from a small stack of empty ones (commit empties it). One that an error
+ * left behind is simply not reused.
+ */
+function takeInvalidList(kvm: Kvm): KvmMmuPage[] {
+  return kvm.invalid_lists.pop() ?? [];
+}
+
+/** kvm_mmu_commit_zap_page of a list find_page took, which then goes back to the stack. */
+function commitInvalidList(kvm: Kvm, invalid_list: KvmMmuPage[]): void {
+  kvm_mmu_commit_zap_page(kvm, invalid_list);
+  if (invalid_list.length === 0 && kvm.invalid_lists.length < 8) kvm.invalid_lists.push(invalid_list);
 }
 
 /**
@@ -124,31 +153,27 @@ export const lastGetPage = { created: false };
  */
 export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage {
   const kvm = vcpu.kvm;
-  // The local invalid_list, taken from a small stack of empty ones (commit empties it); one
-  // that an error left behind is simply not reused.
-  const invalid_list = kvm.invalid_lists.pop() ?? [];
-  const sp = get_page(vcpu, gfn, role, invalid_list);
-  if (invalid_list.length === 0 && kvm.invalid_lists.length < 8) kvm.invalid_lists.push(invalid_list);
-  return sp;
-}
-
-function get_page(vcpu: Vcpu, gfn: number, role: number, invalid_list: KvmMmuPage[]): KvmMmuPage {
-  const kvm = vcpu.kvm;
-  let sp = find_page(vcpu, gfn, role, invalid_list);
+  let sp = find_page(vcpu, gfn, role);
+  let invalid_list = findList;
+  findList = null;
   if (sp) {
     if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
-    kvm_mmu_commit_zap_page(kvm, invalid_list);
+    if (invalid_list !== null) commitInvalidList(kvm, invalid_list);
     if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
     lastGetPage.created = false;
     return sp;
   }
   kvm.stat.mmu_cache_miss++;
-  if (kvm.traits.commit_before_alloc) kvm_mmu_commit_zap_page(kvm, invalid_list);
+  if (kvm.traits.commit_before_alloc && invalid_list !== null) {
+    commitInvalidList(kvm, invalid_list);
+    // Back on the stack now (or dropped): the commit after alloc has nothing left to do.
+    invalid_list = null;
+  }
   sp = kvm_mmu_alloc_page(vcpu, gfn, role);
   kvm.hashAdd(sp);
   if (kvm.sp_has_gptes(sp)) account_shadowed(kvm, sp);
   if (kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: true, ...pageFields(sp) });
-  kvm_mmu_commit_zap_page(kvm, invalid_list);
+  if (invalid_list !== null) commitInvalidList(kvm, invalid_list);
   lastGetPage.created = true;
   return sp;
 }
