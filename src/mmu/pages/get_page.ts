@@ -56,7 +56,6 @@ export function kvm_mmu_alloc_page(vcpu: Vcpu, gfn: number, role: number): KvmMm
  */
 function find_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage | null {
   const kvm = vcpu.kvm;
-  const t = kvm.traits;
   const hash = kvm.mmu_page_hash;
   const rec = hash.rec;
   const invalid = kvm.rb.invalid;
@@ -67,11 +66,12 @@ function find_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage | null {
   let found: KvmMmuPage | null = null;
   // Taken only when a probe zaps or syncs: a plain hit leaves the pool of lists untouched.
   let invalid_list: KvmMmuPage[] | null = null;
-  kvm.work.lookups++;
-  let probes = 0;
+  // Probes are counted as they are made, so a call below that throws leaves the count whole.
+  const work = kvm.work;
+  work.lookups++;
   for (let s = hash.heads[gfnHash(gfn)]!; s !== NIL; s = rec[s * REC_WORDS + R_NEXT]!) {
     const o = s * REC_WORDS;
-    probes++;
+    work.probes++;
     if (rec[o + R_GFN_LO] !== lo) {
       if (!recordObsolete(rec, o, invalid, gen)) collisions++;
       continue;
@@ -84,37 +84,58 @@ function find_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuPage | null {
       continue;
     }
     if (rec[o + R_ROLE] !== role32) {
-      if ((role & kvm.rb.levelMask) > 1 && sp.unsync) {
-        // Counted before a call that may throw, so the probe count stays whole either way.
-        kvm.work.probes += probes;
-        probes = 0;
-        invalid_list ??= takeInvalidList(kvm);
-        kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
-      }
+      if ((role & kvm.rb.levelMask) > 1 && sp.unsync) invalid_list = zap_unsync_probe(kvm, sp, invalid_list);
       continue;
     }
-    const skip = t.hit_skips_unsync_when === 'mmu_direct' ? vcpu.mmu.ctx.direct_map : (sp.role & kvm.rb.direct) !== 0;
-    if (!skip) {
+    if (!hit_skips_unsync(vcpu, sp)) {
       if (sp.unsync) {
-        kvm.work.probes += probes;
-        probes = 0;
         invalid_list ??= takeInvalidList(kvm);
-        const ret = kvm_sync_page(vcpu, sp, invalid_list);
-        // 5.x: kvm_sync_page returned false for a failure and for a clean sync alike.
-        if (ret < 0 || (ret === 0 && t.noflush_sync_creates_duplicate)) break;
-        if (ret > 0) kvm.kvm_flush_remote_tlbs();
+        if (!sync_on_hit(vcpu, sp, invalid_list)) break;
       }
       sp.write_flooding_count = 0;
     }
     found = sp;
     break;
   }
-  kvm.work.probes += probes;
   if (collisions > kvm.stat.max_mmu_page_hash_collisions) kvm.stat.max_mmu_page_hash_collisions = collisions;
   // Set last, just before the return, so a get_page nested in a sync or zap above has already
   // read its own list.
   findList = invalid_list;
   return found;
+}
+
+/**
+ * Whether a hit leaves the page's unsync state alone: in 5.x when the MMU maps directly
+ * (vcpu->arch.mmu->direct_map), in 6.0+ when the page is direct (sp->role.direct).
+ */
+function hit_skips_unsync(vcpu: Vcpu, sp: KvmMmuPage): boolean {
+  const kvm = vcpu.kvm;
+  return kvm.traits.hit_skips_unsync_when === 'mmu_direct' ? vcpu.mmu.ctx.direct_map : (sp.role & kvm.rb.direct) !== 0;
+}
+
+/**
+ * A probe that met an unsync page of the gfn under another role (a level > 1 lookup) zaps it,
+ * onto the list find_page took (taken now if this is its first). Apart from find_page so that
+ * its loop stays small enough for V8 to inline (its bytecode was 601 bytes, over the 460 a
+ * function may have to be inlined), as are the rare branches below.
+ */
+function zap_unsync_probe(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[] | null): KvmMmuPage[] {
+  invalid_list ??= takeInvalidList(kvm);
+  kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
+  return invalid_list;
+}
+
+/**
+ * The hit's sync of an unsync page: whether the page may be used. It may not when the sync
+ * failed (the page is zapped onto invalid_list) or, in 5.x, when it was clean (kvm_sync_page
+ * returned false for both, and the caller then made a duplicate page).
+ */
+function sync_on_hit(vcpu: Vcpu, sp: KvmMmuPage, invalid_list: KvmMmuPage[]): boolean {
+  const kvm = vcpu.kvm;
+  const ret = kvm_sync_page(vcpu, sp, invalid_list);
+  if (ret < 0 || (ret === 0 && kvm.traits.noflush_sync_creates_duplicate)) return false;
+  if (ret > 0) kvm.kvm_flush_remote_tlbs();
+  return true;
 }
 
 /**

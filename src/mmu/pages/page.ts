@@ -123,12 +123,14 @@ export class KvmMmuPage {
     this.id = id;
     this.gfn = gfn;
     this.role = role;
-    this.pfn = pfn;
+    // `| 0` on the integer fields: the caches hand pfns and slab ids out of Float64Arrays, and a
+    // double stored first would make V8 box the field (a 16-byte HeapNumber per field per page).
+    this.pfn = pfn | 0;
     this.mem = mem;
     this.spt_base = mem.base(pfn);
-    this.gfns = gfns;
+    this.gfns = gfns | 0;
     this.gfns_base = gfns_base;
-    this.header_slab = header - SLAB_ID_BASE;
+    this.header_slab = (header - SLAB_ID_BASE) | 0;
     this.mmu_valid_gen = gen;
   }
 
