@@ -167,6 +167,16 @@ function commitInvalidList(kvm: Kvm, invalid_list: KvmMmuPage[]): void {
 export const lastGetPage = { created: false };
 
 /**
+ * A hit's trace event and the commit of what its probes zapped, in the kernel's order: 5.x
+ * traces the hit before kvm_mmu_commit_zap_page, 6.x (__kvm_mmu_get_shadow_page) after.
+ */
+function hit_tail(kvm: Kvm, sp: KvmMmuPage, invalid_list: KvmMmuPage[] | null): void {
+  if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
+  if (invalid_list !== null) commitInvalidList(kvm, invalid_list);
+  if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
+}
+
+/**
  * @kernel mmu.c kvm_mmu_get_page
  * The caller passes the complete role (5.x: computed by sp_role at the top of this function in
  * the kernel; 6.x: by mmu_alloc_root or kvm_mmu_child_role). Returns the page; lastGetPage says
@@ -178,9 +188,8 @@ export function kvm_mmu_get_page(vcpu: Vcpu, gfn: number, role: number): KvmMmuP
   let invalid_list = findList;
   findList = null;
   if (sp) {
-    if (!kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
-    if (invalid_list !== null) commitInvalidList(kvm, invalid_list);
-    if (kvm.traits.commit_before_alloc && kvm.tracing) kvm.emit({ event: KVMMMU.kvm_mmu_get_page, created: false, ...pageFields(sp) });
+    // A plain hit (nothing zapped, no listener) tests two words and returns.
+    if (invalid_list !== null || kvm.tracing) hit_tail(kvm, sp, invalid_list);
     lastGetPage.created = false;
     return sp;
   }
