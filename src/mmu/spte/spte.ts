@@ -58,7 +58,6 @@ export const REMOVED_SPTE_LO = 0x5a0;
 const SUPPRESS_VE_HI = 0x80000000 | 0;
 const ACC_EXEC_MASK = 1;
 const ACC_WRITE_MASK = 2;
-const ACC_USER_MASK = 4;
 const PG_LEVEL_4K = 1;
 
 /*
@@ -462,33 +461,24 @@ export function make_spte_page(ctx: MakeSpteCtx, level: number, ad_disabled: boo
  */
 export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: number, gfn: number, pfn: number, old_lo: number, host_writable: boolean, out: Uint32Array, off: number): boolean {
   const f = ctx.masks.flat;
-  const level = p.level;
   let wrprot = false;
   let lo = p.base_lo;
   let hi = p.base_hi;
-  // kvm_is_mmio_pfn is asked at most once per SPTE (6.x caches it the same way).
-  let isMmio = -1;
 
   // WARN when the SPTE would equal SHADOW_NONPRESENT_VALUE (EPT exec-only with no access); the
   // high-half test is the page's (make_spte_page).
-  if (p.warn_nonpresent === true) ctx.warns.on((pte_access | f.present_lo) === f.nonpresent_lo, 'make_spte', 'SPTE would be SHADOW_NONPRESENT_VALUE');
+  if (p.warn_nonpresent === true) warn_nonpresent_spte(ctx, pte_access);
 
-  if (p.strip_exec === true && pte_access & ACC_EXEC_MASK) pte_access &= ~ACC_EXEC_MASK;
+  if (p.strip_exec === true) pte_access &= ~ACC_EXEC_MASK;
 
-  if (pte_access & ACC_EXEC_MASK) {
-    lo |= f.x_lo;
-    hi |= f.x_hi;
-  } else {
-    lo |= f.nx_lo;
-    hi |= f.nx_hi;
-  }
-  if (pte_access & ACC_USER_MASK) {
-    lo |= f.user_lo;
-    hi |= f.user_hi;
-  }
-  if (f.has_memtype === true) {
-    isMmio = ctx.kvm_is_mmio_pfn(pfn) ? 1 : 0;
-    lo |= isMmio ? f.memtype_mmio : f.memtype_ram;
+  // x or nx by ACC_EXEC, user by ACC_USER.
+  lo |= f.access_lo[pte_access & 7]!;
+  hi |= f.access_hi[pte_access & 7]!;
+  // The memory type (EPT) and the memory-encryption bits, both by kvm_is_mmio_pfn.
+  if (f.mmio_dependent === true) {
+    mmio_dependent_bits(ctx, pfn);
+    lo |= entry_bits[0]!;
+    hi |= entry_bits[1]!;
   }
 
   if (host_writable === true) {
@@ -498,57 +488,114 @@ export function make_spte_entry(ctx: MakeSpteCtx, p: MakeSptePage, pte_access: n
     pte_access &= ~ACC_WRITE_MASK;
   }
 
-  if ((f.me_bits_lo | f.me_bits_hi) !== 0 && (isMmio < 0 ? (isMmio = ctx.kvm_is_mmio_pfn(pfn) ? 1 : 0) : isMmio) === 0) {
-    lo |= f.me_bits_lo;
-    hi |= f.me_bits_hi;
-  }
-
   lo |= (pfn & 0xfffff) << 12;
   hi |= pfn < 0x100000 ? 0 : Math.floor(pfn / 0x100000);
 
   if (pte_access & ACC_WRITE_MASK) {
-    if (f.writable_spte_always_dirty === true) {
-      if ((!last_spte(old_lo, level) || !writable_pte(old_lo)) && ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch) !== 0) {
-        wrprot = true;
-      } else {
-        lo |= WRITABLE_LO | f.mmu_writable_lo | f.dirty_lo;
-        hi |= f.mmu_writable_hi | f.dirty_hi;
-      }
-    } else {
-      lo |= WRITABLE_LO | f.mmu_writable_lo;
-      hi |= f.mmu_writable_hi;
-      let skipDirty = false;
-      if (writable_pte(old_lo)) {
-        skipDirty = true;
-      } else if (ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch) !== 0) {
-        wrprot = true;
-        pte_access &= ~ACC_WRITE_MASK;
-        lo &= ~(WRITABLE_LO | f.mmu_writable_lo);
-        hi &= ~f.mmu_writable_hi;
-      }
-      if (!skipDirty && pte_access & ACC_WRITE_MASK && ad_enabled(hi)) {
-        lo |= f.dirty_lo;
-        hi |= f.dirty_hi;
-      }
-    }
+    wrprot = f.writable_spte_always_dirty === true ? writable_spte(ctx, p, gfn, old_lo, lo, hi) : writable_spte_5x(ctx, p, gfn, old_lo, lo, hi);
+    lo = entry_bits[0]!;
+    hi = entry_bits[1]!;
   }
 
-  lo >>>= 0;
-  hi >>>= 0;
-  if (p.access_track === true) {
-    access_track_spte(ctx.masks, lo, hi, out, off, ctx.warns);
-    lo = out[off]!;
-    hi = out[off + 1]!;
-  }
-  // The reserved-bit WARN (shadow_zero_check) is not modelled: its masks come from the MMU's
-  // reserved-bit tables, which the golden vectors leave all-zero too.
-  if (p.dirty_log_possible === true && writable_pte(lo) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
-    ctx.warns.on(level > PG_LEVEL_4K, 'make_spte', 'dirty-logged huge page made writable');
-    ctx.mark_page_dirty_in_slot(gfn);
-  }
   out[off] = lo;
   out[off + 1] = hi;
+  if (p.access_track === true || p.dirty_log_possible === true) access_track_and_dirty_log(ctx, p, gfn, out, off);
   return wrprot;
+}
+
+/** Where the helpers below hand back an SPTE's (lo, hi). */
+const entry_bits = new Uint32Array(2);
+
+/*
+ * make_spte_entry's rarer parts, apart so that it stays under V8's 460-byte limit for a function
+ * it may inline (it was 899 bytes: kvm_sync_spte's rebuild and mmu_set_spte called it).
+ */
+
+/** make_spte's WARN_ON_ONCE(spte == SHADOW_NONPRESENT_VALUE), on the low halves (make_spte_page tested the high ones). */
+function warn_nonpresent_spte(ctx: MakeSpteCtx, pte_access: number): void {
+  const f = ctx.masks.flat;
+  ctx.warns.on((pte_access | f.present_lo) === f.nonpresent_lo, 'make_spte', 'SPTE would be SHADOW_NONPRESENT_VALUE');
+}
+
+/**
+ * make_spte's bits that depend on kvm_is_mmio_pfn, into entry_bits (lo, hi): the memory type
+ * (kvm_x86_get_mt_mask) and shadow_me_value for a RAM pfn. kvm_is_mmio_pfn is asked once (6.x
+ * caches it the same way).
+ */
+function mmio_dependent_bits(ctx: MakeSpteCtx, pfn: number): void {
+  const f = ctx.masks.flat;
+  const isMmio = ctx.kvm_is_mmio_pfn(pfn);
+  let lo = 0;
+  let hi = 0;
+  if (f.has_memtype === true) lo |= isMmio ? f.memtype_mmio : f.memtype_ram;
+  if (!isMmio) {
+    lo |= f.me_bits_lo;
+    hi |= f.me_bits_hi;
+  }
+  entry_bits[0] = lo;
+  entry_bits[1] = hi;
+}
+
+/**
+ * 6.x make_spte for a writable access: writable, MMU-writable and dirty together, unless a
+ * newly writable leaf's gfn may not go unsync (mmu_try_to_unsync_pages), which write-protects
+ * it. The new (lo, hi) go to entry_bits; returns wrprot.
+ */
+function writable_spte(ctx: MakeSpteCtx, p: MakeSptePage, gfn: number, old_lo: number, lo: number, hi: number): boolean {
+  const f = ctx.masks.flat;
+  let wrprot = false;
+  if ((!last_spte(old_lo, p.level) || !writable_pte(old_lo)) && ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch) !== 0) {
+    wrprot = true;
+  } else {
+    lo |= WRITABLE_LO | f.mmu_writable_lo | f.dirty_lo;
+    hi |= f.mmu_writable_hi | f.dirty_hi;
+  }
+  entry_bits[0] = lo;
+  entry_bits[1] = hi;
+  return wrprot;
+}
+
+/**
+ * 5.x make_spte for a writable access: PT_WRITABLE and the MMU-writable bit, taken back when
+ * mmu_try_to_unsync_pages refuses, and the dirty bit unless the old SPTE was already writable.
+ * The new (lo, hi) go to entry_bits; returns wrprot.
+ */
+function writable_spte_5x(ctx: MakeSpteCtx, p: MakeSptePage, gfn: number, old_lo: number, lo: number, hi: number): boolean {
+  const f = ctx.masks.flat;
+  let wrprot = false;
+  let dirty = true;
+  lo |= WRITABLE_LO | f.mmu_writable_lo;
+  hi |= f.mmu_writable_hi;
+  if (writable_pte(old_lo)) {
+    dirty = false;
+  } else if (ctx.mmu_try_to_unsync_pages(gfn, p.can_unsync_or_synchronizing, p.prefetch) !== 0) {
+    wrprot = true;
+    dirty = false;
+    lo &= ~(WRITABLE_LO | f.mmu_writable_lo);
+    hi &= ~f.mmu_writable_hi;
+  }
+  if (dirty && ad_enabled(hi)) {
+    lo |= f.dirty_lo;
+    hi |= f.dirty_hi;
+  }
+  entry_bits[0] = lo;
+  entry_bits[1] = hi;
+  return wrprot;
+}
+
+/**
+ * The end of make_spte on the SPTE already in (out, off): a prefetched SPTE marked for access
+ * tracking, then mark_page_dirty_in_slot for a writable SPTE in a dirty-logged slot (with the
+ * huge-page WARN).
+ */
+function access_track_and_dirty_log(ctx: MakeSpteCtx, p: MakeSptePage, gfn: number, out: Uint32Array, off: number): void {
+  if (p.access_track === true) access_track_spte(ctx.masks, out[off]!, out[off + 1]!, out, off, ctx.warns);
+  // The reserved-bit WARN (shadow_zero_check) is not modelled: its masks come from the MMU's
+  // reserved-bit tables, which the golden vectors leave all-zero too.
+  if (p.dirty_log_possible === true && writable_pte(out[off]!) && ctx.kvm_slot_dirty_track_enabled(gfn)) {
+    ctx.warns.on(p.level > PG_LEVEL_4K, 'make_spte', 'dirty-logged huge page made writable');
+    ctx.mark_page_dirty_in_slot(gfn);
+  }
 }
 
 const onePage = newMakeSptePage();

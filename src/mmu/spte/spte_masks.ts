@@ -340,6 +340,14 @@ export interface FlatSpteMasks {
   readonly acc_track_hi: number;
   readonly nonpresent_lo: number;
   readonly nonpresent_hi: number;
+  /**
+   * make_spte's exec and user bits by pte_access & 7 (x or nx by ACC_EXEC, user by ACC_USER;
+   * write is make_spte's own logic): one load per half instead of two tests.
+   */
+  readonly access_lo: Int32Array;
+  readonly access_hi: Int32Array;
+  /** Some bit make_spte sets depends on kvm_is_mmio_pfn: a memtype hook, or memory-encryption bits. */
+  readonly mmio_dependent: boolean;
   /** memtype !== null, and its two values (0 when null). */
   readonly has_memtype: boolean;
   readonly memtype_ram: number;
@@ -362,7 +370,16 @@ export interface FlatSpteMasks {
 
 function flatOf(m: Omit<SpteMasks, 'flat'>): FlatSpteMasks {
   const t = m.traits;
+  const access_lo = new Int32Array(8);
+  const access_hi = new Int32Array(8);
+  for (let a = 0; a < 8; a++) {
+    access_lo[a] = (a & 1 ? m.x.lo : m.nx.lo) | (a & 4 ? m.user.lo : 0);
+    access_hi[a] = (a & 1 ? m.x.hi : m.nx.hi) | (a & 4 ? m.user.hi : 0);
+  }
   return Object.freeze({
+    access_lo,
+    access_hi,
+    mmio_dependent: m.memtype !== null || (m.me_bits.lo | m.me_bits.hi) !== 0,
     host_writable_lo: m.host_writable.lo,
     host_writable_hi: m.host_writable.hi,
     mmu_writable_lo: m.mmu_writable.lo,
