@@ -175,11 +175,20 @@ export class KvmMmuMemoryCache {
    * 0, -ENOMEM or (dynamic capacity) -EIO. With a fixed capacity `capacity` must be 40.
    */
   __kvm_mmu_topup_memory_cache(capacity: number, min: number): number {
-    if (!this.traits.memory_cache_dynamic_capacity && capacity !== KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE) {
-      throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: a fixed-capacity cache has the capacity ${KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE}, not ${capacity}`);
-    }
-    const gfp = this.gfp_custom || GFP_KERNEL_ACCOUNT;
+    if (!this.traits.memory_cache_dynamic_capacity && capacity !== KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE) this.badCapacity(capacity);
+    // A cache that holds enough returns here (every fault asks each cache); the refill is apart,
+    // so that this stays small enough for V8 to inline.
     if (this.nobjs >= min) return 0;
+    return this.refill(capacity, min);
+  }
+
+  private badCapacity(capacity: number): never {
+    throw new ShadowMmuError('EINVAL_INPUT', `${this.name}: a fixed-capacity cache has the capacity ${KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE}, not ${capacity}`);
+  }
+
+  /** __kvm_mmu_topup_memory_cache past its nobjs >= min test. */
+  private refill(capacity: number, min: number): number {
+    const gfp = this.gfp_custom || GFP_KERNEL_ACCOUNT;
     if (this.objects === null) {
       if (capacity === 0 && this.warns.on(true, '__kvm_mmu_topup_memory_cache', `${this.name}: capacity 0`)) return -EIO;
       if (

@@ -67,6 +67,30 @@ export function kvm_mmu_mark_parents_unsync(kvm: Kvm, sp: KvmMmuPage): void {
   for (const sptep of [...sp.parent_ptes]) mark_unsync(kvm, sptep);
 }
 
+/** link_shadow_page's refusal of a child at the wrong level or an invalid page (apart: the messages are most of its bytecode). */
+function link_refused(kvm: Kvm, parent: KvmMmuPage, sp: KvmMmuPage): never {
+  if (kvm.level(sp) !== kvm.level(parent) - 1) {
+    return kvm.bug(`link_shadow_page: a level-${kvm.level(sp)} page cannot hang below a level-${kvm.level(parent)} page`);
+  }
+  return kvm.bug('link_shadow_page: invalid (zapped) page');
+}
+
+/**
+ * A present SPTE where link_shadow_page links must be a large leaf: it is dropped first (6.x
+ * __link_shadow_page; 5.16's callers already dropped it with drop_large_spte). Anything else
+ * present there is refused.
+ */
+function drop_large_parent_spte(kvm: Kvm, parent: KvmMmuPage, sptep: number, off: number): void {
+  const a = kvm.arena;
+  if (is_large_pte(a[off]!) && kvm.level(parent) > 1) {
+    drop_spte(kvm, sptep);
+    kvm.kvm_flush_remote_tlbs();
+  }
+  if (is_shadow_present_pte(kvm.arena[off]!)) {
+    kvm.bug(`link_shadow_page: SPTE ${sptep & (SPTE_ENT_PER_PAGE - 1)} of sp ${parent.id} is already present (0x${kvm.spte64(sptep).toString(16)})`);
+  }
+}
+
 /**
  * @kernel mmu.c link_shadow_page
  * The parent slot must not hold a present SPTE (the kernel WARNs; the model refuses before
@@ -78,22 +102,11 @@ export function link_shadow_page(vcpu: Vcpu, sptep: number, sp: KvmMmuPage): voi
   if (parent === null) return kvm.bug(`link_shadow_page: sptep ${sptep} is not inside a shadow page`);
   const index = sptep & (SPTE_ENT_PER_PAGE - 1);
   // States FNAME(fetch) / __direct_map never create; the model refuses them before any change.
-  if (kvm.level(sp) !== kvm.level(parent) - 1) {
-    kvm.bug(`link_shadow_page: a level-${kvm.level(sp)} page cannot hang below a level-${kvm.level(parent)} page`);
-  }
-  if ((sp.role & kvm.rb.invalid) !== 0 || (parent.role & kvm.rb.invalid) !== 0) kvm.bug('link_shadow_page: invalid (zapped) page');
+  if (kvm.level(sp) !== kvm.level(parent) - 1 || ((sp.role | parent.role) & kvm.rb.invalid) !== 0) link_refused(kvm, parent, sp);
   // The parent's entry in the host arena, found once (nothing below allocates, so it stays put).
   const a = kvm.arena;
   const off = parent.spt_base + 2 * index;
-  // A present SPTE must be a large leaf: drop it first (6.x __link_shadow_page; 5.16's callers
-  // already dropped it with drop_large_spte).
-  if (is_shadow_present_pte(a[off]!) && is_large_pte(a[off]!) && kvm.level(parent) > 1) {
-    drop_spte(kvm, sptep);
-    kvm.kvm_flush_remote_tlbs();
-  }
-  if (is_shadow_present_pte(a[off]!)) {
-    kvm.bug(`link_shadow_page: SPTE ${index} of sp ${parent.id} is already present (0x${kvm.spte64(sptep).toString(16)})`);
-  }
+  if (is_shadow_present_pte(a[off]!)) drop_large_parent_spte(kvm, parent, sptep, off);
   if (kvm.traits.pae_root_shadow_page && (parent.role & kvm.rb.pae_root) !== 0) make_pae_pdpte(kvm.masks, spPa(sp), a, off);
   else make_nonleaf_spte(kvm.masks, spPa(sp), (sp.role & kvm.rb.ad_disabled) !== 0, a, off);
   mmu_page_add_parent_pte(vcpu, sp, sptep);
