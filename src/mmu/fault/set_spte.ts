@@ -147,6 +147,55 @@ export function write_protected_ret(kvm: Kvm): number {
   return kvm.traits.write_protected_fault_ret === 'RET_PF_WRITE_PROTECTED' ? RET_PF_WRITE_PROTECTED : RET_PF_EMULATE;
 }
 
+/** What replace_present_spte did with the present SPTE mmu_set_spte found (NOT_PRESENT: there was none). */
+const NOT_PRESENT = -1;
+const SPURIOUS_PREFETCH = 0;
+const DROPPED = 1;
+const RMAPPED = 2;
+
+/**
+ * mmu_set_spte's handling of a present SPTE, apart so that mmu_set_spte stays under V8's
+ * 460-byte inlining limit: a prefetch of the same pfn is spurious (6.x), a non-leaf SPTE's child
+ * is unlinked and a leaf of another pfn dropped (both need a flush), and a leaf of the same pfn
+ * stays rmapped.
+ */
+function replace_present_spte(kvm: Kvm, sptep: number, level: number, pfn: number, prefetch: boolean, olo: number, ohi: number): number {
+  const t = kvm.traits;
+  if (t.prefetch_same_pfn_is_spurious && prefetch && is_last_spte(olo, level) && pfn === spte_to_pfn(olo, ohi)) return SPURIOUS_PREFETCH;
+  if (level > 1 && !is_large_pte(olo)) {
+    drop_parent_pte(kvm, kvm.spte_to_child(olo, ohi)!, sptep);
+    return DROPPED;
+  }
+  if (pfn !== spte_to_pfn(olo, ohi)) {
+    kvm.warns.on(t.pfn_change_under_present_spte_warns, 'mmu_set_spte', 'pfn changed under a present SPTE');
+    drop_spte(kvm, sptep);
+    return DROPPED;
+  }
+  return RMAPPED;
+}
+
+/**
+ * mmu_set_spte's mmu_spte_update of a changed SPTE with its kvm_mmu_set_spte tracepoint: 6.x
+ * traces the new SPTE after the update, 5.x the old one before it. Returns whether the update
+ * needs a flush.
+ */
+function update_traced(kvm: Kvm, level: number, gfn: number, sptep: number, olo: number, ohi: number, nlo: number, nhi: number): boolean {
+  if (kvm.traits.set_spte_traces_new_spte) {
+    const flush = mmu_spte_update(kvm, sptep, nlo, nhi);
+    trace_set_spte(kvm, level, gfn, sptep, nlo, nhi);
+    return flush;
+  }
+  trace_set_spte(kvm, level, gfn, sptep, olo, ohi);
+  return mmu_spte_update(kvm, sptep, nlo, nhi);
+}
+
+/** mmu_set_spte for a gfn in no memslot: an MMIO SPTE (mark_mmio_spte), counted in 6.x's pf_mmio_spte_created. */
+function set_mmio_spte(vcpu: Vcpu, sptep: number, gfn: number, pte_access: number): number {
+  if (vcpu.kvm.traits.page_fault_stats_by_outcome) vcpu.stat.pf_mmio_spte_created++;
+  mark_mmio_spte(vcpu, sptep, gfn, pte_access);
+  return RET_PF_EMULATE;
+}
+
 /**
  * @kernel mmu.c mmu_set_spte
  * Returns RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_EMULATE (MMIO) or, for a write kept read-only,
@@ -154,60 +203,41 @@ export function write_protected_ret(kvm: Kvm): number {
  */
 export function mmu_set_spte(vcpu: Vcpu, sptep: number, pte_access: number, gfn: number, pfn: number, fault: SetSpteFault | null): number {
   const kvm = vcpu.kvm;
-  const t = kvm.traits;
   const sp = kvm.sptep_to_sp(sptep)!;
   const level = kvm.level(sp);
-  let was_rmapped = false;
   let ret = RET_PF_FIXED;
-  let flush = false;
-  const host_writable = !fault || fault.map_writable;
+  let present = NOT_PRESENT;
   const prefetch = !fault || fault.prefetch;
-  const write_fault = fault !== null && fault.write;
 
-  if (pfn === KVM_PFN_NOSLOT) {
-    if (t.page_fault_stats_by_outcome) vcpu.stat.pf_mmio_spte_created++;
-    mark_mmio_spte(vcpu, sptep, gfn, pte_access);
-    return RET_PF_EMULATE;
-  }
+  if (pfn === KVM_PFN_NOSLOT) return set_mmio_spte(vcpu, sptep, gfn, pte_access);
   let olo = kvm.spteLo(sptep);
   let ohi = kvm.spteHi(sptep);
   if (is_shadow_present_pte(olo)) {
-    if (t.prefetch_same_pfn_is_spurious && prefetch && is_last_spte(olo, level) && pfn === spte_to_pfn(olo, ohi)) return RET_PF_SPURIOUS;
-    if (level > 1 && !is_large_pte(olo)) {
-      drop_parent_pte(kvm, kvm.spte_to_child(olo, ohi)!, sptep);
-      flush = true;
-    } else if (pfn !== spte_to_pfn(olo, ohi)) {
-      kvm.warns.on(t.pfn_change_under_present_spte_warns, 'mmu_set_spte', 'pfn changed under a present SPTE');
-      drop_spte(kvm, sptep);
-      flush = true;
-    } else {
-      was_rmapped = true;
-    }
+    present = replace_present_spte(kvm, sptep, level, pfn, prefetch, olo, ohi);
+    if (present === SPURIOUS_PREFETCH) return RET_PF_SPURIOUS;
     olo = kvm.spteLo(sptep);
     ohi = kvm.spteHi(sptep);
   }
-  const wrprot = vcpu_make_spte(vcpu, sp, pte_access, gfn, pfn, olo, ohi, prefetch, false, host_writable, newSpte);
+  const wrprot = vcpu_make_spte(vcpu, sp, pte_access, gfn, pfn, olo, ohi, prefetch, false, !fault || fault.map_writable, newSpte);
   const nlo = newSpte[0]!;
   const nhi = newSpte[1]!;
-  if (nlo === olo && nhi === ohi) {
-    ret = RET_PF_SPURIOUS;
-  } else if (t.set_spte_traces_new_spte) {
-    flush = mmu_spte_update(kvm, sptep, nlo, nhi) || flush;
-    trace_set_spte(kvm, level, gfn, sptep, nlo, nhi);
-  } else {
-    // Fired before the update, the tracepoint records the old SPTE.
-    trace_set_spte(kvm, level, gfn, sptep, olo, ohi);
-    flush = mmu_spte_update(kvm, sptep, nlo, nhi) || flush;
-  }
-  if (wrprot && write_fault) ret = write_protected_ret(kvm);
+  let flush = present === DROPPED;
+  if (nlo === olo && nhi === ohi) ret = RET_PF_SPURIOUS;
+  else if (update_traced(kvm, level, gfn, sptep, olo, ohi, nlo, nhi)) flush = true;
+  if (wrprot && fault !== null && fault.write) ret = write_protected_ret(kvm);
   if (flush) kvm.kvm_flush_remote_tlbs();
-  if (!was_rmapped) {
-    kvm.warns.on(ret === RET_PF_SPURIOUS, 'mmu_set_spte', 'spurious fault on a new SPTE');
+  if (present !== RMAPPED) {
+    if (ret === RET_PF_SPURIOUS) warn_spurious_new_spte(kvm);
     rmap_add(vcpu, sptep, gfn, pte_access);
-  } else if (t.rmap_access_in_shadowed_translation) {
+  } else if (kvm.traits.rmap_access_in_shadowed_translation) {
     kvm_mmu_page_set_access(kvm, sp, sptep & (SPTE_ENT_PER_PAGE - 1), pte_access);
   }
   return ret;
+}
+
+/** mmu_set_spte's WARN_ON_ONCE(ret == RET_PF_SPURIOUS) for an SPTE that was not rmapped. */
+function warn_spurious_new_spte(kvm: Kvm): void {
+  kvm.warns.on(true, 'mmu_set_spte', 'spurious fault on a new SPTE');
 }
 
 /** Whether the host has the guest frame populated (kvm_prefetch_pages / gfn_to_page_many_atomic). */
