@@ -27,10 +27,12 @@ export class GfnCounts {
   private readonly bySlot: (SlotCounts | undefined)[] = [];
   private last: SlotCounts | null = null;
   private readonly fallback = new Map<number, number>();
-  private readonly gfnOf: number[] = [];
-  private readonly countOf: number[] = [];
-  private readonly chunkOf: (Int32Array | null)[] = [];
-  private readonly idxOf: number[] = [];
+  /**
+   * Each id's gfn and count, as typed columns grown with the ids (no JS array slot per id, no
+   * boxed gfn above 2^31). Where an id's index lives is not stored: find(gfn) computes it.
+   */
+  private gfnOf = new Float64Array(64);
+  private countOf = new Int32Array(64);
   private readonly order = new IdOrder();
 
   get size(): number {
@@ -64,10 +66,7 @@ export class GfnCounts {
     const ci = Math.floor(off / CHUNK);
     let chunk = r.dir[ci];
     if (chunk === undefined) r.dir[ci] = chunk = new Int32Array(CHUNK);
-    const i = off - ci * CHUNK;
-    chunk[i] = id + 1;
-    this.chunkOf[id] = chunk;
-    this.idxOf[id] = i;
+    chunk[off - ci * CHUNK] = id + 1;
   }
 
   /** The id holding gfn's count, or -1. */
@@ -107,25 +106,37 @@ export class GfnCounts {
     let id = this.find(gfn);
     if (id < 0) {
       id = this.order.take();
+      if (id >= this.gfnOf.length) this.grow();
       this.gfnOf[id] = gfn;
       const r = this.slotFor(gfn);
-      if (r === null) {
-        this.fallback.set(gfn, id);
-        this.chunkOf[id] = null;
-        this.idxOf[id] = 0;
-      } else this.place(r, gfn, id);
+      if (r === null) this.fallback.set(gfn, id);
+      else this.place(r, gfn, id);
     }
     this.countOf[id] = count;
     return this;
   }
 
+  private grow(): void {
+    const g = new Float64Array(this.gfnOf.length * 2);
+    g.set(this.gfnOf);
+    this.gfnOf = g;
+    const c = new Int32Array(this.countOf.length * 2);
+    c.set(this.countOf);
+    this.countOf = c;
+  }
+
   delete(gfn: number): boolean {
     const id = this.find(gfn);
     if (id < 0) return false;
-    const chunk = this.chunkOf[id]!;
-    if (chunk === null) this.fallback.delete(gfn);
-    else chunk[this.idxOf[id]!] = 0;
-    this.chunkOf[id] = null;
+    // Where find found it: the slot's chunk, or (no slot holds the gfn) the Map.
+    const r = this.slotFor(gfn);
+    if (r === null) {
+      this.fallback.delete(gfn);
+    } else {
+      const off = gfn - r.base_gfn;
+      const ci = Math.floor(off / CHUNK);
+      r.dir[ci]![off - ci * CHUNK] = 0;
+    }
     this.order.drop(id);
     return true;
   }
