@@ -9,6 +9,7 @@ import type { Profile } from '../profiles/index.js';
 import { roleLayout } from './layout.js';
 import { PT32_ROOT_LEVEL } from './regs.js';
 import { rfcPageRole } from './rfc.js';
+import { roleBits } from './role-bits.js';
 import { get, has4ByteGpte, put, withGpte8 } from './word.js';
 
 /** The MMU context a 5.x shadow page is requested in (the members kvm_mmu_get_page reads). */
@@ -103,65 +104,19 @@ export function rootRoleWarnings(profile: Profile, role: number): string[] {
  * the low bit of the parent SPTE's index.
  */
 export function kvm_mmu_child_role(profile: Profile, parent: number, spte_index: number, direct: boolean, access: number): number {
-  const b = childRoleBits(profile);
+  const b = roleBits(profile);
   checkAccess(access);
   if (!(spte_index >= 0 && spte_index <= 511 && Number.isInteger(spte_index))) badInput('spte_index', `expected 0..511, got ${spte_index}`);
-  const level = (parent & b.level) >>> b.level_shift;
+  const level = (parent & b.levelMask) >>> b.levelShift;
   if (level < 2) badInput('parent', `a level-${level} page has no child pages`);
   // The same field writes as put(), on masks taken once per profile: this runs on every shadow
   // fault's walk down (3 child pages for a full fault), where a field lookup by name per write
   // was ~5 % of the fault.
-  let role = (parent & ~b.level) | ((level - 1) << b.level_shift);
-  role = (role & ~b.access) | (access << b.access_shift);
+  let role = (parent & ~b.levelMask) | ((level - 1) << b.levelShift);
+  role = (role & ~b.accessMask) | (access << b.accessShift);
   role = direct ? role | b.direct : role & ~b.direct;
   role &= ~b.passthrough;
-  if ((role & b.gpte_bit) === b.gpte_bit_4_byte) role = (role & ~b.quadrant) | (((spte_index & 1) << b.quadrant_shift) & b.quadrant);
+  if ((role & b.gpteBit) === b.gpteBit4Byte) role = (role & ~b.quadrantMask) | (((spte_index & 1) << b.quadrantShift) & b.quadrantMask);
   return role >>> 0;
 }
 
-/** The role fields kvm_mmu_child_role writes, as masks and shifts of one profile's layout. */
-interface ChildRoleBits {
-  readonly level: number;
-  readonly level_shift: number;
-  readonly access: number;
-  readonly access_shift: number;
-  readonly direct: number;
-  /** 0 where the layout has no passthrough bit (5.x). */
-  readonly passthrough: number;
-  readonly quadrant: number;
-  readonly quadrant_shift: number;
-  /** Bit 4 and its value for 4-byte guest PTEs in this profile's polarity (has4ByteGpte). */
-  readonly gpte_bit: number;
-  readonly gpte_bit_4_byte: number;
-}
-
-const childBits = new WeakMap<Profile, ChildRoleBits>();
-let lastChildProfile: Profile | null = null;
-let lastChildBits: ChildRoleBits | null = null;
-
-function childRoleBits(profile: Profile): ChildRoleBits {
-  if (profile === lastChildProfile) return lastChildBits!;
-  let b = childBits.get(profile);
-  if (!b) {
-    const l = roleLayout(profile);
-    const f = (name: string) => l.byName.get(name);
-    const eight = profile.roles.gpte_bit === 'gpte_is_8_bytes';
-    const gpte = f(eight ? 'gpte_is_8_bytes' : 'has_4_byte_gpte')!;
-    b = {
-      level: f('level')!.mask,
-      level_shift: f('level')!.shift,
-      access: f('access')!.mask,
-      access_shift: f('access')!.shift,
-      direct: f('direct')!.mask,
-      passthrough: f('passthrough')?.mask ?? 0,
-      quadrant: f('quadrant')!.mask,
-      quadrant_shift: f('quadrant')!.shift,
-      gpte_bit: gpte.mask,
-      gpte_bit_4_byte: eight ? 0 : gpte.mask,
-    };
-    childBits.set(profile, b);
-  }
-  lastChildProfile = profile;
-  lastChildBits = b;
-  return b;
-}

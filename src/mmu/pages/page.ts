@@ -3,9 +3,6 @@
  * profile from the role layout.
  */
 import { SLAB_ID_BASE, type HostMemory } from '../../cache/host_memory.js';
-import type { Profile } from '../../profiles/index.js';
-import { hasField, roleLayout } from '../../roles/layout.js';
-import { syncRoleIgnoreMask } from '../../roles/predicates.js';
 import { PteList } from './pte_list.js';
 
 /** The unsync_child_bitmap of every page that never had an unsync child (all zero, never written). */
@@ -155,47 +152,5 @@ export class KvmMmuPage {
   }
 }
 
-/** Masks of the role fields the shadow-page code tests, for one profile. */
-export interface RoleBits {
-  readonly levelMask: number;
-  readonly direct: number;
-  readonly invalid: number;
-  readonly ad_disabled: number;
-  readonly guest_mode: number;
-  readonly accessShift: number;
-  readonly accessMask: number;
-  readonly quadrantMask: number;
-  /** RFC pae_root bit, 0 when absent. */
-  readonly pae_root: number;
-  /** passthrough (6.x) bit, 0 when absent. */
-  readonly passthrough: number;
-  /** RFC level_promoted bit, 0 when absent. */
-  readonly level_promoted: number;
-  /** FNAME(sync_page) / kvm_sync_page_check sync_role_ign (src/roles syncRoleIgnoreMask). */
-  readonly sync_role_ign: number;
-}
-
-const cache = new WeakMap<Profile, RoleBits>();
-
-export function roleBits(profile: Profile): RoleBits {
-  let rb = cache.get(profile);
-  if (rb) return rb;
-  const l = roleLayout(profile);
-  const m = (n: string) => (hasField(l, n) ? l.byName.get(n)!.mask : 0);
-  rb = {
-    levelMask: m('level'),
-    direct: m('direct'),
-    invalid: m('invalid'),
-    ad_disabled: m('ad_disabled'),
-    guest_mode: m('guest_mode'),
-    accessShift: l.byName.get('access')!.shift,
-    accessMask: m('access'),
-    quadrantMask: m('quadrant'),
-    pae_root: m('pae_root'),
-    passthrough: m('passthrough'),
-    level_promoted: m('level_promoted'),
-    sync_role_ign: syncRoleIgnoreMask(profile),
-  };
-  cache.set(profile, rb);
-  return rb;
-}
+/** The role masks the shadow-page code tests (one table per profile, shared with kvm_mmu_child_role). */
+export { roleBits, type RoleBits } from '../../roles/role-bits.js';
