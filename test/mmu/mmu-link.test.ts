@@ -12,7 +12,7 @@ describe('link_shadow_page / drop_parent_pte', () => {
     // P | W | U | A | bit 11 | address (non-EPT shadow paging).
     expect(spte & 0xfffn).toBe(0x827n);
     expect(spte >> 12n).toBe(BigInt(child.pfn));
-    expect([...child.parent_ptes]).toEqual([m.kvm.sptep(m.r.m.kvm.to_shadow_page(m.vcpu.mmu.root_hpa)!, 5)]);
+    expect([...child.parent_ptes.values()]).toEqual([m.kvm.sptep(m.r.m.kvm.to_shadow_page(m.vcpu.mmu.root_hpa)!, 5)]);
     const d = m.do({ op: 'drop', parent: 'root', index: 5 });
     expect(BigInt(d.result['spte'] as string)).toBe(p === 'v6.18' ? 1n << 63n : 0n);
     expect(child.parent_ptes.empty).toBe(true);

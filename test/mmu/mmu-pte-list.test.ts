@@ -14,7 +14,7 @@ describe('pte_list (parent_ptes)', () => {
     for (const headPush of [false, true]) {
       for (const n of [0, 1, 2, 14, 15, 29, 40]) {
         const { l } = mk(headPush, n);
-        const it = [...l];
+        const it = [...l.values()];
         const out = [7];
         expect(l.fill(out)).toBe(n);
         expect(out).toEqual([7, ...it]);

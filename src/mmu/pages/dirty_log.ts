@@ -44,7 +44,7 @@ const PG_LEVEL_NUM = 6;
  */
 function kvm_mmu_zap_collapsible_spte(kvm: Kvm, list: PteList, slot: Memslot): boolean {
   let flush = false;
-  for (const sptep of [...list]) {
+  for (const sptep of [...list.values()]) {
     const sp = kvm.sptep_to_sp(sptep)!;
     if ((sp.role & kvm.rb.direct) === 0) continue;
     if (kvm.level(sp) >= kvm_mmu_max_mapping_level(kvm, slot, sp.gfn, PG_LEVEL_NUM)) continue;

@@ -64,7 +64,7 @@ export function mark_unsync(kvm: Kvm, sptep: number): void {
 
 /** @kernel mmu.c kvm_mmu_mark_parents_unsync */
 export function kvm_mmu_mark_parents_unsync(kvm: Kvm, sp: KvmMmuPage): void {
-  for (const sptep of [...sp.parent_ptes]) mark_unsync(kvm, sptep);
+  for (const sptep of [...sp.parent_ptes.values()]) mark_unsync(kvm, sptep);
 }
 
 /** link_shadow_page's refusal of a child at the wrong level or an invalid page (apart: the messages are most of its bytecode). */

@@ -18,11 +18,11 @@ const ON_ACTIVE = 32;
 const ON_INVALID = 64;
 
 /**
- * struct kvm_mmu_page. The parent_ptes head stays an object of its own: a page that extended
- * PteList (as the kernel embeds the head) would be iterable, and deep equality (vitest's
- * toEqual) walks an iterable's entries before testing identity, which blew up on page graphs.
+ * struct kvm_mmu_page. The page extends PteList, so its parent_ptes head (`single`, `descs`) is
+ * stored in the page itself, as the kernel embeds the head, rather than in an object of its own
+ * (40 bytes a page); `parent_ptes` is the page seen as that list.
  */
-export class KvmMmuPage {
+export class KvmMmuPage extends PteList {
   /** The page's slot in the page hash (page_hash.ts), NIL (-1) while not hashed. */
   hash_slot = -1;
   gfn: number;
@@ -49,7 +49,6 @@ export class KvmMmuPage {
    * that never has an unsync child allocates none. Set bits through setUnsyncChild.
    */
   unsync_child_bitmap: Uint32Array = NO_UNSYNC_CHILDREN;
-  readonly parent_ptes = new PteList();
   write_flooding_count = 0;
   /** list_head links: active_mmu_pages (or an invalid list). */
   link_next: KvmMmuPage | null = null;
@@ -116,7 +115,13 @@ export class KvmMmuPage {
   /** The host memory spt lives in. */
   private readonly mem: HostMemory;
 
+  /** sp->parent_ptes: the SPTEs that point at this page (the list head is the page's own fields). */
+  get parent_ptes(): PteList {
+    return this;
+  }
+
   constructor(id: number, gfn: number, role: number, pfn: number, mem: HostMemory, gfns: number, header: number, gen: number, gfns_base = -1) {
+    super();
     this.id = id;
     this.gfn = gfn;
     this.role = role;

@@ -28,8 +28,13 @@ export class PteList {
     return n;
   }
 
-  /** Every SPTE, in the kernel's iteration order (head descriptor first). */
-  *[Symbol.iterator](): IterableIterator<number> {
+  /**
+   * Every SPTE, in the kernel's iteration order (head descriptor first). A method, not
+   * [Symbol.iterator]: KvmMmuPage embeds its parent list by extending PteList, and deep equality
+   * (vitest's toEqual) walks an iterable's entries before testing identity, which blew up on page
+   * graphs.
+   */
+  *values(): IterableIterator<number> {
     if (this.descs === null) {
       if (this.single >= 0) yield this.single;
       return;

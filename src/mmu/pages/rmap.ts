@@ -231,7 +231,7 @@ export function spte_write_protect(kvm: Kvm, sptep: number, pt_protect: boolean)
 /** @kernel mmu.c rmap_write_protect */
 export function rmap_write_protect(kvm: Kvm, list: PteList, pt_protect: boolean): boolean {
   let flush = false;
-  for (const sptep of [...list]) {
+  for (const sptep of [...list.values()]) {
     if (kvm.warns.on(!kvm.isPresent(sptep), 'rmap_write_protect', 'non-present SPTE in an rmap')) continue;
     flush = spte_write_protect(kvm, sptep, pt_protect) || flush;
   }

@@ -128,7 +128,7 @@ export function auditReport(m: Machine, step: string): Violation[] {
   for (const sp of live) {
     const seen = seenParents.get(sp) ?? new Set<number>();
     let n = 0;
-    for (const p of sp.parent_ptes) {
+    for (const p of sp.parent_ptes.values()) {
       n++;
       if (!seen.has(p)) bad('parent-entry-is-present-link', name(sp), `parent_ptes holds sptep ${p} which does not link to it`);
     }
@@ -140,7 +140,7 @@ export function auditReport(m: Machine, step: string): Violation[] {
   let inRmaps = 0;
   for (const [key, list] of kvm.rmaps) {
     if (list.empty) bad('rmap-not-empty', `rmap ${key}`, 'an empty rmap is kept');
-    for (const sptep of list) {
+    for (const sptep of list.values()) {
       inRmaps++;
       const want = leaves.get(sptep);
       const sp = kvm.sptep_to_sp(sptep);
