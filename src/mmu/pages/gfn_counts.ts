@@ -11,6 +11,7 @@
  * the ids). The auditor's reports follow that order. Only non-zero counts are held.
  */
 import type { Memslot } from '../../guest/memory.js';
+import { doubled } from '../../bits/typed.js';
 import { IdOrder } from './id_order.js';
 
 const CHUNK = 512;
@@ -117,12 +118,8 @@ export class GfnCounts {
   }
 
   private grow(): void {
-    const g = new Float64Array(this.gfnOf.length * 2);
-    g.set(this.gfnOf);
-    this.gfnOf = g;
-    const c = new Int32Array(this.countOf.length * 2);
-    c.set(this.countOf);
-    this.countOf = c;
+    this.gfnOf = doubled(this.gfnOf);
+    this.countOf = doubled(this.countOf);
   }
 
   delete(gfn: number): boolean {

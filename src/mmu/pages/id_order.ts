@@ -4,6 +4,8 @@
  * are handed out again first. Storage for the per-memslot tables (rmap_table.ts, gfn_counts.ts),
  * which keep their per-id data beside it; ours, not a kernel structure.
  */
+import { doubled } from '../../bits/typed.js';
+
 export class IdOrder {
   private next: Int32Array = new Int32Array(64);
   private prev: Int32Array = new Int32Array(64);
@@ -21,8 +23,8 @@ export class IdOrder {
     if (id === undefined) {
       id = this.made++;
       if (id >= this.next.length) {
-        this.next = grow(this.next);
-        this.prev = grow(this.prev);
+        this.next = doubled(this.next);
+        this.prev = doubled(this.prev);
       }
     }
     this.next[id] = -1;
@@ -50,10 +52,4 @@ export class IdOrder {
   after(id: number): number {
     return this.next[id]!;
   }
-}
-
-function grow(a: Int32Array): Int32Array {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
 }

@@ -12,6 +12,7 @@
  * double when full.
  */
 import { ShadowMmuError } from '../../bits/errors.js';
+import { doubled } from '../../bits/typed.js';
 import { hash_64_halves, KVM_MMU_HASH_SHIFT, KVM_NUM_MMU_PAGES } from '../../roles/hash.js';
 import type { KvmMmuPage } from './page.js';
 
@@ -181,11 +182,7 @@ export class PageHash {
   }
 
   private grow(): void {
-    const rec = new Int32Array(this.rec.length * 2);
-    rec.set(this.rec);
-    this.rec = rec;
-    const prev = new Int32Array(this.prev.length * 2);
-    prev.set(this.prev);
-    this.prev = prev;
+    this.rec = doubled(this.rec);
+    this.prev = doubled(this.prev);
   }
 }
