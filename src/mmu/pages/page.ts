@@ -1,6 +1,6 @@
 /**
- * struct kvm_mmu_page (mmu_internal.h) and the role bits the hot paths test, precomputed per
- * profile from the role layout.
+ * struct kvm_mmu_page (mmu_internal.h), and the role masks the hot paths test (src/roles/role-bits.ts,
+ * exported again here for the shadow-page code).
  */
 import { SLAB_ID_BASE, type HostMemory } from '../../cache/host_memory.js';
 import { PteList } from './pte_list.js';
@@ -125,8 +125,8 @@ export class KvmMmuPage extends PteList {
     this.id = id;
     this.gfn = gfn;
     this.role = role;
-    // `| 0` on the integer fields: the caches hand pfns and slab ids out of Float64Arrays, and a
-    // double stored first would make V8 box the field (a 16-byte HeapNumber per field per page).
+    // `| 0` on the integer fields: the caches hand pfns and slab ids out of Float64Arrays, and
+    // without it %DebugPrint showed these fields holding HeapNumbers rather than small integers.
     this.pfn = pfn | 0;
     this.mem = mem;
     this.spt_base = mem.base(pfn);
